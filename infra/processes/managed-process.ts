@@ -1,0 +1,101 @@
+import { spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** A child process we own: started in its own process group so that stopping it also stops its children. */
+export interface ManagedProcess {
+  readonly name: string;
+  readonly pid: number;
+  readonly logFile: string;
+  /** Resolves with the exit code (or null when killed by a signal). */
+  readonly exited: Promise<number | null>;
+  stop(graceMs?: number): Promise<void>;
+}
+
+export interface StartOptions {
+  name: string;
+  command: string;
+  args: string[];
+  logFile: string;
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Polled until it returns true; the process counts as started only then. */
+  ready: () => Promise<boolean>;
+  readyTimeoutMs?: number;
+}
+
+export async function startProcess(opts: StartOptions): Promise<ManagedProcess> {
+  mkdirSync(dirname(opts.logFile), { recursive: true });
+  const fd = openSync(opts.logFile, 'a');
+  const child = spawn(opts.command, opts.args, {
+    cwd: opts.cwd,
+    env: { ...process.env, ...opts.env },
+    stdio: ['ignore', fd, fd],
+    detached: true,
+  });
+  closeSync(fd);
+  let exitCode: number | null | undefined;
+  const exited = new Promise<number | null>((resolve) => {
+    child.once('exit', (code) => resolve((exitCode = code)));
+    child.once('error', () => resolve((exitCode = -1)));
+  });
+  const proc: ManagedProcess = {
+    name: opts.name,
+    pid: child.pid ?? -1,
+    logFile: opts.logFile,
+    exited,
+    stop: (graceMs = 10_000) => stopGroup(child.pid, exited, graceMs),
+  };
+  const deadline = Date.now() + (opts.readyTimeoutMs ?? 120_000);
+  while (Date.now() < deadline) {
+    if (exitCode !== undefined) throw new Error(`${opts.name} exited (${exitCode}) before it was ready:\n${tail(opts.logFile)}`);
+    if (await opts.ready().catch(() => false)) return proc;
+    await sleep(250);
+  }
+  await proc.stop();
+  throw new Error(`${opts.name} was not ready after ${opts.readyTimeoutMs ?? 120_000} ms:\n${tail(opts.logFile)}`);
+}
+
+async function stopGroup(pid: number | undefined, exited: Promise<number | null>, graceMs: number): Promise<void> {
+  if (!pid) return;
+  const signal = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-pid, sig);
+    } catch {
+      /* already gone */
+    }
+  };
+  signal('SIGTERM');
+  const done = await Promise.race([exited.then(() => true), sleep(graceMs).then(() => false)]);
+  if (!done) {
+    signal('SIGKILL');
+    await exited;
+  }
+}
+
+export function tail(file: string, lines = 30): string {
+  try {
+    return readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+/** A TCP port that was free a moment ago on 127.0.0.1 (tests bind services to it). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export async function httpOk(url: string): Promise<boolean> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+  return res.ok;
+}

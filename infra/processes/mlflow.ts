@@ -1,0 +1,38 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { venvBin } from '../../lib/paths';
+import { freePort, httpOk, startProcess, type ManagedProcess } from './managed-process';
+
+export interface MlflowServer extends ManagedProcess {
+  readonly url: string;
+  readonly port: number;
+}
+
+/**
+ * MLflow tracking server with a SQLite backend and artifacts served by the server itself (`--serve-artifacts`),
+ * so clients only ever talk HTTP to one address. State lives in `dir`; restarting on the same dir keeps it.
+ */
+export async function startMlflow(opts: { dir: string; host?: string; port?: number }): Promise<MlflowServer> {
+  const host = opts.host ?? '127.0.0.1';
+  const port = opts.port || (await freePort());
+  mkdirSync(join(opts.dir, 'artifacts'), { recursive: true });
+  const url = `http://${host}:${port}`;
+  const proc = await startProcess({
+    name: 'mlflow',
+    command: venvBin('mlflow'),
+    args: [
+      'server',
+      '--backend-store-uri', `sqlite:///${join(opts.dir, 'mlflow.db')}`,
+      '--artifacts-destination', join(opts.dir, 'artifacts'),
+      '--serve-artifacts',
+      '--host', host,
+      '--port', String(port),
+      '--workers', '1',
+    ],
+    env: { MLFLOW_ENABLE_ASYNC_LOGGING: 'false', PYTHONUNBUFFERED: '1' },
+    logFile: join(opts.dir, 'mlflow.log'),
+    ready: () => httpOk(`${url}/health`),
+    readyTimeoutMs: 180_000,
+  });
+  return Object.assign(proc, { url, port });
+}
