@@ -1,0 +1,35 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startMlflow, type MlflowServer } from '../../infra/processes/mlflow';
+import { MlflowClient, type RetryOptions } from '../../lib/mlflow';
+
+/** One real MLflow server per test file, in a throw-away directory; `restart` keeps the dir and the port. */
+export interface MlflowFixture {
+  dir: string;
+  server: MlflowServer;
+  client: MlflowClient;
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startMlflowFixture(retry?: RetryOptions): Promise<MlflowFixture> {
+  const dir = mkdtempSync(join(tmpdir(), 'ferops-'));
+  const fx: MlflowFixture = {
+    dir,
+    server: await startMlflow({ dir }),
+    client: undefined as unknown as MlflowClient,
+    async restart() {
+      fx.server = await startMlflow({ dir, port: fx.server.port });
+    },
+    async stop() {
+      await fx.server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  fx.client = new MlflowClient({ baseUrl: fx.server.url, retry });
+  return fx;
+}
+
+/** A name no other test in the same server uses. */
+export const unique = (prefix: string): string => `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 7)}`;
