@@ -1,0 +1,94 @@
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import type { TrainInput, TrainOutput } from '../types';
+import { runTrainer } from './run-trainer';
+import { EXIT_BAD_INPUT, EXIT_INTERRUPTED, type TrainerEvent } from './trainer-events';
+
+/** Where epoch metrics go (an MLflow buffered logger in production); points are keyed by (key, step). */
+export interface MetricSink {
+  log(key: string, value: number, step: number): void;
+  flush(): Promise<void>;
+}
+
+export interface TrainDeps {
+  runsDir: string;
+  python: string;
+  trainerDir: string;
+  metricSink: (mlflowRunId: string) => MetricSink;
+}
+
+export interface TrainHeartbeat { epoch?: number; epochs?: number; step?: number; loss?: number; valAccuracy?: number; checkpoint?: string }
+
+/** A directory name safe for any workflow id (ids may hold '/' and ':'). */
+export const safeName = (id: string): string => id.replace(/[^\w.-]+/g, '_');
+
+export function createTrainActivity(deps: TrainDeps) {
+  return async function train(input: TrainInput): Promise<TrainOutput> {
+    const ctx = Context.current();
+    const outDir = join(deps.runsDir, safeName(input.workflowId), 'train');
+    const resultFile = join(outDir, 'result.json');
+    // A retry after the trainer finished (e.g. the worker died before reporting) returns the same result.
+    if (existsSync(resultFile)) return JSON.parse(readFileSync(resultFile, 'utf8')) as TrainOutput;
+    mkdirSync(outDir, { recursive: true });
+    const configPath = join(outDir, 'trainer-config.json');
+    writeFileSync(configPath, JSON.stringify({ ...input.trainer, dataset_dir: input.datasetUri, output_dir: outDir }, null, 2));
+
+    const previous = ctx.info.heartbeatDetails as TrainHeartbeat | undefined;
+    const onDisk = join(outDir, 'checkpoints', 'last.pt');
+    // The heartbeat names the last checkpoint; the file on disk covers a heartbeat lost with a killed worker.
+    const resumeFrom = [previous?.checkpoint, onDisk].find((p): p is string => !!p && existsSync(p));
+    const progress: TrainHeartbeat = { ...previous, checkpoint: resumeFrom };
+    const sink = deps.metricSink(input.mlflowRunId);
+    const beat = setInterval(() => ctx.heartbeat(progress), 5_000);
+    ctx.heartbeat(progress);
+
+    const onEvent = (e: TrainerEvent) => {
+      if (e.event === 'start') progress.epochs = e.epochs;
+      if (e.event === 'step') Object.assign(progress, { epoch: e.epoch, step: e.step, loss: e.loss });
+      if (e.event === 'checkpoint') progress.checkpoint = e.path;
+      if (e.event === 'epoch') {
+        Object.assign(progress, { epoch: e.epoch, epochs: e.epochs, step: e.step, loss: e.train_loss, valAccuracy: e.val_accuracy });
+        sink.log('train_loss', e.train_loss, e.epoch);
+        sink.log('val_loss', e.val_loss, e.epoch);
+        sink.log('val_accuracy', e.val_accuracy, e.epoch);
+        sink.log('learning_rate', e.lr, e.epoch);
+        sink.log('images_per_s', e.images_per_s, e.epoch);
+        ctx.heartbeat(progress);
+      }
+    };
+    let run;
+    try {
+      run = await runTrainer({
+        python: deps.python, cwd: deps.trainerDir, configPath, resumeFrom, logDir: outDir, onEvent,
+        signal: ctx.cancellationSignal,
+      });
+    } finally {
+      clearInterval(beat);
+      await sink.flush();
+    }
+    if (ctx.cancellationSignal.aborted) throw new CancelledFailure('training cancelled; checkpoint kept for a later resume');
+    if (run.exitCode === 0 && run.done) {
+      const out: TrainOutput = {
+        outputDir: outDir,
+        modelDir: run.done.model_dir,
+        epochsRun: run.done.epochs_run,
+        bestValAccuracy: run.done.best_val_accuracy,
+        test: { accuracy: run.done.test.accuracy, macroF1: run.done.test.macro_f1 },
+      };
+      writeFileSync(resultFile, JSON.stringify(out, null, 2));
+      return out;
+    }
+    const why = run.error ? `${run.error.code}: ${run.error.message}` : `exit ${run.exitCode ?? run.signal}: ${run.stderrTail.slice(-800)}`;
+    if (run.error?.code === 'bad_checkpoint' && resumeFrom) {
+      // Never resume from a checkpoint the trainer rejected: set it aside, and the retry starts clean.
+      renameSync(resumeFrom, `${resumeFrom}.corrupt`);
+      ctx.heartbeat({ ...progress, checkpoint: undefined });
+      throw ApplicationFailure.retryable(`checkpoint ${resumeFrom} is corrupt and was set aside: ${why}`, 'CorruptCheckpoint');
+    }
+    if (run.exitCode === EXIT_BAD_INPUT) throw ApplicationFailure.nonRetryable(`trainer refused its input: ${why}`, 'BadInput');
+    if (run.exitCode === EXIT_INTERRUPTED) throw ApplicationFailure.retryable(`trainer interrupted at ${run.lastCheckpoint}`, 'TrainerInterrupted');
+    throw ApplicationFailure.retryable(`trainer failed: ${why}`, 'TrainerFailed');
+  };
+}

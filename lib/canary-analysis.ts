@@ -1,0 +1,72 @@
+/**
+ * Canary analysis: a pure function from one window's per-slot statistics to pass / fail / inconclusive, with
+ * the numbers behind the decision. Workflow code calls it, so it must stay deterministic and free of I/O.
+ */
+import type { RolloutInput } from './pipeline-input';
+import type { SlotWindowStats, WindowStats } from '../activities/types';
+
+export type Verdict = 'pass' | 'fail' | 'inconclusive';
+export interface Analysis {
+  verdict: Verdict;
+  reasons: string[];
+  numbers: Record<string, number>;
+}
+
+export function analyseWindow(
+  stats: WindowStats,
+  phase: 'shadow' | 'traffic',
+  minRequests: number,
+  t: RolloutInput['thresholds'],
+): Analysis {
+  const { stable, canary, shadow } = stats;
+  const canaryRequests = phase === 'shadow' ? shadow.compared : canary.requests;
+  const numbers: Record<string, number> = {
+    canaryRequests,
+    stableRequests: stable.requests,
+    canaryErrorRate: rate(canary.errors, canary.requests),
+    stableErrorRate: rate(stable.errors, stable.requests),
+    latencyRatio: stable.latencyMs.p95 > 0 ? canary.latencyMs.p95 / stable.latencyMs.p95 : 1,
+    classDivergence: jensenShannon(canary.classCounts, stable.classCounts),
+    confidenceRatio: stable.meanConfidence > 0 ? canary.meanConfidence / stable.meanConfidence : 1,
+    shadowAgreement: shadow.agreement,
+  };
+  const reasons: string[] = [];
+  // Errors are judged first and even on few requests: one failing request is evidence enough.
+  if (canary.errors > 0 && numbers.canaryErrorRate > numbers.stableErrorRate + t.maxErrorRateIncrease) {
+    reasons.push(`error rate ${pct(numbers.canaryErrorRate)} vs stable ${pct(numbers.stableErrorRate)}`);
+  }
+  if (canaryRequests < minRequests) {
+    return { verdict: reasons.length ? 'fail' : 'inconclusive', reasons: reasons.length ? reasons : [`only ${canaryRequests} of ${minRequests} requests`], numbers };
+  }
+  if (numbers.latencyRatio > t.maxLatencyRatio) reasons.push(`p95 latency ${numbers.latencyRatio.toFixed(2)}x stable`);
+  if (phase === 'shadow' && shadow.agreement < t.minShadowAgreement) {
+    reasons.push(`shadow agreement ${pct(shadow.agreement)} < ${pct(t.minShadowAgreement)}`);
+  }
+  if (phase === 'traffic' && stable.faces > 0 && numbers.classDivergence > t.maxClassDivergence) {
+    reasons.push(`class distribution diverges from stable (JS ${numbers.classDivergence.toFixed(3)})`);
+  }
+  if (numbers.confidenceRatio < t.minConfidenceRatio) reasons.push(`mean confidence ${numbers.confidenceRatio.toFixed(2)}x stable`);
+  return { verdict: reasons.length ? 'fail' : 'pass', reasons: reasons.length ? reasons : ['within thresholds'], numbers };
+}
+
+const rate = (n: number, d: number): number => (d > 0 ? n / d : 0);
+const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
+
+/** Jensen-Shannon divergence (base 2, in [0, 1]) between two count histograms over the same labels. */
+export function jensenShannon(a: Record<string, number>, b: Record<string, number>): number {
+  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])];
+  const sa = keys.reduce((s, k) => s + (a[k] ?? 0), 0);
+  const sb = keys.reduce((s, k) => s + (b[k] ?? 0), 0);
+  if (sa === 0 || sb === 0) return 0;
+  let js = 0;
+  for (const k of keys) {
+    const p = (a[k] ?? 0) / sa;
+    const q = (b[k] ?? 0) / sb;
+    const m = (p + q) / 2;
+    if (p > 0) js += 0.5 * p * Math.log2(p / m);
+    if (q > 0) js += 0.5 * q * Math.log2(q / m);
+  }
+  return js;
+}
+
+export type { SlotWindowStats };

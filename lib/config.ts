@@ -1,0 +1,64 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { REPO_ROOT } from './paths';
+import { TASK_QUEUE, TRAINING_TASK_QUEUE } from './temporal-constants';
+
+/**
+ * The one validated configuration of the embedded stack, worker and CLI, read from environment variables.
+ * Every key has a default that works on a fresh machine without a GPU. The inference service adds its own
+ * keys in services/inference/config.ts.
+ */
+export const CONFIG_KEYS = {
+  FEROPS_DATA_DIR: { default: '.data', doc: 'State of the embedded stack: Temporal DB, MLflow DB and artifacts, datasets, runs.' },
+  FEROPS_TEMPORAL_ADDRESS: { default: '127.0.0.1:7233', doc: 'Temporal frontend gRPC address.' },
+  FEROPS_TEMPORAL_UI_PORT: { default: '8233', doc: 'Temporal Web UI port (embedded dev server).' },
+  FEROPS_TEMPORAL_NAMESPACE: { default: 'default', doc: 'Temporal namespace.' },
+  FEROPS_TASK_QUEUE: { default: TASK_QUEUE, doc: 'Task queue of the pipeline workflows and light activities.' },
+  FEROPS_TRAINING_TASK_QUEUE: { default: TRAINING_TASK_QUEUE, doc: 'Task queue of the train activity (GPU hosts serve it).' },
+  FEROPS_MLFLOW_URL: { default: 'http://127.0.0.1:5000', doc: 'MLflow tracking server (REST + artifact proxy).' },
+  FEROPS_MLFLOW_EXPERIMENT: { default: 'ferops', doc: 'MLflow experiment that pipeline runs are logged to.' },
+  FEROPS_INFERENCE_URL: { default: 'http://127.0.0.1:8080', doc: 'Inference service base URL the deploy activities call.' },
+  FEROPS_ADMIN_TOKEN: { default: '', doc: 'Bearer token of the inference admin API; the embedded stack generates one into the data dir.' },
+  FEROPS_MODEL_NAME: { default: 'ferops-fer', doc: 'Registered model name in MLflow.' },
+} as const;
+
+export type ConfigKey = keyof typeof CONFIG_KEYS;
+
+const schema = z.object({
+  dataDir: z.string().min(1),
+  temporalAddress: z.string().regex(/^[^:\s]+:\d{1,5}$/, 'host:port'),
+  temporalUiPort: z.coerce.number().int().min(1).max(65535),
+  temporalNamespace: z.string().min(1),
+  taskQueue: z.string().min(1),
+  trainingTaskQueue: z.string().min(1),
+  mlflowUrl: z.string().url(),
+  mlflowExperiment: z.string().min(1),
+  inferenceUrl: z.string().url(),
+  adminToken: z.string(),
+  modelName: z.string().regex(/^[\w.-]+$/, 'letters, digits, _ . -'),
+});
+export type FeropsConfig = z.infer<typeof schema>;
+
+const get = (env: NodeJS.ProcessEnv, key: ConfigKey): string => env[key] ?? CONFIG_KEYS[key].default;
+
+/** Validates the environment once at start-up; a bad value fails fast with the key named. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): FeropsConfig {
+  const parsed = schema.safeParse({
+    dataDir: resolve(REPO_ROOT, get(env, 'FEROPS_DATA_DIR')),
+    temporalAddress: get(env, 'FEROPS_TEMPORAL_ADDRESS'),
+    temporalUiPort: get(env, 'FEROPS_TEMPORAL_UI_PORT'),
+    temporalNamespace: get(env, 'FEROPS_TEMPORAL_NAMESPACE'),
+    taskQueue: get(env, 'FEROPS_TASK_QUEUE'),
+    trainingTaskQueue: get(env, 'FEROPS_TRAINING_TASK_QUEUE'),
+    mlflowUrl: get(env, 'FEROPS_MLFLOW_URL'),
+    mlflowExperiment: get(env, 'FEROPS_MLFLOW_EXPERIMENT'),
+    inferenceUrl: get(env, 'FEROPS_INFERENCE_URL'),
+    adminToken: get(env, 'FEROPS_ADMIN_TOKEN'),
+    modelName: get(env, 'FEROPS_MODEL_NAME'),
+  });
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`invalid ferops configuration: ${issues}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,106 @@
+/**
+ * The typed input of a trainingPipeline and its documented defaults. Pure (no I/O): workflow code imports it.
+ * Every field is optional; `withDefaults` fills what the caller left out, and the filled input is what the
+ * workflow records, so a history shows exactly what ran.
+ */
+export type DatasetSource =
+  | { kind: 'synthetic'; size?: number; seed?: number; difficulty?: number; balance?: 'fer2013' | 'uniform' }
+  | { kind: 'fer2013-csv'; path: string }
+  | { kind: 'image-folder'; path: string }
+  | { kind: 'kaggle'; slug: string; file?: string };
+
+export interface GateInput {
+  /** Refuse a model whose test accuracy is below this. */
+  minAccuracy: number;
+  /** Refuse a model whose accuracy is more than this below the champion's on the same test split. */
+  maxDropVsChampion: number;
+}
+
+export interface RolloutInput {
+  /** Canary traffic percentages, held one analysis window each. */
+  steps: number[];
+  /** Seconds the candidate runs in shadow before any traffic moves (0 skips the shadow phase). */
+  shadowSeconds: number;
+  /** Seconds each traffic step is held before it is analysed. */
+  windowSeconds: number;
+  /** Fewer canary requests than this in a window makes it inconclusive. */
+  minRequests: number;
+  /** How many times an inconclusive window is extended before the rollout fails safe (rolls back). */
+  maxExtensions: number;
+  /** Require an `approve` update before traffic moves; waits at most approvalTimeoutSeconds. */
+  approval: 'none' | 'required';
+  approvalTimeoutSeconds: number;
+  thresholds: {
+    /** Canary error rate may exceed stable's by at most this (absolute). */
+    maxErrorRateIncrease: number;
+    /** Canary p95 latency / stable p95 latency must stay below this. */
+    maxLatencyRatio: number;
+    /** Shadow phase: share of faces where canary and stable agree must be at least this. */
+    minShadowAgreement: number;
+    /** Jensen-Shannon divergence between canary and stable class distributions must stay below this. */
+    maxClassDivergence: number;
+    /** Canary mean confidence must be at least this fraction of stable's. */
+    minConfidenceRatio: number;
+  };
+}
+
+export interface PipelineInput {
+  modelName: string;
+  dataset: DatasetSource;
+  /** Passed to the trainer as its JSON config (model/train/export groups, seed, device); see training-py/README.md. */
+  trainer: Record<string, unknown>;
+  gate: GateInput;
+  rollout: RolloutInput;
+}
+
+export type PipelineInputOverrides = Partial<Omit<PipelineInput, 'gate' | 'rollout'>> & {
+  gate?: Partial<GateInput>;
+  rollout?: Partial<Omit<RolloutInput, 'thresholds'>> & { thresholds?: Partial<RolloutInput['thresholds']> };
+};
+
+export const DEFAULT_PIPELINE_INPUT: PipelineInput = {
+  modelName: 'ferops-fer',
+  dataset: { kind: 'synthetic', size: 4000, seed: 7 },
+  trainer: {},
+  // Chance is 1/7 = 0.14; a floor well above it catches a broken run without blocking the small CPU demo model.
+  gate: { minAccuracy: 0.3, maxDropVsChampion: 0.02 },
+  rollout: {
+    steps: [5, 25, 50, 100],
+    shadowSeconds: 20,
+    windowSeconds: 20,
+    minRequests: 20,
+    maxExtensions: 2,
+    approval: 'none',
+    approvalTimeoutSeconds: 3600,
+    thresholds: {
+      maxErrorRateIncrease: 0.01,
+      maxLatencyRatio: 2,
+      minShadowAgreement: 0.6,
+      maxClassDivergence: 0.2,
+      minConfidenceRatio: 0.6,
+    },
+  },
+};
+
+export function withDefaults(o: PipelineInputOverrides = {}): PipelineInput {
+  const d = DEFAULT_PIPELINE_INPUT;
+  return {
+    modelName: o.modelName ?? d.modelName,
+    dataset: o.dataset ?? d.dataset,
+    trainer: o.trainer ?? d.trainer,
+    gate: { ...d.gate, ...o.gate },
+    rollout: { ...d.rollout, ...o.rollout, thresholds: { ...d.rollout.thresholds, ...o.rollout?.thresholds } },
+  };
+}
+
+/** Stable JSON (sorted keys) so the same input always hashes to the same workflow id. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}

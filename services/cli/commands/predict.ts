@@ -1,0 +1,42 @@
+import { readFileSync } from 'node:fs';
+import { extname } from 'node:path';
+import { loadConfig } from '../../../lib/config';
+import type { ParsedArgs } from '../args';
+
+const TYPES: Record<string, string> = { '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.png': 'image/png', '.webp': 'image/webp', '.gif': 'image/gif' };
+
+/** Sends one image to POST /v1/predict and returns the parsed answer. */
+export async function predictFile(baseUrl: string, file: string, opts: { detect?: boolean } = {}): Promise<PredictAnswer> {
+  const url = new URL('/v1/predict', baseUrl);
+  if (opts.detect === false) url.searchParams.set('detect', 'false');
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream' },
+    body: readFileSync(file),
+  });
+  const body = (await res.json()) as PredictAnswer & { error?: { code: string; message: string } };
+  if (!res.ok) throw new Error(`predict failed (${res.status}): ${body.error?.code}: ${body.error?.message}`);
+  return body;
+}
+
+export interface PredictAnswer {
+  requestId: string;
+  modelVersion: string;
+  faces: { box: { x: number; y: number; width: number; height: number }; label: string; confidence: number; alignment?: { angleDeg: number } }[];
+  reason?: string;
+}
+
+export function describePrediction(a: PredictAnswer): string {
+  if (!a.faces.length) return `no face (${a.reason ?? 'none found'}); model v${a.modelVersion}`;
+  const faces = a.faces.map((f, i) => `  face ${i + 1} at (${f.box.x},${f.box.y}) ${f.box.width}x${f.box.height}: ${f.label} (${(f.confidence * 100).toFixed(1)}%)`);
+  return [`${a.faces.length} face(s), model v${a.modelVersion}, request ${a.requestId}`, ...faces].join('\n');
+}
+
+export async function predictCommand(args: ParsedArgs): Promise<number> {
+  const file = args.positional[0];
+  if (!file) throw new Error('usage: ferops predict <image> [--no-detect] [--url URL]');
+  const url = typeof args.flags.url === 'string' ? args.flags.url : loadConfig().inferenceUrl;
+  const answer = await predictFile(url, file, { detect: !args.flags['no-detect'] });
+  console.log(args.flags.json ? JSON.stringify(answer, null, 2) : describePrediction(answer));
+  return 0;
+}

@@ -1,0 +1,68 @@
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { loadConfig, type FeropsConfig } from '../../../lib/config';
+import { startStack, type Stack } from '../../../infra/stack';
+import type { ParsedArgs } from '../args';
+
+/** The stack's ports come from the one config, so the CLI, worker and services agree on every address. */
+export function stackPorts(c: FeropsConfig) {
+  return {
+    temporal: Number(c.temporalAddress.split(':').pop()),
+    temporalUi: c.temporalUiPort,
+    mlflow: Number(new URL(c.mlflowUrl).port || 80),
+    inference: Number(new URL(c.inferenceUrl).port || 80),
+  };
+}
+
+export function startConfiguredStack(config: FeropsConfig): Promise<Stack> {
+  return startStack({ dataDir: config.dataDir, ports: stackPorts(config), ui: true, modelName: config.modelName });
+}
+
+export function printAddresses(s: Stack): void {
+  console.log(`  Temporal UI : ${s.temporalUiUrl}`);
+  console.log(`  MLflow UI   : ${s.mlflowUrl}`);
+  console.log(`  Inference   : ${s.inferenceUrl}  (POST /v1/predict, GET /openapi.json, GET /metrics)`);
+  console.log(`  Admin token : in ${join(s.dataDir, 'admin-token')}`);
+  console.log(`  Logs        : ${join(s.dataDir, 'logs')} and the temporal/ and mlflow/ dirs beside it`);
+}
+
+export async function stackCommand(args: ParsedArgs): Promise<number> {
+  const config = loadConfig();
+  const stateFile = join(config.dataDir, 'stack.json');
+  if (args.positional[0] === 'up') {
+    const stack = await startConfiguredStack(config);
+    console.log('stack is up (processes keep running; stop them with: npm run ferops -- stack down)');
+    printAddresses(stack);
+    process.exit(0);
+  }
+  if (args.positional[0] === 'down') {
+    if (!existsSync(stateFile)) {
+      console.log('no stack state found: nothing to stop');
+      return 0;
+    }
+    const { pids } = JSON.parse(readFileSync(stateFile, 'utf8')) as { pids: Record<string, number> };
+    for (const name of ['worker', 'inference', 'mlflow', 'temporal']) {
+      if (pids[name]) await stopGroup(name, pids[name]);
+    }
+    rmSync(stateFile);
+    return 0;
+  }
+  throw new Error('usage: ferops stack up|down');
+}
+
+async function stopGroup(name: string, pid: number): Promise<void> {
+  const alive = () => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (!alive()) return;
+  process.kill(-pid, 'SIGTERM');
+  for (let i = 0; i < 60 && alive(); i++) await sleep(250);
+  if (alive()) process.kill(-pid, 'SIGKILL');
+  console.log(`stopped ${name} (pid ${pid})`);
+}

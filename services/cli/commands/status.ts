@@ -1,0 +1,17 @@
+import { loadConfig } from '../../../lib/config';
+import type { ParsedArgs } from '../args';
+import { readProgress } from '../pipeline-runner';
+import { renderProgress } from '../progress-line';
+import { connectClient } from '../temporal-client';
+
+export async function statusCommand(args: ParsedArgs): Promise<number> {
+  const id = args.positional[0];
+  if (!id) throw new Error('usage: ferops status <workflow id>');
+  const client = await connectClient(loadConfig());
+  const handle = client.workflow.getHandle(id);
+  const p = await readProgress(handle);
+  console.log(renderProgress(p));
+  for (const s of p.progress?.stages ?? []) console.log(`  ${s.stage.padEnd(9)} ${s.status.padEnd(10)} ${s.detail ?? ''}`);
+  if (p.status === 'COMPLETED') console.log(JSON.stringify(await handle.result(), null, 2));
+  return p.status === 'FAILED' || p.status === 'TERMINATED' ? 1 : 0;
+}

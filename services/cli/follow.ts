@@ -1,0 +1,25 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { PipelineResult } from '../../workflows/training-pipeline';
+import { readProgress, type PipelineHandle } from './pipeline-runner';
+import { renderProgress } from './progress-line';
+
+/**
+ * Shows live progress until the pipeline closes, then returns its result (or throws its failure).
+ * On a terminal the line redraws in place; otherwise (CI logs) a line is printed only when it changes.
+ */
+export async function follow(handle: PipelineHandle, out: NodeJS.WriteStream = process.stdout, everyMs = 1000): Promise<PipelineResult> {
+  let last = '';
+  for (;;) {
+    const p = await readProgress(handle).catch(() => undefined);
+    if (p) {
+      const line = renderProgress(p);
+      if (out.isTTY) out.write(`\r\x1b[2K${line}`);
+      else if (line !== last) out.write(`${line}\n`);
+      last = line;
+      if (p.status !== 'RUNNING') break;
+    }
+    await sleep(everyMs);
+  }
+  if (out.isTTY) out.write('\n');
+  return handle.result();
+}

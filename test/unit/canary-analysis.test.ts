@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { analyseWindow, jensenShannon } from '../../lib/canary-analysis';
+import { DEFAULT_PIPELINE_INPUT } from '../../lib/pipeline-input';
+import type { SlotWindowStats, WindowStats } from '../../activities/types';
+
+const T = DEFAULT_PIPELINE_INPUT.rollout.thresholds;
+const slot = (o: Partial<SlotWindowStats> = {}): SlotWindowStats => ({
+  requests: 100, errors: 0, latencyMs: { p50: 10, p95: 20, p99: 30 },
+  classCounts: { happy: 50, sad: 30, neutral: 20 }, meanConfidence: 0.7, faces: 100, ...o,
+});
+const window = (canary: Partial<SlotWindowStats>, shadow = { compared: 0, agreement: 0 }): WindowStats => ({ stable: slot(), canary: slot(canary), shadow });
+
+describe('canary analysis', () => {
+  it('when the canary looks like stable, then the window passes', () => {
+    assert.equal(analyseWindow(window({}), 'traffic', 20, T).verdict, 'pass');
+  });
+  it('when the canary errors, then the window fails even with few requests', () => {
+    const a = analyseWindow(window({ requests: 3, errors: 2 }), 'traffic', 20, T);
+    assert.equal(a.verdict, 'fail');
+    assert.match(a.reasons[0], /error rate/);
+  });
+  it('when too few canary requests arrived, then the window is inconclusive', () => {
+    assert.equal(analyseWindow(window({ requests: 5 }), 'traffic', 20, T).verdict, 'inconclusive');
+  });
+  it('when the canary answers one class only, then the class divergence fails it', () => {
+    const a = analyseWindow(window({ classCounts: { angry: 100 } }), 'traffic', 20, T);
+    assert.equal(a.verdict, 'fail');
+    assert.ok(a.numbers.classDivergence > T.maxClassDivergence);
+  });
+  it('when the canary is much slower, then the latency ratio fails it', () => {
+    const a = analyseWindow(window({ latencyMs: { p50: 50, p95: 100, p99: 120 } }), 'traffic', 20, T);
+    assert.equal(a.verdict, 'fail');
+    assert.equal(a.numbers.latencyRatio, 5);
+  });
+  it('when shadow agreement is low, then the shadow phase fails', () => {
+    const a = analyseWindow(window({ requests: 0 }, { compared: 50, agreement: 0.2 }), 'shadow', 20, T);
+    assert.equal(a.verdict, 'fail');
+  });
+  it('when shadow has compared enough requests that agree, then the shadow phase passes on mirrored traffic', () => {
+    assert.equal(analyseWindow(window({ requests: 0 }, { compared: 50, agreement: 0.9 }), 'shadow', 20, T).verdict, 'pass');
+  });
+});
+
+describe('jensenShannon', () => {
+  it('when distributions are equal, then it is 0; when disjoint, then it is 1', () => {
+    assert.equal(jensenShannon({ a: 1, b: 1 }, { a: 5, b: 5 }), 0);
+    assert.ok(Math.abs(jensenShannon({ a: 1 }, { b: 1 }) - 1) < 1e-12);
+  });
+});

@@ -1,0 +1,3 @@
+/** Every workflow the worker registers. Deterministic code only: see DESIGN.md. */
+export { trainingPipeline } from './training-pipeline';
+export { canaryRollout } from './canary-rollout';

@@ -1,0 +1,85 @@
+import { ActivityCancellationType, executeChild, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { withDefaults, type PipelineInputOverrides } from '../lib/pipeline-input';
+import type { PipelineProgress, Stage } from '../lib/pipeline-progress';
+import { rolloutWorkflowId, TRAINING_TASK_QUEUE } from '../lib/temporal-constants';
+import { canaryRollout, type RolloutResult } from './canary-rollout';
+import { progressQuery } from './definitions';
+import { DATASET_HASH, MODEL_NAME, MODEL_VERSION, STAGE } from './search-attributes';
+
+const retry = { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 6, nonRetryableErrorTypes: ['BadInput'] };
+const { ingest, evaluate, register } = proxyActivities<Activities>({ startToCloseTimeout: '30m', heartbeatTimeout: '2m', retry });
+const { train } = proxyActivities<Activities>({
+  taskQueue: TRAINING_TASK_QUEUE,
+  startToCloseTimeout: '12h',
+  heartbeatTimeout: '90s',
+  retry,
+  // Cancelling the pipeline waits for the trainer to write its checkpoint and stop.
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+});
+
+export interface PipelineResult {
+  datasetId: string;
+  mlflowRunId: string;
+  modelVersion?: string;
+  accuracy: number;
+  outcome: 'promoted' | 'rolled_back' | 'refused';
+  reason: string;
+  rollout?: RolloutResult;
+}
+
+/** ingest -> train -> evaluate -> register -> canaryRollout. Durable: every stage survives worker restarts. */
+export async function trainingPipeline(overrides: PipelineInputOverrides = {}): Promise<PipelineResult> {
+  const input = withDefaults(overrides);
+  const workflowId = workflowInfo().workflowId;
+  const progress: PipelineProgress = { stage: 'ingest', stages: [] };
+  setHandler(progressQuery, () => progress);
+  const enter = (stage: Stage) => {
+    progress.stage = stage;
+    progress.stages.push({ stage, status: 'running' });
+    upsertSearchAttributes([{ key: STAGE, value: stage }]);
+  };
+  const finish = (detail: string) => Object.assign(progress.stages[progress.stages.length - 1], { status: 'completed', detail });
+  upsertSearchAttributes([{ key: MODEL_NAME, value: input.modelName }]);
+
+  enter('ingest');
+  const data = await ingest({ workflowId, modelName: input.modelName, source: input.dataset });
+  progress.datasetId = data.datasetId;
+  upsertSearchAttributes([{ key: DATASET_HASH, value: data.datasetId }]);
+  finish(`dataset ${data.datasetId}: ${data.splits.train}/${data.splits.val}/${data.splits.test} images`);
+
+  enter('train');
+  const trained = await train({ workflowId, mlflowRunId: data.mlflowRunId, datasetUri: data.uri, trainer: input.trainer });
+  finish(`${trained.epochsRun} epochs, best val accuracy ${trained.bestValAccuracy.toFixed(3)}`);
+
+  enter('evaluate');
+  const evaluation = await evaluate({ workflowId, mlflowRunId: data.mlflowRunId, modelName: input.modelName, modelDir: trained.modelDir, datasetUri: data.uri });
+  finish(`test accuracy ${evaluation.accuracy.toFixed(3)}, macro-F1 ${evaluation.macroF1.toFixed(3)}`);
+
+  enter('register');
+  const reg = await register({
+    workflowId, mlflowRunId: data.mlflowRunId, modelName: input.modelName, modelDir: trained.modelDir,
+    datasetId: data.datasetId, evaluation, gate: input.gate,
+  });
+  const base = { datasetId: data.datasetId, mlflowRunId: data.mlflowRunId, accuracy: evaluation.accuracy };
+  if (reg.decision === 'refused' || !reg.version) {
+    finish(`refused: ${reg.reason}`);
+    progress.stages.push({ stage: 'rollout', status: 'skipped', detail: 'gate refused the model' });
+    progress.stage = 'done';
+    progress.outcome = 'refused';
+    return { ...base, outcome: 'refused', reason: reg.reason };
+  }
+  progress.modelVersion = reg.version;
+  upsertSearchAttributes([{ key: MODEL_VERSION, value: reg.version }]);
+  finish(`version ${reg.version}`);
+
+  enter('rollout');
+  const rollout = await executeChild(canaryRollout, {
+    workflowId: rolloutWorkflowId(workflowId),
+    args: [{ modelName: input.modelName, version: reg.version, rollout: input.rollout }],
+  });
+  finish(`${rollout.outcome}: ${rollout.reason}`);
+  progress.stage = 'done';
+  progress.outcome = rollout.outcome;
+  return { ...base, modelVersion: reg.version, outcome: rollout.outcome, reason: rollout.reason, rollout };
+}
