@@ -152,7 +152,10 @@ const services = compose.services as Record<string, Obj>;
 const env = (svc: string): Record<string, string> => (services[svc]?.environment ?? {}) as Record<string, string>;
 const inferenceDefaults = inferenceConfigSchema.parse({});
 const inferenceEnvKeys = new Set(read('services/inference/config.ts').match(/FEROPS_[A-Z0-9_]+/g) ?? []);
-/** Keys only the container images read (Dockerfile CMD) or the worker entry point's queue selection. */
+/**
+ * Keys outside the config schemas: FEROPS_SERVICE picks the entry point in the images' CMD, FEROPS_VENV is read by
+ * lib/paths.ts, FEROPS_WORKER_TASK_QUEUES tells a worker which queues to poll (pipeline hosts vs GPU hosts).
+ */
 const CONTAINER_ONLY_KEYS = new Set(['FEROPS_SERVICE', 'FEROPS_WORKER_TASK_QUEUES', 'FEROPS_VENV']);
 const knownKey = (k: string): boolean => k in CONFIG_KEYS || inferenceEnvKeys.has(k) || CONTAINER_ONLY_KEYS.has(k);
 const REQUIRED_SERVICES = [

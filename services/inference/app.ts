@@ -1,0 +1,50 @@
+import express, { type Express } from 'express';
+import type { InferenceConfig } from './config';
+import type { ServiceContext } from './context';
+import { AppError } from './errors';
+import { errorHandler } from './http/error-handler';
+import { requestContext } from './http/request-context';
+import { createLogger } from './logger';
+import { createMetrics } from './metrics';
+import { loadCascades } from './runtime/cv';
+import { createModelSource, mlflowRegistry } from './runtime/model-source';
+import { Slots } from './runtime/slots';
+import { StatsRing } from './runtime/stats-ring';
+import { adminRoutes } from './routes/admin';
+import { opsRoutes } from './routes/ops';
+import { predictRoutes } from './routes/predict';
+
+/** Wires the runtime pieces into one context; the cascades load here so a bad FEROPS_CASCADE_DIR fails start-up. */
+export function createContext(config: InferenceConfig): ServiceContext {
+  let chain: Promise<unknown> = Promise.resolve();
+  return {
+    config,
+    logger: createLogger(config.logLevel),
+    metrics: createMetrics(),
+    slots: new Slots(),
+    stats: new StatsRing(config.statsCapacity),
+    cascades: loadCascades(config.cascadeDir),
+    sessionOptions: { threads: config.ortThreads, batchMax: config.batchMax, batchWaitMs: config.batchWaitMs, variant: config.modelVariant },
+    modelSource: createModelSource({ modelDirs: config.modelDirs, cacheDir: config.modelCacheDir, registry: () => mlflowRegistry(config.mlflowUrl) }),
+    adminLock: <T>(fn: () => Promise<T>): Promise<T> => {
+      const run = chain.then(fn, fn);
+      chain = run.catch(() => undefined);
+      return run;
+    },
+  };
+}
+
+export function createApp(ctx: ServiceContext): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  app.use(requestContext(ctx.logger));
+  app.use(opsRoutes(ctx));
+  app.use(predictRoutes(ctx));
+  app.use(adminRoutes(ctx));
+  app.use((req) => {
+    throw new AppError(404, 'not_found', `no route ${req.method} ${req.path}`);
+  });
+  app.use(errorHandler(ctx.logger));
+  return app;
+}

@@ -1,0 +1,107 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import { REPO_ROOT, venvDir } from '../../lib/paths';
+
+/**
+ * The one configuration schema of the inference service. Every key is read from `process.env`, has a documented
+ * default and is validated at start-up, so a typo fails fast instead of surfacing on the first request.
+ */
+
+const dataDir = (): string => resolve(process.env.FEROPS_DATA_DIR ?? join(REPO_ROOT, '.data'));
+
+/** Haar cascades ship inside opencv-python-headless; the Python minor version is not fixed, hence the glob. */
+export function defaultCascadeDir(): string {
+  const lib = join(venvDir(), 'lib');
+  const pythons = existsSync(lib) ? readdirSync(lib).filter((d) => /^python3\.\d+$/.test(d)).sort() : [];
+  return join(lib, pythons.at(-1) ?? 'python3.11', 'site-packages', 'cv2', 'data');
+}
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+
+export const configSchema = z.object({
+  /** FEROPS_INFERENCE_HOST [127.0.0.1]: interface to bind. */
+  host: z.string().min(1).default('127.0.0.1'),
+  /** FEROPS_INFERENCE_PORT [8080]: TCP port; 0 picks a free one (tests). */
+  port: int(0, 65535).default(8080),
+  /** FEROPS_ADMIN_TOKEN [none]: bearer token of the admin API; without it the admin API answers 503. */
+  adminToken: z.string().min(16, 'FEROPS_ADMIN_TOKEN must be at least 16 characters').optional(),
+  /** FEROPS_MLFLOW_URL [http://127.0.0.1:5000]: registry used for `models:/` sources. */
+  mlflowUrl: z.string().url().default('http://127.0.0.1:5000'),
+  /** FEROPS_MODEL_CACHE_DIR [<data dir>/model-cache]: where registry models are downloaded. */
+  modelCacheDir: z.string().min(1).default(() => join(dataDir(), 'model-cache')),
+  /** FEROPS_MODEL_DIRS [<data dir>]: colon-separated roots from which local model dirs may be loaded. */
+  modelDirs: z
+    .union([z.string(), z.array(z.string())])
+    .default(() => dataDir())
+    .transform((v) => (Array.isArray(v) ? v : v.split(':')).filter(Boolean).map((d) => resolve(d))),
+  /** FEROPS_STABLE_MODEL [none]: model dir or `models:/` URI loaded into the stable slot at start. */
+  stableModel: z.string().min(1).optional(),
+  /** FEROPS_CASCADE_DIR [<venv>/lib/python3.*\/site-packages/cv2/data]: Haar cascade XML files. */
+  cascadeDir: z.string().min(1).default(defaultCascadeDir),
+  /** FEROPS_MAX_BODY_BYTES [10 MB]: largest accepted request body. */
+  maxBodyBytes: int(1).default(10 * 1024 * 1024),
+  /** FEROPS_MAX_PIXELS [40e6]: largest decoded image (width x height); guards against decompression bombs. */
+  maxPixels: int(1).default(40_000_000),
+  /** FEROPS_ORT_THREADS [0 = onnxruntime's choice]: intra-op threads per session. */
+  ortThreads: int(0, 256).default(0),
+  /** FEROPS_BATCH_MAX [16]: most faces run in one onnxruntime call. */
+  batchMax: int(1, 1024).default(16),
+  /** FEROPS_BATCH_WAIT_MS [2]: how long the first queued face waits for others to join its batch. */
+  batchWaitMs: z.coerce.number().min(0).max(1000).default(2),
+  /** FEROPS_MODEL_VARIANT [fp32]: `fp32` loads model.onnx, `int8` loads model.int8.onnx. */
+  modelVariant: z.enum(['fp32', 'int8']).default('fp32'),
+  /** FEROPS_RATE_LIMIT_RPS [0 = off]: requests per second per client address on /v1/predict. */
+  rateLimitRps: z.coerce.number().min(0).default(0),
+  /** FEROPS_REQUEST_TIMEOUT_MS [30000]: whole-request deadline (node http requestTimeout). */
+  requestTimeoutMs: int(1000).default(30_000),
+  /** FEROPS_STATS_CAPACITY [20000]: per-request records kept for /admin/v1/stats (bounded memory). */
+  statsCapacity: int(100).default(20_000),
+  /** FEROPS_LOG_LEVEL [info]: `silent` turns the per-request JSON log off (tests). */
+  logLevel: z.enum(['silent', 'error', 'info']).default('info'),
+});
+
+export type InferenceConfig = z.output<typeof configSchema>;
+
+const ENV_KEYS: Record<keyof InferenceConfig, string> = {
+  host: 'FEROPS_INFERENCE_HOST',
+  port: 'FEROPS_INFERENCE_PORT',
+  adminToken: 'FEROPS_ADMIN_TOKEN',
+  mlflowUrl: 'FEROPS_MLFLOW_URL',
+  modelCacheDir: 'FEROPS_MODEL_CACHE_DIR',
+  modelDirs: 'FEROPS_MODEL_DIRS',
+  stableModel: 'FEROPS_STABLE_MODEL',
+  cascadeDir: 'FEROPS_CASCADE_DIR',
+  maxBodyBytes: 'FEROPS_MAX_BODY_BYTES',
+  maxPixels: 'FEROPS_MAX_PIXELS',
+  ortThreads: 'FEROPS_ORT_THREADS',
+  batchMax: 'FEROPS_BATCH_MAX',
+  batchWaitMs: 'FEROPS_BATCH_WAIT_MS',
+  modelVariant: 'FEROPS_MODEL_VARIANT',
+  rateLimitRps: 'FEROPS_RATE_LIMIT_RPS',
+  requestTimeoutMs: 'FEROPS_REQUEST_TIMEOUT_MS',
+  statsCapacity: 'FEROPS_STATS_CAPACITY',
+  logLevel: 'FEROPS_LOG_LEVEL',
+};
+
+/** Reads the environment, applies `overrides` on top, validates; throws one message naming every bad key. */
+export function loadConfig(
+  overrides: Partial<InferenceConfig> = {},
+  env: NodeJS.ProcessEnv = process.env,
+): InferenceConfig {
+  const raw: Record<string, unknown> = {};
+  for (const [key, envKey] of Object.entries(ENV_KEYS)) {
+    const v = env[envKey];
+    if (v !== undefined && v !== '') raw[key] = v;
+  }
+  for (const [key, v] of Object.entries(overrides)) if (v !== undefined) raw[key] = v;
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => {
+      const key = String(i.path[0]) as keyof InferenceConfig;
+      return `${ENV_KEYS[key] ?? key}: ${i.message}`;
+    });
+    throw new Error(`invalid inference config: ${issues.join('; ')}`);
+  }
+  return parsed.data;
+}

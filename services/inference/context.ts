@@ -1,0 +1,22 @@
+import type { InferenceConfig } from './config';
+import type { Logger } from './logger';
+import type { Metrics } from './metrics';
+import type { Cascades } from './runtime/cv';
+import type { SessionOptions } from './runtime/model';
+import type { ResolvedSource } from './runtime/model-source';
+import type { Slots } from './runtime/slots';
+import type { StatsRing } from './runtime/stats-ring';
+
+/** Everything the use cases need, wired once in app.ts; tests can build it with fakes. */
+export interface ServiceContext {
+  config: InferenceConfig;
+  logger: Logger;
+  metrics: Metrics;
+  slots: Slots;
+  stats: StatsRing;
+  cascades: Cascades;
+  sessionOptions: SessionOptions;
+  modelSource: { resolve(source: string): Promise<ResolvedSource> };
+  /** Serialises admin operations so two loads into one slot cannot interleave. */
+  adminLock: <T>(fn: () => Promise<T>) => Promise<T>;
+}

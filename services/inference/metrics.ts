@@ -1,0 +1,66 @@
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Prometheus metrics, on a registry owned by one server instance (tests run several servers in one process, and
+ * prom-client's global registry would refuse the second set of names).
+ */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'ferops_inference_' });
+  const latencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+  return {
+    registry,
+    requests: new Counter({
+      name: 'ferops_inference_requests_total',
+      help: 'Prediction requests by answering slot, model version and HTTP status',
+      labelNames: ['slot', 'version', 'status'] as const,
+      registers: [registry],
+    }),
+    stageSeconds: new Histogram({
+      name: 'ferops_inference_stage_seconds',
+      help: 'Time per pipeline stage (decode, detect, align, infer)',
+      labelNames: ['stage'] as const,
+      buckets: latencyBuckets,
+      registers: [registry],
+    }),
+    totalSeconds: new Histogram({
+      name: 'ferops_inference_request_seconds',
+      help: 'Whole prediction time, decode to response',
+      labelNames: ['slot'] as const,
+      buckets: latencyBuckets,
+      registers: [registry],
+    }),
+    facesPerImage: new Histogram({
+      name: 'ferops_inference_faces_per_image',
+      help: 'Faces found per image',
+      buckets: [0, 1, 2, 3, 5, 8, 13],
+      registers: [registry],
+    }),
+    predictions: new Counter({
+      name: 'ferops_inference_predictions_total',
+      help: 'Predicted faces by class and slot',
+      labelNames: ['class', 'slot'] as const,
+      registers: [registry],
+    }),
+    confidence: new Histogram({
+      name: 'ferops_inference_confidence',
+      help: 'Top-class probability per face',
+      labelNames: ['slot'] as const,
+      buckets: [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99],
+      registers: [registry],
+    }),
+    noFace: new Counter({
+      name: 'ferops_inference_no_face_total',
+      help: 'Images in which no face was found',
+      registers: [registry],
+    }),
+    shadowCompared: new Counter({
+      name: 'ferops_inference_shadow_faces_total',
+      help: 'Faces classified by the shadow (canary) model, by whether it agreed with stable',
+      labelNames: ['agreed'] as const,
+      registers: [registry],
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

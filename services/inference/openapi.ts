@@ -1,0 +1,246 @@
+import { LABELS } from '../../lib/labels';
+
+/**
+ * Hand-written OpenAPI 3.1 description of every route. The contract test validates real responses against the
+ * component schemas here, so a response change that is not reflected in this file fails the tests.
+ */
+const num = { type: 'number' };
+const nullableNum = { type: ['number', 'null'] };
+const str = { type: 'string' };
+const labelMap = { type: 'object', required: [...LABELS], properties: Object.fromEntries(LABELS.map((l) => [l, num])), additionalProperties: false };
+const labelCounts = { type: 'object', required: [...LABELS], properties: Object.fromEntries(LABELS.map((l) => [l, { type: 'integer' }])), additionalProperties: false };
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const json = (schema: object) => ({ 'application/json': { schema } });
+const error = (description: string) => ({ description, content: json(ref('Error')) });
+const adminErrors = {
+  '401': error('missing bearer token'),
+  '403': error('wrong token'),
+  '503': error('admin API disabled (no FEROPS_ADMIN_TOKEN)'),
+};
+
+export const schemas = {
+  Error: {
+    type: 'object',
+    required: ['error'],
+    properties: {
+      error: {
+        type: 'object',
+        required: ['code', 'message', 'requestId'],
+        properties: { code: str, message: str, requestId: str },
+        additionalProperties: false,
+      },
+    },
+    additionalProperties: false,
+  },
+  Face: {
+    type: 'object',
+    required: ['box', 'alignment', 'label', 'confidence', 'probabilities'],
+    properties: {
+      box: {
+        type: 'object',
+        required: ['x', 'y', 'width', 'height'],
+        properties: { x: { type: 'integer' }, y: { type: 'integer' }, width: { type: 'integer' }, height: { type: 'integer' } },
+        additionalProperties: false,
+      },
+      alignment: {
+        type: 'object',
+        required: ['angleDeg', 'eyesFound'],
+        properties: { angleDeg: num, eyesFound: { type: 'integer' } },
+        additionalProperties: false,
+      },
+      label: { type: 'string', enum: [...LABELS] },
+      confidence: num,
+      probabilities: labelMap,
+    },
+    additionalProperties: false,
+  },
+  PredictResponse: {
+    type: 'object',
+    required: ['requestId', 'modelVersion', 'slot', 'faces', 'timingsMs'],
+    properties: {
+      requestId: str,
+      modelVersion: str,
+      slot: { type: 'string', enum: ['stable', 'canary'] },
+      faces: { type: 'array', items: ref('Face') },
+      reason: { type: 'string', enum: ['no_face_detected'] },
+      timingsMs: {
+        type: 'object',
+        required: ['decode', 'detect', 'align', 'infer', 'total'],
+        properties: { decode: num, detect: num, align: num, infer: num, total: num },
+        additionalProperties: false,
+      },
+    },
+    additionalProperties: false,
+  },
+  SlotView: {
+    type: 'object',
+    required: ['slot', 'version', 'source', 'checksum', 'loadedAt'],
+    properties: { slot: { type: 'string', enum: ['stable', 'canary'] }, version: str, source: str, checksum: str, loadedAt: str },
+    additionalProperties: false,
+  },
+  SlotsState: {
+    type: 'object',
+    required: ['stable', 'canary', 'traffic'],
+    properties: {
+      stable: { oneOf: [ref('SlotView'), { type: 'null' }] },
+      canary: { oneOf: [ref('SlotView'), { type: 'null' }] },
+      traffic: {
+        type: 'object',
+        required: ['canaryWeight', 'shadow'],
+        properties: { canaryWeight: { type: 'integer' }, shadow: { type: 'boolean' } },
+        additionalProperties: false,
+      },
+    },
+    additionalProperties: false,
+  },
+  SlotStats: {
+    type: 'object',
+    required: ['version', 'requests', 'errors', 'latencyMs', 'classCounts', 'meanConfidence', 'faces', 'noFaceRate'],
+    properties: {
+      version: { type: ['string', 'null'] },
+      requests: { type: 'integer' },
+      errors: { type: 'integer' },
+      latencyMs: {
+        type: 'object',
+        required: ['p50', 'p95', 'p99'],
+        properties: { p50: nullableNum, p95: nullableNum, p99: nullableNum },
+        additionalProperties: false,
+      },
+      classCounts: labelCounts,
+      meanConfidence: nullableNum,
+      faces: { type: 'integer' },
+      noFaceRate: nullableNum,
+    },
+    additionalProperties: false,
+  },
+  StatsResponse: {
+    type: 'object',
+    required: ['windowSeconds', 'slots', 'shadow'],
+    properties: {
+      windowSeconds: { type: 'integer' },
+      slots: {
+        type: 'object',
+        required: ['stable', 'canary'],
+        properties: { stable: ref('SlotStats'), canary: ref('SlotStats') },
+        additionalProperties: false,
+      },
+      shadow: {
+        type: 'object',
+        required: ['compared', 'agreement'],
+        properties: { compared: { type: 'integer' }, agreement: nullableNum },
+        additionalProperties: false,
+      },
+    },
+    additionalProperties: false,
+  },
+  Health: { type: 'object', required: ['status'], properties: { status: str, stableVersion: str, reason: str } },
+} as const;
+
+export const openapi = {
+  openapi: '3.1.0',
+  info: {
+    title: 'ferops inference service',
+    version: '1.0.0',
+    description: 'Facial-expression recognition (FER2013 classes) with stable/canary model slots.',
+  },
+  components: {
+    schemas,
+    securitySchemes: { adminToken: { type: 'http', scheme: 'bearer', description: 'FEROPS_ADMIN_TOKEN' } },
+  },
+  paths: {
+    '/v1/predict': {
+      post: {
+        summary: 'Detect, align and classify every face in an image',
+        parameters: [
+          { name: 'detect', in: 'query', required: false, schema: { type: 'boolean', default: true }, description: 'false: the whole image is one face crop' },
+          { name: 'x-ferops-route-key', in: 'header', required: false, schema: str, description: 'sticky canary routing key' },
+          { name: 'x-request-id', in: 'header', required: false, schema: str },
+        ],
+        requestBody: {
+          required: true,
+          content: {
+            'multipart/form-data': { schema: { type: 'object', required: ['image'], properties: { image: { type: 'string', format: 'binary' } } } },
+            'image/*': { schema: { type: 'string', format: 'binary' } },
+          },
+        },
+        responses: {
+          '200': {
+            description: 'faces found (possibly none, with reason no_face_detected)',
+            headers: { 'x-model-version': { schema: str }, 'x-request-id': { schema: str } },
+            content: json(ref('PredictResponse')),
+          },
+          '400': error('empty_body, invalid_image, missing_file, too_many_files, unexpected_field, invalid_multipart, invalid_request'),
+          '413': error('payload_too_large, too_many_pixels'),
+          '415': error('unsupported_media_type'),
+          '422': error('image_too_small'),
+          '429': error('rate_limited'),
+          '500': error('inference_failed'),
+          '503': error('no_model: no stable model loaded'),
+        },
+      },
+    },
+    '/admin/v1/slots': {
+      get: { summary: 'State of both slots and the traffic split', security: [{ adminToken: [] }], responses: { '200': { description: 'slots', content: json(ref('SlotsState')) }, ...adminErrors } },
+    },
+    '/admin/v1/slots/{slot}': {
+      parameters: [{ name: 'slot', in: 'path', required: true, schema: { type: 'string', enum: ['stable', 'canary'] } }],
+      put: {
+        summary: 'Load a model into a slot (local dir inside FEROPS_MODEL_DIRS, models:/<name>/<version> or models:/<name>@<alias>)',
+        security: [{ adminToken: [] }],
+        requestBody: {
+          required: true,
+          content: json({ type: 'object', required: ['source'], properties: { source: str, version: str }, additionalProperties: false }),
+        },
+        responses: {
+          '200': { description: 'loaded', content: json(ref('SlotView')) },
+          '400': error('invalid_request, invalid_source'),
+          '403': error('forbidden, source_not_allowed'),
+          '404': error('model_not_found'),
+          '422': error('invalid_model, checksum_mismatch: the slot keeps its previous model'),
+          '502': error('registry_unavailable'),
+          '401': adminErrors['401'],
+          '503': adminErrors['503'],
+        },
+      },
+      delete: {
+        summary: 'Empty the canary slot (only canary)',
+        security: [{ adminToken: [] }],
+        responses: { '200': { description: 'slots', content: json(ref('SlotsState')) }, '400': error('only canary can be emptied'), ...adminErrors },
+      },
+    },
+    '/admin/v1/traffic': {
+      put: {
+        summary: 'Set the canary weight (0-100) and/or shadow mode',
+        security: [{ adminToken: [] }],
+        requestBody: {
+          required: true,
+          content: json({ type: 'object', properties: { canaryWeight: { type: 'integer', minimum: 0, maximum: 100 }, shadow: { type: 'boolean' } } }),
+        },
+        responses: { '200': { description: 'slots', content: json(ref('SlotsState')) }, '400': error('invalid_request'), '409': error('no_canary'), ...adminErrors },
+      },
+    },
+    '/admin/v1/promote': {
+      post: { summary: 'Canary becomes stable; canary emptied, weight 0', security: [{ adminToken: [] }], responses: { '200': { description: 'slots', content: json(ref('SlotsState')) }, '409': error('no_canary'), ...adminErrors } },
+    },
+    '/admin/v1/rollback': {
+      post: { summary: 'Weight 0, shadow off, canary emptied', security: [{ adminToken: [] }], responses: { '200': { description: 'slots', content: json(ref('SlotsState')) }, ...adminErrors } },
+    },
+    '/admin/v1/stats': {
+      get: {
+        summary: 'Per-slot statistics over a time window (ring buffer of recent requests)',
+        security: [{ adminToken: [] }],
+        parameters: [{ name: 'windowSeconds', in: 'query', required: false, schema: { type: 'integer', minimum: 1, default: 60 } }],
+        responses: { '200': { description: 'stats', content: json(ref('StatsResponse')) }, '400': error('invalid_request'), ...adminErrors },
+      },
+    },
+    '/healthz': { get: { summary: 'Liveness', responses: { '200': { description: 'alive', content: json(ref('Health')) } } } },
+    '/readyz': {
+      get: {
+        summary: 'Readiness: 503 until a stable model is loaded',
+        responses: { '200': { description: 'ready', content: json(ref('Health')) }, '503': { description: 'not ready', content: json(ref('Health')) } },
+      },
+    },
+    '/metrics': { get: { summary: 'Prometheus metrics', responses: { '200': { description: 'text exposition format', content: { 'text/plain': { schema: str } } } } } },
+    '/openapi.json': { get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1', content: json({ type: 'object' }) } } } },
+  },
+} as const;

@@ -1,0 +1,68 @@
+import { FACE_PIXELS } from '../../../lib/preprocess';
+
+/**
+ * Micro-batching: requests that arrive within `waitMs` of each other share one onnxruntime call (up to
+ * `maxBatch` faces). One call on B faces costs much less than B calls on one face, because per-call overhead
+ * and thread hand-off dominate for small models.
+ */
+export type RunBatch = (pixels: Float32Array, batch: number) => Promise<Float32Array[]>;
+
+interface Pending {
+  pixels: Float32Array;
+  count: number;
+  resolve: (rows: Float32Array[]) => void;
+  reject: (err: unknown) => void;
+}
+
+export class Batcher {
+  private queue: Pending[] = [];
+  private queued = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly run: RunBatch,
+    private readonly maxBatch: number,
+    private readonly waitMs: number,
+  ) {}
+
+  /** Classifies `count` faces packed in `pixels`; resolves with one logits row per face. */
+  infer(pixels: Float32Array, count: number): Promise<Float32Array[]> {
+    if (count === 0) return Promise.resolve([]);
+    if (count >= this.maxBatch) return this.run(pixels, count); // already a full batch: no reason to wait
+    return new Promise((resolve, reject) => {
+      if (this.queued + count > this.maxBatch) this.flush();
+      this.queue.push({ pixels, count, resolve, reject });
+      this.queued += count;
+      if (this.queued >= this.maxBatch) this.flush();
+      else if (!this.timer) this.timer = setTimeout(() => this.flush(), this.waitMs);
+    });
+  }
+
+  private flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const items = this.queue;
+    const total = this.queued;
+    this.queue = [];
+    this.queued = 0;
+    if (items.length === 0) return;
+    const packed = new Float32Array(total * FACE_PIXELS);
+    let offset = 0;
+    for (const item of items) {
+      packed.set(item.pixels, offset * FACE_PIXELS);
+      offset += item.count;
+    }
+    this.run(packed, total).then(
+      (rows) => {
+        let at = 0;
+        for (const item of items) {
+          item.resolve(rows.slice(at, at + item.count));
+          at += item.count;
+        }
+      },
+      (err) => {
+        for (const item of items) item.reject(err);
+      },
+    );
+  }
+}

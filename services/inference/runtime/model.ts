@@ -1,0 +1,188 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { LABELS, NUM_CLASSES } from '../../../lib/labels';
+import { FACE_SIZE } from '../../../lib/labels';
+import { FACE_PIXELS, MODEL_INPUT_NAME, MODEL_OUTPUT_NAME } from '../../../lib/preprocess';
+import { AppError } from '../errors';
+import { Batcher } from './batcher';
+
+/**
+ * One loaded model: an onnxruntime session behind a micro-batcher, plus a reference count so that a hot swap
+ * can release the session only after every request that started with it has finished.
+ */
+export interface ModelInfo {
+  version: string;
+  source: string;
+  dir: string;
+  file: string;
+  checksum: string;
+  loadedAt: string;
+}
+
+export interface SessionOptions {
+  threads: number;
+  batchMax: number;
+  batchWaitMs: number;
+  variant: 'fp32' | 'int8';
+}
+
+export class LoadedModel {
+  private refs = 0;
+  private retired = false;
+  private released = false;
+  private readonly batcher: Batcher;
+
+  constructor(
+    readonly info: ModelInfo,
+    readonly labels: readonly string[],
+    private readonly session: ort.InferenceSession,
+    opts: SessionOptions,
+  ) {
+    this.batcher = new Batcher((pixels, batch) => this.run(pixels, batch), opts.batchMax, opts.batchWaitMs);
+  }
+
+  /** Logits rows, one per face; faces packed (B, 1, 48, 48). */
+  infer(pixels: Float32Array, count: number): Promise<Float32Array[]> {
+    if (this.released) return Promise.reject(new Error(`model ${this.info.version} used after release`));
+    return this.batcher.infer(pixels, count);
+  }
+
+  private async run(pixels: Float32Array, batch: number): Promise<Float32Array[]> {
+    const input = new ort.Tensor('float32', pixels, [batch, 1, FACE_SIZE, FACE_SIZE]);
+    const out = await this.session.run({ [MODEL_INPUT_NAME]: input });
+    const logits = out[MODEL_OUTPUT_NAME];
+    if (!logits || logits.dims.length !== 2 || logits.dims[0] !== batch || logits.dims[1] !== NUM_CLASSES) {
+      throw new Error(`model returned logits of shape [${logits?.dims.join(', ')}], expected [${batch}, ${NUM_CLASSES}]`);
+    }
+    const data = logits.data as Float32Array;
+    return Array.from({ length: batch }, (_, i) => data.slice(i * NUM_CLASSES, (i + 1) * NUM_CLASSES));
+  }
+
+  acquire(): this {
+    this.refs++;
+    return this;
+  }
+
+  release(): void {
+    this.refs--;
+    this.maybeRelease();
+  }
+
+  /** No new requests will pick this model; its session goes once the last one using it is done. */
+  retire(): void {
+    this.retired = true;
+    this.maybeRelease();
+  }
+
+  get inFlight(): number {
+    return this.refs;
+  }
+
+  get isReleased(): boolean {
+    return this.released;
+  }
+
+  private maybeRelease(): void {
+    if (!this.retired || this.refs > 0 || this.released) return;
+    this.released = true;
+    void this.session.release().catch(() => undefined);
+  }
+}
+
+const refuse = (message: string) => new AppError(422, 'invalid_model', message);
+
+/**
+ * Loads and validates a model directory: labels.json has the 7 labels in order, the graph has input `pixels`
+ * (B,1,48,48) and output `logits` (B,7), and a warm-up run on batches of 1 and 2 returns finite logits.
+ * Anything else is refused with 422 so a bad model never reaches a slot.
+ */
+export async function loadModel(dir: string, meta: { version: string; source: string }, opts: SessionOptions): Promise<LoadedModel> {
+  const labels = await readLabels(dir);
+  const preferred = opts.variant === 'int8' ? 'model.int8.onnx' : 'model.onnx';
+  const file = join(dir, preferred);
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(file);
+  } catch {
+    throw refuse(`${preferred} not found in ${meta.source}`);
+  }
+  const checksum = createHash('sha256').update(bytes).digest('hex');
+  let session: ort.InferenceSession;
+  try {
+    // One request batch runs at a time per session, so inter-op parallelism buys nothing; intra-op threads
+    // are left to onnxruntime (all cores) unless FEROPS_ORT_THREADS says otherwise.
+    session = await ort.InferenceSession.create(bytes, {
+      ...(opts.threads > 0 ? { intraOpNumThreads: opts.threads } : {}),
+      interOpNumThreads: 1,
+      graphOptimizationLevel: 'all',
+      // Run failures reach the client and our log as errors already; onnxruntime's own stderr copy is noise.
+      logSeverityLevel: 4,
+    });
+  } catch (err) {
+    throw refuse(`${preferred} is not a loadable ONNX model: ${firstLine(err)}`);
+  }
+  try {
+    checkSignature(session);
+    await warmUp(session);
+  } catch (err) {
+    await session.release().catch(() => undefined);
+    throw err instanceof AppError ? err : refuse(`warm-up run failed: ${firstLine(err)}`);
+  }
+  const info: ModelInfo = { ...meta, dir, file, checksum, loadedAt: new Date().toISOString() };
+  return new LoadedModel(info, labels, session, opts);
+}
+
+async function readLabels(dir: string): Promise<string[]> {
+  let raw: string;
+  try {
+    raw = await readFile(join(dir, 'labels.json'), 'utf8');
+  } catch {
+    throw refuse('labels.json is missing from the model directory');
+  }
+  let labels: unknown;
+  try {
+    labels = JSON.parse(raw);
+  } catch {
+    throw refuse('labels.json is not valid JSON');
+  }
+  if (!Array.isArray(labels) || labels.length !== NUM_CLASSES || labels.some((l, i) => l !== LABELS[i])) {
+    throw refuse(`labels.json must be ${JSON.stringify(LABELS)}, got ${JSON.stringify(labels).slice(0, 200)}`);
+  }
+  return labels as string[];
+}
+
+function checkSignature(session: ort.InferenceSession): void {
+  if (!session.inputNames.includes(MODEL_INPUT_NAME) || session.inputNames.length !== 1) {
+    throw refuse(`model inputs are [${session.inputNames.join(', ')}], expected exactly [${MODEL_INPUT_NAME}]`);
+  }
+  if (!session.outputNames.includes(MODEL_OUTPUT_NAME)) {
+    throw refuse(`model outputs are [${session.outputNames.join(', ')}], expected ${MODEL_OUTPUT_NAME}`);
+  }
+  const input = session.inputMetadata.find((m) => m.name === MODEL_INPUT_NAME);
+  if (input?.isTensor) {
+    const [, ch, h, w] = input.shape;
+    if (input.type !== 'float32' || input.shape.length !== 4 || ch !== 1 || h !== FACE_SIZE || w !== FACE_SIZE) {
+      throw refuse(`input ${MODEL_INPUT_NAME} is ${input.type} [${input.shape.join(', ')}], expected float32 [B, 1, ${FACE_SIZE}, ${FACE_SIZE}]`);
+    }
+  }
+  const output = session.outputMetadata.find((m) => m.name === MODEL_OUTPUT_NAME);
+  if (output?.isTensor && (output.shape.length !== 2 || (typeof output.shape[1] === 'number' && output.shape[1] !== NUM_CLASSES))) {
+    throw refuse(`output ${MODEL_OUTPUT_NAME} is [${output.shape.join(', ')}], expected [B, ${NUM_CLASSES}]`);
+  }
+}
+
+/** Two runs (B=1 and B=2) check the dynamic batch and pay the first-run allocation cost before traffic. */
+async function warmUp(session: ort.InferenceSession): Promise<void> {
+  for (const batch of [1, 2]) {
+    const input = new ort.Tensor('float32', new Float32Array(batch * FACE_PIXELS).fill(0.5), [batch, 1, FACE_SIZE, FACE_SIZE]);
+    const out = (await session.run({ [MODEL_INPUT_NAME]: input }))[MODEL_OUTPUT_NAME];
+    if (!out || out.dims[0] !== batch || out.dims[1] !== NUM_CLASSES) {
+      throw refuse(`warm-up with batch ${batch} returned logits [${out?.dims.join(', ')}], expected [${batch}, ${NUM_CLASSES}]`);
+    }
+    if (!(out.data as Float32Array).every(Number.isFinite)) throw refuse('warm-up returned non-finite logits');
+  }
+}
+
+const firstLine = (err: unknown): string => (err instanceof Error ? err.message : String(err)).split('\n')[0].slice(0, 300);

@@ -1,0 +1,77 @@
+import { createHash } from 'node:crypto';
+import { AppError } from '../errors';
+import type { LoadedModel } from './model';
+
+export type SlotName = 'stable' | 'canary';
+export const SLOT_NAMES: readonly SlotName[] = ['stable', 'canary'];
+
+export interface Route {
+  slot: SlotName;
+  model: LoadedModel;
+  /** Canary model mirrored in shadow mode; its answer is compared, never returned. */
+  shadow?: LoadedModel;
+}
+
+/**
+ * The two live slots and the traffic split. Swaps are plain reference assignments: a request acquires the model
+ * object when it is routed and releases it when done, and a replaced model is only retired (its session freed
+ * when its last request releases it), so a swap can never fail or cut short a request in flight.
+ */
+export class Slots {
+  private models: Partial<Record<SlotName, LoadedModel>> = {};
+  canaryWeight = 0;
+  shadow = false;
+
+  get(slot: SlotName): LoadedModel | undefined {
+    return this.models[slot];
+  }
+
+  /** Puts `model` in `slot`; the previous occupant is retired. */
+  set(slot: SlotName, model: LoadedModel): void {
+    const prev = this.models[slot];
+    this.models[slot] = model;
+    if (prev && prev !== model) prev.retire();
+  }
+
+  clear(slot: SlotName): void {
+    const prev = this.models[slot];
+    delete this.models[slot];
+    prev?.retire();
+    if (slot === 'canary') {
+      this.canaryWeight = 0;
+      this.shadow = false;
+    }
+  }
+
+  promote(): LoadedModel {
+    const canary = this.models.canary;
+    if (!canary) throw new AppError(409, 'no_canary', 'there is no canary model to promote');
+    delete this.models.canary;
+    this.canaryWeight = 0;
+    this.shadow = false;
+    this.set('stable', canary);
+    return canary;
+  }
+
+  /**
+   * Picks the slot for one request and acquires its model(s). With a route key the choice is a hash of the key,
+   * so one client keeps seeing the same model while the weight is unchanged (sticky canary).
+   */
+  route(routeKey?: string): Route {
+    const stable = this.models.stable;
+    const canary = this.models.canary;
+    if (!stable) throw new AppError(503, 'no_model', 'no stable model is loaded yet');
+    if (canary && this.canaryWeight > 0 && bucket(routeKey) < this.canaryWeight) {
+      return { slot: 'canary', model: canary.acquire() };
+    }
+    const route: Route = { slot: 'stable', model: stable.acquire() };
+    if (canary && this.shadow) route.shadow = canary.acquire();
+    return route;
+  }
+}
+
+/** 0..99.99: a stable hash of the route key, or a random draw without one. */
+function bucket(routeKey?: string): number {
+  if (!routeKey) return Math.random() * 100;
+  return createHash('sha256').update(routeKey).digest().readUInt32BE(0) / 0x1_0000_0000 * 100;
+}

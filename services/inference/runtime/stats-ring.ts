@@ -1,0 +1,123 @@
+import { LABELS } from '../../../lib/labels';
+
+/**
+ * Per-request records for canary analysis, kept in fixed-size ring buffers so memory stays bounded whatever the
+ * traffic; queries scan the ring and keep the records inside the time window.
+ */
+export interface RequestRecord {
+  t: number;
+  slot: string;
+  version: string;
+  ok: boolean;
+  latencyMs: number;
+  /** Predicted class index per face. */
+  classes: number[];
+  confidenceSum: number;
+}
+
+export interface ShadowRecord {
+  t: number;
+  compared: number;
+  agreed: number;
+}
+
+class Ring<T extends { t: number }> {
+  private items: (T | undefined)[];
+  private next = 0;
+  constructor(readonly capacity: number) {
+    this.items = new Array(capacity);
+  }
+  push(item: T): void {
+    this.items[this.next] = item;
+    this.next = (this.next + 1) % this.capacity;
+  }
+  *since(t: number): Iterable<T> {
+    for (const item of this.items) if (item && item.t >= t) yield item;
+  }
+}
+
+export interface SlotStats {
+  version: string | null;
+  requests: number;
+  errors: number;
+  latencyMs: { p50: number | null; p95: number | null; p99: number | null };
+  classCounts: Record<string, number>;
+  meanConfidence: number | null;
+  faces: number;
+  noFaceRate: number | null;
+}
+
+export class StatsRing {
+  private readonly requests: Ring<RequestRecord>;
+  private readonly shadows: Ring<ShadowRecord>;
+
+  constructor(capacity: number, private readonly now = () => Date.now()) {
+    this.requests = new Ring(capacity);
+    this.shadows = new Ring(capacity);
+  }
+
+  record(r: Omit<RequestRecord, 't'>): void {
+    this.requests.push({ ...r, t: this.now() });
+  }
+
+  recordShadow(compared: number, agreed: number): void {
+    this.shadows.push({ t: this.now(), compared, agreed });
+  }
+
+  /** Statistics of `slot` while it served `version` (records of a previous occupant are not mixed in). */
+  slot(slot: string, version: string | null, windowSeconds: number): SlotStats {
+    const from = this.now() - windowSeconds * 1000;
+    const latencies: number[] = [];
+    const classCounts = Object.fromEntries(LABELS.map((l) => [l, 0])) as Record<string, number>;
+    let requests = 0;
+    let errors = 0;
+    let faces = 0;
+    let noFace = 0;
+    let okRequests = 0;
+    let confidenceSum = 0;
+    for (const r of this.requests.since(from)) {
+      if (r.slot !== slot || r.version !== version) continue;
+      requests++;
+      latencies.push(r.latencyMs);
+      if (!r.ok) {
+        errors++;
+        continue;
+      }
+      okRequests++;
+      faces += r.classes.length;
+      if (r.classes.length === 0) noFace++;
+      confidenceSum += r.confidenceSum;
+      for (const c of r.classes) classCounts[LABELS[c]]++;
+    }
+    latencies.sort((a, b) => a - b);
+    return {
+      version,
+      requests,
+      errors,
+      latencyMs: { p50: quantile(latencies, 0.5), p95: quantile(latencies, 0.95), p99: quantile(latencies, 0.99) },
+      classCounts,
+      meanConfidence: faces ? round(confidenceSum / faces) : null,
+      faces,
+      noFaceRate: okRequests ? round(noFace / okRequests) : null,
+    };
+  }
+
+  shadow(windowSeconds: number): { compared: number; agreement: number | null } {
+    const from = this.now() - windowSeconds * 1000;
+    let compared = 0;
+    let agreed = 0;
+    for (const s of this.shadows.since(from)) {
+      compared += s.compared;
+      agreed += s.agreed;
+    }
+    return { compared, agreement: compared ? round(agreed / compared) : null };
+  }
+}
+
+/** Nearest-rank quantile of sorted values. */
+function quantile(sorted: number[], q: number): number | null {
+  if (sorted.length === 0) return null;
+  return round(sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]);
+}
+
+const round = (x: number) => Math.round(x * 1000) / 1000;

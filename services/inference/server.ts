@@ -1,0 +1,54 @@
+import type { AddressInfo } from 'node:net';
+import type { Express } from 'express';
+import { type InferenceConfig, loadConfig } from './config';
+import type { ServiceContext } from './context';
+import { createApp, createContext } from './app';
+import { findFaces } from './runtime/faces';
+import { loadSlot } from './usecases/slots';
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  app: Express;
+  ctx: ServiceContext;
+  /** Stops accepting connections, lets in-flight requests finish, then releases the models. */
+  stop(): Promise<void>;
+}
+
+/** Starts the service; `port: 0` binds a free port (tests). Fails fast on bad config or a bad stable model. */
+export async function startServer(overrides: Partial<InferenceConfig> = {}): Promise<RunningServer> {
+  const config = loadConfig(overrides);
+  const ctx = createContext(config);
+  warmUpDetector(ctx);
+  if (config.stableModel) await loadSlot(ctx, 'stable', { source: config.stableModel });
+  const app = createApp(ctx);
+  const server = app.listen(config.port, config.host);
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  server.requestTimeout = config.requestTimeoutMs;
+  server.headersTimeout = Math.min(config.requestTimeoutMs, 60_000);
+  const { port } = server.address() as AddressInfo;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  ctx.logger.info('inference service listening', { url: `http://${host}:${port}`, stable: ctx.slots.get('stable')?.info.version ?? null });
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= new Promise<void>((resolve, reject) => {
+      // close() waits for in-flight requests; idle keep-alive sockets are closed so it does not wait on them.
+      server.close((err) => {
+        for (const slot of ['canary', 'stable'] as const) ctx.slots.clear(slot);
+        if (err) reject(err);
+        else resolve();
+      });
+      server.closeIdleConnections();
+    }));
+  return { url: `http://${host}:${port}`, port, app, ctx, stop };
+}
+
+/** The first cascade run compiles wasm paths and allocates buffers (~0.5 s); pay it before the first request. */
+function warmUpDetector(ctx: ServiceContext): void {
+  const side = 96;
+  findFaces({ data: Buffer.alloc(side * side, 128), width: side, height: side, format: 'raw' }, ctx.cascades, true);
+}
