@@ -42,6 +42,8 @@ export interface Run {
   info: RunInfo;
   data: RunData;
   inputs?: { dataset_inputs?: { dataset: DatasetInput['dataset']; tags?: KeyValue[] }[] };
+  /** 3.x: LoggedModels this run produced. */
+  outputs?: { model_outputs?: { model_id: string; step?: number }[] };
 }
 
 export interface DatasetInput {

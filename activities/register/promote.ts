@@ -1,0 +1,41 @@
+import type { MlflowClient } from '../../lib/mlflow';
+import { CHALLENGER } from './register-model';
+
+export const CHAMPION = 'champion';
+export const PREVIOUS = 'previous';
+
+export interface PromoteInput {
+  client: MlflowClient;
+  name: string;
+  version: string;
+  reason: string;
+}
+
+/**
+ * Makes `version` the champion: the outgoing champion keeps the alias `previous` (the rollback target), and the
+ * decision is tagged on the version. Promoting the version that already is champion (a retry) changes nothing
+ * but the tags, so `previous` never ends up pointing at the champion itself.
+ */
+export async function promoteChampion(input: PromoteInput): Promise<{ champion: string; previous?: string }> {
+  const { client, name, version } = input;
+  await client.getModelVersion(name, version); // fails clearly (404) for a version that does not exist
+  const current = await client.getModelVersionByAlias(name, CHAMPION);
+  let previous = current && current.version !== version ? current.version : undefined;
+  if (previous) await client.setAlias(name, PREVIOUS, previous);
+  else previous = (await client.getModelVersionByAlias(name, PREVIOUS))?.version;
+  await client.setAlias(name, CHAMPION, version);
+  const challenger = await client.getModelVersionByAlias(name, CHALLENGER);
+  if (challenger?.version === version) await client.deleteAlias(name, CHALLENGER);
+  await client.setModelVersionTag(name, version, 'ferops.promoted_at', new Date().toISOString());
+  await client.setModelVersionTag(name, version, 'ferops.promotion_reason', input.reason);
+  if (previous) await client.setModelVersionTag(name, version, 'ferops.replaced_version', previous);
+  return { champion: version, previous };
+}
+
+/** Records on the version that its rollout was rolled back and why; the aliases are the workflow's business. */
+export async function tagRollback(input: PromoteInput): Promise<void> {
+  const { client, name, version } = input;
+  await client.setModelVersionTag(name, version, 'ferops.rollback', 'true');
+  await client.setModelVersionTag(name, version, 'ferops.rollback_reason', input.reason);
+  await client.setModelVersionTag(name, version, 'ferops.rolled_back_at', new Date().toISOString());
+}

@@ -1,0 +1,33 @@
+import type { MlflowClient, Run, Tags } from '../../lib/mlflow';
+import { RUN_KEY_TAG, filterLiteral } from './run-key';
+
+export interface FindOrCreateRunOptions {
+  experimentId: string;
+  /** Deterministic per workflow and stage (e.g. `<workflowId>/train`), so a retried activity finds its run. */
+  runKey: string;
+  runName?: string;
+  tags?: Tags;
+}
+
+/**
+ * The run tagged `ferops.run_key = runKey`, created when none exists. A retried activity therefore continues
+ * the run of its first attempt instead of leaving a half-filled duplicate. Temporal runs one attempt of an
+ * activity at a time, so the search-then-create window is not raced by ourselves. When several runs carry the
+ * key (made by hand, or by an older client), the oldest wins.
+ */
+export async function findOrCreateRun(client: MlflowClient, o: FindOrCreateRunOptions): Promise<{ run: Run; created: boolean }> {
+  if (!o.runKey.trim()) throw new Error('findOrCreateRun: runKey must be a non-empty string');
+  const found = await client.searchRuns({
+    experimentIds: [o.experimentId],
+    filter: `tags.\`${RUN_KEY_TAG}\` = ${filterLiteral(o.runKey)}`,
+    orderBy: ['attributes.start_time ASC'],
+    maxResults: 1,
+  });
+  if (found.length > 0) return { run: found[0], created: false };
+  const run = await client.createRun({
+    experimentId: o.experimentId,
+    runName: o.runName,
+    tags: { ...o.tags, [RUN_KEY_TAG]: o.runKey },
+  });
+  return { run, created: true };
+}
