@@ -1,0 +1,137 @@
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DatasetManifest, DatasetSource } from '../../lib/dataset/manifest';
+import { readManifest } from '../../lib/dataset';
+import { SampleCollector } from './collector';
+import { IngestContext, Progress, checkAborted } from './context';
+import { IngestError, badSource } from './errors';
+import { sha256File } from './file-hash';
+import { collectFer2013Csv } from './sources/fer2013-csv';
+import { collectImageFolder, imageFolderKey } from './sources/image-folder';
+import { withKaggleDownload } from './sources/kaggle';
+import { collectSynthetic } from './sources/synthetic';
+import { GENERATOR_VERSION, validateSyntheticParams } from './synthetic/generate';
+import { checkRejectRatio, checkSplitsPresent } from './validate';
+import { lookupSource, rememberSource } from './source-index';
+import { writeDataset } from './writer';
+
+export { IngestError } from './errors';
+export type { IngestErrorCode } from './errors';
+
+export type IngestSource =
+  | { kind: 'synthetic'; size?: number; seed?: number; difficulty?: number; balance?: 'fer2013' | 'uniform' }
+  | { kind: 'fer2013-csv'; path: string }
+  | { kind: 'image-folder'; path: string }
+  | { kind: 'kaggle'; slug: string; file?: string; apiBase?: string };
+
+export interface IngestOptions {
+  dataRoot: string;
+  /** Fail when more than this fraction of rows/files is rejected. Default 0.05. */
+  maxRejectRatio?: number;
+  onProgress?: (p: Progress) => void;
+  signal?: AbortSignal;
+}
+
+export interface IngestResult {
+  datasetId: string;
+  /** absolute dataset directory */
+  uri: string;
+  manifest: DatasetManifest;
+  reused: boolean;
+}
+
+/**
+ * Bumped when parsing or validation changes what a given file turns into, so that the source index does not
+ * hand back a version made by older rules.
+ */
+const INGEST_RULES_VERSION = 1;
+
+/** Turns a source into a dataset version under `<dataRoot>/datasets/<datasetId>`; idempotent by content. */
+export async function ingestDataset(source: IngestSource, opts: IngestOptions): Promise<IngestResult> {
+  const maxRejectRatio = opts.maxRejectRatio ?? 0.05;
+  if (!(maxRejectRatio >= 0 && maxRejectRatio <= 1)) throw badSource(`maxRejectRatio must be in 0..1, got ${maxRejectRatio}`);
+  if (!opts.dataRoot) throw badSource('dataRoot is required');
+  const dataRoot = resolve(opts.dataRoot);
+  const ctx: IngestContext = { onProgress: opts.onProgress ?? (() => undefined), signal: opts.signal };
+  checkAborted(ctx);
+
+  switch (source?.kind) {
+    case 'synthetic': {
+      let params;
+      try {
+        params = validateSyntheticParams(source);
+      } catch (err) {
+        throw badSource((err as Error).message);
+      }
+      const key = `synthetic-g${GENERATOR_VERSION}-n${params.size}-s${params.seed}-d${params.difficulty}-${params.balance}`;
+      return ingestKeyed(dataRoot, key, maxRejectRatio, ctx, { kind: 'synthetic', ...params, generatorVersion: GENERATOR_VERSION },
+        (collector) => collectSynthetic(params, collector, ctx));
+    }
+    case 'fer2013-csv': {
+      const path = localPath(source.path, 'fer2013-csv');
+      const sha256 = await hashOrBadSource(path, ctx);
+      return ingestKeyed(dataRoot, `fer2013-csv-r${INGEST_RULES_VERSION}-${sha256}`, maxRejectRatio, ctx,
+        { kind: 'fer2013-csv', path, sha256 }, (collector) => collectFer2013Csv(path, collector, ctx));
+    }
+    case 'image-folder': {
+      const path = localPath(source.path, 'image-folder');
+      const { sha256, files } = await imageFolderKey(path, ctx);
+      return ingestKeyed(dataRoot, `image-folder-r${INGEST_RULES_VERSION}-${sha256}`, maxRejectRatio, ctx,
+        { kind: 'image-folder', path, sha256 }, (collector) => collectImageFolder(path, files, collector, ctx));
+    }
+    case 'kaggle':
+      return withKaggleDownload(source, dataRoot, ctx, async (download) =>
+        ingestKeyed(dataRoot, `kaggle-r${INGEST_RULES_VERSION}-${download.sha256}`, maxRejectRatio, ctx,
+          { kind: 'kaggle', slug: source.slug, ...(source.file ? { file: source.file } : {}), sha256: download.sha256, inner: download.inner },
+          (collector) => download.collect(collector)));
+    default:
+      throw badSource(`unknown ingest source kind ${JSON.stringify((source as { kind?: unknown })?.kind)}; expected synthetic, fer2013-csv, image-folder or kaggle`);
+  }
+}
+
+/** The common path: find by key, else collect, validate, write and remember. */
+async function ingestKeyed(
+  dataRoot: string,
+  key: string,
+  maxRejectRatio: number,
+  ctx: IngestContext,
+  source: DatasetSource,
+  collect: (collector: SampleCollector) => Promise<void>,
+): Promise<IngestResult> {
+  const known = lookupSource(dataRoot, key);
+  if (known) {
+    const manifest = readManifest(known.uri);
+    // The version was accepted under its own ratio; a stricter caller must still be refused.
+    checkRejectRatio(manifest.rejected, manifest.splits.train + manifest.splits.val + manifest.splits.test, maxRejectRatio);
+    return { ...known, manifest, reused: true };
+  }
+  const collector = new SampleCollector();
+  await collect(collector);
+  checkAborted(ctx);
+  const data = collector.finish();
+  checkRejectRatio(data.rejected, data.accepted, maxRejectRatio);
+  checkSplitsPresent(data);
+  ctx.onProgress({ phase: 'write', done: 0, total: 1 });
+  const written = await writeDataset(dataRoot, data, source);
+  rememberSource(dataRoot, key, written.datasetId);
+  ctx.onProgress({ phase: 'write', done: 1, total: 1 });
+  return written;
+}
+
+function localPath(pathOrUri: string, kind: string): string {
+  if (typeof pathOrUri !== 'string' || pathOrUri.length === 0) throw badSource(`${kind} source needs a path`);
+  if (pathOrUri.startsWith('file://')) return fileURLToPath(pathOrUri);
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(pathOrUri)) {
+    throw badSource(`${kind} source ${pathOrUri}: only local paths and file:// URIs are supported`);
+  }
+  return resolve(pathOrUri);
+}
+
+async function hashOrBadSource(path: string, ctx: IngestContext): Promise<string> {
+  try {
+    return await sha256File(path, ctx);
+  } catch (err) {
+    if (err instanceof IngestError || ctx.signal?.aborted) throw err;
+    throw badSource(`cannot read ${path}: ${(err as Error).message}`);
+  }
+}

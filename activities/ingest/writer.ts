@@ -1,0 +1,103 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LABELS, NUM_CLASSES } from '../../lib/labels';
+import { DatasetManifest, DatasetSource, MANIFEST_FILE, SAMPLES_FILE, SPLITS, imagesFile, labelsFile } from '../../lib/dataset/manifest';
+import { readManifest } from '../../lib/dataset';
+import { writeNpyUint8 } from '../../lib/dataset/npy';
+import { FACE_SIZE } from '../../lib/labels';
+import { Collected } from './collector';
+import { renderSamplesPng } from './samples-png';
+
+export const datasetsDir = (dataRoot: string): string => join(dataRoot, 'datasets');
+
+/** Content id: sha256 over every split's images then labels, in train/val/test order. */
+export function contentId(data: Collected): string {
+  const h = createHash('sha256');
+  for (const s of SPLITS) {
+    h.update(data.splits[s].images);
+    h.update(data.splits[s].labels);
+  }
+  return h.digest('hex').slice(0, 16);
+}
+
+function pixelStats(images: Uint8Array): { mean: number; std: number } {
+  if (images.length === 0) return { mean: 0, std: 0 };
+  const hist = new Float64Array(256);
+  for (let i = 0; i < images.length; i++) hist[images[i]]++;
+  let sum = 0;
+  let sq = 0;
+  for (let v = 0; v < 256; v++) {
+    sum += v * hist[v];
+    sq += v * v * hist[v];
+  }
+  const mean = sum / images.length;
+  const round = (x: number): number => Math.round(x * 1e4) / 1e4;
+  return { mean: round(mean), std: round(Math.sqrt(Math.max(0, sq / images.length - mean * mean))) };
+}
+
+function classCounts(labels: Uint8Array): number[] {
+  const counts = new Array<number>(NUM_CLASSES).fill(0);
+  for (const l of labels) counts[l]++;
+  return counts;
+}
+
+export interface WriteOutcome {
+  datasetId: string;
+  uri: string;
+  manifest: DatasetManifest;
+  reused: boolean;
+}
+
+/**
+ * Writes a dataset version into a temp dir beside its final place and renames it there, so a crash never
+ * leaves a half-written version and two concurrent ingests of the same data both end with one good copy.
+ */
+export async function writeDataset(dataRoot: string, data: Collected, source: DatasetSource): Promise<WriteOutcome> {
+  const datasetId = contentId(data);
+  const root = datasetsDir(dataRoot);
+  const uri = join(root, datasetId);
+  if (existsSync(join(uri, MANIFEST_FILE))) return { datasetId, uri, manifest: readManifest(uri), reused: true };
+
+  mkdirSync(root, { recursive: true });
+  const tmp = join(root, `.tmp-${datasetId}-${process.pid}-${randomBytes(4).toString('hex')}`);
+  mkdirSync(tmp);
+  try {
+    for (const s of SPLITS) {
+      const { images, labels, count } = data.splits[s];
+      writeNpyUint8(join(tmp, imagesFile(s)), images, [count, FACE_SIZE, FACE_SIZE]);
+      writeNpyUint8(join(tmp, labelsFile(s)), labels, [count]);
+    }
+    const manifest: DatasetManifest = {
+      datasetId,
+      source,
+      createdAt: new Date().toISOString(),
+      formatVersion: 1,
+      splits: { train: data.splits.train.count, val: data.splits.val.count, test: data.splits.test.count },
+      classCounts: {
+        train: classCounts(data.splits.train.labels),
+        val: classCounts(data.splits.val.labels),
+        test: classCounts(data.splits.test.labels),
+      },
+      pixelStats: pixelStats(data.splits.train.images),
+      rejected: data.rejected,
+      labels: [...LABELS],
+    };
+    await renderSamplesPng(data.splits.train, join(tmp, SAMPLES_FILE));
+    // The manifest goes last: a directory with a manifest is a complete one.
+    writeFileSync(join(tmp, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
+    try {
+      renameSync(tmp, uri);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      // Another ingest of the same content won the race: its copy is identical, keep it.
+      if ((code === 'ENOTEMPTY' || code === 'EEXIST') && existsSync(join(uri, MANIFEST_FILE))) {
+        return { datasetId, uri, manifest: readManifest(uri), reused: true };
+      }
+      throw err;
+    }
+    return { datasetId, uri, manifest, reused: false };
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
