@@ -1,0 +1,223 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import sharp from 'sharp';
+import type { RunningServer } from '../../services/inference/server';
+import { admin, fixtureModels, model, postImage, startTestServer } from '../../services/inference/testing/harness';
+
+const crop = () => sharp({ create: { width: 48, height: 48, channels: 3, background: '#808080' } }).png().toBuffer();
+
+describe('inference admin API', () => {
+  let server: RunningServer;
+  let image: Buffer;
+  before(async () => {
+    server = await startTestServer();
+    image = await crop();
+  });
+  after(() => server.stop());
+  beforeEach(async () => {
+    await admin(server.url, 'POST', '/admin/v1/rollback');
+    await admin(server.url, 'PUT', '/admin/v1/slots/stable', { source: model('strips') });
+  });
+
+  it('when no token is sent, then 401; a wrong token, then 403', async () => {
+    for (const [method, path] of [['GET', '/admin/v1/slots'], ['POST', '/admin/v1/promote'], ['PUT', '/admin/v1/traffic'], ['GET', '/admin/v1/stats']]) {
+      const none = await admin(server.url, method, path, undefined, null);
+      assert.equal(none.status, 401, `${method} ${path}`);
+      assert.equal(none.json.error.code, 'unauthorized');
+      const wrong = await admin(server.url, method, path, undefined, 'not-the-token-at-all');
+      assert.equal(wrong.status, 403);
+      assert.equal(wrong.json.error.code, 'forbidden');
+    }
+  });
+
+  it('when a canary is loaded, then GET slots shows both and the answer has version, checksum and loadedAt', async () => {
+    const put = await admin(server.url, 'PUT', '/admin/v1/slots/canary', { source: model('constant-happy'), version: 'happy-1' });
+    assert.equal(put.status, 200);
+    assert.equal(put.json.slot, 'canary');
+    assert.equal(put.json.version, 'happy-1');
+    assert.match(put.json.checksum, /^[0-9a-f]{64}$/);
+    assert.ok(!Number.isNaN(Date.parse(put.json.loadedAt)));
+    const slots = await admin(server.url, 'GET', '/admin/v1/slots');
+    assert.equal(slots.json.stable.version, 'strips');
+    assert.equal(slots.json.canary.version, 'happy-1');
+    assert.deepEqual(slots.json.traffic, { canaryWeight: 0, shadow: false });
+  });
+
+  for (const [fixture, pattern] of [
+    ['failing', /warm-up run failed/],
+    ['wrong-input', /input pixels is float32 \[B, 3, 224, 224\]/],
+    ['corrupt', /not a loadable ONNX model/],
+    ['no-labels', /labels\.json is missing/],
+    ['bad-labels', /labels\.json must be/],
+  ] as const) {
+    it(`when the ${fixture} model is loaded, then 422 invalid_model and the slot keeps its model`, async () => {
+      const res = await admin(server.url, 'PUT', '/admin/v1/slots/stable', { source: model(fixture) });
+      assert.equal(res.status, 422);
+      assert.equal(res.json.error.code, 'invalid_model');
+      assert.match(res.json.error.message, pattern);
+      const pred = await postImage(server.url, image, { query: 'detect=false' });
+      assert.equal(pred.status, 200);
+      assert.equal(pred.json.modelVersion, 'strips');
+    });
+  }
+
+  it('when the source escapes FEROPS_MODEL_DIRS (.., symlink, relative, missing), then it is refused', async () => {
+    const outside = join(tmpdir(), `ferops-outside-${process.pid}`);
+    mkdirSync(outside, { recursive: true });
+    const link = join(fixtureModels(), 'escape-link');
+    try {
+      symlinkSync(outside, link);
+    } catch {
+      /* exists from an earlier run */
+    }
+    const cases: [string, number, string][] = [
+      [`${fixtureModels()}/../../etc`, 403, 'source_not_allowed'],
+      [link, 403, 'source_not_allowed'],
+      ['strips', 400, 'invalid_source'],
+      [`${fixtureModels()}/does-not-exist`, 404, 'model_not_found'],
+      ['models:/bad name/1', 400, 'invalid_source'],
+    ];
+    for (const [source, status, code] of cases) {
+      const res = await admin(server.url, 'PUT', '/admin/v1/slots/canary', { source });
+      assert.equal(res.status, status, source);
+      assert.equal(res.json.error.code, code, source);
+    }
+  });
+
+  it('when bodies or slot names are invalid, then 400 invalid_request', async () => {
+    assert.equal((await admin(server.url, 'PUT', '/admin/v1/slots/blue', { source: model('strips') })).status, 400);
+    assert.equal((await admin(server.url, 'PUT', '/admin/v1/slots/canary', { nope: 1 })).json.error.code, 'invalid_request');
+    assert.equal((await admin(server.url, 'PUT', '/admin/v1/traffic', { canaryWeight: 101 })).status, 400);
+    assert.equal((await admin(server.url, 'DELETE', '/admin/v1/slots/stable')).status, 400);
+    const bad = await fetch(`${server.url}/admin/v1/traffic`, { method: 'PUT', headers: { authorization: 'Bearer test-admin-token-0123456789', 'content-type': 'application/json' }, body: '{"canaryWeight":' });
+    assert.equal(bad.status, 400);
+    assert.equal((await bad.json()).error.code, 'invalid_json');
+  });
+
+  it('when traffic or promote is asked without a canary, then 409 no_canary', async () => {
+    assert.equal((await admin(server.url, 'PUT', '/admin/v1/traffic', { canaryWeight: 10 })).status, 409);
+    assert.equal((await admin(server.url, 'POST', '/admin/v1/promote')).json.error.code, 'no_canary');
+  });
+
+  it('when the canary weight is 100, then every request is answered by the canary; 0, then by stable', async () => {
+    await admin(server.url, 'PUT', '/admin/v1/slots/canary', { source: model('constant-happy'), version: 'happy' });
+    await admin(server.url, 'PUT', '/admin/v1/traffic', { canaryWeight: 100 });
+    for (let i = 0; i < 5; i++) {
+      const r = await postImage(server.url, image, { query: 'detect=false' });
+      assert.equal(r.json.slot, 'canary');
+      assert.equal(r.json.faces[0].label, 'happy');
+      assert.equal(r.headers.get('x-model-version'), 'happy');
+    }
+    await admin(server.url, 'PUT', '/admin/v1/traffic', { canaryWeight: 0 });
+    assert.equal((await postImage(server.url, image, { query: 'detect=false' })).json.slot, 'stable');
+  });
+
+  it('when a route key is sent, then the same key always lands on the same slot', async () => {
+    await admin(server.url, 'PUT', '/admin/v1/slots/canary', { source: model('constant-happy') });
+    await admin(server.url, 'PUT', '/admin/v1/traffic', { canaryWeight: 50 });
+    const seen = new Set<string>();
+    for (let key = 0; key < 12; key++) {
+      const slots = new Set<string>();
+      for (let i = 0; i < 4; i++) {
+        const r = await postImage(server.url, image, { query: 'detect=false', headers: { 'x-ferops-route-key': `user-${key}` } });
+        slots.add(r.json.slot);
+      }
+      assert.equal(slots.size, 1, `key user-${key} flapped`);
+      seen.add([...slots][0]);
+    }
+    assert.equal(seen.size, 2, 'with weight 50, twelve keys should hit both slots');
+  });
+
+  it('when shadow mode is on, then stable answers and stats record the canary agreement', async () => {
+    await admin(server.url, 'PUT', '/admin/v1/slots/canary', { source: model('constant-happy'), version: 'shadow-happy' });
+    await admin(server.url, 'PUT', '/admin/v1/traffic', { shadow: true });
+    const before = (await admin(server.url, 'GET', '/admin/v1/stats?windowSeconds=600')).json.shadow.compared;
+    // Strip 3 makes the strips model answer "happy" (agrees); strip 0 makes it "angry" (disagrees).
+    const edges = [0, 6, 13, 20, 27, 34, 41, 48];
+    const strip = async (k: number) => {
+      const px = Buffer.alloc(48 * 48);
+      for (let y = 0; y < 48; y++) for (let x = edges[k]; x < edges[k + 1]; x++) px[y * 48 + x] = 255;
+      return sharp(px, { raw: { width: 48, height: 48, channels: 1 } }).png().toBuffer();
+    };
+    for (const k of [3, 3, 0, 0]) {
+      const r = await postImage(server.url, await strip(k), { query: 'detect=false' });
+      assert.equal(r.json.slot, 'stable');
+    }
+    await new Promise((r) => setTimeout(r, 100)); // shadow runs after the answer is sent
+    const stats = await admin(server.url, 'GET', '/admin/v1/stats?windowSeconds=600');
+    assert.equal(stats.json.shadow.compared - before, 4);
+    assert.equal(stats.json.slots.canary.version, 'shadow-happy');
+    assert.equal(stats.json.slots.canary.requests, 0, 'shadow requests are not canary-answered requests');
+  });
+
+  it('when promote runs, then the canary becomes stable and the canary slot is emptied with weight 0', async () => {
+    await admin(server.url, 'PUT', '/admin/v1/slots/canary', { source: model('constant-sad'), version: 'sad-2' });
+    await admin(server.url, 'PUT', '/admin/v1/traffic', { canaryWeight: 30, shadow: true });
+    const res = await admin(server.url, 'POST', '/admin/v1/promote');
+    assert.equal(res.status, 200);
+    assert.equal(res.json.stable.version, 'sad-2');
+    assert.equal(res.json.canary, null);
+    assert.deepEqual(res.json.traffic, { canaryWeight: 0, shadow: false });
+    assert.equal((await postImage(server.url, image, { query: 'detect=false' })).json.faces[0].label, 'sad');
+  });
+
+  it('when rollback runs, then weight 0, shadow off and the canary is gone', async () => {
+    await admin(server.url, 'PUT', '/admin/v1/slots/canary', { source: model('constant-happy') });
+    await admin(server.url, 'PUT', '/admin/v1/traffic', { canaryWeight: 40, shadow: true });
+    const res = await admin(server.url, 'POST', '/admin/v1/rollback');
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.json.traffic, { canaryWeight: 0, shadow: false });
+    assert.equal(res.json.canary, null);
+    const del = await admin(server.url, 'DELETE', '/admin/v1/slots/canary');
+    assert.equal(del.status, 200);
+  });
+
+  it('when stats are read, then per-slot counts, classes, latency quantiles and no-face rate cover the window', async () => {
+    await admin(server.url, 'PUT', '/admin/v1/slots/stable', { source: model('constant-sad'), version: 'stats-sad' });
+    for (let i = 0; i < 3; i++) await postImage(server.url, image, { query: 'detect=false' });
+    await postImage(server.url, image); // detection on a flat image: no face
+    const s = (await admin(server.url, 'GET', '/admin/v1/stats?windowSeconds=60')).json;
+    assert.equal(s.windowSeconds, 60);
+    const stable = s.slots.stable;
+    assert.equal(stable.version, 'stats-sad');
+    assert.equal(stable.requests, 4);
+    assert.equal(stable.errors, 0);
+    assert.equal(stable.faces, 3);
+    assert.equal(stable.classCounts.sad, 3);
+    assert.equal(stable.noFaceRate, 0.25);
+    assert.ok(stable.meanConfidence > 0.9);
+    assert.ok(stable.latencyMs.p50 <= stable.latencyMs.p95 && stable.latencyMs.p95 <= stable.latencyMs.p99);
+    assert.equal((await admin(server.url, 'GET', '/admin/v1/stats?windowSeconds=0')).status, 400);
+  });
+
+  it('when 200 requests are in flight while loading, promoting and rolling back, then none fails', async () => {
+    const versions = new Set<string>();
+    const original = server.ctx.slots.get('stable')!;
+    const inflight = Array.from({ length: 200 }, async (_, i) => {
+      await new Promise((r) => setTimeout(r, i % 20));
+      const r = await postImage(server.url, image, { query: 'detect=false' });
+      versions.add(r.json.modelVersion);
+      return r.status;
+    });
+    const swaps = (async () => {
+      await admin(server.url, 'PUT', '/admin/v1/slots/canary', { source: model('constant-happy'), version: 'load-1' });
+      await admin(server.url, 'PUT', '/admin/v1/traffic', { canaryWeight: 50, shadow: true });
+      assert.equal((await admin(server.url, 'POST', '/admin/v1/promote')).status, 200);
+      await admin(server.url, 'PUT', '/admin/v1/slots/canary', { source: model('constant-sad'), version: 'load-2' });
+      await admin(server.url, 'PUT', '/admin/v1/traffic', { canaryWeight: 50 });
+      assert.equal((await admin(server.url, 'POST', '/admin/v1/rollback')).status, 200);
+      await admin(server.url, 'PUT', '/admin/v1/slots/stable', { source: model('strips'), version: 'load-3' });
+      await admin(server.url, 'PUT', '/admin/v1/slots/stable', { source: model('failing') }); // refused, keeps load-3
+    })();
+    const statuses = await Promise.all(inflight);
+    await swaps;
+    assert.deepEqual(statuses.filter((s) => s !== 200), []);
+    assert.ok(versions.size >= 2, `requests should have seen several models, saw ${[...versions]}`);
+    assert.equal(server.ctx.slots.get('stable')!.info.version, 'load-3');
+    assert.equal(server.ctx.slots.get('stable')!.inFlight, 0);
+    assert.ok(original.isReleased, 'the replaced model released its session once its requests finished');
+  });
+});
