@@ -9,11 +9,13 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, test } from 'node:test';
 import Ajv2019 from 'ajv/dist/2019';
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 import { parseAllDocuments, parseDocument } from 'yaml';
 import { CONFIG_KEYS } from '../../lib/config';
 import { REPO_ROOT } from '../../lib/paths';
 import { SEARCH_ATTRIBUTES, TASK_QUEUE, TRAINING_TASK_QUEUE } from '../../lib/temporal-constants';
 import { configSchema as inferenceConfigSchema } from '../../services/inference/config';
+import { createMetrics } from '../../services/inference/metrics';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Helpers (pure; the negative-control tests at the bottom prove each one rejects what it should)
@@ -60,43 +62,48 @@ function hostPort(address: string): { host: string; port: number } {
   return { host: m[1], port: Number(m[2]) };
 }
 
-/** Histograms export <name>_bucket, _sum and _count; the service's list names the _bucket series. */
-const EXPORTED_METRICS: Record<string, string[]> = {
-  ferops_http_requests_total: ['route', 'method', 'status'],
-  ferops_predict_requests_total: ['slot', 'version', 'status'],
-  ferops_stage_duration_seconds_bucket: ['stage'],
-  ferops_faces_per_image_bucket: [],
-  ferops_predictions_total: ['slot', 'version', 'label'],
-  ferops_confidence_bucket: ['slot', 'version'],
-  ferops_no_face_total: [],
-  ferops_feedback_accuracy: ['version'],
-};
+/** Metric name -> the labels its series carry. */
+type MetricCatalogue = Record<string, string[]>;
 const SCRAPE_LABELS = ['job', 'instance'];
 
-function metricLabels(name: string): string[] | undefined {
-  if (EXPORTED_METRICS[name]) return [...EXPORTED_METRICS[name], ...SCRAPE_LABELS, ...(name.endsWith('_bucket') ? ['le'] : [])];
-  const family = name.replace(/_(sum|count)$/, '_bucket');
-  if (family !== name && family.endsWith('_bucket') && EXPORTED_METRICS[family]) return [...EXPORTED_METRICS[family], ...SCRAPE_LABELS];
-  return undefined;
+/**
+ * The series a prom-client registry exports, read from the registry itself rather than from a list that could
+ * drift: histograms become <name>_bucket (with `le`), _sum and _count. `own` leaves out collectDefaultMetrics'.
+ */
+export function metricCatalogue(registry: Registry, defaults: Set<string> = new Set()): { all: MetricCatalogue; own: string[] } {
+  const all: MetricCatalogue = {};
+  const own: string[] = [];
+  for (const metric of registry.getMetricsAsArray() as unknown as Array<{ name: string; type: string; labelNames?: string[] }>) {
+    const labels = [...(metric.labelNames ?? []), ...SCRAPE_LABELS];
+    if (metric.type === 'histogram') {
+      all[`${metric.name}_bucket`] = [...labels, 'le'];
+      all[`${metric.name}_sum`] = labels;
+      all[`${metric.name}_count`] = labels;
+    } else {
+      all[metric.name] = labels;
+    }
+    if (!defaults.has(metric.name)) own.push(metric.name);
+  }
+  return { all, own };
 }
 
 /**
- * Problems of one PromQL expression against the exported metrics: an unknown ferops_ series, a label that the
+ * Problems of one PromQL expression against a metric catalogue: an unknown ferops_ series, a label that the
  * selected metric does not carry, a `by (...)` label that no metric of the expression carries, or no ferops_
  * metric at all (a panel reading some other exporter's series would stay empty here).
  */
-export function promqlProblems(expr: string): string[] {
+export function promqlProblems(expr: string, catalogue: MetricCatalogue): string[] {
   const problems: string[] = [];
   const used = [...expr.matchAll(/\b(ferops_[a-z0-9_]+)\b/g)].map((m) => m[1]);
   if (used.length === 0) problems.push(`no ferops_ metric in: ${expr}`);
   const known = new Set<string>();
   for (const name of used) {
-    const labels = metricLabels(name);
+    const labels = catalogue[name];
     if (!labels) problems.push(`unknown metric ${name}`);
     else labels.forEach((l) => known.add(l));
   }
   for (const m of expr.matchAll(/\b(ferops_[a-z0-9_]+)\{([^}]*)\}/g)) {
-    const labels = metricLabels(m[1]) ?? [];
+    const labels = catalogue[m[1]] ?? [];
     for (const sel of m[2].matchAll(/([a-zA-Z_]\w*)\s*(=~|!~|!=|=)/g)) {
       if (!labels.includes(sel[1])) problems.push(`${m[1]} has no label ${sel[1]}`);
     }
@@ -409,20 +416,20 @@ describe('Prometheus and Grafana', () => {
     assert.deepEqual([...uids], [source.uid], 'every panel queries the provisioned datasource');
   });
 
-  test('when the dashboard queries, then it uses only exported metrics and labels, and each of them', () => {
+  test('when the dashboard queries, then it uses only series the service exports, and charts each of its own', () => {
+    const defaults = new Registry();
+    collectDefaultMetrics({ register: defaults, prefix: 'ferops_inference_' });
+    const catalogue = metricCatalogue(createMetrics().registry, new Set(defaults.getMetricsAsArray().map((m) => m.name)));
     const dashboard = JSON.parse(read('infra/grafana/dashboards/ferops.json'));
     const ids = dashboard.panels.map((p: Obj) => p.id);
     assert.equal(new Set(ids).size, ids.length, 'panel ids unique');
     const exprs: string[] = dashboard.panels.flatMap((p: Obj) => p.targets.map((t: Obj) => t.expr));
     for (const v of dashboard.templating.list) exprs.push(v.query.query);
-    const problems = exprs.flatMap(promqlProblems);
-    assert.deepEqual(problems, []);
-    const used = new Set(exprs.flatMap((e) => [...e.matchAll(/\bferops_[a-z0-9_]+\b/g)].map((m) => m[0].replace(/_(sum|count)$/, '_bucket'))));
-    assert.deepEqual([...Object.keys(EXPORTED_METRICS)].filter((m) => !used.has(m)), [], 'every exported metric has a panel');
-    const stages = new Set(exprs.flatMap((e) => (/stage_duration/.test(e) ? ['stage'] : [])));
-    assert.ok(stages.size > 0);
+    assert.deepEqual(exprs.flatMap((e) => promqlProblems(e, catalogue.all)), []);
+    const used = new Set(exprs.flatMap((e) => [...e.matchAll(/\bferops_[a-z0-9_]+\b/g)].map((m) => m[0].replace(/_(bucket|sum|count)$/, ''))));
+    assert.deepEqual(catalogue.own.filter((m) => !used.has(m)), [], 'every metric of the service has a panel');
     for (const q of ['0.5', '0.95', '0.99']) {
-      assert.ok(exprs.some((e) => e.includes(`histogram_quantile(${q}`) && e.includes('stage="total"')), `total p${q}`);
+      assert.ok(exprs.some((e) => e.includes(`histogram_quantile(${q}, sum by (le) (rate(ferops_inference_request_seconds_bucket`)), `total p${q}`);
       assert.ok(exprs.some((e) => e.includes(`histogram_quantile(${q}`) && /by \(le, stage\)/.test(e)), `per-stage p${q}`);
     }
   });
@@ -526,11 +533,18 @@ describe('the checks themselves', () => {
   });
 
   test('when a query names an unknown metric or label, then promqlProblems reports it', () => {
-    assert.deepEqual(promqlProblems('sum by (le) (rate(ferops_stage_duration_seconds_bucket{stage="total"}[5m]))'), []);
-    assert.equal(promqlProblems('rate(ferops_predict_total[5m])').length, 1);
-    assert.equal(promqlProblems('rate(ferops_no_face_total{slot="canary"}[5m])').length, 1);
-    assert.equal(promqlProblems('sum by (label) (rate(ferops_predict_requests_total[5m]))').length, 1);
-    assert.equal(promqlProblems('rate(http_requests_total[5m])').length, 1);
+    const registry = new Registry();
+    new Counter({ name: 'ferops_x_total', help: 'x', labelNames: ['slot'], registers: [registry] });
+    new Histogram({ name: 'ferops_t_seconds', help: 't', labelNames: ['stage'], registers: [registry] });
+    const { all, own } = metricCatalogue(registry);
+    assert.deepEqual(own, ['ferops_x_total', 'ferops_t_seconds']);
+    assert.deepEqual(promqlProblems('histogram_quantile(0.5, sum by (le, stage) (rate(ferops_t_seconds_bucket{stage="a"}[5m])))', all), []);
+    assert.deepEqual(promqlProblems('sum(rate(ferops_t_seconds_sum[5m])) / sum(rate(ferops_t_seconds_count[5m]))', all), []);
+    assert.equal(promqlProblems('rate(ferops_y_total[5m])', all).length, 1, 'unknown metric');
+    assert.equal(promqlProblems('rate(ferops_x_total{version="1"}[5m])', all).length, 1, 'unknown selector label');
+    assert.equal(promqlProblems('sum by (class) (rate(ferops_x_total[5m]))', all).length, 1, 'unknown grouping label');
+    assert.equal(promqlProblems('sum by (le) (rate(ferops_t_seconds_sum[5m]))', all).length, 1, 'le only on _bucket');
+    assert.equal(promqlProblems('rate(http_requests_total[5m])', all).length, 1, 'no ferops metric');
   });
 
   test('when the compose file breaks the spec, then schema validation fails', () => {
