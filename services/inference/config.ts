@@ -8,7 +8,7 @@ import { REPO_ROOT, venvDir } from '../../lib/paths';
  * default and is validated at start-up, so a typo fails fast instead of surfacing on the first request.
  */
 
-const dataDir = (): string => resolve(process.env.FEROPS_DATA_DIR ?? join(REPO_ROOT, '.data'));
+const dataDir = (env: NodeJS.ProcessEnv): string => resolve(env.FEROPS_DATA_DIR ?? join(REPO_ROOT, '.data'));
 
 /** Haar cascades ship inside opencv-python-headless; the Python minor version is not fixed, hence the glob. */
 export function defaultCascadeDir(): string {
@@ -19,7 +19,8 @@ export function defaultCascadeDir(): string {
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
 
-export const configSchema = z.object({
+/** The schema; defaults that depend on FEROPS_DATA_DIR read it from `env`. */
+export const makeConfigSchema = (env: NodeJS.ProcessEnv = process.env) => z.object({
   /** FEROPS_INFERENCE_HOST [127.0.0.1]: interface to bind. */
   host: z.string().min(1).default('127.0.0.1'),
   /** FEROPS_INFERENCE_PORT [8080]: TCP port; 0 picks a free one (tests). */
@@ -29,11 +30,11 @@ export const configSchema = z.object({
   /** FEROPS_MLFLOW_URL [http://127.0.0.1:5000]: registry used for `models:/` sources. */
   mlflowUrl: z.string().url().default('http://127.0.0.1:5000'),
   /** FEROPS_MODEL_CACHE_DIR [<data dir>/model-cache]: where registry models are downloaded. */
-  modelCacheDir: z.string().min(1).default(() => join(dataDir(), 'model-cache')),
+  modelCacheDir: z.string().min(1).default(() => join(dataDir(env), 'model-cache')),
   /** FEROPS_MODEL_DIRS [<data dir>]: colon-separated roots from which local model dirs may be loaded. */
   modelDirs: z
     .union([z.string(), z.array(z.string())])
-    .default(() => dataDir())
+    .default(() => dataDir(env))
     .transform((v) => (Array.isArray(v) ? v : v.split(':')).filter(Boolean).map((d) => resolve(d))),
   /** FEROPS_STABLE_MODEL [none]: model dir or `models:/` URI loaded into the stable slot at start. */
   stableModel: z.string().min(1).optional(),
@@ -61,7 +62,7 @@ export const configSchema = z.object({
   logLevel: z.enum(['silent', 'error', 'info']).default('info'),
 });
 
-export type InferenceConfig = z.output<typeof configSchema>;
+export type InferenceConfig = z.output<ReturnType<typeof makeConfigSchema>>;
 
 const ENV_KEYS: Record<keyof InferenceConfig, string> = {
   host: 'FEROPS_INFERENCE_HOST',
@@ -95,7 +96,7 @@ export function loadConfig(
     if (v !== undefined && v !== '') raw[key] = v;
   }
   for (const [key, v] of Object.entries(overrides)) if (v !== undefined) raw[key] = v;
-  const parsed = configSchema.safeParse(raw);
+  const parsed = makeConfigSchema(env).safeParse(raw);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => {
       const key = String(i.path[0]) as keyof InferenceConfig;

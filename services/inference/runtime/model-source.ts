@@ -83,6 +83,8 @@ async function fromRegistry(source: string, opts: ModelSourceOptions): Promise<R
     throw registryError(source, err);
   }
   if (!mv) throw new AppError(404, 'model_not_found', `${source}: no such alias in the registry`);
+  // The version becomes a cache path component: accept only what MLflow issues (a positive integer).
+  if (!/^\d+$/.test(mv.version)) throw new AppError(502, 'registry_unavailable', `${source}: registry returned version "${mv.version}"`);
   const expected = mv.tags?.find((t) => CHECKSUM_TAGS.includes(t.key))?.value?.toLowerCase();
   const dir = join(opts.cacheDir, name, mv.version);
   if (!(await cachedAndIntact(dir, expected))) {

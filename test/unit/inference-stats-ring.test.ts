@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { StatsRing } from '../../services/inference/runtime/stats-ring';
+
+describe('StatsRing', () => {
+  const rec = (slot: string, version: string, latencyMs: number, classes: number[], ok = true) => ({
+    slot,
+    version,
+    ok,
+    latencyMs,
+    classes,
+    confidenceSum: classes.length * 0.5,
+  });
+
+  it('when records span versions, slots and time, then a slot query counts only its version inside the window', () => {
+    let now = 1_000_000;
+    const s = new StatsRing(100, () => now);
+    s.record(rec('stable', 'v1', 10, [3])); // old version: excluded
+    now += 50_000;
+    s.record(rec('stable', 'v2', 20, [3, 4]));
+    s.record(rec('stable', 'v2', 30, []));
+    s.record(rec('stable', 'v2', 40, [], false));
+    s.record(rec('canary', 'c1', 5, [0]));
+    const st = s.slot('stable', 'v2', 60);
+    assert.equal(st.requests, 3);
+    assert.equal(st.errors, 1);
+    assert.equal(st.faces, 2);
+    assert.equal(st.classCounts.happy, 1);
+    assert.equal(st.classCounts.sad, 1);
+    assert.equal(st.noFaceRate, 0.5);
+    assert.equal(st.meanConfidence, 0.5);
+    assert.deepEqual(st.latencyMs, { p50: 30, p95: 40, p99: 40 });
+    now += 61_000;
+    assert.equal(s.slot('stable', 'v2', 60).requests, 0);
+    assert.equal(s.slot('stable', 'v2', 60).latencyMs.p50, null);
+  });
+
+  it('when more records arrive than the capacity, then only the newest are kept', () => {
+    const s = new StatsRing(100, () => 5);
+    for (let i = 0; i < 1000; i++) s.record(rec('stable', 'v', i, [1]));
+    const st = s.slot('stable', 'v', 60);
+    assert.equal(st.requests, 100);
+    assert.equal(st.latencyMs.p50, 949);
+  });
+
+  it('when shadow comparisons are recorded, then agreement is agreed over compared in the window', () => {
+    const s = new StatsRing(10, () => 1);
+    assert.deepEqual(s.shadow(60), { compared: 0, agreement: null });
+    s.recordShadow(3, 2);
+    s.recordShadow(1, 1);
+    assert.deepEqual(s.shadow(60), { compared: 4, agreement: 0.75 });
+  });
+});
