@@ -5,7 +5,9 @@
  * code about ports, environment variable names, task queues, search attributes and metric names.
  */
 import { strict as assert } from 'node:assert';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, test } from 'node:test';
 import Ajv2019 from 'ajv/dist/2019';
@@ -14,7 +16,7 @@ import { parseAllDocuments, parseDocument } from 'yaml';
 import { CONFIG_KEYS } from '../../lib/config';
 import { REPO_ROOT } from '../../lib/paths';
 import { SEARCH_ATTRIBUTES, TASK_QUEUE, TRAINING_TASK_QUEUE } from '../../lib/temporal-constants';
-import { configSchema as inferenceConfigSchema } from '../../services/inference/config';
+import { loadConfig as loadInferenceConfig } from '../../services/inference/config';
 import { createMetrics } from '../../services/inference/metrics';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -157,7 +159,8 @@ const composeText = read('docker-compose.yml');
 const compose = loadYaml(composeText, 'docker-compose.yml');
 const services = compose.services as Record<string, Obj>;
 const env = (svc: string): Record<string, string> => (services[svc]?.environment ?? {}) as Record<string, string>;
-const inferenceDefaults = inferenceConfigSchema.parse({});
+// An empty environment yields the documented defaults (the service's own loader, so no copy of them here).
+const inferenceDefaults = loadInferenceConfig({}, {});
 const inferenceEnvKeys = new Set(read('services/inference/config.ts').match(/FEROPS_[A-Z0-9_]+/g) ?? []);
 /**
  * Keys outside the config schemas: FEROPS_SERVICE picks the entry point in the images' CMD, FEROPS_VENV is read by
@@ -330,6 +333,42 @@ describe('docker-compose.yml', () => {
     assert.deepEqual(registered, SEARCH_ATTRIBUTES);
     const mount = (services['temporal-setup'].volumes as string[])[0];
     assert.equal(mount.split(':')[0], './infra/docker/temporal/setup-search-attributes.sh');
+  });
+
+  test('when the search attribute script runs against a server that has one already, then it creates only the rest', () => {
+    // A stand-in `temporal` CLI on PATH records its arguments; `list` answers as the real one does, one row per
+    // attribute, with FeropsStage already registered (a second `docker compose up`).
+    const bin = mkdtempSync(join(tmpdir(), 'ferops-fake-temporal-'));
+    try {
+      const calls = join(bin, 'calls.log');
+      writeFileSync(join(bin, 'temporal'), [
+        '#!/bin/sh',
+        `echo "$*" >> '${calls}'`,
+        'case "$*" in *"search-attribute list"*) printf "  Name  Type\\n  WorkflowId  Keyword\\n  FeropsStage  Keyword\\n";; esac',
+      ].join('\n'), { mode: 0o755 });
+      const scriptPath = repo('infra/docker/temporal/setup-search-attributes.sh');
+      const run = (extraEnv: Record<string, string>) => spawnSync('sh', [scriptPath], {
+        env: { PATH: `${bin}:${process.env.PATH}`, ...extraEnv }, encoding: 'utf8',
+      });
+      const ok = run({ TEMPORAL_ADDRESS: 'temporal:7233' });
+      assert.equal(ok.status, 0, ok.stderr);
+      const creates = readFileSync(calls, 'utf8').split('\n').filter((l) => l.includes('search-attribute create'));
+      const created = creates.map((l) => / --name (\S+) --type (\S+)/.exec(l)?.slice(1));
+      assert.deepEqual(created, Object.entries(SEARCH_ATTRIBUTES).filter(([n]) => n !== 'FeropsStage'));
+      assert.ok(creates.every((l) => l.includes('--address temporal:7233') && l.includes('--namespace default')));
+      const missing = run({});
+      assert.notEqual(missing.status, 0, 'no TEMPORAL_ADDRESS must fail');
+      assert.match(missing.stderr, /set TEMPORAL_ADDRESS/);
+    } finally {
+      rmSync(bin, { recursive: true, force: true });
+    }
+  });
+
+  test('when the shell scripts are parsed, then sh finds no syntax error', () => {
+    for (const script of ['infra/docker/temporal/setup-search-attributes.sh', 'infra/docker/postgres/init-databases.sh']) {
+      const r = spawnSync('sh', ['-n', repo(script)], { encoding: 'utf8' });
+      assert.equal(r.status, 0, `${script}: ${r.stderr}`);
+    }
   });
 });
 
