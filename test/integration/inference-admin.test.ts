@@ -94,7 +94,7 @@ describe('inference admin API', () => {
     assert.equal((await admin(server.url, 'DELETE', '/admin/v1/slots/stable')).status, 400);
     const bad = await fetch(`${server.url}/admin/v1/traffic`, { method: 'PUT', headers: { authorization: 'Bearer test-admin-token-0123456789', 'content-type': 'application/json' }, body: '{"canaryWeight":' });
     assert.equal(bad.status, 400);
-    assert.equal((await bad.json()).error.code, 'invalid_json');
+    assert.equal(((await bad.json()) as any).error.code, 'invalid_json');
   });
 
   it('when traffic or promote is asked without a canary, then 409 no_canary', async () => {

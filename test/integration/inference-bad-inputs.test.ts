@@ -78,7 +78,7 @@ function form(parts: { field: string; data?: Buffer; value?: string }[]): FormDa
 }
 
 async function buildCorpus(): Promise<BadCase[]> {
-  const base = sharp({ create: { width: 96, height: 80, channels: 3, noise: { type: 'gaussian', mean: 128, sigma: 40 } } });
+  const base = sharp({ create: { width: 96, height: 80, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 40 } } });
   const seeds: Record<string, Buffer> = {
     png: await base.clone().png().toBuffer(),
     jpeg: await base.clone().jpeg().toBuffer(),
@@ -152,7 +152,7 @@ describe('inference bad-input corpus', () => {
       const res = await fetch(`${server.url}/v1/predict${c.query ? `?${c.query}` : ''}`, {
         method: 'POST',
         headers: c.body instanceof FormData ? {} : headers,
-        body: c.body as BodyInit | undefined,
+        body: c.body as RequestInit['body'],
       });
       const text = await res.text();
       let body: any;
@@ -187,7 +187,7 @@ describe('inference bad-input corpus', () => {
     assert.equal((await sharp(gif, { pages: -1 }).metadata()).pages, 3, 'fixture really is animated');
     const res = await fetch(`${server.url}/v1/predict?detect=false`, { method: 'POST', headers: { 'content-type': 'image/gif' }, body: gif });
     assert.equal(res.status, 200);
-    const body = await res.json();
+    const body = (await res.json()) as any;
     assert.deepEqual(body.faces[0].box, { x: 0, y: 0, width: 48, height: 48 });
     assert.equal(body.faces[0].label, 'happy');
   });
@@ -203,7 +203,7 @@ describe('inference bad-input corpus', () => {
         statuses.push(r.status);
         if (r.status === 429) {
           retryAfter = r.headers.get('retry-after');
-          assert.equal((await r.json()).error.code, 'rate_limited');
+          assert.equal(((await r.json()) as any).error.code, 'rate_limited');
         } else await r.arrayBuffer();
       }
       assert.deepEqual(statuses.slice(0, 2), [200, 200]);

@@ -46,7 +46,7 @@ describe('inference service: predict', () => {
       headers: { 'content-type': 'image/png', 'x-request-id': 'abc-123' },
       body: await stripImage(2),
     });
-    const body = await res.json();
+    const body = (await res.json()) as any;
     assert.equal(res.headers.get('x-model-version'), 'strips');
     assert.equal(res.headers.get('x-request-id'), 'abc-123');
     assert.equal(body.requestId, 'abc-123');
@@ -78,7 +78,7 @@ describe('inference service: predict', () => {
     assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
     const ready = await fetch(`${server.url}/readyz`);
     assert.equal(ready.status, 200);
-    assert.equal((await ready.json()).stableVersion, 'strips');
+    assert.equal(((await ready.json()) as any).stableVersion, 'strips');
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
     assert.match(metrics, /ferops_inference_requests_total\{slot="stable",version="strips",status="200"\} \d+/);
     assert.match(metrics, /ferops_inference_stage_seconds_bucket\{le="[^"]+",stage="detect"\}/);
@@ -91,7 +91,7 @@ describe('inference service: predict', () => {
   it('when an unknown route is called, then it is a 404 JSON error', async () => {
     const res = await fetch(`${server.url}/v2/nothing`);
     assert.equal(res.status, 404);
-    assert.equal((await res.json()).error.code, 'not_found');
+    assert.equal(((await res.json()) as any).error.code, 'not_found');
   });
 });
 

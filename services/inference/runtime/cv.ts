@@ -34,14 +34,11 @@ export function cv(): Any {
     // The emscripten loader installs process-wide uncaughtException/unhandledRejection handlers (the latter calls
     // abort() and kills the process with a wasm RuntimeError); remove them so Node's own behaviour and the
     // test runner's reporting stay intact.
-    const before = {
-      uncaughtException: new Set(process.listeners('uncaughtException')),
-      unhandledRejection: new Set(process.listeners('unhandledRejection')),
-    };
+    const exceptionBefore = new Set(process.listeners('uncaughtException'));
+    const rejectionBefore = new Set(process.listeners('unhandledRejection'));
     cvModule = require('opencv-wasm').cv;
-    for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
-      for (const l of process.listeners(event)) if (!before[event].has(l as never)) process.off(event, l);
-    }
+    for (const l of process.listeners('uncaughtException')) if (!exceptionBefore.has(l)) process.off('uncaughtException', l);
+    for (const l of process.listeners('unhandledRejection')) if (!rejectionBefore.has(l)) process.off('unhandledRejection', l);
   }
   return cvModule;
 }

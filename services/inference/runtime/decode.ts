@@ -1,4 +1,4 @@
-import sharp from 'sharp';
+import sharp, { type Metadata } from 'sharp';
 import { AppError } from '../errors';
 
 /** A decoded image: 8-bit grayscale, row-major, EXIF orientation already applied. */
@@ -22,7 +22,7 @@ sharp.cache(false);
  */
 export async function decodeGray(input: Buffer, maxPixels: number): Promise<GrayImage> {
   if (input.length === 0) throw new AppError(400, 'empty_body', 'the image is empty');
-  let meta: sharp.Metadata;
+  let meta: Metadata;
   try {
     meta = await sharp(input, { limitInputPixels: false }).metadata();
   } catch (err) {
