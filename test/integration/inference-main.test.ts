@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import sharp from 'sharp';
+import { REPO_ROOT } from '../../lib/paths';
+import { fixtureModels, model, postImage, startTestServer } from '../../services/inference/testing/harness';
+
+const image = () => sharp({ create: { width: 640, height: 480, channels: 3, background: '#999' } }).jpeg().toBuffer();
+
+describe('inference process lifecycle', () => {
+  it('when stop() is called with requests in flight, then they complete before it resolves', async () => {
+    const server = await startTestServer();
+    const img = await image();
+    const inflight = Array.from({ length: 10 }, () => postImage(server.url, img, { contentType: 'image/jpeg' }));
+    // Wait until the server has routed all ten (in flight or done): requests still in the kernel's accept queue
+    // when the listener closes are refused, which is the load balancer's business, not a drain failure.
+    const started = () => server.ctx.slots.get('stable')!.inFlight + server.ctx.stats.slot('stable', 'strips', 60).requests;
+    while (started() < 10) await new Promise((r) => setTimeout(r, 2));
+    assert.ok(server.ctx.slots.get('stable')!.inFlight > 0, 'some requests are still in flight when stop() is called');
+    await server.stop();
+    const results = await Promise.all(inflight);
+    assert.deepEqual(results.map((r) => r.status), Array(10).fill(200));
+    await assert.rejects(fetch(`${server.url}/healthz`), 'no longer listening');
+  });
+
+  it('when main.ts gets SIGTERM, then it drains, logs JSON and exits 0', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'services', 'inference', 'main.ts')], {
+      cwd: REPO_ROOT,
+      env: {
+        ...process.env,
+        FEROPS_INFERENCE_PORT: '0',
+        FEROPS_MODEL_DIRS: fixtureModels(),
+        FEROPS_STABLE_MODEL: model('strips'),
+        FEROPS_ADMIN_TOKEN: 'a-secret-token-that-must-not-be-logged',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no listening line in 60 s:\n${out}`)), 60_000);
+        child.stdout.on('data', () => {
+          const m = /"msg":"inference service listening","url":"([^"]+)"/.exec(out);
+          if (m) {
+            clearTimeout(timer);
+            resolve(m[1]);
+          }
+        });
+      });
+      const inflight = postImage(url, await image(), { contentType: 'image/jpeg' });
+      await new Promise((r) => setTimeout(r, 10));
+      child.kill('SIGTERM');
+      assert.equal((await inflight).status, 200);
+      assert.equal(await exited, 0);
+      const lines = out.trim().split('\n');
+      for (const line of lines) assert.doesNotThrow(() => JSON.parse(line), `not JSON: ${line}`);
+      assert.ok(lines.some((l) => JSON.parse(l).msg === 'request' && JSON.parse(l).requestId));
+      assert.ok(lines.some((l) => JSON.parse(l).msg === 'shutting down'));
+      assert.doesNotMatch(out, /a-secret-token/);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+
+  it('when main.ts starts with a bad config, then it exits 1 naming the key', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'services', 'inference', 'main.ts')], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, FEROPS_INFERENCE_PORT: 'eighty' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    assert.equal(code, 1);
+    assert.match(err, /FEROPS_INFERENCE_PORT/);
+  });
+});
