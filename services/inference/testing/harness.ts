@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pythonBin, REPO_ROOT } from '../../../lib/paths';
@@ -11,6 +11,15 @@ import { type RunningServer, startServer } from '../server';
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 
 let modelsDir: string | undefined;
+const scratch: string[] = [];
+
+/** A temp dir removed when the test process exits, so repeated runs do not fill /tmp. */
+function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  if (scratch.length === 0) process.once('exit', () => scratch.forEach((d) => rmSync(d, { recursive: true, force: true })));
+  scratch.push(dir);
+  return dir;
+}
 
 /** Builds the fixture model dirs once per test process (test/fixtures/make_models.py, run with the venv). */
 export function fixtureModels(): string {
@@ -19,7 +28,7 @@ export function fixtureModels(): string {
   if (!existsSync(python)) {
     throw new Error(`python venv not found at ${python}: run infra/bootstrap.sh, or point FEROPS_VENV at a venv with onnx`);
   }
-  const dir = mkdtempSync(join(tmpdir(), 'ferops-inference-models-'));
+  const dir = tempDir('ferops-inference-models-');
   execFileSync(python, [join(REPO_ROOT, 'test', 'fixtures', 'make_models.py'), dir], { stdio: ['ignore', 'pipe', 'inherit'] });
   modelsDir = dir;
   return dir;
@@ -33,7 +42,7 @@ export function startTestServer(overrides: Partial<InferenceConfig> = {}): Promi
     logLevel: 'silent',
     adminToken: ADMIN_TOKEN,
     modelDirs: [fixtureModels()],
-    modelCacheDir: mkdtempSync(join(tmpdir(), 'ferops-inference-cache-')),
+    modelCacheDir: tempDir('ferops-inference-cache-'),
     stableModel: model('strips'),
     ...overrides,
   });
