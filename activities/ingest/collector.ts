@@ -34,15 +34,19 @@ class SplitBuffer {
   labels = new Uint8Array(1024);
   count = 0;
 
+  /** Grows to hold at least `capacity` faces (one copy now instead of several doublings later). */
+  reserve(capacity: number): void {
+    if (capacity <= this.labels.length) return;
+    const images = new Uint8Array(capacity * FACE_BYTES);
+    images.set(this.images.subarray(0, this.count * FACE_BYTES));
+    this.images = images;
+    const labels = new Uint8Array(capacity);
+    labels.set(this.labels.subarray(0, this.count));
+    this.labels = labels;
+  }
+
   push(pixels: Uint8Array, label: number): number {
-    if (this.count === this.labels.length) {
-      const images = new Uint8Array(this.images.length * 2);
-      images.set(this.images);
-      this.images = images;
-      const labels = new Uint8Array(this.labels.length * 2);
-      labels.set(this.labels);
-      this.labels = labels;
-    }
+    if (this.count === this.labels.length) this.reserve(this.labels.length * 2);
     this.images.set(pixels, this.count * FACE_BYTES);
     this.labels[this.count] = label;
     return this.count++;
@@ -87,6 +91,14 @@ export class SampleCollector {
   private readonly rows: RejectedRow[] = [];
   private rejectedTotal = 0;
   private acceptedTotal = 0;
+
+  /**
+   * Sizes the train buffer for about `faces` faces when the source can estimate its size (a CSV from its
+   * byte count): most faces are train, val/test grow as needed.
+   */
+  reserve(faces: number): void {
+    this.buffers.train.reserve(Math.min(faces, 150_000)); // cap: a wrong estimate must not allocate gigabytes
+  }
 
   /** Adds one face; returns false when it was rejected as a cross-split duplicate. */
   add(split: Split, label: number, pixels: Uint8Array, where: string): boolean {

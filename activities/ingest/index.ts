@@ -1,11 +1,12 @@
+import { Stats } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DatasetManifest, DatasetSource } from '../../lib/dataset/manifest';
 import { readManifest } from '../../lib/dataset';
 import { SampleCollector } from './collector';
 import { IngestContext, Progress, checkAborted } from './context';
-import { IngestError, badSource } from './errors';
-import { sha256File } from './file-hash';
+import { badSource } from './errors';
 import { collectFer2013Csv } from './sources/fer2013-csv';
 import { collectImageFolder, imageFolderKey } from './sources/image-folder';
 import { withKaggleDownload } from './sources/kaggle';
@@ -64,26 +65,35 @@ export async function ingestDataset(source: IngestSource, opts: IngestOptions): 
         throw badSource((err as Error).message);
       }
       const key = `synthetic-g${GENERATOR_VERSION}-n${params.size}-s${params.seed}-d${params.difficulty}-${params.balance}`;
-      return ingestKeyed(dataRoot, key, maxRejectRatio, ctx, { kind: 'synthetic', ...params, generatorVersion: GENERATOR_VERSION },
-        (collector) => collectSynthetic(params, collector, ctx));
+      return ingestKeyed(dataRoot, key, maxRejectRatio, ctx, async (collector) => {
+        await collectSynthetic(params, collector, ctx);
+        return { kind: 'synthetic', ...params, generatorVersion: GENERATOR_VERSION };
+      });
     }
     case 'fer2013-csv': {
       const path = localPath(source.path, 'fer2013-csv');
-      const sha256 = await hashOrBadSource(path, ctx);
-      return ingestKeyed(dataRoot, `fer2013-csv-r${INGEST_RULES_VERSION}-${sha256}`, maxRejectRatio, ctx,
-        { kind: 'fer2013-csv', path, sha256 }, (collector) => collectFer2013Csv(path, collector, ctx));
+      // Keyed by file identity (device, inode, size, mtime) rather than a hash of 300 MB read before parsing;
+      // a changed or copied file is parsed again and still lands on the same content id without a rewrite.
+      const st = await statOrBadSource(path);
+      const key = `fer2013-csv-r${INGEST_RULES_VERSION}-${st.dev}-${st.ino}-${st.size}-${Math.round(st.mtimeMs * 1000)}`;
+      return ingestKeyed(dataRoot, key, maxRejectRatio, ctx, async (collector) => ({
+        kind: 'fer2013-csv', path, sha256: await collectFer2013Csv(path, collector, ctx),
+      }));
     }
     case 'image-folder': {
       const path = localPath(source.path, 'image-folder');
       const { sha256, files } = await imageFolderKey(path, ctx);
-      return ingestKeyed(dataRoot, `image-folder-r${INGEST_RULES_VERSION}-${sha256}`, maxRejectRatio, ctx,
-        { kind: 'image-folder', path, sha256 }, (collector) => collectImageFolder(path, files, collector, ctx));
+      return ingestKeyed(dataRoot, `image-folder-r${INGEST_RULES_VERSION}-${sha256}`, maxRejectRatio, ctx, async (collector) => {
+        await collectImageFolder(path, files, collector, ctx);
+        return { kind: 'image-folder', path, sha256 };
+      });
     }
     case 'kaggle':
       return withKaggleDownload(source, dataRoot, ctx, async (download) =>
-        ingestKeyed(dataRoot, `kaggle-r${INGEST_RULES_VERSION}-${download.sha256}`, maxRejectRatio, ctx,
-          { kind: 'kaggle', slug: source.slug, ...(source.file ? { file: source.file } : {}), sha256: download.sha256, inner: download.inner },
-          (collector) => download.collect(collector)));
+        ingestKeyed(dataRoot, `kaggle-r${INGEST_RULES_VERSION}-${download.sha256}`, maxRejectRatio, ctx, async (collector) => {
+          await download.collect(collector);
+          return { kind: 'kaggle', slug: source.slug, ...(source.file ? { file: source.file } : {}), sha256: download.sha256, inner: download.inner };
+        }));
     default:
       throw badSource(`unknown ingest source kind ${JSON.stringify((source as { kind?: unknown })?.kind)}; expected synthetic, fer2013-csv, image-folder or kaggle`);
   }
@@ -95,8 +105,7 @@ async function ingestKeyed(
   key: string,
   maxRejectRatio: number,
   ctx: IngestContext,
-  source: DatasetSource,
-  collect: (collector: SampleCollector) => Promise<void>,
+  collect: (collector: SampleCollector) => Promise<DatasetSource>,
 ): Promise<IngestResult> {
   const known = lookupSource(dataRoot, key);
   if (known) {
@@ -106,7 +115,7 @@ async function ingestKeyed(
     return { ...known, manifest, reused: true };
   }
   const collector = new SampleCollector();
-  await collect(collector);
+  const source = await collect(collector);
   checkAborted(ctx);
   const data = collector.finish();
   checkRejectRatio(data.rejected, data.accepted, maxRejectRatio);
@@ -127,11 +136,13 @@ function localPath(pathOrUri: string, kind: string): string {
   return resolve(pathOrUri);
 }
 
-async function hashOrBadSource(path: string, ctx: IngestContext): Promise<string> {
+async function statOrBadSource(path: string): Promise<Stats> {
+  let st: Stats;
   try {
-    return await sha256File(path, ctx);
+    st = await stat(path);
   } catch (err) {
-    if (err instanceof IngestError || ctx.signal?.aborted) throw err;
     throw badSource(`cannot read ${path}: ${(err as Error).message}`);
   }
+  if (!st.isFile()) throw badSource(`${path} is not a file`);
+  return st;
 }

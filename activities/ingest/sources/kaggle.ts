@@ -143,7 +143,13 @@ export async function withKaggleDownload<T>(source: KaggleSource, dataRoot: stri
     const sha256 = await download(url, auth, payload, ctx);
     if (!(await isZip(payload))) {
       // Asking for one file can return the file itself.
-      return await use({ sha256, inner: 'fer2013-csv', collect: (c) => collectFer2013Csv(payload, c, ctx) });
+      return await use({
+        sha256,
+        inner: 'fer2013-csv',
+        collect: async (c) => {
+          await collectFer2013Csv(payload, c, ctx);
+        },
+      });
     }
     let entries: ZipEntry[];
     try {
