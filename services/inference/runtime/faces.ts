@@ -36,7 +36,7 @@ export const DEFAULT_DETECT: DetectOptions = {
 /** Fraction of the face box added on every side before cropping: FER2013 crops include the chin and brow. */
 const MARGIN = 0.1;
 /** Side of the upright face patch the eye cascade searches; fixed so eye sizes are predictable. */
-const EYE_PATCH = 200;
+const EYE_PATCH = 150;
 /** Eye pairs implying a larger residual tilt than this are false positives (nostrils, brows). */
 const MAX_RESIDUAL_DEG = 25;
 
@@ -187,7 +187,7 @@ function eyePair(upper: CvMat, cascade: Cascades['eye'], track: Track): { residu
   const c = cv();
   const rects = track(new c.RectVector());
   const minEye = Math.round(EYE_PATCH / 10);
-  cascade.detectMultiScale(upper, rects, 1.1, 4, 0, new c.Size(minEye, minEye), new c.Size(EYE_PATCH / 2, EYE_PATCH / 2));
+  cascade.detectMultiScale(upper, rects, 1.15, 4, 0, new c.Size(minEye, minEye), new c.Size(EYE_PATCH / 2, EYE_PATCH / 2));
   const mid = EYE_PATCH / 2;
   let left: CvRect | undefined;
   let right: CvRect | undefined;

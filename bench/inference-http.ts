@@ -1,0 +1,127 @@
+/**
+ * HTTP throughput of the inference service beside raw onnxruntime-node on the same model, in one run:
+ *   node --import tsx bench/inference-http.ts [seconds=3]
+ * The service runs as a child process (main.ts) so autocannon does not share its event loop. For concurrency
+ * 1, 8 and 32 it measures: POST /v1/predict?detect=false on a 48x48 crop, POST /v1/predict on a 640x480 photo
+ * with one face, and raw session.run() on one face (the same number of concurrent callers). It prints req/s,
+ * latency and the ratio HTTP / raw. The model is the `strips` fixture unless FEROPS_BENCH_MODEL names a dir.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import sharp from 'sharp';
+import { pythonBin, REPO_ROOT } from '../lib/paths';
+import { FACE_PIXELS } from '../lib/preprocess';
+import { getPhotos } from '../test/fixtures/photos';
+
+const CONCURRENCY = [1, 8, 32];
+
+interface AutocannonResult {
+  requests: { average: number };
+  latency: { p50: number; p99: number };
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+}
+// autocannon ships no type declarations; this is the slice used here.
+const autocannon = require('autocannon') as (opts: Record<string, unknown>) => Promise<AutocannonResult>;
+
+async function rawOrt(modelFile: string, concurrency: number, seconds: number): Promise<number> {
+  const session = await ort.InferenceSession.create(modelFile, { interOpNumThreads: 1 });
+  const input = new ort.Tensor('float32', new Float32Array(FACE_PIXELS).fill(0.5), [1, 1, 48, 48]);
+  const end = performance.now() + seconds * 1000;
+  let done = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < end) {
+        await session.run({ pixels: input });
+        done++;
+      }
+    }),
+  );
+  await session.release();
+  return done / seconds;
+}
+
+async function startService(modelDir: string): Promise<{ url: string; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'services', 'inference', 'main.ts')], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, FEROPS_INFERENCE_PORT: '0', FEROPS_MODEL_DIRS: dirname(modelDir), FEROPS_STABLE_MODEL: modelDir },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  // The per-request JSON log stays on (it is part of the cost of serving); the port comes from the listening line.
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error('service did not start in 60 s')), 60_000);
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /"url":"([^"]+)"/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`service exited with ${code}`)));
+  });
+  return {
+    url,
+    stop: () =>
+      new Promise((resolve) => {
+        child.on('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+async function http(url: string, body: Buffer, type: string, query: string, connections: number, seconds: number) {
+  const result = await autocannon({
+    url: `${url}/v1/predict${query}`,
+    method: 'POST',
+    headers: { 'content-type': type },
+    body,
+    connections,
+    duration: seconds,
+  });
+  const failed = result.non2xx + result.errors + result.timeouts;
+  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, failed };
+}
+
+async function main(): Promise<void> {
+  const seconds = Number(process.argv[2] ?? 3);
+  let modelDir = process.env.FEROPS_BENCH_MODEL;
+  if (!modelDir) {
+    const dir = mkdtempSync(join(tmpdir(), 'ferops-bench-models-'));
+    execFileSync(pythonBin(), [join(REPO_ROOT, 'test', 'fixtures', 'make_models.py'), dir]);
+    modelDir = join(dir, 'strips');
+  }
+  const photos = getPhotos();
+  const crop = await sharp({ create: { width: 48, height: 48, channels: 3, background: '#777' } }).png().toBuffer();
+  const source = photos.graceHopper ?? photos.samples[2];
+  const portrait = await sharp(readFileSync(source)).resize({ height: 480 }).toBuffer();
+  const photo = await sharp(portrait).resize(640, 480, { fit: 'contain', background: '#808080' }).jpeg({ quality: 90 }).toBuffer();
+
+  const service = await startService(modelDir);
+  try {
+    console.log(`# ${seconds}s per cell, model ${basename(modelDir)}, photo ${basename(source)} 640x480`);
+    console.log('| concurrency | raw ort req/s | crop req/s | crop p50/p99 ms | crop / raw | photo req/s | photo p50/p99 ms | photo / raw | failed |');
+    console.log('|---|---|---|---|---|---|---|---|---|');
+    for (const c of CONCURRENCY) {
+      const raw = await rawOrt(join(modelDir, 'model.onnx'), c, seconds);
+      const a = await http(service.url, crop, 'image/png', '?detect=false', c, seconds);
+      const b = await http(service.url, photo, 'image/jpeg', '', c, seconds);
+      const ratio = (x: number) => `${((x / raw) * 100).toFixed(2)} %`;
+      console.log(
+        `| ${c} | ${raw.toFixed(0)} | ${a.rps.toFixed(0)} | ${a.p50}/${a.p99} | ${ratio(a.rps)} | ${b.rps.toFixed(1)} | ${b.p50}/${b.p99} | ${ratio(b.rps)} | ${a.failed + b.failed} |`,
+      );
+    }
+  } finally {
+    await service.stop();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
