@@ -1,7 +1,8 @@
 import { splitBatch } from './batch';
 import { MlflowHttp } from './http';
 import { withoutLoggedPoints } from './metric-dedup';
-import { withRetry, type RetryOptions } from './retry';
+import { MlflowUnavailableError } from './errors';
+import { isRetryable, withRetry, type RetryOptions } from './retry';
 import { toMetric, type MetricPoint } from './runs';
 import type { Metric } from './types';
 
@@ -84,7 +85,8 @@ export class MetricBuffer {
           failedBefore = true;
           throw e;
         }
-      });
+        // The inner transport makes one try, so its "unavailable" is just one refused connection here.
+      }, (e) => e instanceof MlflowUnavailableError || isRetryable(e));
       this.queue.splice(0, taken);
     }
   }

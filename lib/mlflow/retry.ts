@@ -39,7 +39,7 @@ export function isRetryable(e: unknown): boolean {
 }
 
 /** Runs `fn` until it succeeds, a non-retryable error is thrown, or the budget is spent. */
-export async function withRetry<T>(what: string, o: ResolvedRetry, fn: () => Promise<T>): Promise<T> {
+export async function withRetry<T>(what: string, o: ResolvedRetry, fn: () => Promise<T>, retryable: (e: unknown) => boolean = isRetryable): Promise<T> {
   const start = Date.now();
   let last: unknown;
   let tries = 0;
@@ -48,7 +48,7 @@ export async function withRetry<T>(what: string, o: ResolvedRetry, fn: () => Pro
     try {
       return await fn();
     } catch (e) {
-      if (!isRetryable(e)) throw e;
+      if (!retryable(e)) throw e;
       last = e;
     }
     const delay = backoffDelay(attempt, o);
@@ -56,6 +56,8 @@ export async function withRetry<T>(what: string, o: ResolvedRetry, fn: () => Pro
     await sleep(delay);
   }
   if (last instanceof MlflowError) throw last;
-  const detail = last instanceof Error ? `${(last as NodeJS.ErrnoException).code ?? last.name}: ${last.message}` : String(last);
-  throw new MlflowUnavailableError(`MLflow unreachable for ${what} after ${tries} tries in ${Date.now() - start} ms: ${detail}`, tries, last);
+  // A nested single-try call reports its own "unavailable"; name the underlying cause instead.
+  const cause = last instanceof MlflowUnavailableError && last.cause !== undefined ? last.cause : last;
+  const detail = cause instanceof Error ? `${(cause as NodeJS.ErrnoException).code ?? cause.name}: ${cause.message}` : String(cause);
+  throw new MlflowUnavailableError(`MLflow unreachable for ${what} after ${tries} tries in ${Date.now() - start} ms: ${detail}`, tries, cause);
 }
