@@ -1,0 +1,3 @@
+export { confusionSvg, writeConfusionPng } from './confusion-png';
+export { evaluateModel, type EvaluateInput, type EvaluationReport, type ModelEvaluation, type ModelVariant } from './evaluate-model';
+export * from './metrics';

@@ -1,0 +1,70 @@
+import * as ort from 'onnxruntime-node';
+import { FACE_SIZE, NUM_CLASSES } from '../../lib/labels';
+import { FACE_PIXELS, MODEL_INPUT_NAME, MODEL_OUTPUT_NAME, facesToTensorData, softmax } from '../../lib/preprocess';
+import { percentile } from './metrics';
+
+export interface Predictions {
+  /** argmax class per image */
+  predicted: Uint8Array;
+  /** probability of the argmax class per image */
+  confidence: Float32Array;
+}
+
+export async function openSession(modelFile: string): Promise<ort.InferenceSession> {
+  const session = await ort.InferenceSession.create(modelFile, { executionMode: 'sequential' });
+  if (!session.inputNames.includes(MODEL_INPUT_NAME) || !session.outputNames.includes(MODEL_OUTPUT_NAME)) {
+    await session.release();
+    throw new Error(
+      `${modelFile}: expected input "${MODEL_INPUT_NAME}" and output "${MODEL_OUTPUT_NAME}", ` +
+        `found inputs [${session.inputNames.join(', ')}] and outputs [${session.outputNames.join(', ')}]`,
+    );
+  }
+  return session;
+}
+
+function facesAt(images: Uint8Array, from: number, to: number): Uint8Array[] {
+  return Array.from({ length: to - from }, (_, i) => images.subarray((from + i) * FACE_PIXELS, (from + i + 1) * FACE_PIXELS));
+}
+
+async function runBatch(session: ort.InferenceSession, faces: Uint8Array[]): Promise<Float32Array> {
+  const input = new ort.Tensor('float32', facesToTensorData(faces), [faces.length, 1, FACE_SIZE, FACE_SIZE]);
+  const out = (await session.run({ [MODEL_INPUT_NAME]: input }))[MODEL_OUTPUT_NAME];
+  if (out.dims.length !== 2 || out.dims[0] !== faces.length || out.dims[1] !== NUM_CLASSES) {
+    throw new Error(`model output "${MODEL_OUTPUT_NAME}" has shape [${out.dims.join(', ')}], expected [${faces.length}, ${NUM_CLASSES}]`);
+  }
+  return out.data as Float32Array;
+}
+
+/** Classifies `count` faces (packed 48x48 uint8) in batches, with the same preprocessing the service uses. */
+export async function predictAll(session: ort.InferenceSession, images: Uint8Array, count: number, batchSize = 64): Promise<Predictions> {
+  const predicted = new Uint8Array(count);
+  const confidence = new Float32Array(count);
+  for (let from = 0; from < count; from += batchSize) {
+    const to = Math.min(count, from + batchSize);
+    const logits = await runBatch(session, facesAt(images, from, to));
+    for (let b = 0; b < to - from; b++) {
+      const probs = softmax(logits.subarray(b * NUM_CLASSES, (b + 1) * NUM_CLASSES));
+      let best = 0;
+      for (let c = 1; c < NUM_CLASSES; c++) if (probs[c] > probs[best]) best = c;
+      predicted[from + b] = best;
+      confidence[from + b] = probs[best];
+    }
+  }
+  return { predicted, confidence };
+}
+
+/**
+ * Per-image latency at batch 1 (what one request sees), over the first `samples` images after a short warm-up
+ * so that session initialisation and first-run allocations are not counted.
+ */
+export async function measureLatency(session: ort.InferenceSession, images: Uint8Array, count: number, samples = 200): Promise<{ p50: number; p99: number; samples: number }> {
+  const n = Math.min(samples, count);
+  for (let i = 0; i < Math.min(5, n); i++) await runBatch(session, facesAt(images, i, i + 1));
+  const times: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = process.hrtime.bigint();
+    await runBatch(session, facesAt(images, i, i + 1));
+    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  return { p50: percentile(times, 50), p99: percentile(times, 99), samples: n };
+}
