@@ -4,7 +4,7 @@ import { LABELS } from '../../lib/labels';
 const CELL = 64;
 const LEFT = 110;
 const TOP = 70;
-const BOTTOM = 70;
+const BOTTOM = 40;
 
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
@@ -21,7 +21,7 @@ export function confusionSvg(confusion: number[][], title: string, labels: reado
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="DejaVu Sans, Arial, sans-serif">`,
     `<rect width="100%" height="100%" fill="white"/>`,
     `<text x="${width / 2}" y="24" font-size="16" text-anchor="middle" font-weight="bold">${esc(title)}</text>`,
-    `<text x="${LEFT + (k * CELL) / 2}" y="${height - 16}" font-size="13" text-anchor="middle">predicted</text>`,
+    `<text x="${LEFT + (k * CELL) / 2}" y="${height - 14}" font-size="13" text-anchor="middle">predicted</text>`,
     `<text x="16" y="${TOP + (k * CELL) / 2}" font-size="13" text-anchor="middle" transform="rotate(-90 16 ${TOP + (k * CELL) / 2})">true</text>`,
   ];
   confusion.forEach((row, r) => {
