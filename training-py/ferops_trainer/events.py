@@ -1,0 +1,60 @@
+"""The JSON-lines protocol on stdout: one event object per line, flushed at once (the activity streams them)."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from typing import Any, Callable, Optional, TextIO
+
+
+def _clean(value: Any) -> Any:
+    # JSON has no NaN/Infinity; a diverged loss becomes null rather than an unparseable line.
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+class EventWriter:
+    """Writes events to `stream`; `step` events are throttled to at most one per `step_interval_s`."""
+
+    def __init__(self, stream: Optional[TextIO] = None, step_interval_s: float = 2.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._stream = stream if stream is not None else sys.stdout
+        self._step_interval_s = step_interval_s
+        self._clock = clock
+        self._last_step_at: Optional[float] = None
+
+    def emit(self, event: str, **fields: Any) -> None:
+        line = json.dumps(_clean({"event": event, **fields}), allow_nan=False, separators=(",", ":"))
+        self._stream.write(line + "\n")
+        self._stream.flush()
+
+    def step_due(self) -> bool:
+        """Whether a step event would be written now; lets the caller skip a GPU sync (loss.item()) if not."""
+        return self._last_step_at is None or self._clock() - self._last_step_at >= self._step_interval_s
+
+    def step(self, **fields: Any) -> None:
+        if not self.step_due():
+            return
+        self._last_step_at = self._clock()
+        self.emit("step", **fields)
+
+
+class EventCollector(EventWriter):
+    """Keeps events in memory (in-process callers and tests)."""
+
+    def __init__(self, step_interval_s: float = 0.0) -> None:
+        super().__init__(stream=None, step_interval_s=step_interval_s)
+        self.events: list[dict[str, Any]] = []
+
+    def emit(self, event: str, **fields: Any) -> None:
+        self.events.append(json.loads(json.dumps(_clean({"event": event, **fields}))))
+
+    def of(self, event: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["event"] == event]
