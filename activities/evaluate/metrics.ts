@@ -19,7 +19,7 @@ export interface ClassificationScores {
 }
 
 /** Counts confusion[true][predicted]; labels outside 0..k-1 are a data error, not something to skip. */
-export function confusionMatrix(truth: ArrayLike<number>, predicted: ArrayLike<number>, k = NUM_CLASSES): number[][] {
+export function confusionMatrix(truth: ArrayLike<number>, predicted: ArrayLike<number>, k: number = NUM_CLASSES): number[][] {
   if (truth.length !== predicted.length) throw new Error(`confusionMatrix: ${truth.length} labels vs ${predicted.length} predictions`);
   const m = Array.from({ length: k }, () => new Array<number>(k).fill(0));
   for (let i = 0; i < truth.length; i++) {

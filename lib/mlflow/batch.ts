@@ -16,7 +16,7 @@ const BYTE_BUDGET = BATCH_LIMITS.bytes - 10_000;
  * Splits one logical batch into requests the server accepts. Params go first so that a run's configuration
  * lands before its metrics; order within each kind is kept (metric history is ordered by step anyway).
  */
-export function splitBatch(b: Partial<BatchPayload>, limits: typeof BATCH_LIMITS = BATCH_LIMITS): BatchPayload[] {
+export function splitBatch(b: Partial<BatchPayload>, limits: Record<keyof typeof BATCH_LIMITS, number> = BATCH_LIMITS): BatchPayload[] {
   const out: BatchPayload[] = [];
   let cur: BatchPayload = { metrics: [], params: [], tags: [] };
   let bytes = 0;

@@ -60,9 +60,10 @@ describe('evaluateModel', () => {
     assert.ok(r.latencyMs.p50 > 0 && r.latencyMs.p99 >= r.latencyMs.p50);
     assert.equal(r.variant, 'fp32');
 
-    assert.ok(r.champion);
-    assert.ok(Math.abs(r.champion.accuracy - 10 / 70) < 1e-9, 'constant "happy" is right on the 10 happy-labelled faces');
-    assert.equal(r.champion.perClass.happy.recall, 1);
+    const champion = r.champion;
+    assert.ok(champion);
+    assert.ok(Math.abs(champion!.accuracy - 10 / 70) < 1e-9, 'constant "happy" is right on the 10 happy-labelled faces');
+    assert.equal(champion!.perClass.happy.recall, 1);
 
     const confusion = JSON.parse(readFileSync(join(outDir, 'confusion.json'), 'utf8'));
     assert.deepEqual(confusion.matrix, r.confusion);
