@@ -2,8 +2,7 @@ export type IngestErrorCode =
   | 'too_many_rejects'
   | 'bad_source'
   | 'missing_credentials'
-  | 'download_failed'
-  | 'empty_dataset';
+  | 'download_failed';
 
 /**
  * A failure the Temporal wrapper can classify: `nonRetryable` errors (bad input, missing credentials) fail the
