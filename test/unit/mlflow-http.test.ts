@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { MlflowClient, MlflowError } from '../../lib/mlflow';
+
+// A scripted stand-in for the server: each request takes the next answer, so retry behaviour is exact.
+let server: Server;
+let answers: { status: number; body: unknown }[] = [];
+let seen: { method: string; url: string; contentType?: string; body: string }[] = [];
+let client: MlflowClient;
+
+const read = async (req: IncomingMessage): Promise<string> => {
+  let s = '';
+  for await (const c of req) s += c;
+  return s;
+};
+
+before(async () => {
+  server = createServer(async (req, res) => {
+    seen.push({ method: req.method!, url: req.url!, contentType: req.headers['content-type'], body: await read(req) });
+    const a = answers.shift() ?? { status: 500, body: { error_code: 'INTERNAL_ERROR', message: 'no scripted answer' } };
+    res.writeHead(a.status, { 'content-type': 'application/json' }).end(JSON.stringify(a.body));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  client = new MlflowClient({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, retry: { baseDelayMs: 5, maxDelayMs: 20 } });
+});
+after(() => new Promise<void>((r) => server.close(() => r())));
+
+const reset = (a: typeof answers) => {
+  answers = a;
+  seen = [];
+};
+
+describe('MLflow HTTP layer', () => {
+  it('when the server answers 503 twice, then the call is retried and succeeds', async () => {
+    reset([
+      { status: 503, body: { error_code: 'TEMPORARILY_UNAVAILABLE', message: 'busy' } },
+      { status: 502, body: 'bad gateway' },
+      { status: 200, body: { run: { info: { run_id: 'r1', status: 'RUNNING' }, data: {} } } },
+    ]);
+    const run = await client.getRun('r1');
+    assert.equal(run.info.run_id, 'r1');
+    assert.equal(seen.length, 3);
+    assert.equal(seen[0].url, '/api/2.0/mlflow/runs/get?run_id=r1');
+  });
+
+  it('when posting, then the body is JSON with the content type the server demands', async () => {
+    reset([{ status: 200, body: {} }]);
+    await client.setTags('r1', { a: 'b' });
+    assert.equal(seen[0].method, 'POST');
+    assert.equal(seen[0].contentType, 'application/json');
+    assert.deepEqual(JSON.parse(seen[0].body), { run_id: 'r1', metrics: [], params: [], tags: [{ key: 'a', value: 'b' }] });
+  });
+
+  it('when the server answers 400, then MlflowError carries status and code after one request', async () => {
+    reset([{ status: 400, body: { error_code: 'INVALID_PARAMETER_VALUE', message: 'bad key' } }]);
+    await assert.rejects(client.logParams('r1', { x: 1 }), (e: unknown) => e instanceof MlflowError && e.status === 400 && e.errorCode === 'INVALID_PARAMETER_VALUE' && /bad key/.test(e.message));
+    assert.equal(seen.length, 1);
+  });
+
+  it('when an alias lookup gets 400 INVALID_PARAMETER_VALUE or 404, then it reads as missing', async () => {
+    reset([
+      { status: 400, body: { error_code: 'INVALID_PARAMETER_VALUE', message: 'alias not found' } },
+      { status: 404, body: { error_code: 'RESOURCE_DOES_NOT_EXIST', message: 'no model' } },
+    ]);
+    assert.equal(await client.getModelVersionByAlias('m', 'champion'), null);
+    assert.equal(await client.getModelVersionByAlias('m', 'champion'), null);
+  });
+
+  it('when a metric is NaN or infinite, then it is sent in the spelling the server parses', async () => {
+    reset([{ status: 200, body: {} }]);
+    await client.logMetrics('r1', [{ key: 'a', value: Number.NaN }, { key: 'b', value: -Infinity }]);
+    const sent = JSON.parse(seen[0].body).metrics.map((m: { value: unknown }) => m.value);
+    assert.deepEqual(sent, ['NaN', '-Infinity']);
+  });
+
+  it('when the base URL is not http(s), then the client refuses to start', () => {
+    assert.throws(() => new MlflowClient({ baseUrl: '127.0.0.1:5000' }), /http/);
+  });
+});
