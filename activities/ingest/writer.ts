@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LABELS, NUM_CLASSES } from '../../lib/labels';
 import { DatasetManifest, DatasetSource, MANIFEST_FILE, SAMPLES_FILE, SPLITS, imagesFile, labelsFile } from '../../lib/dataset/manifest';
@@ -42,6 +42,22 @@ function classCounts(labels: Uint8Array): number[] {
   return counts;
 }
 
+/** A temp dir this old belongs to a writer that crashed (a live one finishes in seconds to minutes). */
+const STALE_TEMP_MS = 6 * 3600_000;
+
+/** Removes temp dirs left by writers killed mid-write, so they do not pile up beside the versions. */
+function sweepStaleTemps(root: string): void {
+  for (const name of readdirSync(root)) {
+    if (!name.startsWith('.tmp-')) continue;
+    const path = join(root, name);
+    try {
+      if (Date.now() - statSync(path).mtimeMs > STALE_TEMP_MS) rmSync(path, { recursive: true, force: true });
+    } catch {
+      // another ingest removed or renamed it first
+    }
+  }
+}
+
 export interface WriteOutcome {
   datasetId: string;
   uri: string;
@@ -60,6 +76,7 @@ export async function writeDataset(dataRoot: string, data: Collected, source: Da
   if (existsSync(join(uri, MANIFEST_FILE))) return { datasetId, uri, manifest: readManifest(uri), reused: true };
 
   mkdirSync(root, { recursive: true });
+  sweepStaleTemps(root);
   const tmp = join(root, `.tmp-${datasetId}-${process.pid}-${randomBytes(4).toString('hex')}`);
   mkdirSync(tmp);
   try {

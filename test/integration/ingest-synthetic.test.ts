@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -46,6 +46,19 @@ describe('synthetic ingest', () => {
     const again = await ingestDataset(source, { dataRoot });
     assert.equal(again.reused, true);
     assert.equal(statSync(join(x.uri, 'manifest.json')).mtimeMs, mtime);
+  });
+
+  it('when a crashed writer left an old temp dir, then the next write removes it and keeps a fresh one', async () => {
+    const dataRoot = join(root, 'f');
+    const stale = join(dataRoot, 'datasets', '.tmp-dead-1');
+    const fresh = join(dataRoot, 'datasets', '.tmp-live-2');
+    mkdirSync(stale, { recursive: true });
+    mkdirSync(fresh);
+    const old = new Date(Date.now() - 7 * 3600_000);
+    utimesSync(stale, old, old);
+    await ingestDataset(source, { dataRoot });
+    assert.equal(existsSync(stale), false);
+    assert.equal(existsSync(fresh), true);
   });
 
   it('when parameters are invalid or the kind is unknown, then bad_source says which', async () => {
