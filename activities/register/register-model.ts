@@ -42,7 +42,11 @@ export async function registerModel(input: RegisterModelInput): Promise<Register
   if (!gate.pass) return { decision: 'refused', reason: gate.reason, numbers: gate.numbers };
 
   await client.createRegisteredModel(name);
-  const mv = (await findVersion(input)) ?? (await createVersion(input));
+  let mv = await findVersion(input);
+  if (!mv) {
+    const made = await createVersion(input);
+    mv = (await findVersion(input)) ?? made;
+  }
   await client.waitReady(name, mv.version);
   await client.setAlias(name, CHALLENGER, mv.version);
   return { decision: 'registered', version: mv.version, reason: gate.reason, numbers: gate.numbers };
@@ -52,7 +56,8 @@ export async function registerModel(input: RegisterModelInput): Promise<Register
 async function findVersion(input: RegisterModelInput): Promise<ModelVersion | null> {
   const { client, name } = input;
   const byKey = await client.searchModelVersions(`name = ${filterLiteral(name)} and tags.\`${RUN_KEY_TAG}\` = ${filterLiteral(input.runKey)}`);
-  if (byKey.length) return byKey[0];
+  // Lowest version first: if a create request was retried after a lost answer, every attempt settles on one.
+  if (byKey.length) return byKey.sort((a, b) => Number(a.version) - Number(b.version))[0];
   // The tag is set at creation, but a version created by another tool for the same run and model also counts.
   const byRun = await client.searchModelVersions(`name = ${filterLiteral(name)} and run_id = ${filterLiteral(input.runId)}`);
   return byRun.find((v) => v.source === input.modelSource.modelUri) ?? null;

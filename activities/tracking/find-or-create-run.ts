@@ -17,17 +17,24 @@ export interface FindOrCreateRunOptions {
  */
 export async function findOrCreateRun(client: MlflowClient, o: FindOrCreateRunOptions): Promise<{ run: Run; created: boolean }> {
   if (!o.runKey.trim()) throw new Error('findOrCreateRun: runKey must be a non-empty string');
-  const found = await client.searchRuns({
-    experimentIds: [o.experimentId],
-    filter: `tags.\`${RUN_KEY_TAG}\` = ${filterLiteral(o.runKey)}`,
-    orderBy: ['attributes.start_time ASC'],
-    maxResults: 1,
-  });
-  if (found.length > 0) return { run: found[0], created: false };
+  const oldest = async () =>
+    (
+      await client.searchRuns({
+        experimentIds: [o.experimentId],
+        filter: `tags.\`${RUN_KEY_TAG}\` = ${filterLiteral(o.runKey)}`,
+        orderBy: ['attributes.start_time ASC'],
+        maxResults: 1,
+      })
+    )[0];
+  const found = await oldest();
+  if (found) return { run: found, created: false };
   const run = await client.createRun({
     experimentId: o.experimentId,
     runName: o.runName,
     tags: { ...o.tags, [RUN_KEY_TAG]: o.runKey },
   });
-  return { run, created: true };
+  // If the create request was retried after its answer was lost, two runs now carry the key; settle on the
+  // oldest, which every later lookup returns too.
+  const winner = (await oldest()) ?? run;
+  return { run: winner, created: winner.info.run_id === run.info.run_id };
 }
