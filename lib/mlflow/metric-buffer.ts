@@ -2,7 +2,7 @@ import { splitBatch } from './batch';
 import { MlflowHttp } from './http';
 import { withoutLoggedPoints } from './metric-dedup';
 import { MlflowUnavailableError } from './errors';
-import { isRetryable, withRetry, type RetryOptions } from './retry';
+import { isRetryable, resolveRetry, withRetry, type ResolvedRetry, type RetryOptions } from './retry';
 import { toMetric, type MetricPoint } from './runs';
 import type { Metric } from './types';
 
@@ -27,15 +27,20 @@ export class MetricBuffer {
   private inFlight: Promise<void> = Promise.resolve();
   private timer?: NodeJS.Timeout;
   private lastError?: unknown;
+  private busy = false;
   /** Single-try transport: the retry loop lives here so that it can de-duplicate between tries. */
   private readonly http: MlflowHttp;
-  private readonly retry: Required<RetryOptions>;
+  private readonly retry: ResolvedRetry;
 
   constructor(private readonly opts: MetricBufferOptions) {
     this.http = new MlflowHttp({ baseUrl: opts.baseUrl, retry: { attempts: 1 } });
-    this.retry = { attempts: 1_000, maxDelayMs: 5_000, totalTimeoutMs: 120_000, baseDelayMs: 250, ...opts.retry } as Required<RetryOptions>;
+    const r = opts.retry ?? {};
+    this.retry = resolveRetry({ ...r, attempts: r.attempts ?? 1_000, totalTimeoutMs: r.totalTimeoutMs ?? 120_000 });
     if (opts.intervalMs) {
-      this.timer = setInterval(() => void this.flush().catch((e) => (this.lastError = e)), opts.intervalMs);
+      // Skip a tick while a flush is still retrying: queued points ride along with it anyway.
+      this.timer = setInterval(() => {
+        if (!this.busy) void this.flush().catch((e) => (this.lastError = e));
+      }, opts.intervalMs);
       this.timer.unref();
     }
   }
@@ -71,6 +76,15 @@ export class MetricBuffer {
   }
 
   private async drain(): Promise<void> {
+    this.busy = true;
+    try {
+      await this.drainQueue();
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async drainQueue(): Promise<void> {
     while (this.queue.length > 0) {
       const [chunk] = splitBatch({ metrics: this.queue.slice(0, 1000) });
       const taken = chunk.metrics.length;

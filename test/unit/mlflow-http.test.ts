@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { MlflowClient, MlflowError } from '../../lib/mlflow';
+import { MetricBuffer, MlflowClient, MlflowError } from '../../lib/mlflow';
 
 // A scripted stand-in for the server: each request takes the next answer, so retry behaviour is exact.
 let server: Server;
@@ -73,6 +73,21 @@ describe('MLflow HTTP layer', () => {
     await client.logMetrics('r1', [{ key: 'a', value: Number.NaN }, { key: 'b', value: -Infinity }]);
     const sent = JSON.parse(seen[0].body).metrics.map((m: { value: unknown }) => m.value);
     assert.deepEqual(sent, ['NaN', '-Infinity']);
+  });
+
+  it('when a log-batch answer is lost after the server stored it, then the re-send skips the points already held', async () => {
+    reset([
+      { status: 503, body: { error_code: 'TEMPORARILY_UNAVAILABLE', message: 'stored, but answered 503' } },
+      { status: 200, body: { metrics: [{ key: 'loss', value: 1, step: 0, timestamp: 1 }] } },
+      { status: 200, body: {} },
+    ]);
+    const buffer = new MetricBuffer({ baseUrl: client.baseUrl, runId: 'r1', retry: { baseDelayMs: 5, maxDelayMs: 20 } });
+    buffer.add('loss', 1, 0);
+    buffer.add('loss', 0.5, 1);
+    await buffer.flush();
+    assert.deepEqual(seen.map((r) => r.url.split('?')[0]), ['/api/2.0/mlflow/runs/log-batch', '/api/2.0/mlflow/metrics/get-history', '/api/2.0/mlflow/runs/log-batch']);
+    assert.deepEqual(JSON.parse(seen[2].body).metrics.map((m: { step: number }) => m.step), [1]);
+    assert.equal(buffer.pending, 0);
   });
 
   it('when the base URL is not http(s), then the client refuses to start', () => {
