@@ -3,6 +3,8 @@
  * Every field is optional; `withDefaults` fills what the caller left out, and the filled input is what the
  * workflow records, so a history shows exactly what ran.
  */
+import { TRAINING_TASK_QUEUE } from './temporal-constants';
+
 export type DatasetSource =
   | { kind: 'synthetic'; size?: number; seed?: number; difficulty?: number; balance?: 'fer2013' | 'uniform' }
   | { kind: 'fer2013-csv'; path: string }
@@ -46,6 +48,8 @@ export interface RolloutInput {
 
 export interface PipelineInput {
   modelName: string;
+  /** Task queue of the train activity: a pool of GPU hosts polls it (lib/temporal-constants.ts). */
+  trainingTaskQueue: string;
   dataset: DatasetSource;
   /** Passed to the trainer as its JSON config (model/train/export groups, seed, device); see training-py/README.md. */
   trainer: Record<string, unknown>;
@@ -60,6 +64,7 @@ export type PipelineInputOverrides = Partial<Omit<PipelineInput, 'gate' | 'rollo
 
 export const DEFAULT_PIPELINE_INPUT: PipelineInput = {
   modelName: 'ferops-fer',
+  trainingTaskQueue: TRAINING_TASK_QUEUE,
   dataset: { kind: 'synthetic', size: 4000, seed: 7 },
   trainer: {},
   // Chance is 1/7 = 0.14; a floor well above it catches a broken run without blocking the small CPU demo model.
@@ -86,6 +91,7 @@ export function withDefaults(o: PipelineInputOverrides = {}): PipelineInput {
   const d = DEFAULT_PIPELINE_INPUT;
   return {
     modelName: o.modelName ?? d.modelName,
+    trainingTaskQueue: o.trainingTaskQueue ?? d.trainingTaskQueue,
     dataset: o.dataset ?? d.dataset,
     trainer: o.trainer ?? d.trainer,
     gate: { ...d.gate, ...o.gate },

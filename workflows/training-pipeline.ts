@@ -2,21 +2,20 @@ import { ActivityCancellationType, executeChild, proxyActivities, setHandler, up
 import type { Activities } from '../activities';
 import { withDefaults, type PipelineInputOverrides } from '../lib/pipeline-input';
 import type { PipelineProgress, Stage } from '../lib/pipeline-progress';
-import { rolloutWorkflowId, TRAINING_TASK_QUEUE } from '../lib/temporal-constants';
+import { rolloutWorkflowId } from '../lib/temporal-constants';
 import { canaryRollout, type RolloutResult } from './canary-rollout';
 import { progressQuery } from './definitions';
 import { DATASET_HASH, MODEL_NAME, MODEL_VERSION, STAGE } from './search-attributes';
 
 const retry = { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 6, nonRetryableErrorTypes: ['BadInput'] };
 const { ingest, evaluate, register } = proxyActivities<Activities>({ startToCloseTimeout: '30m', heartbeatTimeout: '2m', retry });
-const { train } = proxyActivities<Activities>({
-  taskQueue: TRAINING_TASK_QUEUE,
+const trainOptions = {
   startToCloseTimeout: '12h',
   heartbeatTimeout: '90s',
   retry,
   // Cancelling the pipeline waits for the trainer to write its checkpoint and stop.
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-});
+};
 
 export interface PipelineResult {
   datasetId: string;
@@ -49,6 +48,7 @@ export async function trainingPipeline(overrides: PipelineInputOverrides = {}): 
   finish(`dataset ${data.datasetId}: ${data.splits.train}/${data.splits.val}/${data.splits.test} images`);
 
   enter('train');
+  const { train } = proxyActivities<Activities>({ ...trainOptions, taskQueue: input.trainingTaskQueue });
   const trained = await train({ workflowId, mlflowRunId: data.mlflowRunId, datasetUri: data.uri, trainer: input.trainer });
   finish(`${trained.epochsRun} epochs, best val accuracy ${trained.bestValAccuracy.toFixed(3)}`);
 

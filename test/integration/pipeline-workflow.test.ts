@@ -1,0 +1,173 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
+import { withDefaults, type PipelineInputOverrides } from '../../lib/pipeline-input';
+import { startOrAttach } from '../../services/cli/pipeline-runner';
+import type { trainingPipeline } from '../../workflows';
+import { abortSignal, approveUpdate, pauseSignal, progressQuery, resumeSignal, rolloutStateQuery } from '../../workflows/definitions';
+import { fakeActivities, goodSlot, healthyStats, type FakeWorld } from '../helpers/fake-activities';
+import { startTemporalTestEnv, type TemporalTestEnv } from '../helpers/temporal-env';
+
+// Workflow logic against a real Temporal dev server, with in-memory activities (the real ones are tested
+// in their own files). Windows are 1 s so the durable timers are real but short.
+const FAST: PipelineInputOverrides = { rollout: { shadowSeconds: 1, windowSeconds: 1, steps: [10, 100], minRequests: 20, maxExtensions: 1 } };
+
+let env: TemporalTestEnv;
+before(async () => (env = await startTemporalTestEnv()), { timeout: 120_000 });
+after(async () => env?.teardown());
+
+function world(o: Partial<FakeWorld> = {}): FakeWorld {
+  return { calls: [], deployment: { stable: { version: '6', source: 'models:/ferops-fer/6' }, canaryWeight: 0, shadow: false }, stats: healthyStats, accuracy: 0.8, ...o };
+}
+
+async function runPipeline(w: FakeWorld, overrides: PipelineInputOverrides = FAST, during?: (h: WorkflowHandle<typeof trainingPipeline>) => Promise<void>) {
+  const taskQueue = `tq-${randomUUID()}`;
+  const worker = await env.createWorker({ taskQueue, activities: fakeActivities(w) });
+  return worker.runUntil(async () => {
+    // The train activity runs on the pipeline's training queue: here the same queue, served by this worker.
+    const { handle } = await startOrAttach(env.client, taskQueue, { ...overrides, trainingTaskQueue: taskQueue }, `test-${randomUUID()}`);
+    if (during) await during(handle);
+    const result = await handle.result();
+    // Queries need a worker: read what the tests check while this one still runs.
+    return { result, handle, progress: await handle.query(progressQuery), described: await handle.describe() };
+  });
+}
+
+async function waitForRolloutPhase(h: WorkflowHandle, phase: string): Promise<void> {
+  const rollout = env.client.workflow.getHandle(`${h.workflowId}/rollout`);
+  for (let i = 0; i < 100; i++) {
+    const s = await rollout.query(rolloutStateQuery).catch(() => undefined);
+    if (s?.phase === phase) return;
+    await sleep(100);
+  }
+  throw new Error(`rollout never reached ${phase}`);
+}
+
+describe('trainingPipeline', { timeout: 240_000 }, () => {
+  it('when nothing serves yet, then the first model goes straight to stable and becomes champion', async () => {
+    const w = world({ deployment: { canaryWeight: 0, shadow: false } });
+    const { result, progress, described } = await runPipeline(w);
+    assert.equal(result.outcome, 'promoted');
+    assert.equal(result.modelVersion, '7');
+    assert.deepEqual(w.calls.slice(0, 6), ['ingest', 'train', 'evaluate', 'register', 'deploymentState', 'loadModel:stable:7']);
+    assert.ok(w.calls.includes('promoteChampion'));
+    assert.equal(progress.stage, 'done');
+    assert.deepEqual(progress.stages.map((s) => `${s.stage}:${s.status}`), ['ingest:completed', 'train:completed', 'evaluate:completed', 'register:completed', 'rollout:completed']);
+    assert.deepEqual(described.searchAttributes.FeropsDatasetHash, ['abc123']);
+    assert.deepEqual(described.searchAttributes.FeropsModelVersion, ['7']);
+  });
+
+  it('when a stable model serves and every window is healthy, then the candidate goes through shadow and each step and is promoted', async () => {
+    const w = world();
+    const { result } = await runPipeline(w);
+    assert.equal(result.outcome, 'promoted');
+    assert.deepEqual(result.rollout!.decisions.map((d) => `${d.phase}:${d.canaryWeight}:${d.analysis.verdict}`), ['shadow:0:pass', 'traffic:10:pass', 'traffic:100:pass']);
+    assert.deepEqual(w.calls.filter((c) => c.startsWith('setTraffic')), ['setTraffic:0:true', 'setTraffic:10:false', 'setTraffic:100:false']);
+    assert.ok(w.calls.indexOf('promoteService') < w.calls.indexOf('promoteChampion'));
+  });
+
+  it('when the canary answers one class only, then it is rolled back at its first traffic window', async () => {
+    const w = world({ stats: (d) => ({ ...healthyStats(), canary: goodSlot({ classCounts: d.shadow ? goodSlot().classCounts : { angry: 100 } }) }) });
+    const { result } = await runPipeline(w);
+    assert.equal(result.outcome, 'rolled_back');
+    assert.match(result.reason, /class distribution/);
+    assert.deepEqual(w.calls.filter((c) => c.startsWith('setTraffic')), ['setTraffic:0:true', 'setTraffic:10:false']);
+    assert.ok(w.calls.includes('rollbackService') && w.calls.includes('tagRollback') && !w.calls.includes('promoteChampion'));
+  });
+
+  it('when the canary gets too little traffic, then windows are extended and the rollout fails safe', async () => {
+    const w = world({ stats: () => ({ ...healthyStats(), shadow: { compared: 3, agreement: 1 } }) });
+    const { result } = await runPipeline(w);
+    assert.equal(result.outcome, 'rolled_back');
+    assert.match(result.reason, /inconclusive after 2 windows/);
+    assert.equal(w.calls.filter((c) => c === 'readStats').length, 2);
+  });
+
+  it('when the model misses the accuracy floor, then the pipeline ends refused without deploying', async () => {
+    const w = world({ accuracy: 0.1 });
+    const { result } = await runPipeline(w);
+    assert.equal(result.outcome, 'refused');
+    assert.match(result.reason, /floor/);
+    assert.ok(!w.calls.some((c) => c.startsWith('loadModel')));
+  });
+
+  it('when the trainer refuses its config, then the failure chain names BadInput and no retry happens', async () => {
+    const w = world({ trainFailure: 'bad_input' });
+    await assert.rejects(runPipeline(w), (e: unknown) => {
+      assert.ok(e instanceof WorkflowFailedError);
+      assert.ok(e.cause instanceof ActivityFailure);
+      assert.ok(e.cause.cause instanceof ApplicationFailure);
+      assert.equal(e.cause.cause.type, 'BadInput');
+      return true;
+    });
+    assert.equal(w.calls.filter((c) => c === 'train').length, 1);
+  });
+
+  it('when an operator pauses, then no window is analysed until resume', async () => {
+    const w = world();
+    const { result } = await runPipeline(w, FAST, async (h) => {
+      await waitForRolloutPhase(h, 'shadow');
+      const rollout = env.client.workflow.getHandle(`${h.workflowId}/rollout`);
+      await rollout.signal(pauseSignal);
+      await sleep(2500);
+      assert.equal(w.calls.filter((c) => c === 'readStats').length, 0, 'paused: no analysis');
+      await rollout.signal(resumeSignal);
+    });
+    assert.equal(result.outcome, 'promoted');
+  });
+
+  it('when an operator aborts mid-rollout, then traffic returns to stable and the reason is recorded', async () => {
+    const w = world();
+    const { result } = await runPipeline(w, FAST, async (h) => {
+      await waitForRolloutPhase(h, 'shadow');
+      await env.client.workflow.getHandle(`${h.workflowId}/rollout`).signal(abortSignal, 'bad gut feeling');
+    });
+    assert.equal(result.outcome, 'rolled_back');
+    assert.equal(result.reason, 'bad gut feeling');
+    assert.ok(w.calls.includes('rollbackService'));
+  });
+
+  it('when approval is required, then traffic waits for approve, and a reject rolls back without loading', async () => {
+    const approval = { rollout: { ...FAST.rollout, approval: 'required' as const } };
+    const approved = await runPipeline(world(), approval, async (h) => {
+      await waitForRolloutPhase(h, 'awaiting_approval');
+      const rollout = env.client.workflow.getHandle(`${h.workflowId}/rollout`);
+      await assert.rejects(rollout.executeUpdate(approveUpdate, { args: [{ approved: true, by: '' }] }), (e: Error) => {
+        assert.ok(e instanceof WorkflowUpdateFailedError);
+        assert.match(String((e.cause as Error)?.message), /"by"/);
+        return true;
+      });
+      assert.equal(await rollout.executeUpdate(approveUpdate, { args: [{ approved: true, by: 'alice' }] }), 'approved');
+    });
+    assert.equal(approved.result.outcome, 'promoted');
+    const w = world();
+    const rejected = await runPipeline(w, approval, async (h) => {
+      await waitForRolloutPhase(h, 'awaiting_approval');
+      await env.client.workflow.getHandle(`${h.workflowId}/rollout`).executeUpdate(approveUpdate, { args: [{ approved: false, by: 'bob' }] });
+    });
+    assert.equal(rejected.result.outcome, 'rolled_back');
+    assert.equal(rejected.result.reason, 'rejected by bob');
+    assert.ok(!w.calls.some((c) => c.startsWith('loadModel')));
+  });
+
+  it('when the same pipeline is started twice, then the second start attaches to the first run', async () => {
+    const taskQueue = `tq-${randomUUID()}`;
+    const w = world({ deployment: { canaryWeight: 0, shadow: false } });
+    const worker = await env.createWorker({ taskQueue, activities: fakeActivities(w) });
+    await worker.runUntil(async () => {
+      const id = `same-${randomUUID()}`;
+      const input = { trainingTaskQueue: taskQueue };
+      const [a, b] = await Promise.all([startOrAttach(env.client, taskQueue, input, id), startOrAttach(env.client, taskQueue, input, id)]);
+      assert.deepEqual([a.attached, b.attached].sort(), [false, true]);
+      await a.handle.result();
+      const again = await startOrAttach(env.client, taskQueue, input, id);
+      assert.equal(again.attached, true, 'a finished pipeline is not re-run either');
+      assert.equal((await again.handle.describe()).runId, (await a.handle.describe()).runId);
+    });
+    assert.equal(w.calls.filter((c) => c === 'train').length, 1);
+    assert.deepEqual(withDefaults({}).rollout.steps, [5, 25, 50, 100]);
+  });
+});
