@@ -1,4 +1,4 @@
-import { ActivityCancellationType, executeChild, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { ActivityCancellationType, type ActivityOptions, executeChild, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { withDefaults, type PipelineInputOverrides } from '../lib/pipeline-input';
 import type { PipelineProgress, Stage } from '../lib/pipeline-progress';
@@ -7,9 +7,9 @@ import { canaryRollout, type RolloutResult } from './canary-rollout';
 import { progressQuery } from './definitions';
 import { DATASET_HASH, MODEL_NAME, MODEL_VERSION, STAGE } from './search-attributes';
 
-const retry = { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 6, nonRetryableErrorTypes: ['BadInput'] };
+const retry: ActivityOptions['retry'] = { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 6, nonRetryableErrorTypes: ['BadInput'] };
 const { ingest, evaluate, register } = proxyActivities<Activities>({ startToCloseTimeout: '30m', heartbeatTimeout: '2m', retry });
-const trainOptions = {
+const trainOptions: ActivityOptions = {
   startToCloseTimeout: '12h',
   heartbeatTimeout: '90s',
   retry,

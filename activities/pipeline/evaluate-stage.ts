@@ -1,0 +1,51 @@
+import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { MlflowClient } from '../../lib/mlflow';
+import { evaluateModel, type ModelEvaluation } from '../evaluate';
+import { CHAMPION } from '../register';
+import { logMetricsOnce } from '../tracking';
+import { safeName } from '../train';
+import type { EvaluateInput, EvaluateOutput, ModelScore } from '../types';
+import { runArtifactUri } from './ingest-stage';
+import type { PipelineRunContext } from './pipeline-run';
+
+/** evaluate: the candidate and the current champion on the same test split, run exactly as the service runs them. */
+export function createEvaluateStage(run: PipelineRunContext, dirs: { runsDir: string; modelCacheDir: string }) {
+  return async function evaluate(input: EvaluateInput): Promise<EvaluateOutput> {
+    const { mlflow } = run;
+    const champion = await mlflow.getModelVersionByAlias(input.modelName, CHAMPION);
+    const championModelDir = champion ? await cachedModelDir(mlflow, dirs.modelCacheDir, input.modelName, champion.version) : undefined;
+    const outDir = join(dirs.runsDir, safeName(input.workflowId), 'evaluate');
+    const report = await evaluateModel({ modelDir: input.modelDir, datasetUri: input.datasetUri, championModelDir, outDir });
+    await logMetricsOnce(mlflow, input.mlflowRunId, [
+      { key: 'test_accuracy', value: report.accuracy },
+      { key: 'test_macro_f1', value: report.macroF1 },
+      { key: 'test_ece', value: report.ece },
+      { key: 'latency_p50_ms', value: report.latencyMs.p50 },
+      { key: 'latency_p99_ms', value: report.latencyMs.p99 },
+      ...(report.champion ? [{ key: 'champion_test_accuracy', value: report.champion.accuracy }] : []),
+    ]);
+    const artifactUri = await runArtifactUri(run, input.mlflowRunId);
+    for (const f of readdirSync(outDir)) await mlflow.uploadFile(artifactUri, join(outDir, f), `evaluation/${f}`);
+    return {
+      ...score(report),
+      ...(report.champion && champion ? { champion: { ...score(report.champion), version: champion.version } } : {}),
+    };
+  };
+}
+
+const score = (e: ModelEvaluation): ModelScore => ({
+  accuracy: e.accuracy, macroF1: e.macroF1, ece: e.ece, latencyP50Ms: e.latencyMs.p50, latencyP99Ms: e.latencyMs.p99,
+});
+
+/** A registry version's files, downloaded once; the rename makes a half-finished download invisible. */
+async function cachedModelDir(mlflow: MlflowClient, cacheDir: string, name: string, version: string): Promise<string> {
+  const dir = join(cacheDir, safeName(name), version);
+  if (existsSync(join(dir, 'model.onnx'))) return dir;
+  const tmp = `${dir}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  await mlflow.downloadModelVersion(name, version, tmp);
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(tmp, dir);
+  return dir;
+}

@@ -1,0 +1,47 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { logModel, registerModel } from '../register';
+import { finishRun } from '../tracking';
+import type { RegisterInput, RegisterOutput } from '../types';
+import type { PipelineRunContext } from './pipeline-run';
+
+/**
+ * register: the trainer's effective config as run params, the model as an MLflow model (onnx + pyfunc), then the
+ * gate, and a registry version with alias `challenger` only if the gate passes. Ends the pipeline's run.
+ */
+export function createRegisterStage(run: PipelineRunContext) {
+  return async function register(input: RegisterInput): Promise<RegisterOutput> {
+    const { mlflow } = run;
+    const runId = input.mlflowRunId;
+    const effective = join(input.modelDir, 'config.json');
+    if (existsSync(effective)) await mlflow.logParams(runId, flatten(JSON.parse(readFileSync(effective, 'utf8')), 'trainer'));
+    const experimentId = (await mlflow.getRun(runId)).info.experiment_id;
+    const ref = await logModel({ client: mlflow, runId, experimentId, modelDir: input.modelDir, name: input.modelName });
+    const champion = input.evaluation.champion;
+    const result = await registerModel({
+      client: mlflow,
+      name: input.modelName,
+      runId,
+      runKey: `${input.workflowId}/register`,
+      modelSource: ref,
+      evaluation: { accuracy: input.evaluation.accuracy },
+      champion: champion ? { version: champion.version, accuracy: champion.accuracy } : undefined,
+      gate: input.gate,
+      datasetHash: input.datasetId,
+      workflowId: input.workflowId,
+    });
+    await finishRun(mlflow, runId);
+    return { decision: result.decision, version: result.version, reason: result.reason };
+  };
+}
+
+/** {model: {base: 'tiny'}} -> {'trainer.model.base': 'tiny'}: MLflow params are flat strings. */
+export function flatten(obj: Record<string, unknown>, prefix: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(obj)) {
+    const key = `${prefix}.${k}`;
+    if (v && typeof v === 'object' && !Array.isArray(v)) Object.assign(out, flatten(v as Record<string, unknown>, key));
+    else out[key] = JSON.stringify(v ?? null).replace(/^"|"$/g, '');
+  }
+  return out;
+}
