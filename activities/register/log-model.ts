@@ -17,6 +17,8 @@ export interface LogModelInput {
   /** LoggedModel name (shown in the MLflow UI under the run's "Logged models"). */
   name: string;
   versions?: PythonEnvVersions;
+  /** false: skip the LoggedModel flow and log under the run's `model/` directory (what pre-3.x servers get). */
+  useLoggedModel?: boolean;
 }
 
 export interface LoggedModelRef {
@@ -41,14 +43,7 @@ export async function logModel(input: LogModelInput): Promise<LoggedModelRef> {
   const { client } = input;
   const modelSha256 = createHash('sha256').update(readFileSync(join(input.modelDir, 'model.onnx'))).digest('hex');
 
-  let lm: LoggedModel | null;
-  try {
-    lm = await existingLoggedModel(input);
-    lm ??= await client.createLoggedModel({ experimentId: input.experimentId, name: input.name, sourceRunId: input.runId, modelType: 'onnx' });
-  } catch (e) {
-    if (!(e instanceof MlflowError && (e.status === 404 || e.errorCode === 'ENDPOINT_NOT_FOUND'))) throw e;
-    lm = null;
-  }
+  const lm = input.useLoggedModel === false ? null : await loggedModelFor(input);
 
   const staging = mkdtempSync(join(tmpdir(), 'ferops-mlmodel-'));
   try {
@@ -80,6 +75,19 @@ export async function logModel(input: LogModelInput): Promise<LoggedModelRef> {
     return { modelUri: `${runUri}/model`, artifactPath: `${runUri}/model`, modelSha256 };
   } finally {
     rmSync(staging, { recursive: true, force: true });
+  }
+}
+
+/** The LoggedModel to upload into (an earlier attempt's, or a new one); null when the server has no such API. */
+async function loggedModelFor(input: LogModelInput): Promise<LoggedModel | null> {
+  try {
+    return (
+      (await existingLoggedModel(input)) ??
+      (await input.client.createLoggedModel({ experimentId: input.experimentId, name: input.name, sourceRunId: input.runId, modelType: 'onnx' }))
+    );
+  } catch (e) {
+    if (e instanceof MlflowError && (e.status === 404 || e.errorCode === 'ENDPOINT_NOT_FOUND')) return null;
+    throw e;
   }
 }
 

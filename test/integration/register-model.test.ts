@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -44,6 +45,19 @@ describe('logModel', () => {
     const files = (await client.listArtifacts(first.artifactPath)).map((e) => e.path).sort();
     assert.deepEqual(files, ['MLmodel', 'labels.json', 'metrics.json', 'model.int8.onnx', 'model.onnx', 'preprocess.json', 'python_env.yaml', 'requirements.txt']);
     assert.equal((await client.getLoggedModel(first.modelId!)).info.status, 'LOGGED_MODEL_READY');
+  });
+
+  it('when the LoggedModel flow is off, then the model lands under the run and registers and downloads from there', async () => {
+    const { experimentId, runId } = await newRun();
+    const ref = await logModel({ client, runId, experimentId, modelDir: join(models, 'strips'), name: 'm', useLoggedModel: false });
+    assert.match(ref.modelUri, /^mlflow-artifacts:\/.*\/artifacts\/model$/);
+    assert.equal(ref.modelId, undefined);
+    const name = unique('fer-run');
+    const r = await registerModel({ client, name, runId, runKey: `${runId}/register`, modelSource: ref, evaluation: { accuracy: 0.9 }, gate });
+    const dest = join(models, 'downloaded-run-model');
+    await client.downloadModelVersion(name, r.version!, dest);
+    assert.match(readFileSync(join(dest, 'MLmodel'), 'utf8'), /loader_module: mlflow\.onnx/);
+    assert.equal(sha256(readFileSync(join(dest, 'model.onnx'))), ref.modelSha256);
   });
 
   it('when the model dir lacks labels.json, then logModel refuses before uploading anything', async () => {
@@ -162,6 +176,8 @@ describe('promotion, rollback and the Python client', () => {
     assert.equal(await client.getModelVersionByAlias(name, CHAMPION), null);
   });
 });
+
+const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 function argmax(a: ArrayLike<number>): number {
   let best = 0;
