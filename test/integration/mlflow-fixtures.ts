@@ -15,14 +15,23 @@ export interface MlflowFixture {
 
 export async function startMlflowFixture(retry?: RetryOptions): Promise<MlflowFixture> {
   const dir = mkdtempSync(join(tmpdir(), 'ferops-'));
+  // A failed test body can keep running after the file's `after` hook; a restart then must not leave an
+  // orphaned server behind, so stop() waits for one in progress and later restarts are refused.
+  let stopped = false;
+  let restarting: Promise<unknown> = Promise.resolve();
   const fx: MlflowFixture = {
     dir,
     server: await startMlflow({ dir }),
     client: undefined as unknown as MlflowClient,
     async restart() {
-      fx.server = await startMlflow({ dir, port: fx.server.port });
+      if (stopped) throw new Error('MLflow fixture already stopped');
+      const next = startMlflow({ dir, port: fx.server.port });
+      restarting = next.catch(() => undefined);
+      fx.server = await next;
     },
     async stop() {
+      stopped = true;
+      await restarting;
       await fx.server.stop();
       rmSync(dir, { recursive: true, force: true });
     },
