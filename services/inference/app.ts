@@ -6,7 +6,7 @@ import { errorHandler } from './http/error-handler';
 import { requestContext } from './http/request-context';
 import { createLogger } from './logger';
 import { createMetrics } from './metrics';
-import { loadCascades } from './runtime/cv';
+import { createFaceFinder } from './runtime/face-finder';
 import { createModelSource, mlflowRegistry } from './runtime/model-source';
 import { Slots } from './runtime/slots';
 import { StatsRing } from './runtime/stats-ring';
@@ -15,7 +15,7 @@ import { opsRoutes } from './routes/ops';
 import { predictRoutes } from './routes/predict';
 
 /** Wires the runtime pieces into one context; the cascades load here so a bad FEROPS_CASCADE_DIR fails start-up. */
-export function createContext(config: InferenceConfig): ServiceContext {
+export async function createContext(config: InferenceConfig): Promise<ServiceContext> {
   let chain: Promise<unknown> = Promise.resolve();
   return {
     config,
@@ -23,7 +23,7 @@ export function createContext(config: InferenceConfig): ServiceContext {
     metrics: createMetrics(),
     slots: new Slots(),
     stats: new StatsRing(config.statsCapacity),
-    cascades: loadCascades(config.cascadeDir),
+    faces: await createFaceFinder(config.cascadeDir, config.cvWorkers),
     sessionOptions: { threads: config.ortThreads, batchMax: config.batchMax, batchWaitMs: config.batchWaitMs, variant: config.modelVariant },
     modelSource: createModelSource({ modelDirs: config.modelDirs, cacheDir: config.modelCacheDir, registry: () => mlflowRegistry(config.mlflowUrl) }),
     adminLock: <T>(fn: () => Promise<T>): Promise<T> => {

@@ -1,4 +1,5 @@
 import { existsSync, readdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { REPO_ROOT, venvDir } from '../../lib/paths';
@@ -16,6 +17,9 @@ export function defaultCascadeDir(): string {
   const pythons = existsSync(lib) ? readdirSync(lib).filter((d) => /^python3\.\d+$/.test(d)).sort() : [];
   return join(lib, pythons.at(-1) ?? 'python3.11', 'site-packages', 'cv2', 'data');
 }
+
+/** Leave one core to the event loop, libvips and onnxruntime; more than 4 detection threads rarely pays. */
+const defaultWorkerCount = (): number => Math.max(1, Math.min(4, availableParallelism() - 1));
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
 
@@ -40,6 +44,8 @@ export const makeConfigSchema = (env: NodeJS.ProcessEnv = process.env) => z.obje
   stableModel: z.string().min(1).optional(),
   /** FEROPS_CASCADE_DIR [<venv>/lib/python3.*\/site-packages/cv2/data]: Haar cascade XML files. */
   cascadeDir: z.string().min(1).default(defaultCascadeDir),
+  /** FEROPS_CV_WORKERS [min(4, cores - 1), at least 1]: face-detection worker threads; 0 runs it in-process. */
+  cvWorkers: int(0, 64).default(defaultWorkerCount),
   /** FEROPS_MAX_BODY_BYTES [10 MB]: largest accepted request body. */
   maxBodyBytes: int(1).default(10 * 1024 * 1024),
   /** FEROPS_MAX_PIXELS [40e6]: largest decoded image (width x height); guards against decompression bombs. */
@@ -73,6 +79,7 @@ const ENV_KEYS: Record<keyof InferenceConfig, string> = {
   modelDirs: 'FEROPS_MODEL_DIRS',
   stableModel: 'FEROPS_STABLE_MODEL',
   cascadeDir: 'FEROPS_CASCADE_DIR',
+  cvWorkers: 'FEROPS_CV_WORKERS',
   maxBodyBytes: 'FEROPS_MAX_BODY_BYTES',
   maxPixels: 'FEROPS_MAX_PIXELS',
   ortThreads: 'FEROPS_ORT_THREADS',

@@ -1,7 +1,7 @@
 import type { InferenceConfig } from './config';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
-import type { Cascades } from './runtime/cv';
+import type { FaceFinder } from './runtime/face-finder';
 import type { SessionOptions } from './runtime/model';
 import type { ResolvedSource } from './runtime/model-source';
 import type { Slots } from './runtime/slots';
@@ -14,7 +14,8 @@ export interface ServiceContext {
   metrics: Metrics;
   slots: Slots;
   stats: StatsRing;
-  cascades: Cascades;
+  /** Face detection + alignment, in-process or on worker threads. */
+  faces: FaceFinder;
   sessionOptions: SessionOptions;
   modelSource: { resolve(source: string): Promise<ResolvedSource> };
   /** Serialises admin operations so two loads into one slot cannot interleave. */

@@ -3,7 +3,6 @@ import type { Express } from 'express';
 import { type InferenceConfig, loadConfig } from './config';
 import type { ServiceContext } from './context';
 import { createApp, createContext } from './app';
-import { findFaces } from './runtime/faces';
 import { loadSlot } from './usecases/slots';
 
 export interface RunningServer {
@@ -18,9 +17,14 @@ export interface RunningServer {
 /** Starts the service; `port: 0` binds a free port (tests). Fails fast on bad config or a bad stable model. */
 export async function startServer(overrides: Partial<InferenceConfig> = {}): Promise<RunningServer> {
   const config = loadConfig(overrides);
-  const ctx = createContext(config);
-  warmUpDetector(ctx);
-  if (config.stableModel) await loadSlot(ctx, 'stable', { source: config.stableModel });
+  const ctx = await createContext(config);
+  try {
+    await warmUpDetector(ctx);
+    if (config.stableModel) await loadSlot(ctx, 'stable', { source: config.stableModel });
+  } catch (err) {
+    await ctx.faces.close();
+    throw err;
+  }
   const app = createApp(ctx);
   const server = app.listen(config.port, config.host);
   await new Promise<void>((resolve, reject) => {
@@ -39,16 +43,16 @@ export async function startServer(overrides: Partial<InferenceConfig> = {}): Pro
       // close() waits for in-flight requests; idle keep-alive sockets are closed so it does not wait on them.
       server.close((err) => {
         for (const slot of ['canary', 'stable'] as const) ctx.slots.clear(slot);
-        if (err) reject(err);
-        else resolve();
+        ctx.faces.close().then(() => (err ? reject(err) : resolve()), reject);
       });
       server.closeIdleConnections();
     }));
   return { url: `http://${host}:${port}`, port, app, ctx, stop };
 }
 
-/** The first cascade run compiles wasm paths and allocates buffers (~0.5 s); pay it before the first request. */
-function warmUpDetector(ctx: ServiceContext): void {
+/** The first cascade run compiles wasm paths and allocates buffers (~0.5 s); every worker pays it before traffic. */
+async function warmUpDetector(ctx: ServiceContext): Promise<void> {
   const side = 96;
-  findFaces({ data: Buffer.alloc(side * side, 128), width: side, height: side, format: 'raw' }, ctx.cascades, true);
+  const blank = () => ({ data: Buffer.alloc(side * side, 128), width: side, height: side, format: 'raw' });
+  await Promise.all(Array.from({ length: Math.max(1, ctx.config.cvWorkers) }, () => ctx.faces.find(blank(), true)));
 }

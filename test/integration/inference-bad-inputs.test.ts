@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { deflateSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
-import { liveMats } from '../../services/inference/runtime/cv';
 import type { RunningServer } from '../../services/inference/server';
 import { startTestServer } from '../../services/inference/testing/harness';
 
@@ -171,7 +170,7 @@ describe('inference bad-input corpus', () => {
     assert.deepEqual(failures, []);
     // The corpus must exercise the decoder, not only the content-type gate.
     assert.ok((codes.get('invalid_image') ?? 0) >= 20, `codes seen: ${JSON.stringify([...codes])}`);
-    assert.equal(liveMats(), 0);
+    assert.equal(server.ctx.faces.liveMats(), 0);
     assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
   });
 

@@ -3,7 +3,6 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
-import { liveMats } from '../../services/inference/runtime/cv';
 import type { RunningServer } from '../../services/inference/server';
 import { postImage, startTestServer } from '../../services/inference/testing/harness';
 import { getPhotos, type Photos } from '../fixtures/photos';
@@ -38,7 +37,7 @@ describe('inference on real photos', () => {
       assert.ok(box.x >= 0 && box.y >= 0 && box.x + box.width <= meta.width! && box.y + box.height <= meta.height!);
       assert.ok(box.width > meta.width! / 8, 'a portrait face is not tiny');
     }
-    assert.equal(liveMats(), 0);
+    assert.equal(server.ctx.faces.liveMats(), 0);
   });
 
   it('when a portrait is rotated by +-15 degrees, then the eye-line angle moves by that much (within 4 degrees)', async (t) => {
@@ -82,6 +81,6 @@ describe('inference on real photos', () => {
     const groups = Object.values(counts).filter((n) => n >= 2).length;
     assert.ok(groups >= 4, `faces per sample: ${JSON.stringify(counts)}`);
     assert.ok(Object.values(counts).reduce((a, b) => a + b, 0) >= 12, `faces per sample: ${JSON.stringify(counts)}`);
-    assert.equal(liveMats(), 0);
+    assert.equal(server.ctx.faces.liveMats(), 0);
   });
 });

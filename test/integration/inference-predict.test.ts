@@ -3,7 +3,6 @@ import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { LABELS } from '../../lib/labels';
 import type { RunningServer } from '../../services/inference/server';
-import { liveMats } from '../../services/inference/runtime/cv';
 import { admin, model, postImage, postMultipart, startTestServer } from '../../services/inference/testing/harness';
 
 /** A 48x48 image whose only bright vertical strip is strip `k` of 7: the `strips` fixture model answers class k. */
@@ -60,7 +59,7 @@ describe('inference service: predict', () => {
     assert.equal(res.status, 200);
     assert.deepEqual(res.json.faces, []);
     assert.equal(res.json.reason, 'no_face_detected');
-    assert.equal(liveMats(), 0);
+    assert.equal(server.ctx.faces.liveMats(), 0);
   });
 
   it('when a PNG has alpha, 16-bit depth or is CMYK JPEG, then it still decodes to one face with detect=false', async () => {

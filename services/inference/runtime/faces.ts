@@ -62,6 +62,9 @@ export interface FaceResult {
 
 /** Finds, aligns and crops every face; with `detect: false` the whole image is treated as one face. */
 export function findFaces(img: GrayImage, cascades: Cascades, detect: boolean, opts = DEFAULT_DETECT): FaceResult {
+  if (img.data.length !== img.width * img.height) {
+    throw new Error(`gray image has ${img.data.length} bytes for ${img.width}x${img.height} pixels`);
+  }
   try {
     return withMats((track) => {
       const c = cv();

@@ -3,7 +3,7 @@ import { facesToTensorData, softmax } from '../../../lib/preprocess';
 import type { ServiceContext } from '../context';
 import { AppError, toAppError } from '../errors';
 import { decodeGray } from '../runtime/decode';
-import { type Box, findFaces } from '../runtime/faces';
+import type { Box } from '../runtime/faces';
 import type { LoadedModel } from '../runtime/model';
 import type { Route } from '../runtime/slots';
 
@@ -42,7 +42,7 @@ export async function predict(ctx: ServiceContext, input: PredictInput): Promise
   try {
     const image = await decodeGray(input.image, ctx.config.maxPixels);
     const t1 = performance.now();
-    const found = findFaces(image, ctx.cascades, input.detect);
+    const found = await ctx.faces.find(image, input.detect);
     const t2 = performance.now();
     const pixels = facesToTensorData(found.faces.map((f) => f.pixels));
     const logits = await inferOn(route.model, pixels, found.faces.length);

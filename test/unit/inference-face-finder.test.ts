@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { defaultCascadeDir } from '../../services/inference/config';
+import { decodeGray } from '../../services/inference/runtime/decode';
+import { createFaceFinder } from '../../services/inference/runtime/face-finder';
+import { getPhotos } from '../fixtures/photos';
+
+const cascadeDir = process.env.FEROPS_CASCADE_DIR ?? defaultCascadeDir();
+
+describe('face finder', () => {
+  it('when detection runs on worker threads, then the result equals the in-process one and no Mat leaks', async () => {
+    const photo = getPhotos().samples[2]; // three people
+    const img = await decodeGray(readFileSync(photo), 40e6);
+    const local = await createFaceFinder(cascadeDir, 0);
+    const pool = await createFaceFinder(cascadeDir, 2);
+    try {
+      const a = await local.find(img, true);
+      const [b, c] = await Promise.all([pool.find(img, true), pool.find(img, true)]);
+      assert.ok(a.faces.length >= 2);
+      for (const r of [b, c]) {
+        assert.deepEqual(r.faces.map((f) => f.box), a.faces.map((f) => f.box));
+        assert.deepEqual(r.faces.map((f) => f.alignment), a.faces.map((f) => f.alignment));
+        assert.deepEqual(r.faces.map((f) => Buffer.from(f.pixels)), a.faces.map((f) => Buffer.from(f.pixels)));
+      }
+      assert.equal(pool.liveMats(), 0);
+      assert.equal(local.liveMats(), 0);
+    } finally {
+      await pool.close();
+      await local.close();
+    }
+  });
+
+  it('when a job fails inside a worker, then only that job is rejected and the pool keeps working', async () => {
+    const pool = await createFaceFinder(cascadeDir, 1);
+    try {
+      const bad = { data: Buffer.alloc(10), width: 100, height: 100, format: 'raw' }; // fewer bytes than pixels
+      await assert.rejects(pool.find(bad, true), /face detection failed/);
+      const ok = await pool.find({ data: Buffer.alloc(64 * 64, 200), width: 64, height: 64, format: 'raw' }, false);
+      assert.equal(ok.faces.length, 1);
+      assert.equal(pool.liveMats(), 0);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('when the cascade dir is wrong, then creating the pool fails with a message naming FEROPS_CASCADE_DIR', async () => {
+    await assert.rejects(createFaceFinder('/nonexistent/cascades', 1), /FEROPS_CASCADE_DIR/);
+    await assert.rejects(createFaceFinder('/nonexistent/cascades', 0), /FEROPS_CASCADE_DIR/);
+  });
+});
