@@ -3,29 +3,28 @@ import { createActivities } from '../../activities';
 import { loadConfig } from '../../lib/config';
 
 /**
- * The Temporal worker: one process serving two task queues. The pipeline queue runs the workflows and the light
- * activities; the training queue runs `train` alone, one at a time, so GPU hosts can serve just that queue.
+ * The Temporal worker. By default one process serves both task queues: the pipeline queue (workflows and the
+ * light activities) and the training queue (`train` alone, one at a time). FEROPS_WORKER_TASK_QUEUES splits
+ * them across hosts, e.g. GPU machines that serve only the training queue.
  */
 async function main(): Promise<void> {
   const config = loadConfig();
+  const queues = config.workerTaskQueues.length ? config.workerTaskQueues : [config.taskQueue, config.trainingTaskQueue];
+  const unknown = queues.filter((q) => q !== config.taskQueue && q !== config.trainingTaskQueue);
+  if (unknown.length) throw new Error(`FEROPS_WORKER_TASK_QUEUES names unknown queues: ${unknown.join(', ')}`);
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
   const activities = createActivities(config);
   const common = { connection, namespace: config.temporalNamespace, shutdownGraceTime: '45s' } as const;
-  const pipeline = await Worker.create({
-    ...common,
-    taskQueue: config.taskQueue,
-    workflowsPath: require.resolve('../../workflows'),
-    activities,
-  });
-  const training = await Worker.create({
-    ...common,
-    taskQueue: config.trainingTaskQueue,
-    activities: { train: activities.train },
-    maxConcurrentActivityTaskExecutions: 1,
-  });
-  console.log(JSON.stringify({ msg: 'worker ready', taskQueues: [config.taskQueue, config.trainingTaskQueue] }));
+  const workers: Worker[] = [];
+  if (queues.includes(config.taskQueue)) {
+    workers.push(await Worker.create({ ...common, taskQueue: config.taskQueue, workflowsPath: require.resolve('../../workflows'), activities }));
+  }
+  if (queues.includes(config.trainingTaskQueue)) {
+    workers.push(await Worker.create({ ...common, taskQueue: config.trainingTaskQueue, activities: { train: activities.train }, maxConcurrentActivityTaskExecutions: 1 }));
+  }
+  console.log(JSON.stringify({ msg: 'worker ready', taskQueues: queues }));
   // Worker.run resolves after SIGINT/SIGTERM once in-flight tasks finish (or the grace time ends).
-  await Promise.all([pipeline.run(), training.run()]);
+  await Promise.all(workers.map((w) => w.run()));
   await connection.close();
 }
 
