@@ -1,0 +1,118 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Client, Connection } from '@temporalio/client';
+import { readSplit } from '../../lib/dataset';
+import { MlflowClient } from '../../lib/mlflow';
+import { REPO_ROOT } from '../../lib/paths';
+import { freePort } from '../../infra/processes/managed-process';
+import { startStack, type Stack } from '../../infra/stack';
+import { encodePng48 } from '../helpers/png48';
+
+// The whole product, as a user meets it: `npm run demo -- --once` on a fresh data dir, then the stack started
+// again on the same dir (as after Ctrl-C), checked through its three surfaces: Temporal, MLflow, the REST API.
+let dataDir: string;
+let env: NodeJS.ProcessEnv;
+let firstRun: { code: number | null; output: string };
+
+function demo(): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'services/cli/main.ts'), 'demo', '--once'], { cwd: REPO_ROOT, env: { ...process.env, ...env } });
+    let output = '';
+    child.stdout.on('data', (b) => (output += b));
+    child.stderr.on('data', (b) => (output += b));
+    child.on('close', (code) => resolve({ code, output }));
+  });
+}
+
+before(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'ferops-e2e-'));
+  const [t, ui, m, i] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  env = {
+    FEROPS_DATA_DIR: dataDir,
+    FEROPS_TEMPORAL_ADDRESS: `127.0.0.1:${t}`,
+    FEROPS_TEMPORAL_UI_PORT: String(ui),
+    FEROPS_MLFLOW_URL: `http://127.0.0.1:${m}`,
+    FEROPS_INFERENCE_URL: `http://127.0.0.1:${i}`,
+  };
+  firstRun = await demo();
+}, { timeout: 900_000 });
+
+after(() => rmSync(dataDir, { recursive: true, force: true }));
+
+describe('npm run demo -- --once', { timeout: 900_000 }, () => {
+  it('when run on a fresh data dir, then it exits 0 after predicting on a real photo with the new model', () => {
+    assert.equal(firstRun.code, 0, firstRun.output.slice(-3000));
+    assert.match(firstRun.output, /started pipeline train-ferops-fer-/);
+    assert.match(firstRun.output, /epoch \d+\/\d+ +loss/, 'live progress shows epoch and loss');
+    assert.match(firstRun.output, /pipeline promoted/);
+    assert.match(firstRun.output, /face\(s\), model v1/);
+  });
+
+  describe('when the stack starts again on the same data dir', () => {
+    let stack: Stack;
+    before(async () => {
+      stack = await startStack({ dataDir, ports: { temporal: Number(env.FEROPS_TEMPORAL_ADDRESS!.split(':')[1]), temporalUi: 0, mlflow: Number(new URL(env.FEROPS_MLFLOW_URL!).port), inference: Number(new URL(env.FEROPS_INFERENCE_URL!).port) }, ui: false, modelName: 'ferops-fer' });
+    }, { timeout: 300_000 });
+    after(async () => stack?.stop());
+
+    it('then Temporal still holds the completed pipeline with all five stages', async () => {
+      const client = new Client({ connection: await Connection.connect({ address: stack.temporalAddress }) });
+      const [pipeline] = await collect(client.workflow.list({ query: `WorkflowType = 'trainingPipeline'` }));
+      assert.equal(pipeline.status.name, 'COMPLETED');
+      const history = await client.workflow.getHandle(pipeline.workflowId).fetchHistory();
+      const activities = history.events!.flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+      assert.deepEqual(activities, ['ingest', 'train', 'evaluate', 'register']);
+      const child = history.events!.find((e) => e.startChildWorkflowExecutionInitiatedEventAttributes);
+      assert.equal(child?.startChildWorkflowExecutionInitiatedEventAttributes?.workflowType?.name, 'canaryRollout');
+      const result = await client.workflow.getHandle(pipeline.workflowId).result();
+      assert.equal(result.outcome, 'promoted');
+      assert.deepEqual(pipeline.searchAttributes.FeropsModelVersion, ['1']);
+      await client.connection.close();
+    });
+
+    it('then MLflow holds the run with params, one point per epoch, and the registered champion', async () => {
+      const mlflow = new MlflowClient({ baseUrl: stack.mlflowUrl });
+      const champion = await mlflow.getModelVersionByAlias('ferops-fer', 'champion');
+      assert.equal(champion?.version, '1');
+      const run = await mlflow.getRun(champion!.run_id!);
+      const params = Object.fromEntries((run.data.params ?? []).map((p) => [p.key, p.value]));
+      assert.equal(params['trainer.model.base'], 'tiny');
+      assert.ok(params['dataset.id']);
+      const history = await mlflow.getMetricHistory(run.info.run_id, 'val_accuracy');
+      const steps = history.map((m) => m.step);
+      assert.ok(steps.length >= 2, 'several epochs');
+      assert.equal(new Set(steps).size, steps.length, 'no duplicated metric points');
+      assert.ok((run.data.metrics ?? []).some((m) => m.key === 'test_accuracy'));
+    });
+
+    it('then the inference service answers with the champion, restored after the restart', async () => {
+      // Lineage: champion version -> MLflow run -> the dataset version it was trained on.
+      const mlflow = new MlflowClient({ baseUrl: stack.mlflowUrl });
+      const run = await mlflow.getRun((await mlflow.getModelVersionByAlias('ferops-fer', 'champion'))!.run_id!);
+      const datasetUri = run.data.tags?.find((t) => t.key === 'ferops.dataset_uri')?.value;
+      assert.ok(datasetUri, 'the run names its dataset');
+      const test = readSplit(datasetUri, 'test');
+      const res = await fetch(`${stack.inferenceUrl}/v1/predict?detect=false`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: await encodePng48(test.images.subarray(0, 48 * 48)) });
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get('x-model-version'), '1');
+      const body = (await res.json()) as { faces: { label: string }[] };
+      assert.equal(body.faces.length, 1);
+    });
+  });
+
+  it('when the demo runs again on the same data dir, then it attaches to the finished pipeline and exits 0', async () => {
+    const again = await demo();
+    assert.equal(again.code, 0, again.output.slice(-3000));
+    assert.match(again.output, /attached to pipeline train-ferops-fer-/);
+  });
+});
+
+async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
+}
