@@ -193,6 +193,25 @@ describe('inference admin API', () => {
     assert.equal((await admin(server.url, 'GET', '/admin/v1/stats?windowSeconds=0')).status, 400);
   });
 
+  it('when the model fails at run time on one input, then that request is a 500 and concurrent ones still succeed', async () => {
+    await admin(server.url, 'PUT', '/admin/v1/slots/stable', { source: model('fails-on-bright'), version: 'poison' });
+    const bright = await sharp({ create: { width: 48, height: 48, channels: 3, background: '#ffffff' } }).png().toBuffer();
+    const results = await Promise.all([
+      postImage(server.url, image, { query: 'detect=false' }),
+      postImage(server.url, bright, { query: 'detect=false' }),
+      postImage(server.url, image, { query: 'detect=false' }),
+    ]);
+    assert.deepEqual(results.map((r) => r.status), [200, 500, 200]);
+    assert.equal(results[1].json.error.code, 'inference_failed');
+    assert.match(results[1].json.error.message, /model poison failed to run/);
+    const stats = (await admin(server.url, 'GET', '/admin/v1/stats')).json.slots.stable;
+    assert.equal(stats.requests, 3);
+    assert.equal(stats.errors, 1);
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    assert.match(metrics, /ferops_inference_requests_total\{slot="stable",version="poison",status="500"\} 1/);
+    assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
+  });
+
   it('when 200 requests are in flight while loading, promoting and rolling back, then none fails', async () => {
     const versions = new Set<string>();
     const original = server.ctx.slots.get('stable')!;

@@ -46,12 +46,24 @@ describe('Batcher', () => {
     assert.equal(rows.length, 3);
   });
 
-  it('when the run fails, then every request of that batch is rejected', async () => {
+  it('when the model fails on every input, then every request of that batch is rejected', async () => {
     const b = new Batcher(async () => {
       throw new Error('boom');
     }, 8, 1);
     const results = await Promise.allSettled([b.infer(faces(1), 1), b.infer(faces(2), 1)]);
     assert.deepEqual(results.map((r) => r.status), ['rejected', 'rejected']);
+  });
+
+  it('when one request poisons a shared batch, then only that request fails and its batch-mates succeed', async () => {
+    const { calls, run } = recorder();
+    const poisoned = async (pixels: Float32Array, batch: number) => {
+      for (let i = 0; i < batch; i++) if (pixels[i * FACE_PIXELS] === 666) throw new Error('bad input');
+      return run(pixels, batch);
+    };
+    const b = new Batcher(poisoned, 8, 5);
+    const results = await Promise.allSettled([b.infer(faces(1), 1), b.infer(faces(666), 1), b.infer(faces(3, 4), 2)]);
+    assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+    assert.deepEqual(calls, [1, 2], 'the retry ran the healthy requests alone');
   });
 
   it('when there are no faces, then no run happens', async () => {

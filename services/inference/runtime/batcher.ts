@@ -61,7 +61,9 @@ export class Batcher {
         }
       },
       (err) => {
-        for (const item of items) item.reject(err);
+        if (items.length === 1) return items[0].reject(err);
+        // One request's input can make the whole batch fail; rerun each alone so only the culprit fails.
+        for (const item of items) this.run(item.pixels, item.count).then(item.resolve, item.reject);
       },
     );
   }
