@@ -1,3 +1,4 @@
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import { type InferenceConfig, loadConfig } from './config';
@@ -26,13 +27,26 @@ export async function startServer(overrides: Partial<InferenceConfig> = {}): Pro
     throw err;
   }
   const app = createApp(ctx);
-  const server = app.listen(config.port, config.host);
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
-  });
-  server.requestTimeout = config.requestTimeoutMs;
-  server.headersTimeout = Math.min(config.requestTimeoutMs, 60_000);
+  // requestTimeout bounds how long a client may take to send its request (slow uploads hold a socket and a
+  // body buffer); node only checks it every connectionsCheckingInterval, so that is scaled down with it.
+  const server = createServer(
+    {
+      requestTimeout: config.requestTimeoutMs,
+      headersTimeout: Math.min(config.requestTimeoutMs, 60_000),
+      connectionsCheckingInterval: Math.min(30_000, Math.max(250, config.requestTimeoutMs / 4)),
+    },
+    app,
+  );
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('listening', resolve);
+      server.once('error', reject);
+      server.listen(config.port, config.host);
+    });
+  } catch (err) {
+    await ctx.faces.close();
+    throw err;
+  }
   const { port } = server.address() as AddressInfo;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   ctx.logger.info('inference service listening', { url: `http://${host}:${port}`, stable: ctx.slots.get('stable')?.info.version ?? null });

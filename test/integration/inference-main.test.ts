@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import sharp from 'sharp';
@@ -22,6 +23,24 @@ describe('inference process lifecycle', () => {
     const results = await Promise.all(inflight);
     assert.deepEqual(results.map((r) => r.status), Array(10).fill(200));
     await assert.rejects(fetch(`${server.url}/healthz`), 'no longer listening');
+  });
+
+  it('when a client sends its body too slowly, then the request times out with 408 and the socket is freed', async () => {
+    const server = await startTestServer({ requestTimeoutMs: 1000 });
+    try {
+      const socket = connect(server.port, '127.0.0.1');
+      let answer = '';
+      socket.on('data', (d) => (answer += d));
+      const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+      socket.write('POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 100000\r\n\r\n\x89PNG');
+      const t0 = Date.now();
+      await closed;
+      assert.match(answer, /^HTTP\/1\.1 408/);
+      assert.ok(Date.now() - t0 < 5000, `closed after ${Date.now() - t0} ms`);
+      assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
+    } finally {
+      await server.stop();
+    }
   });
 
   it('when main.ts gets SIGTERM, then it drains, logs JSON and exits 0', async () => {
