@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# `npm run bench`: every benchmark, each printing its numbers and its ratio against a baseline measured in the
+# same run. Results are recorded by hand, with machine and date, in docs/benchmarks.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+py=$(node --import tsx -e "process.stdout.write(require('./lib/paths').pythonBin())")
+echo "=== machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(date -u +%F) ==="
+echo "=== ingest: FER2013-sized CSV vs pandas.read_csv ==="
+node --import tsx bench/ingest-csv.ts
+echo "=== inference: stage breakdown, detection settings vs slow settings ==="
+node --import tsx bench/inference-stages.ts
+echo "=== inference: HTTP vs raw onnxruntime-node ==="
+node --import tsx bench/inference-http.ts
+echo "=== trainer step: plain fp32 HF loop vs ours (tiny model on CPU; ViT-B/16 on a GPU) ==="
+(cd training-py && "$py" ../bench/gpu_train_throughput.py)
