@@ -29,7 +29,9 @@ export async function startMlflow(opts: { dir: string; host?: string; port?: num
       '--port', String(port),
       '--workers', '1',
     ],
-    env: { MLFLOW_ENABLE_ASYNC_LOGGING: 'false', PYTHONUNBUFFERED: '1' },
+    // The job runner (a pool of huey consumers for GenAI evaluation jobs) is unused by ferops and costs several
+    // processes on a 2-core machine.
+    env: { MLFLOW_SERVER_ENABLE_JOB_EXECUTION: 'false', PYTHONUNBUFFERED: '1' },
     logFile: join(opts.dir, 'mlflow.log'),
     ready: () => httpOk(`${url}/health`),
     readyTimeoutMs: 180_000,
