@@ -10,7 +10,7 @@ import { MlflowClient } from '../../lib/mlflow';
 import { REPO_ROOT } from '../../lib/paths';
 import { freePort } from '../../infra/processes/managed-process';
 import { startStack, type Stack } from '../../infra/stack';
-import { encodePng48 } from '../helpers/png48';
+import { encodePng48 } from '../../lib/face-png';
 
 // The whole product, as a user meets it: `npm run demo -- --once` on a fresh data dir, then the stack started
 // again on the same dir (as after Ctrl-C), checked through its three surfaces: Temporal, MLflow, the REST API.

@@ -1,8 +1,10 @@
 import { once } from 'node:events';
+import { join } from 'node:path';
 import { loadConfig } from '../../../lib/config';
 import { getPhotos } from '../../../test/fixtures/photos';
 import type { ParsedArgs } from '../args';
 import { follow } from '../follow';
+import { startLoad } from '../load-generator';
 import { startOrAttach } from '../pipeline-runner';
 import { connectClient } from '../temporal-client';
 import { describePrediction, predictFile } from './predict';
@@ -27,7 +29,19 @@ export async function demoCommand(args: ParsedArgs): Promise<number> {
     const client = await connectClient(config);
     const { handle, attached } = await startOrAttach(client, config.taskQueue, {});
     console.log(`${attached ? 'attached to' : 'started'} pipeline ${handle.workflowId}`);
-    const result = await follow(handle);
+    // During a canary rollout, real faces are sent to the service so every analysis window has traffic.
+    let load: ReturnType<typeof startLoad> | undefined;
+    const result = await follow(handle, {
+      onProgress: (p) => {
+        if (p.progress?.stage === 'rollout' && p.progress.datasetId && !load) {
+          load = startLoad(stack.inferenceUrl, join(config.dataDir, 'datasets', p.progress.datasetId));
+        }
+      },
+    });
+    if (load) {
+      const s = await load.stop();
+      console.log(`load during the rollout: ${s.sent} requests, ${s.ok} answered, ${s.failed} failed`);
+    }
     console.log(`pipeline ${result.outcome}: ${result.reason} (model v${result.modelVersion ?? '-'}, test accuracy ${result.accuracy.toFixed(3)}, MLflow run ${result.mlflowRunId})`);
     const photos = getPhotos();
     const photo = photos.graceHopper ?? photos.samples[0];
