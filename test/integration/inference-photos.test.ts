@@ -72,15 +72,21 @@ describe('inference on real photos', () => {
 
   it('when group photos are posted, then several faces are found in each', async () => {
     const counts: Record<string, number> = {};
+    let bothEyes = 0;
     for (const file of photos.samples) {
       const res = await postImage(server.url, readFileSync(file), { contentType: 'image/jpeg' });
       assert.equal(res.status, 200);
       counts[basename(file)] = res.json.faces.length;
-      for (const f of res.json.faces) assert.ok(['angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral'].includes(f.label));
+      for (const f of res.json.faces) {
+        assert.ok(['angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral'].includes(f.label));
+        if (f.alignment.eyesFound === 2) bothEyes++;
+      }
     }
     const groups = Object.values(counts).filter((n) => n >= 2).length;
     assert.ok(groups >= 4, `faces per sample: ${JSON.stringify(counts)}`);
     assert.ok(Object.values(counts).reduce((a, b) => a + b, 0) >= 12, `faces per sample: ${JSON.stringify(counts)}`);
+    const total = Object.values(counts).reduce((a, b) => a + b, 0);
+    assert.ok(bothEyes / total >= 0.6, `both eyes found in ${bothEyes} of ${total} faces`);
     assert.equal(server.ctx.faces.liveMats(), 0);
   });
 });

