@@ -6,6 +6,7 @@ import { errorHandler } from './http/error-handler';
 import { requestContext } from './http/request-context';
 import { createLogger } from './logger';
 import { createMetrics } from './metrics';
+import { DEFAULT_DETECT } from './runtime/faces';
 import { createFaceFinder } from './runtime/face-finder';
 import { createModelSource, mlflowRegistry } from './runtime/model-source';
 import { Slots } from './runtime/slots';
@@ -23,7 +24,7 @@ export async function createContext(config: InferenceConfig): Promise<ServiceCon
     metrics: createMetrics(),
     slots: new Slots(),
     stats: new StatsRing(config.statsCapacity),
-    faces: await createFaceFinder(config.cascadeDir, config.cvWorkers),
+    faces: await createFaceFinder(config.cascadeDir, config.cvWorkers, { ...DEFAULT_DETECT, detectMaxSide: config.detectMaxSide, angles: config.detectAngles }),
     sessionOptions: { threads: config.ortThreads, batchMax: config.batchMax, batchWaitMs: config.batchWaitMs, variant: config.modelVariant },
     modelSource: createModelSource({ modelDirs: config.modelDirs, cacheDir: config.modelCacheDir, registry: () => mlflowRegistry(config.mlflowUrl) }),
     adminLock: <T>(fn: () => Promise<T>): Promise<T> => {

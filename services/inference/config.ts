@@ -46,6 +46,19 @@ export const makeConfigSchema = (env: NodeJS.ProcessEnv = process.env) => z.obje
   cascadeDir: z.string().min(1).default(defaultCascadeDir),
   /** FEROPS_CV_WORKERS [min(4, cores - 1), at least 1]: face-detection worker threads; 0 runs it in-process. */
   cvWorkers: int(0, 64).default(defaultWorkerCount),
+  /** FEROPS_DETECT_MAX_SIDE [480]: longest side of the copy the face detector searches (cost grows with its square). */
+  detectMaxSide: int(64, 4096).default(480),
+  /** FEROPS_DETECT_ANGLES [0,-20,20]: in-plane rotations searched; `0` alone is ~4x cheaper but misses tilted heads. */
+  detectAngles: z
+    .union([z.string(), z.array(z.number())])
+    .default('0,-20,20')
+    .transform((v, zctx) => {
+      const list = Array.isArray(v) ? v : v.split(',').map((x) => Number(x.trim()));
+      if (list.length === 0 || list.some((a) => !Number.isFinite(a) || Math.abs(a) > 45)) {
+        zctx.addIssue({ code: 'custom', message: 'a comma-separated list of angles in [-45, 45]' });
+      }
+      return list;
+    }),
   /** FEROPS_MAX_BODY_BYTES [10 MB]: largest accepted request body. */
   maxBodyBytes: int(1).default(10 * 1024 * 1024),
   /** FEROPS_MAX_PIXELS [40e6]: largest decoded image (width x height); guards against decompression bombs. */
@@ -80,6 +93,8 @@ const ENV_KEYS: Record<keyof InferenceConfig, string> = {
   stableModel: 'FEROPS_STABLE_MODEL',
   cascadeDir: 'FEROPS_CASCADE_DIR',
   cvWorkers: 'FEROPS_CV_WORKERS',
+  detectMaxSide: 'FEROPS_DETECT_MAX_SIDE',
+  detectAngles: 'FEROPS_DETECT_ANGLES',
   maxBodyBytes: 'FEROPS_MAX_BODY_BYTES',
   maxPixels: 'FEROPS_MAX_PIXELS',
   ortThreads: 'FEROPS_ORT_THREADS',

@@ -70,6 +70,19 @@ describe('inference on real photos', () => {
     assert.equal(withoutTag.json.faces.length, 0, 'control: the sideways pixels alone show no upright face');
   });
 
+  it('when FEROPS_DETECT_ANGLES is 0 only, then tilted heads in a group photo are missed (the setting reaches the workers)', async () => {
+    const sample4 = photos.samples.find((f) => f.endsWith('sample4.jpg'))!; // four women, most heads tilted
+    const upright = await startTestServer({ detectAngles: [0] });
+    try {
+      const img = readFileSync(sample4);
+      const few = (await postImage(upright.url, img, { contentType: 'image/jpeg' })).json.faces.length;
+      const many = (await postImage(server.url, img, { contentType: 'image/jpeg' })).json.faces.length;
+      assert.ok(few < many, `upright-only found ${few}, default found ${many}`);
+    } finally {
+      await upright.stop();
+    }
+  });
+
   it('when group photos are posted, then several faces are found in each', async () => {
     const counts: Record<string, number> = {};
     let bothEyes = 0;

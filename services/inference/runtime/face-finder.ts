@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { type Cascades, liveMats, loadCascades } from './cv';
 import type { GrayImage } from './decode';
-import { type FaceResult, findFaces } from './faces';
+import { DEFAULT_DETECT, type DetectOptions, type FaceResult, findFaces } from './faces';
 
 /**
  * Where face detection runs: in-process (workers = 0; simplest, blocks the event loop for the duration of a
@@ -16,13 +16,13 @@ export interface FaceFinder {
   close(): Promise<void>;
 }
 
-export async function createFaceFinder(cascadeDir: string, workers: number): Promise<FaceFinder> {
-  return workers > 0 ? WorkerPool.start(cascadeDir, workers) : inProcess(loadCascades(cascadeDir));
+export async function createFaceFinder(cascadeDir: string, workers: number, opts: DetectOptions = DEFAULT_DETECT): Promise<FaceFinder> {
+  return workers > 0 ? WorkerPool.start(cascadeDir, workers, opts) : inProcess(loadCascades(cascadeDir), opts);
 }
 
-function inProcess(cascades: Cascades): FaceFinder {
+function inProcess(cascades: Cascades, opts: DetectOptions): FaceFinder {
   return {
-    find: async (img, detect) => findFaces(img, cascades, detect),
+    find: async (img, detect) => findFaces(img, cascades, detect, opts),
     liveMats,
     close: async () => undefined,
   };
@@ -42,11 +42,12 @@ class WorkerPool implements FaceFinder {
 
   private constructor(
     private readonly cascadeDir: string,
+    private readonly opts: DetectOptions,
     private readonly slots: Slot[],
   ) {}
 
-  static async start(cascadeDir: string, n: number): Promise<WorkerPool> {
-    const pool = new WorkerPool(cascadeDir, []);
+  static async start(cascadeDir: string, n: number, opts: DetectOptions): Promise<WorkerPool> {
+    const pool = new WorkerPool(cascadeDir, opts, []);
     try {
       await Promise.all(Array.from({ length: n }, () => pool.spawn()));
     } catch (err) {
@@ -62,7 +63,7 @@ class WorkerPool implements FaceFinder {
     // The project runs TypeScript through tsx without a build step; a worker does not always inherit the parent's
     // loader flags (the test runner's children do not), so it registers tsx's CommonJS hook itself.
     const worker = new Worker(join(__dirname, 'face-worker.ts'), {
-      workerData: { cascadeDir: this.cascadeDir },
+      workerData: { cascadeDir: this.cascadeDir, opts: this.opts },
       execArgv: ['--require', 'tsx/cjs'],
     });
     const slot: Slot = { worker, pending: new Map(), live: 0 };

@@ -1,6 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { liveMats, loadCascades } from './cv';
-import { findFaces } from './faces';
+import { type DetectOptions, findFaces } from './faces';
 
 /**
  * Worker thread body: opencv work is synchronous wasm, so running it here keeps the HTTP event loop free while
@@ -14,11 +14,12 @@ export interface FaceJob {
   detect: boolean;
 }
 
-const cascades = loadCascades((workerData as { cascadeDir: string }).cascadeDir);
+const { cascadeDir, opts } = workerData as { cascadeDir: string; opts: DetectOptions };
+const cascades = loadCascades(cascadeDir);
 
 parentPort!.on('message', (job: FaceJob) => {
   try {
-    const result = findFaces({ data: Buffer.from(job.data.buffer, job.data.byteOffset, job.data.byteLength), width: job.width, height: job.height, format: 'raw' }, cascades, job.detect);
+    const result = findFaces({ data: Buffer.from(job.data.buffer, job.data.byteOffset, job.data.byteLength), width: job.width, height: job.height, format: 'raw' }, cascades, job.detect, opts);
     const transfer = result.faces.map((f) => f.pixels.buffer as ArrayBuffer);
     parentPort!.postMessage({ id: job.id, ok: true, result, liveMats: liveMats() }, transfer);
   } catch (err) {
