@@ -9,11 +9,11 @@ async function main(): Promise<void> {
       process.exit(1); // a second signal means the operator does not want to wait
     }
     signalled = true;
-    process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), level: 'info', msg: 'shutting down', signal })}\n`);
+    server.ctx.logger.info('shutting down', { signal });
     server.stop().then(
       () => process.exit(0),
       (err) => {
-        process.stderr.write(`shutdown failed: ${(err as Error).message}\n`);
+        server.ctx.logger.error('shutdown failed', { error: (err as Error).message });
         process.exit(1);
       },
     );
