@@ -7,7 +7,7 @@
  * latency and the ratio HTTP / raw. The model is the `strips` fixture unless FEROPS_BENCH_MODEL names a dir.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -93,6 +93,7 @@ async function main(): Promise<void> {
   let modelDir = process.env.FEROPS_BENCH_MODEL;
   if (!modelDir) {
     const dir = mkdtempSync(join(tmpdir(), 'ferops-bench-models-'));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
     execFileSync(pythonBin(), [join(REPO_ROOT, 'test', 'fixtures', 'make_models.py'), dir]);
     modelDir = join(dir, 'strips');
   }

@@ -7,7 +7,7 @@
  * The model is the `strips` fixture (FEROPS_BENCH_MODEL=<model dir> to time a real one).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import sharp from 'sharp';
@@ -40,6 +40,7 @@ async function main(): Promise<void> {
   let modelDir = process.env.FEROPS_BENCH_MODEL;
   if (!modelDir) {
     const dir = mkdtempSync(join(tmpdir(), 'ferops-bench-models-'));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
     execFileSync(pythonBin(), [join(REPO_ROOT, 'test', 'fixtures', 'make_models.py'), dir]);
     modelDir = join(dir, 'strips');
   }

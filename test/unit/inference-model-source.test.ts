@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { AppError } from '../../services/inference/errors';
 import { createModelSource, type RegistryClient } from '../../services/inference/runtime/model-source';
 
@@ -33,9 +33,13 @@ function fakeRegistry(opts: { tagSha?: string; bytes?: Buffer; fail?: Error } = 
   return { client, calls };
 }
 
+const scratch: string[] = [];
+after(() => scratch.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
 const setup = (registry: RegistryClient) => {
   const cacheDir = mkdtempSync(join(tmpdir(), 'ferops-ms-cache-'));
   const modelsRoot = mkdtempSync(join(tmpdir(), 'ferops-ms-models-'));
+  scratch.push(cacheDir, modelsRoot);
   return { cacheDir, modelsRoot, source: createModelSource({ modelDirs: [modelsRoot], cacheDir, registry: () => registry }) };
 };
 
