@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, symlinkSync } from 'node:fs';
+import { mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
@@ -80,10 +80,14 @@ describe('inference admin API', () => {
       [`${fixtureModels()}/does-not-exist`, 404, 'model_not_found'],
       ['models:/bad name/1', 400, 'invalid_source'],
     ];
-    for (const [source, status, code] of cases) {
-      const res = await admin(server.url, 'PUT', '/admin/v1/slots/canary', { source });
-      assert.equal(res.status, status, source);
-      assert.equal(res.json.error.code, code, source);
+    try {
+      for (const [source, status, code] of cases) {
+        const res = await admin(server.url, 'PUT', '/admin/v1/slots/canary', { source });
+        assert.equal(res.status, status, source);
+        assert.equal(res.json.error.code, code, source);
+      }
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
     }
   });
 
