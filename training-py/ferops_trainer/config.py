@@ -30,18 +30,20 @@ class ModelConfig:
 
 @dataclass
 class AugmentConfig:
-    enabled: bool = True
-    crop_scale_min: float = 0.8  # random resized crop keeps 80-100 % of the side length
+    # Off by default: the tiny CPU-demo ViT learns visibly slower with augmentation in a 90 s budget (measured,
+    # see README). Turn it on for FER2013 and the small/base models, where overfitting is the problem.
+    enabled: bool = False
+    crop_scale_min: float = 0.85  # random resized crop keeps 85-100 % of the side length
     hflip: bool = True
-    rotation_degrees: float = 10.0
-    erase_prob: float = 0.25  # probability of one random-erasing rectangle per image
+    rotation_degrees: float = 8.0
+    erase_prob: float = 0.15  # probability of one random-erasing rectangle per image
 
 
 @dataclass
 class TrainConfig:
-    epochs: int = 12
+    epochs: int = 15
     batch_size: int = 64
-    lr: float = 2e-3  # a tiny ViT from scratch wants a larger step than fine-tuning (use ~5e-5 for "base")
+    lr: float = 1e-3  # a tiny ViT from scratch wants a larger step than fine-tuning (use ~5e-5 for "base")
     weight_decay: float = 0.05
     warmup_ratio: float = 0.1
     label_smoothing: float = 0.1

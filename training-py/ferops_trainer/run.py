@@ -37,7 +37,7 @@ def _payload(trainer: Trainer, spec: ModelSpec, cfg: RunConfig, data: Dataset) -
         "loop": {k: getattr(st, k) for k in st.__dataclass_fields__},
         "run_config": cfg.to_dict(), "dataset_fingerprint": data.fingerprint,
         "label2id": dict(LABEL2ID), "id2label": {str(k): v for k, v in ID2LABEL.items()},
-        "versions": {"torch": torch.__version__},
+        "versions": {"torch": str(torch.__version__)},  # TorchVersion is not weights_only-loadable
     }
 
 

@@ -16,6 +16,9 @@ FAST = {
     "model": {"base": "tiny", "image_size": 32, "patch_size": 8},
     "train": {"epochs": 2, "batch_size": 32, "lr": 0.002, "early_stop_patience": 0, "num_threads": 2,
               "augment": {"enabled": False}},
+    # Models trained for seconds have near-tied logits, so int8 flips a few argmaxes; tests that are not about
+    # the int8 gate relax it (the default 0.99 is exercised in test_cli_errors).
+    "export": {"int8_min_agreement": 0.9},
 }
 
 

@@ -16,7 +16,7 @@ SIZE = 48
 _yy, _xx = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32)
 
 
-def _stroke(img: np.ndarray, xs: np.ndarray, ys: np.ndarray, value: float, width: float = 1.2) -> None:
+def _stroke(img: np.ndarray, xs: np.ndarray, ys: np.ndarray, value: float, width: float = 1.5) -> None:
     """Darkens pixels within `width` of the polyline sampled at (xs, ys)."""
     for x, y in zip(xs, ys):
         mask = (_xx - x) ** 2 + (_yy - y) ** 2 <= width ** 2
@@ -25,7 +25,7 @@ def _stroke(img: np.ndarray, xs: np.ndarray, ys: np.ndarray, value: float, width
 
 def _face(label: int, rng: np.random.Generator) -> np.ndarray:
     img = rng.uniform(20, 90) + rng.normal(0, 8, (SIZE, SIZE))
-    cx, cy = 24 + rng.uniform(-3, 3), 24 + rng.uniform(-3, 3)
+    cx, cy = 24 + rng.uniform(-2, 2), 24 + rng.uniform(-2, 2)
     rx, ry = rng.uniform(14, 18), rng.uniform(17, 21)
     skin = rng.uniform(140, 210)
     img[((_xx - cx) / rx) ** 2 + ((_yy - cy) / ry) ** 2 <= 1] = skin
@@ -55,7 +55,7 @@ def _face(label: int, rng: np.random.Generator) -> np.ndarray:
         _stroke(img, cx + t * 0.5, np.full_like(t, my), dark, width=1.5)
     else:             # neutral: long flat line
         _stroke(img, cx + t, np.full_like(t, my), dark, width=0.9)
-    img = img * rng.uniform(0.8, 1.2) + rng.normal(0, 10, (SIZE, SIZE))
+    img = img * rng.uniform(0.85, 1.15) + rng.normal(0, 6, (SIZE, SIZE))
     return np.clip(img, 0, 255).astype(np.uint8)
 
 

@@ -18,13 +18,13 @@ def bad(data, overrides=None) -> str:
 def test_when_only_required_keys_are_given_then_cpu_demo_defaults_apply():
     cfg = parse_config(BASE)
     assert cfg.model.base == "tiny" and cfg.device == "auto" and cfg.seed == 1337
-    assert cfg.train.augment.enabled and cfg.export.opset == 17 and cfg.export.int8_min_agreement == 0.99
+    assert not cfg.train.augment.enabled and cfg.train.lr == 1e-3 and cfg.export.opset == 17 and cfg.export.int8_min_agreement == 0.99
 
 
 def test_when_overrides_are_given_then_json_values_are_parsed_and_nested_keys_set():
-    cfg = parse_config(BASE, ["train.epochs=3", "train.lr=0.01", "train.augment.enabled=false",
+    cfg = parse_config(BASE, ["train.epochs=3", "train.lr=0.01", "train.augment.enabled=true",
                               "model.base=some/hub-id", "train.max_steps=null"])
-    assert cfg.train.epochs == 3 and cfg.train.lr == 0.01 and cfg.train.augment.enabled is False
+    assert cfg.train.epochs == 3 and cfg.train.lr == 0.01 and cfg.train.augment.enabled is True
     assert cfg.model.base == "some/hub-id" and cfg.train.max_steps is None
 
 
@@ -75,4 +75,4 @@ def test_when_config_file_is_valid_then_it_loads_with_overrides(tmp_path):
     path.write_text(json.dumps({**BASE, "train": {"epochs": 4}}))
     cfg = load_config(str(path), ["train.batch_size=8"])
     assert cfg.train.epochs == 4 and cfg.train.batch_size == 8
-    assert cfg.to_dict()["train"]["augment"]["enabled"] is True
+    assert cfg.to_dict()["train"]["augment"]["enabled"] is False

@@ -54,11 +54,11 @@ def test_when_interrupted_and_resumed_then_parameters_equal_the_uninterrupted_ru
     assert events.events[-1] == {"event": "interrupted", "checkpoint": last}
     assert events.of("checkpoint")[-1]["path"] == last
 
+    ckpt_epochs = load_checkpoint(last)["loop"]["epochs_completed"]
+
     resumed = EventCollector()
     assert run(config(small_dataset, tmp_path), resumed, resume=last) == 0
-    start = resumed.of("start")[0]
-    ckpt_epochs = load_checkpoint(last)["loop"]["epochs_completed"]
-    assert start["resumed_from_epoch"] == ckpt_epochs
+    assert resumed.of("start")[0]["resumed_from_epoch"] == ckpt_epochs
     epochs_before = [e["epoch"] for e in events.of("epoch")]
     assert epochs_before + [e["epoch"] for e in resumed.of("epoch")] == [1, 2, 3]
 
