@@ -26,7 +26,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "training-py"))
 
-from ferops_trainer.config import ModelConfig, TrainConfig  # noqa: E402
+from ferops_trainer.config import AugmentConfig, ModelConfig, TrainConfig  # noqa: E402
 from ferops_trainer.device import Runtime  # noqa: E402
 from ferops_trainer.engine import build_optimizer, compute_loss  # noqa: E402
 from ferops_trainer.labels import NUM_CLASSES  # noqa: E402
@@ -85,7 +85,7 @@ def ferops_step(args, device: torch.device, faces: torch.Tensor, labels: torch.T
     rt = Runtime(device, amp)
     model, _ = build_model(ModelConfig(base=args.size, image_size=args.image_size, patch_size=args.patch_size))
     model = model.to(device).train()
-    cfg = TrainConfig(batch_size=args.batch, lr=1e-4, mixup=0.0)
+    cfg = TrainConfig(batch_size=args.batch, lr=1e-4, augment=AugmentConfig(enabled=True))  # crop/flip/rotate/erase
     opt = build_optimizer(model, cfg, rt)  # fused AdamW on CUDA
     forward = torch.compile(model) if args.compile else model
     gen = torch.Generator(device=device).manual_seed(0)

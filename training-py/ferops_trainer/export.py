@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import logging
 import os
 import warnings
 from dataclasses import dataclass
@@ -17,15 +16,15 @@ from .labels import FACE_SIZE
 
 INPUT_NAME = "pixels"
 OUTPUT_NAME = "logits"
-log = logging.getLogger(__name__)
 
 
 def export_onnx(model: nn.Module, path: str, opset: int) -> str:
     """Exports the FaceViT wrapper: pixels (B, 1, 48, 48) float32 in [0, 1] -> logits (B, 7), dynamic batch.
 
-    Uses the TorchScript-based exporter (dynamo=False): for this graph it is fast (~1 s vs ~10 s for dynamo on
-    2 CPU cores), needs no onnxscript rewrite passes, and writes one self-contained file; parity below checks
-    the result either way.
+    Uses the TorchScript-based exporter (dynamo=False). Both exporters pass parity on this graph (max |diff|
+    ~2e-6), but torch 2.15's dynamo exporter has no opset-17 implementations (it exports opset 18 and
+    down-converts through a fallback), prints progress to stdout, and took 2.5 s vs 0.15 s for the tiny model
+    on this 2-core machine. The legacy exporter writes the requested opset directly, in one file.
     """
     cpu_model = copy.deepcopy(model).float().cpu().eval()
     example = torch.rand(2, 1, FACE_SIZE, FACE_SIZE)

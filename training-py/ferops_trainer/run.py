@@ -3,7 +3,6 @@ metrics, ONNX export with the parity gate, and the model directory."""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -16,9 +15,9 @@ from .config import RunConfig
 from .data import Dataset, class_weights, load_data
 from .device import resolve_runtime, seed_everything
 from .engine import Trainer, evaluate
-from .errors import EXIT_INTERRUPTED, TrainerError, bad_config
+from .errors import EXIT_INTERRUPTED, bad_config
 from .events import EventWriter
-from .labels import ID2LABEL, LABEL2ID, LABELS
+from .labels import ID2LABEL, LABEL2ID
 from .metrics import classification_report
 from .model import FaceViT, ModelSpec, build_model, model_from_spec
 from .model_dir import write_model_dir
@@ -181,5 +180,3 @@ def run(cfg: RunConfig, events: EventWriter, resume: Optional[str] = None,
     log.info("run finished with code %d in %.1f s", code, time.perf_counter() - started)
     return code
 
-
-__all__ = ["run", "TrainerError"]
