@@ -124,9 +124,16 @@ class Run:
         return patience > 0 and self.trainer.state.epochs_since_best >= patience
 
     def best_model(self) -> FaceViT:
-        model = self.trainer.model
+        """The best-val-accuracy weights; falls back to the last ones if best.pt is missing or belongs to another
+        run (e.g. a resume into a fresh output_dir), which is logged rather than silently exporting stale weights."""
+        model, st = self.trainer.model, self.trainer.state
         if os.path.isfile(self.best_path):
-            model.load_state_dict(load_checkpoint(self.best_path)["model_state"])
+            best = load_checkpoint(self.best_path)
+            if best.get("epoch") == st.best_epoch and best.get("val_accuracy") == st.best_val_accuracy:
+                model.load_state_dict(best["model_state"])
+                return model
+        log.warning("no best.pt for epoch %d in %s: testing and exporting the last weights", st.best_epoch,
+                    self.ckpt_dir)
         return model
 
     def execute(self, resume: Optional[str]) -> int:
