@@ -1,9 +1,13 @@
 """Failures reach the activity as one `error` event and an exit code that says whether a retry can help."""
 
+import json
+import subprocess
+import sys
+
 import pytest
 import torch
 
-from conftest import make_config, run_cli
+from conftest import TRAINER_DIR, make_config, run_cli
 from ferops_trainer.config import parse_config
 from ferops_trainer.errors import TrainerError
 from ferops_trainer.events import EventCollector
@@ -40,3 +44,18 @@ def test_when_parity_gate_fails_then_parity_event_is_false_and_parity_failed_is_
         run(cfg, events)
     assert info.value.code == "parity_failed" and info.value.exit_code == 3
     assert events.of("parity")[0]["passed"] is False and events.of("artifact") == [] and events.of("done") == []
+
+
+def test_when_an_unexpected_exception_escapes_then_error_event_internal_and_exit_1(small_dataset, tmp_path):
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps(make_config(small_dataset, str(tmp_path))))
+    script = ("import sys, ferops_trainer.run as r\n"
+              "def boom(*a, **k): raise RuntimeError('disk on fire')\n"
+              "r.run = boom\n"
+              "from ferops_trainer.cli import main\n"
+              f"sys.exit(main(['--config', {str(cfg)!r}]))\n")
+    proc = subprocess.run([sys.executable, "-c", script], cwd=TRAINER_DIR, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert [json.loads(line) for line in proc.stdout.splitlines()] == [
+        {"event": "error", "code": "internal", "message": "RuntimeError: disk on fire"}]
+    assert "Traceback" in proc.stderr
