@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 import time
@@ -17,6 +18,8 @@ from .config import TrainConfig
 from .data import Split
 from .device import Runtime, epoch_seed
 from .events import EventWriter
+
+log = logging.getLogger(__name__)
 
 
 def build_optimizer(model: nn.Module, cfg: TrainConfig, rt: Runtime) -> torch.optim.AdamW:
@@ -198,6 +201,7 @@ class Trainer:
             "torch_cpu": torch.get_rng_state(),
             "torch_cuda": torch.cuda.get_rng_state_all() if self.rt.device.type == "cuda" else None,
             "augment": self.gen.get_state(),
+            "augment_device": self.rt.device.type,
             "python": self.py_rng.getstate(),
         }
 
@@ -205,5 +209,12 @@ class Trainer:
         torch.set_rng_state(rng["torch_cpu"])
         if rng.get("torch_cuda") is not None and self.rt.device.type == "cuda":
             torch.cuda.set_rng_state_all(rng["torch_cuda"])
-        self.gen.set_state(rng["augment"])
+        if rng.get("augment_device") == self.rt.device.type:
+            self.gen.set_state(rng["augment"])
+        else:
+            # CPU (mt19937) and CUDA (philox) generator states are not interchangeable: a run moved between
+            # device types continues with a fresh per-epoch-derived seed, correct but not bit-identical.
+            log.warning("checkpoint augmentation RNG is from %s, running on %s: reseeding",
+                        rng.get("augment_device"), self.rt.device.type)
+            self.gen.manual_seed(epoch_seed(self.seed, self.state.epochs_completed + 1) ^ self.state.step)
         self.py_rng.setstate(rng["python"])

@@ -82,9 +82,9 @@ class Run:
             t = self.trainer
             t.optimizer.load_state_dict(ckpt["optimizer"])
             t.scheduler.load_state_dict(ckpt["scheduler"])
-            t.load_rng_state(ckpt["rng"])
             for key, value in ckpt["loop"].items():
                 setattr(t.state, key, value)
+            t.load_rng_state(ckpt["rng"])
             self.resumed_from = t.state.epochs_completed
             self.last_written = os.path.abspath(resume)
 

@@ -96,3 +96,15 @@ def test_when_checkpoint_comes_from_another_dataset_then_resume_refuses(small_da
     other = save_checkpoint(str(tmp_path / "other.pt"), payload)
     with pytest.raises(TrainerError, match="different dataset"):
         run(config(small_dataset, tmp_path / "out"), EventCollector(), resume=other)
+
+
+def test_when_checkpoint_rng_comes_from_another_device_type_then_resume_reseeds_and_finishes(
+        small_dataset, uninterrupted, tmp_path):
+    payload = load_checkpoint(uninterrupted[0])
+    payload["rng"]["augment_device"] = "cuda"
+    payload["rng"]["augment"] = torch.zeros(16, dtype=torch.uint8)  # a philox-sized state
+    payload["loop"]["epochs_completed"], payload["loop"]["step"] = 2, 10
+    moved = save_checkpoint(str(tmp_path / "moved.pt"), payload)
+    events = EventCollector()
+    assert run(config(small_dataset, tmp_path / "out"), events, resume=moved) == 0
+    assert [e["epoch"] for e in events.of("epoch")] == [3]
