@@ -8,6 +8,7 @@ import { createEvaluateStage } from './pipeline/evaluate-stage';
 import { createIngestStage } from './pipeline/ingest-stage';
 import type { PipelineRunContext } from './pipeline/pipeline-run';
 import { createRegisterStage } from './pipeline/register-stage';
+import { logMetricsOnce } from './tracking';
 import { createTrainActivity } from './train';
 
 /**
@@ -31,7 +32,11 @@ export function createActivities(config: FeropsConfig) {
       trainerDir: TRAINER_DIR,
       metricSink: (runId) => {
         const buffer = new MetricBuffer({ baseUrl: config.mlflowUrl, runId, intervalMs: 5_000 });
-        return { log: (key, value, step) => buffer.add(key, value, step), flush: () => buffer.close() };
+        return {
+          log: (key, value, step) => buffer.add(key, value, step),
+          flush: () => buffer.close(),
+          ensure: async (points) => void (await logMetricsOnce(mlflow, runId, points)),
+        };
       },
     }),
     evaluate: createEvaluateStage(run, { runsDir, modelCacheDir: join(config.dataDir, 'model-cache') }),

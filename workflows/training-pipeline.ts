@@ -11,7 +11,8 @@ const retry: ActivityOptions['retry'] = { initialInterval: '2s', backoffCoeffici
 const { ingest, evaluate, register } = proxyActivities<Activities>({ startToCloseTimeout: '30m', heartbeatTimeout: '2m', retry });
 const trainOptions: ActivityOptions = {
   startToCloseTimeout: '12h',
-  heartbeatTimeout: '90s',
+  // The trainer heartbeats every 5 s; a worker that dies is noticed within 30 s and the retry resumes.
+  heartbeatTimeout: '30s',
   retry,
   // Cancelling the pipeline waits for the trainer to write its checkpoint and stop.
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,

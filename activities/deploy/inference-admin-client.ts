@@ -1,5 +1,8 @@
 import { ApplicationFailure } from '@temporalio/common';
-import type { DeploymentState, Slot, WindowStats } from '../types';
+import type { SlotStats } from '../../services/inference/runtime/stats-ring';
+import type { StatsOutput } from '../../services/inference/usecases/stats';
+import type { SlotsState } from '../../services/inference/usecases/slots';
+import type { DeploymentState, Slot, SlotWindowStats, WindowStats } from '../types';
 
 /**
  * The inference service's admin API (services/inference, /admin/v1), as the deploy activities call it.
@@ -8,8 +11,10 @@ import type { DeploymentState, Slot, WindowStats } from '../types';
 export class InferenceAdminClient {
   constructor(private readonly baseUrl: string, private readonly token: string) {}
 
-  state(): Promise<DeploymentState> {
-    return this.call('GET', '/admin/v1/slots');
+  async state(): Promise<DeploymentState> {
+    const s = await this.call<SlotsState>('GET', '/admin/v1/slots');
+    const slot = (v: SlotsState['stable']) => (v ? { version: v.version, source: v.source } : undefined);
+    return { stable: slot(s.stable), canary: slot(s.canary), ...s.traffic };
   }
   loadModel(slot: Slot, source: string, version: string): Promise<unknown> {
     return this.call('PUT', `/admin/v1/slots/${slot}`, { source, version });
@@ -17,8 +22,14 @@ export class InferenceAdminClient {
   setTraffic(canaryWeight: number, shadow: boolean): Promise<unknown> {
     return this.call('PUT', '/admin/v1/traffic', { canaryWeight, shadow });
   }
-  stats(windowSeconds: number): Promise<WindowStats> {
-    return this.call('GET', `/admin/v1/stats?windowSeconds=${windowSeconds}`);
+  /** The service reports "no data" as null; analysis reads it as zero requests, which is inconclusive, never a pass. */
+  async stats(windowSeconds: number): Promise<WindowStats> {
+    const s = await this.call<StatsOutput>('GET', `/admin/v1/stats?windowSeconds=${windowSeconds}`);
+    return {
+      stable: windowSlot(s.slots.stable),
+      canary: windowSlot(s.slots.canary),
+      shadow: { compared: s.shadow.compared, agreement: s.shadow.agreement ?? 0 },
+    };
   }
   promote(): Promise<unknown> {
     return this.call('POST', '/admin/v1/promote');
@@ -42,4 +53,16 @@ export class InferenceAdminClient {
     }
     throw new Error(message);
   }
+}
+
+function windowSlot(s: SlotStats | undefined): SlotWindowStats {
+  return {
+    version: s?.version ?? undefined,
+    requests: s?.requests ?? 0,
+    errors: s?.errors ?? 0,
+    latencyMs: { p50: s?.latencyMs.p50 ?? 0, p95: s?.latencyMs.p95 ?? 0, p99: s?.latencyMs.p99 ?? 0 },
+    classCounts: s?.classCounts ?? {},
+    meanConfidence: s?.meanConfidence ?? 0,
+    faces: s?.faces ?? 0,
+  };
 }

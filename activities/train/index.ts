@@ -10,6 +10,8 @@ import { EXIT_BAD_INPUT, EXIT_INTERRUPTED, type TrainerEvent } from './trainer-e
 export interface MetricSink {
   log(key: string, value: number, step: number): void;
   flush(): Promise<void>;
+  /** Logs each point the run does not hold yet (by key and step); safe to repeat. */
+  ensure(points: { key: string; value: number; step: number }[]): Promise<void>;
 }
 
 export interface TrainDeps {
@@ -19,7 +21,27 @@ export interface TrainDeps {
   metricSink: (mlflowRunId: string) => MetricSink;
 }
 
-export interface TrainHeartbeat { epoch?: number; epochs?: number; step?: number; loss?: number; valAccuracy?: number; checkpoint?: string }
+export interface TrainHeartbeat {
+  epoch?: number;
+  epochs?: number;
+  step?: number;
+  loss?: number;
+  valAccuracy?: number;
+  /** The last checkpoint written, and the epoch it ends: a retry resumes there. */
+  checkpoint?: string;
+  checkpointEpoch?: number;
+}
+
+type EpochRecord = Pick<Extract<TrainerEvent, { event: 'epoch' }>, 'epoch' | 'train_loss' | 'val_loss' | 'val_accuracy' | 'lr' | 'images_per_s'>;
+
+/** The MLflow metric points of one epoch, stepped by epoch number. */
+const epochPoints = (e: EpochRecord) => [
+  { key: 'train_loss', value: e.train_loss, step: e.epoch },
+  { key: 'val_loss', value: e.val_loss, step: e.epoch },
+  { key: 'val_accuracy', value: e.val_accuracy, step: e.epoch },
+  { key: 'learning_rate', value: e.lr, step: e.epoch },
+  { key: 'images_per_s', value: e.images_per_s, step: e.epoch },
+];
 
 /** A directory name safe for any workflow id (ids may hold '/' and ':'). */
 export const safeName = (id: string): string => id.replace(/[^\w.-]+/g, '_');
@@ -47,14 +69,10 @@ export function createTrainActivity(deps: TrainDeps) {
     const onEvent = (e: TrainerEvent) => {
       if (e.event === 'start') progress.epochs = e.epochs;
       if (e.event === 'step') Object.assign(progress, { epoch: e.epoch, step: e.step, loss: e.loss });
-      if (e.event === 'checkpoint') progress.checkpoint = e.path;
+      if (e.event === 'checkpoint') Object.assign(progress, { checkpoint: e.path, checkpointEpoch: e.epoch });
       if (e.event === 'epoch') {
         Object.assign(progress, { epoch: e.epoch, epochs: e.epochs, step: e.step, loss: e.train_loss, valAccuracy: e.val_accuracy });
-        sink.log('train_loss', e.train_loss, e.epoch);
-        sink.log('val_loss', e.val_loss, e.epoch);
-        sink.log('val_accuracy', e.val_accuracy, e.epoch);
-        sink.log('learning_rate', e.lr, e.epoch);
-        sink.log('images_per_s', e.images_per_s, e.epoch);
+        for (const p of epochPoints(e)) sink.log(p.key, p.value, p.step);
         ctx.heartbeat(progress);
       }
     };
@@ -77,11 +95,16 @@ export function createTrainActivity(deps: TrainDeps) {
         bestValAccuracy: run.done.best_val_accuracy,
         test: { accuracy: run.done.test.accuracy, macroF1: run.done.test.macro_f1 },
       };
+      // Points streamed by an attempt that was killed may never have reached MLflow; the trainer's own history
+      // (kept in its checkpoints) is the record, so every epoch ends up logged exactly once.
+      const { history } = JSON.parse(readFileSync(join(out.modelDir, 'metrics.json'), 'utf8')) as { history: EpochRecord[] };
+      await sink.ensure(history.flatMap(epochPoints));
       writeFileSync(resultFile, JSON.stringify(out, null, 2));
       return out;
     }
     const why = run.error ? `${run.error.code}: ${run.error.message}` : `exit ${run.exitCode ?? run.signal}: ${run.stderrTail.slice(-800)}`;
-    if (run.error?.code === 'bad_checkpoint' && resumeFrom) {
+    // The trainer reports a checkpoint that fails its checksum as bad_config "corrupt checkpoint ...".
+    if (resumeFrom && run.error && /corrupt checkpoint/i.test(run.error.message)) {
       // Never resume from a checkpoint the trainer rejected: set it aside, and the retry starts clean.
       renameSync(resumeFrom, `${resumeFrom}.corrupt`);
       ctx.heartbeat({ ...progress, checkpoint: undefined });

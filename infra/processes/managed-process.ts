@@ -12,6 +12,8 @@ export interface ManagedProcess {
   /** Resolves with the exit code (or null when killed by a signal). */
   readonly exited: Promise<number | null>;
   stop(graceMs?: number): Promise<void>;
+  /** SIGKILL to the whole group at once, as a crash would (chaos tests). */
+  kill(): Promise<void>;
 }
 
 export interface StartOptions {
@@ -47,6 +49,10 @@ export async function startProcess(opts: StartOptions): Promise<ManagedProcess> 
     logFile: opts.logFile,
     exited,
     stop: (graceMs = 10_000) => stopGroup(child.pid, exited, graceMs),
+    kill: async () => {
+      if (child.pid) process.kill(-child.pid, 'SIGKILL');
+      await exited;
+    },
   };
   const deadline = Date.now() + (opts.readyTimeoutMs ?? 120_000);
   while (Date.now() < deadline) {
