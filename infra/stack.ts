@@ -27,7 +27,8 @@ export interface Stack {
   /** The service env the stack's processes got (the CLI and tests reuse it). */
   env: NodeJS.ProcessEnv;
   processes: Record<'temporal' | 'mlflow' | 'inference' | 'worker', ManagedProcess>;
-  restart(name: 'worker' | 'inference'): Promise<void>;
+  /** Stops and starts one process on the same port and state dir (Temporal and MLflow keep their databases). */
+  restart(name: 'worker' | 'inference' | 'temporal' | 'mlflow'): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -43,9 +44,11 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   const adminToken = readOrCreateToken(join(o.dataDir, 'admin-token'));
   const started: ManagedProcess[] = [];
   try {
-    const temporal = await startTemporal({ dir: join(o.dataDir, 'temporal'), port: o.ports.temporal, uiPort: o.ports.temporalUi, ui: o.ui });
+    const temporalOpts = { dir: join(o.dataDir, 'temporal'), port: o.ports.temporal, uiPort: o.ports.temporalUi, ui: o.ui };
+    const temporal = await startTemporal(temporalOpts);
     started.push(temporal);
-    const mlflow = await startMlflow({ dir: join(o.dataDir, 'mlflow'), port: o.ports.mlflow });
+    const mlflowOpts = { dir: join(o.dataDir, 'mlflow'), port: o.ports.mlflow };
+    const mlflow = await startMlflow(mlflowOpts);
     started.push(mlflow);
     const port = o.ports.inference || (await freePort());
     const inferenceUrl = `http://127.0.0.1:${port}`;
@@ -77,7 +80,11 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       processes,
       async restart(name) {
         await processes[name].stop();
-        processes[name] = name === 'worker' ? await startWorker() : await startInference();
+        // Servers come back on the ports they had (clients hold those addresses) and on the same state dirs.
+        if (name === 'temporal') processes.temporal = await startTemporal({ ...temporalOpts, port: portOf(temporal.address), uiPort: temporal.uiUrl ? portOf(temporal.uiUrl) : undefined });
+        else if (name === 'mlflow') processes.mlflow = await startMlflow({ ...mlflowOpts, port: mlflow.port });
+        else if (name === 'worker') processes.worker = await startWorker();
+        else processes.inference = await startInference();
         if (name === 'inference') await restoreChampion(mlflow.url, inferenceUrl, adminToken, o.modelName);
       },
       async stop() {
@@ -92,6 +99,8 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     throw e;
   }
 }
+
+const portOf = (address: string): number => Number(address.split(':').pop());
 
 function readOrCreateToken(file: string): string {
   if (process.env.FEROPS_ADMIN_TOKEN) return process.env.FEROPS_ADMIN_TOKEN;
