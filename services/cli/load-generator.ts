@@ -14,6 +14,8 @@ export function startLoad(inferenceUrl: string, datasetUri: string, ratePerSecon
   const stats: LoadStats = { sent: 0, ok: 0, failed: 0 };
   let running = true;
   const loop = (async () => {
+    // Until a stable model serves, every answer is 503 by design: there is nothing to measure yet.
+    while (running && !(await fetch(`${inferenceUrl}/readyz`).then((r) => r.ok, () => false))) await sleep(500);
     for (let i = 0; running; i = (i + 1) % test.count) {
       const body = await encodePng48(test.images.subarray(i * FACE_PIXELS, (i + 1) * FACE_PIXELS));
       stats.sent++;
