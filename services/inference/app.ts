@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import express, { type Express } from 'express';
 import type { InferenceConfig } from './config';
 import type { ServiceContext } from './context';
@@ -8,22 +9,32 @@ import { createLogger } from './logger';
 import { createMetrics } from './metrics';
 import { DEFAULT_DETECT } from './runtime/faces';
 import { createFaceFinder } from './runtime/face-finder';
+import { FeedbackStore } from './runtime/feedback-store';
+import { RecentPredictions } from './runtime/recent-predictions';
 import { createModelSource, mlflowRegistry } from './runtime/model-source';
 import { Slots } from './runtime/slots';
 import { StatsRing } from './runtime/stats-ring';
 import { adminRoutes } from './routes/admin';
+import { feedbackRoutes } from './routes/feedback';
+import { publishAccuracy } from './usecases/feedback';
 import { opsRoutes } from './routes/ops';
 import { predictRoutes } from './routes/predict';
 
 /** Wires the runtime pieces into one context; the cascades load here so a bad FEROPS_CASCADE_DIR fails start-up. */
 export async function createContext(config: InferenceConfig): Promise<ServiceContext> {
   let chain: Promise<unknown> = Promise.resolve();
+  const metrics = createMetrics();
+  const feedback = new FeedbackStore(join(config.feedbackDir, 'feedback.jsonl'));
+  // Live accuracy is over the whole durable log, so a restart does not reset the gauge to "no data".
+  publishAccuracy(metrics, feedback);
   return {
     config,
     logger: createLogger(config.logLevel),
-    metrics: createMetrics(),
+    metrics,
     slots: new Slots(),
     stats: new StatsRing(config.statsCapacity),
+    recent: new RecentPredictions(config.recentPredictions, config.feedbackTtlSeconds * 1000),
+    feedback,
     faces: await createFaceFinder(config.cascadeDir, config.cvWorkers, { ...DEFAULT_DETECT, detectMaxSide: config.detectMaxSide, angles: config.detectAngles }),
     sessionOptions: { threads: config.ortThreads, batchMax: config.batchMax, batchWaitMs: config.batchWaitMs, variant: config.modelVariant },
     modelSource: createModelSource({ modelDirs: config.modelDirs, cacheDir: config.modelCacheDir, registry: () => mlflowRegistry(config.mlflowUrl) }),
@@ -42,6 +53,7 @@ export function createApp(ctx: ServiceContext): Express {
   app.use(requestContext(ctx.logger));
   app.use(opsRoutes(ctx));
   app.use(predictRoutes(ctx));
+  app.use(feedbackRoutes(ctx));
   app.use(adminRoutes(ctx));
   app.use((req) => {
     throw new AppError(404, 'not_found', `no route ${req.method} ${req.path}`);

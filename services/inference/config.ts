@@ -77,6 +77,17 @@ export const makeConfigSchema = (env: NodeJS.ProcessEnv = process.env) => z.obje
   requestTimeoutMs: int(1000).default(30_000),
   /** FEROPS_STATS_CAPACITY [20000]: per-request records kept for /admin/v1/stats (bounded memory). */
   statsCapacity: int(100).default(20_000),
+  /** FEROPS_FEEDBACK_DIR [<data dir>/feedback]: the durable feedback log and, with FEROPS_KEEP_CROPS, labelled crops. */
+  feedbackDir: z.string().min(1).default(() => join(dataDir(env), 'feedback')),
+  /** FEROPS_KEEP_CROPS [false]: keep recent 48x48 face crops in memory and save labelled ones as PNG (privacy: off). */
+  keepCrops: z
+    .union([z.boolean(), z.enum(['true', 'false', '1', '0'])])
+    .default(false)
+    .transform((v) => v === true || v === 'true' || v === '1'),
+  /** FEROPS_RECENT_PREDICTIONS [10000]: answers remembered so feedback can be joined to them (bounded memory). */
+  recentPredictions: int(1).default(10_000),
+  /** FEROPS_FEEDBACK_TTL_SECONDS [3600]: how long after a prediction feedback on it is accepted. */
+  feedbackTtlSeconds: int(1).default(3600),
   /** FEROPS_LOG_LEVEL [info]: `silent` turns the per-request JSON log off (tests). */
   logLevel: z.enum(['silent', 'error', 'info']).default('info'),
 });
@@ -105,6 +116,10 @@ const ENV_KEYS: Record<keyof InferenceConfig, string> = {
   requestTimeoutMs: 'FEROPS_REQUEST_TIMEOUT_MS',
   statsCapacity: 'FEROPS_STATS_CAPACITY',
   logLevel: 'FEROPS_LOG_LEVEL',
+  feedbackDir: 'FEROPS_FEEDBACK_DIR',
+  keepCrops: 'FEROPS_KEEP_CROPS',
+  recentPredictions: 'FEROPS_RECENT_PREDICTIONS',
+  feedbackTtlSeconds: 'FEROPS_FEEDBACK_TTL_SECONDS',
 };
 
 /** Reads the environment, applies `overrides` on top, validates; throws one message naming every bad key. */

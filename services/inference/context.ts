@@ -2,8 +2,10 @@ import type { InferenceConfig } from './config';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
 import type { FaceFinder } from './runtime/face-finder';
+import type { FeedbackStore } from './runtime/feedback-store';
 import type { SessionOptions } from './runtime/model';
 import type { ResolvedSource } from './runtime/model-source';
+import type { RecentPredictions } from './runtime/recent-predictions';
 import type { Slots } from './runtime/slots';
 import type { StatsRing } from './runtime/stats-ring';
 
@@ -14,6 +16,9 @@ export interface ServiceContext {
   metrics: Metrics;
   slots: Slots;
   stats: StatsRing;
+  /** Recent answers, joined by feedback; holds crops only with FEROPS_KEEP_CROPS. */
+  recent: RecentPredictions;
+  feedback: FeedbackStore;
   /** Face detection + alignment, in-process or on worker threads. */
   faces: FaceFinder;
   sessionOptions: SessionOptions;

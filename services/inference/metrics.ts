@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
  * Prometheus metrics, on a registry owned by one server instance (tests run several servers in one process, and
@@ -58,6 +58,18 @@ export function createMetrics() {
       name: 'ferops_inference_shadow_faces_total',
       help: 'Faces classified by the shadow (canary) model, by whether it agreed with stable',
       labelNames: ['agreed'] as const,
+      registers: [registry],
+    }),
+    feedback: new Counter({
+      name: 'ferops_feedback_total',
+      help: 'Labelled faces received through /v1/feedback, by the model version that answered and whether it was right',
+      labelNames: ['version', 'correct'] as const,
+      registers: [registry],
+    }),
+    feedbackAccuracy: new Gauge({
+      name: 'ferops_feedback_accuracy',
+      help: 'Live accuracy per model version: correct / labelled faces, over the whole durable feedback log',
+      labelNames: ['version'] as const,
       registers: [registry],
     }),
   };

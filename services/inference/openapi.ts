@@ -113,6 +113,77 @@ export const schemas = {
     },
     additionalProperties: false,
   },
+  FeedbackRequest: {
+    type: 'object',
+    required: ['requestId', 'faceIndex', 'label'],
+    properties: {
+      requestId: { type: 'string', minLength: 1, maxLength: 200, description: 'x-request-id of the prediction' },
+      faceIndex: { type: 'integer', minimum: 0 },
+      label: { oneOf: [{ type: 'string', enum: [...LABELS] }, { type: 'integer', minimum: 0, maximum: LABELS.length - 1 }] },
+    },
+    additionalProperties: false,
+  },
+  FeedbackResponse: {
+    type: 'object',
+    required: ['requestId', 'faceIndex', 'modelVersion', 'predicted', 'label', 'correct'],
+    properties: {
+      requestId: str,
+      faceIndex: { type: 'integer' },
+      modelVersion: str,
+      predicted: { type: 'string', enum: [...LABELS] },
+      label: { type: 'string', enum: [...LABELS] },
+      correct: { type: 'boolean' },
+      cropPath: str,
+    },
+    additionalProperties: false,
+  },
+  SlotDrift: {
+    type: 'object',
+    required: ['version', 'requests', 'faces', 'faceDetectionRate', 'meanConfidence', 'features'],
+    properties: {
+      version: { type: ['string', 'null'] },
+      requests: { type: 'integer' },
+      faces: { type: 'integer' },
+      faceDetectionRate: nullableNum,
+      meanConfidence: nullableNum,
+      features: {
+        type: 'object',
+        required: ['classes', 'brightness', 'contrast'],
+        properties: {
+          classes: { type: 'array', items: { type: 'integer' }, minItems: LABELS.length, maxItems: LABELS.length },
+          brightness: { type: 'array', items: { type: 'integer' } },
+          contrast: { type: 'array', items: { type: 'integer' } },
+        },
+        additionalProperties: false,
+      },
+    },
+    additionalProperties: false,
+  },
+  DriftResponse: {
+    type: 'object',
+    required: ['windowSeconds', 'binning', 'slots'],
+    properties: {
+      windowSeconds: { type: 'integer' },
+      binning: {
+        type: 'object',
+        required: ['classes', 'bins', 'brightnessRange', 'contrastRange'],
+        properties: {
+          classes: { type: 'array', items: str },
+          bins: { type: 'integer' },
+          brightnessRange: { type: 'array', items: num },
+          contrastRange: { type: 'array', items: num },
+        },
+        additionalProperties: false,
+      },
+      slots: {
+        type: 'object',
+        required: ['stable', 'canary'],
+        properties: { stable: ref('SlotDrift'), canary: ref('SlotDrift') },
+        additionalProperties: false,
+      },
+    },
+    additionalProperties: false,
+  },
   StatsResponse: {
     type: 'object',
     required: ['windowSeconds', 'slots', 'shadow'],
@@ -224,6 +295,27 @@ export const openapi = {
     },
     '/admin/v1/rollback': {
       post: { summary: 'Weight 0, shadow off, canary emptied', security: [{ adminToken: [] }], responses: { '200': { description: 'slots', content: json(ref('SlotsState')) }, ...adminErrors } },
+    },
+    '/admin/v1/drift': {
+      get: {
+        summary: 'Per-slot live input statistics for drift: predicted classes, crop brightness/contrast histograms, confidence, face-detection rate',
+        security: [{ adminToken: [] }],
+        parameters: [{ name: 'windowSeconds', in: 'query', required: false, schema: { type: 'integer', minimum: 1, default: 600 } }],
+        responses: { '200': { description: 'drift statistics', content: json(ref('DriftResponse')) }, '400': error('invalid_request'), ...adminErrors },
+      },
+    },
+    '/v1/feedback': {
+      post: {
+        summary: 'Label a face of a recent prediction; stored durably and counted in live accuracy per model version',
+        requestBody: { required: true, content: json(ref('FeedbackRequest')) },
+        responses: {
+          '201': { description: 'stored', content: json(ref('FeedbackResponse')) },
+          '400': error('invalid_request, invalid_json: bad body or faceIndex out of range'),
+          '404': error('unknown_request: never answered, evicted or older than FEROPS_FEEDBACK_TTL_SECONDS'),
+          '409': error('already_labelled'),
+          '500': error('feedback_not_stored'),
+        },
+      },
     },
     '/admin/v1/stats': {
       get: {

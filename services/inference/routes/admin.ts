@@ -3,6 +3,7 @@ import type { ServiceContext } from '../context';
 import { AppError } from '../errors';
 import { adminAuth } from '../http/auth';
 import { clearCanary, loadSlot, loadSlotBody, promote, rollback, setTraffic, slotParam, slotsState, trafficBody } from '../usecases/slots';
+import { drift, driftQuery } from '../usecases/drift';
 import { stats, statsQuery } from '../usecases/stats';
 
 export function adminRoutes(ctx: ServiceContext): Router {
@@ -32,6 +33,10 @@ export function adminRoutes(ctx: ServiceContext): Router {
   router.get('/admin/v1/stats', (req, res) => {
     const { windowSeconds } = statsQuery.parse(req.query);
     res.json(stats(ctx, windowSeconds));
+  });
+  router.get('/admin/v1/drift', (req, res) => {
+    const { windowSeconds } = driftQuery.parse(req.query);
+    res.json(drift(ctx, windowSeconds));
   });
   return router;
 }

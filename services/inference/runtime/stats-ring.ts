@@ -1,3 +1,4 @@
+import { addFace, type CropStats, type DriftFeatures, emptyFeatures } from '../../../lib/drift';
 import { LABELS } from '../../../lib/labels';
 
 /**
@@ -13,6 +14,8 @@ export interface RequestRecord {
   /** Predicted class index per face. */
   classes: number[];
   confidenceSum: number;
+  /** Brightness and contrast per face crop, for drift statistics. */
+  crops?: CropStats[];
 }
 
 export interface ShadowRecord {
@@ -45,6 +48,17 @@ export interface SlotStats {
   meanConfidence: number | null;
   faces: number;
   noFaceRate: number | null;
+}
+
+/** Live input statistics of one slot, binned with lib/drift so they compare against a training baseline. */
+export interface SlotDrift {
+  version: string | null;
+  requests: number;
+  faces: number;
+  /** Share of successful requests in which at least one face was found. */
+  faceDetectionRate: number | null;
+  meanConfidence: number | null;
+  features: DriftFeatures;
 }
 
 export class StatsRing {
@@ -99,6 +113,35 @@ export class StatsRing {
       meanConfidence: faces ? round(confidenceSum / faces) : null,
       faces,
       noFaceRate: okRequests ? round(noFace / okRequests) : null,
+    };
+  }
+
+  /** Drift histograms of `slot` while it served `version`: predicted classes, crop brightness and contrast. */
+  drift(slot: string, version: string | null, windowSeconds: number): SlotDrift {
+    const from = this.now() - windowSeconds * 1000;
+    const features = emptyFeatures();
+    let requests = 0;
+    let withFace = 0;
+    let faces = 0;
+    let confidenceSum = 0;
+    for (const r of this.requests.since(from)) {
+      if (r.slot !== slot || r.version !== version || !r.ok) continue;
+      requests++;
+      if (r.classes.length > 0) withFace++;
+      faces += r.classes.length;
+      confidenceSum += r.confidenceSum;
+      r.classes.forEach((c, i) => {
+        const crop = r.crops?.[i];
+        if (crop) addFace(features, c, crop);
+      });
+    }
+    return {
+      version,
+      requests,
+      faces,
+      faceDetectionRate: requests ? round(withFace / requests) : null,
+      meanConfidence: faces ? round(confidenceSum / faces) : null,
+      features,
     };
   }
 

@@ -14,7 +14,7 @@ let modelsDir: string | undefined;
 const scratch: string[] = [];
 
 /** A temp dir removed when the test process exits, so repeated runs do not fill /tmp. */
-function tempDir(prefix: string): string {
+export function tempDir(prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   if (scratch.length === 0) process.once('exit', () => scratch.forEach((d) => rmSync(d, { recursive: true, force: true })));
   scratch.push(dir);
@@ -43,6 +43,7 @@ export function startTestServer(overrides: Partial<InferenceConfig> = {}): Promi
     adminToken: ADMIN_TOKEN,
     modelDirs: [fixtureModels()],
     modelCacheDir: tempDir('ferops-inference-cache-'),
+    feedbackDir: tempDir('ferops-inference-feedback-'),
     stableModel: model('strips'),
     ...overrides,
   });

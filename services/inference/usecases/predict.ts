@@ -1,3 +1,4 @@
+import { cropStats } from '../../../lib/drift';
 import { LABELS } from '../../../lib/labels';
 import { facesToTensorData, softmax } from '../../../lib/preprocess';
 import type { ServiceContext } from '../context';
@@ -59,7 +60,7 @@ export async function predict(ctx: ServiceContext, input: PredictInput): Promise
       infer: ms(t3 - t2),
       total: ms(t3 - t0),
     };
-    observe(ctx, route, faces, timingsMs);
+    observe(ctx, route, faces, timingsMs, found.faces.map((f) => f.pixels), input.requestId);
     return {
       requestId: input.requestId,
       modelVersion: route.model.info.version,
@@ -103,7 +104,14 @@ function toPrediction(box: Box, alignment: FacePrediction['alignment'], logits: 
   };
 }
 
-function observe(ctx: ServiceContext, route: Route, faces: FacePrediction[], t: PredictOutput['timingsMs']): void {
+function observe(
+  ctx: ServiceContext,
+  route: Route,
+  faces: FacePrediction[],
+  t: PredictOutput['timingsMs'],
+  crops: Uint8Array[],
+  requestId: string,
+): void {
   const { metrics } = ctx;
   const version = route.model.info.version;
   metrics.requests.inc({ slot: route.slot, version, status: '200' });
@@ -115,14 +123,18 @@ function observe(ctx: ServiceContext, route: Route, faces: FacePrediction[], t: 
     metrics.predictions.inc({ class: f.label, slot: route.slot });
     metrics.confidence.observe({ slot: route.slot }, f.confidence);
   }
+  const classes = faces.map((f) => LABELS.indexOf(f.label as (typeof LABELS)[number]));
   ctx.stats.record({
     slot: route.slot,
     version,
     ok: true,
     latencyMs: t.total,
-    classes: faces.map((f) => LABELS.indexOf(f.label as (typeof LABELS)[number])),
+    classes,
     confidenceSum: faces.reduce((s, f) => s + f.confidence, 0),
+    crops: crops.map(cropStats),
   });
+  // Crops are face images: kept (in memory, bounded) only when the operator opted in with FEROPS_KEEP_CROPS.
+  ctx.recent.remember(requestId, { modelVersion: version, slot: route.slot, classes, ...(ctx.config.keepCrops ? { crops } : {}) });
 }
 
 /** Runs the canary on the same faces after the stable answer is ready; failures only count, never surface. */

@@ -1,0 +1,95 @@
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { encodePng48 } from '../../../lib/face-png';
+import { LABELS } from '../../../lib/labels';
+import type { ServiceContext } from '../context';
+import { AppError } from '../errors';
+import type { Metrics } from '../metrics';
+import type { FeedbackStore } from '../runtime/feedback-store';
+
+/** A label is a class name or its index (0..6, LABELS order); both become the name. */
+const labelSchema = z.union([
+  z.enum(LABELS),
+  z.number().int().min(0).max(LABELS.length - 1).transform((i) => LABELS[i]),
+]);
+
+export const feedbackBody = z.object({
+  requestId: z.string().min(1).max(200),
+  faceIndex: z.number().int().min(0),
+  label: labelSchema,
+}).strict();
+export type FeedbackInput = z.infer<typeof feedbackBody>;
+
+export interface FeedbackOutput {
+  requestId: string;
+  faceIndex: number;
+  modelVersion: string;
+  predicted: string;
+  label: string;
+  correct: boolean;
+  /** Where the labelled crop was saved (FEROPS_KEEP_CROPS only). */
+  cropPath?: string;
+}
+
+/**
+ * Joins a label to the answer that was served, appends it to the durable log and updates live accuracy.
+ * Only faces the service answered recently can be labelled: that is what ties a label to a model version.
+ */
+export async function submitFeedback(ctx: ServiceContext, input: FeedbackInput): Promise<FeedbackOutput> {
+  const served = ctx.recent.get(input.requestId);
+  if (!served) {
+    throw new AppError(404, 'unknown_request', `no recent prediction ${input.requestId} (unknown, or older than ${ctx.config.feedbackTtlSeconds} s)`);
+  }
+  if (input.faceIndex >= served.classes.length) {
+    throw new AppError(400, 'invalid_request', `request ${input.requestId} has ${served.classes.length} face(s); faceIndex ${input.faceIndex} is out of range`);
+  }
+  if (served.labelled.has(input.faceIndex)) {
+    throw new AppError(409, 'already_labelled', `face ${input.faceIndex} of request ${input.requestId} already has feedback`);
+  }
+  served.labelled.add(input.faceIndex);
+  const predicted = LABELS[served.classes[input.faceIndex]];
+  const correct = predicted === input.label;
+  try {
+    ctx.feedback.append({
+      t: new Date().toISOString(),
+      requestId: input.requestId,
+      faceIndex: input.faceIndex,
+      modelVersion: served.modelVersion,
+      slot: served.slot,
+      predicted,
+      label: input.label,
+      correct,
+    });
+  } catch (err) {
+    served.labelled.delete(input.faceIndex);
+    throw new AppError(500, 'feedback_not_stored', 'feedback could not be stored', true, { cause: err });
+  }
+  ctx.metrics.feedback.inc({ version: served.modelVersion, correct: String(correct) });
+  publishAccuracy(ctx.metrics, ctx.feedback, served.modelVersion);
+  const crop = served.crops?.[input.faceIndex];
+  const cropPath = crop ? await saveCrop(ctx.config.feedbackDir, input, crop) : undefined;
+  return { requestId: input.requestId, faceIndex: input.faceIndex, modelVersion: served.modelVersion, predicted, label: input.label, correct, ...(cropPath ? { cropPath } : {}) };
+}
+
+/** Sets the accuracy gauge of one version, or of every version in the log (start-up). */
+export function publishAccuracy(metrics: Metrics, store: FeedbackStore, version?: string): void {
+  for (const [v, acc] of store.accuracy()) {
+    if (version !== undefined && v !== version) continue;
+    metrics.feedbackAccuracy.set({ version: v }, acc.correct / acc.total);
+  }
+}
+
+/**
+ * `<feedback dir>/crops/<label>/<requestId>-<face>.png`: one folder per class name, the layout the image-folder
+ * ingest source reads. Written to a temp name and renamed, so a crash never leaves half a PNG to be ingested.
+ */
+async function saveCrop(feedbackDir: string, input: FeedbackInput, crop: Uint8Array): Promise<string> {
+  const dir = join(feedbackDir, 'crops', input.label);
+  const safeId = input.requestId.replace(/[^\w.-]/g, '_');
+  const path = join(dir, `${safeId}-${input.faceIndex}.png`);
+  await mkdir(dir, { recursive: true });
+  await writeFile(`${path}.tmp`, await encodePng48(crop));
+  await rename(`${path}.tmp`, path);
+  return path;
+}

@@ -1,0 +1,139 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import sharp from 'sharp';
+import { cropStats } from '../../lib/drift';
+import type { RunningServer } from '../../services/inference/server';
+import { admin, postImage, startTestServer, tempDir } from '../../services/inference/testing/harness';
+import { validate } from '../../services/inference/testing/schema-check';
+
+/** A 48x48 crop whose only lit strip is strip `k` of 7 (the `strips` fixture answers class k), lit at `level`. */
+function stripPixels(k: number, level = 255): Uint8Array {
+  const edges = [0, 6, 13, 20, 27, 34, 41, 48];
+  const px = new Uint8Array(48 * 48);
+  for (let y = 0; y < 48; y++) for (let x = edges[k]; x < edges[k + 1]; x++) px[y * 48 + x] = level;
+  return px;
+}
+const png = (px: Uint8Array) => sharp(Buffer.from(px), { raw: { width: 48, height: 48, channels: 1 } }).png().toBuffer();
+
+async function predictStrip(url: string, k: number, level = 255): Promise<string> {
+  const res = await postImage(url, await png(stripPixels(k, level)), { query: 'detect=false' });
+  assert.equal(res.status, 200);
+  return res.json.requestId;
+}
+
+async function feedback(url: string, body: unknown): Promise<{ status: number; json: any }> {
+  const res = await fetch(`${url}/v1/feedback`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  return { status: res.status, json: await res.json() };
+}
+
+const metricLine = async (url: string, re: RegExp) => (await (await fetch(`${url}/metrics`)).text()).split('\n').find((l) => re.test(l));
+
+describe('monitoring: feedback and drift statistics on the real service', () => {
+  let server: RunningServer;
+  let feedbackDir: string;
+  before(async () => {
+    feedbackDir = tempDir('ferops-monitoring-feedback-');
+    server = await startTestServer({ feedbackDir, feedbackTtlSeconds: 2 });
+  });
+  after(() => server.stop());
+
+  it('when served faces are labelled right and wrong, then each is stored durably and /metrics shows live accuracy', async () => {
+    const version = server.ctx.slots.get('stable')!.info.version;
+    const right = await feedback(server.url, { requestId: await predictStrip(server.url, 3), faceIndex: 0, label: 'happy' });
+    assert.equal(right.status, 201);
+    assert.deepEqual(validate('FeedbackResponse', right.json), []);
+    assert.equal(right.json.correct, true);
+    assert.equal(right.json.modelVersion, version);
+    const wrong = await feedback(server.url, { requestId: await predictStrip(server.url, 4), faceIndex: 0, label: 0 });
+    assert.equal(wrong.status, 201);
+    assert.deepEqual([wrong.json.predicted, wrong.json.label, wrong.json.correct], ['sad', 'angry', false]);
+    assert.equal(wrong.json.cropPath, undefined, 'crops are not kept by default');
+
+    const lines = readFileSync(join(feedbackDir, 'feedback.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(lines.map((l) => [l.label, l.correct]), [['happy', true], ['angry', false]]);
+    assert.match((await metricLine(server.url, /^ferops_feedback_total\{.*correct="true"/))!, / 1$/);
+    assert.match((await metricLine(server.url, /^ferops_feedback_accuracy\{/))!, new RegExp(`version="${version}".* 0\\.5$`));
+    assert.equal(existsSync(join(feedbackDir, 'crops')), false);
+  });
+
+  it('when feedback is unknown, malformed, out of range or repeated, then it is refused with 404/400/409 and not stored', async () => {
+    const id = await predictStrip(server.url, 1);
+    const before = readFileSync(join(feedbackDir, 'feedback.jsonl'), 'utf8');
+    assert.equal((await feedback(server.url, { requestId: 'never-served', faceIndex: 0, label: 'happy' })).status, 404);
+    assert.equal((await feedback(server.url, { requestId: id, faceIndex: 1, label: 'happy' })).status, 400);
+    assert.equal((await feedback(server.url, { requestId: id, faceIndex: 0, label: 'bored' })).status, 400);
+    assert.equal((await feedback(server.url, { requestId: id, faceIndex: 0, label: 7 })).status, 400);
+    assert.equal((await feedback(server.url, { requestId: id, faceIndex: 0 })).status, 400);
+    assert.equal((await feedback(server.url, '{"requestId":')).status, 400);
+    assert.equal(readFileSync(join(feedbackDir, 'feedback.jsonl'), 'utf8'), before);
+    assert.equal((await feedback(server.url, { requestId: id, faceIndex: 0, label: 'disgust' })).status, 201);
+    const again = await feedback(server.url, { requestId: id, faceIndex: 0, label: 'disgust' });
+    assert.equal(again.status, 409);
+    assert.equal(again.json.error.code, 'already_labelled');
+  });
+
+  it('when feedback arrives after the TTL, then the prediction is forgotten: 404', async () => {
+    const id = await predictStrip(server.url, 2);
+    await new Promise((r) => setTimeout(r, 2100));
+    const res = await feedback(server.url, { requestId: id, faceIndex: 0, label: 'fear' });
+    assert.equal(res.status, 404);
+    assert.equal(res.json.error.code, 'unknown_request');
+  });
+
+  it('when the service restarts on the same feedback dir, then live accuracy is rebuilt from the log', async () => {
+    const again = await startTestServer({ feedbackDir });
+    try {
+      assert.match((await metricLine(again.url, /^ferops_feedback_accuracy\{/))!, / 0\.6666/);
+    } finally {
+      await again.stop();
+    }
+  });
+
+  it('when crops are kept, then a labelled crop is saved as PNG under crops/<label>/ for the image-folder ingest', async () => {
+    const dir = tempDir('ferops-monitoring-crops-');
+    const keeping = await startTestServer({ feedbackDir: dir, keepCrops: true });
+    try {
+      const id = await predictStrip(keeping.url, 5);
+      const res = await feedback(keeping.url, { requestId: id, faceIndex: 0, label: 'surprise' });
+      assert.equal(res.status, 201);
+      assert.equal(res.json.cropPath, join(dir, 'crops', 'surprise', `${id.replace(/[^\w.-]/g, '_')}-0.png`));
+      assert.deepEqual(readdirSync(join(dir, 'crops', 'surprise')), [`${id.replace(/[^\w.-]/g, '_')}-0.png`]);
+      const meta = await sharp(res.json.cropPath).metadata();
+      assert.deepEqual([meta.width, meta.height], [48, 48]);
+      const data = await sharp(res.json.cropPath).extractChannel(0).raw().toBuffer();
+      assert.deepEqual(Uint8Array.from(data), stripPixels(5));
+    } finally {
+      await keeping.stop();
+    }
+  });
+
+  it('when traffic is served, then /admin/v1/drift bins classes, crop brightness and contrast for the stable slot', async () => {
+    const fresh = await startTestServer({ feedbackDir: tempDir('ferops-monitoring-drift-') });
+    try {
+      for (let i = 0; i < 4; i++) await predictStrip(fresh.url, 3);
+      await predictStrip(fresh.url, 6, 120);
+      const res = await admin(fresh.url, 'GET', '/admin/v1/drift?windowSeconds=60');
+      assert.equal(res.status, 200);
+      assert.deepEqual(validate('DriftResponse', res.json), []);
+      const s = res.json.slots.stable;
+      assert.equal(s.requests, 5);
+      assert.equal(s.faces, 5);
+      assert.equal(s.faceDetectionRate, 1);
+      assert.deepEqual(s.features.classes, [0, 0, 0, 4, 0, 0, 1]);
+      const bright = cropStats(stripPixels(3));
+      const dim = cropStats(stripPixels(6, 120));
+      const expectBins = new Array(10).fill(0);
+      expectBins[Math.floor(bright.brightness * 10)] += 4;
+      expectBins[Math.floor(dim.brightness * 10)] += 1;
+      assert.deepEqual(s.features.brightness, expectBins);
+      assert.equal(s.features.contrast.reduce((a: number, b: number) => a + b, 0), 5);
+      assert.equal(res.json.slots.canary.requests, 0);
+      assert.equal((await admin(fresh.url, 'GET', '/admin/v1/drift?windowSeconds=0')).status, 400);
+      assert.equal((await admin(fresh.url, 'GET', '/admin/v1/drift', undefined, null)).status, 401);
+    } finally {
+      await fresh.stop();
+    }
+  });
+});
