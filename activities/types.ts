@@ -57,5 +57,6 @@ export interface SlotWindowStats {
 export interface WindowStats {
   stable: SlotWindowStats;
   canary: SlotWindowStats;
-  shadow: { compared: number; agreement: number };
+  /** Mirrored requests the canary answered (compared with stable) and the ones it failed on. */
+  shadow: { compared: number; agreement: number; errors: number };
 }

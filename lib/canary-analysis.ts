@@ -18,8 +18,11 @@ export function analyseWindow(
   minRequests: number,
   t: RolloutInput['thresholds'],
 ): Analysis {
-  const { stable, canary, shadow } = stats;
-  const canaryRequests = phase === 'shadow' ? shadow.compared : canary.requests;
+  const { stable, shadow } = stats;
+  // In shadow the canary answers no client: its requests and errors are the mirrored ones, and the service
+  // measures agreement there, not latency or confidence.
+  const canary = phase === 'shadow' ? { ...stats.canary, requests: shadow.compared + shadow.errors, errors: shadow.errors } : stats.canary;
+  const canaryRequests = canary.requests;
   const numbers: Record<string, number> = {
     canaryRequests,
     stableRequests: stable.requests,
@@ -38,14 +41,14 @@ export function analyseWindow(
   if (canaryRequests < minRequests) {
     return { verdict: reasons.length ? 'fail' : 'inconclusive', reasons: reasons.length ? reasons : [`only ${canaryRequests} of ${minRequests} requests`], numbers };
   }
-  if (numbers.latencyRatio > t.maxLatencyRatio) reasons.push(`p95 latency ${numbers.latencyRatio.toFixed(2)}x stable`);
+  if (phase === 'traffic' && numbers.latencyRatio > t.maxLatencyRatio) reasons.push(`p95 latency ${numbers.latencyRatio.toFixed(2)}x stable`);
   if (phase === 'shadow' && shadow.agreement < t.minShadowAgreement) {
     reasons.push(`shadow agreement ${pct(shadow.agreement)} < ${pct(t.minShadowAgreement)}`);
   }
   if (phase === 'traffic' && stable.faces > 0 && numbers.classDivergence > t.maxClassDivergence) {
     reasons.push(`class distribution diverges from stable (JS ${numbers.classDivergence.toFixed(3)})`);
   }
-  if (numbers.confidenceRatio < t.minConfidenceRatio) reasons.push(`mean confidence ${numbers.confidenceRatio.toFixed(2)}x stable`);
+  if (phase === 'traffic' && numbers.confidenceRatio < t.minConfidenceRatio) reasons.push(`mean confidence ${numbers.confidenceRatio.toFixed(2)}x stable`);
   return { verdict: reasons.length ? 'fail' : 'pass', reasons: reasons.length ? reasons : ['within thresholds'], numbers };
 }
 

@@ -1,4 +1,4 @@
-import { condition, proxyActivities, setHandler } from '@temporalio/workflow';
+import { ActivityFailure, condition, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { analyseWindow, type Analysis } from '../lib/canary-analysis';
 import type { RolloutInput } from '../lib/pipeline-input';
@@ -57,7 +57,13 @@ export async function canaryRollout({ modelName, version, rollout }: RolloutWork
   }
 
   state.phase = 'loading';
-  await deploy.loadModel({ slot: 'canary', source, version });
+  try {
+    await deploy.loadModel({ slot: 'canary', source, version });
+  } catch (e) {
+    // The service validates a model at load (shapes, labels, a warm-up run) and keeps its slots as they were.
+    if (!(e instanceof ActivityFailure)) throw e;
+    return rolledBack(state, modelName, version, `candidate could not be loaded: ${e.cause?.message ?? e.message}`, false);
+  }
   const phases = [
     ...(rollout.shadowSeconds > 0 ? [{ phase: 'shadow' as const, weight: 0, seconds: rollout.shadowSeconds }] : []),
     ...rollout.steps.map((w) => ({ phase: 'traffic' as const, weight: w, seconds: rollout.windowSeconds })),

@@ -197,8 +197,8 @@ export const schemas = {
       },
       shadow: {
         type: 'object',
-        required: ['compared', 'agreement'],
-        properties: { compared: { type: 'integer' }, agreement: nullableNum },
+        required: ['compared', 'agreement', 'errors'],
+        properties: { compared: { type: 'integer' }, agreement: nullableNum, errors: { type: 'integer', description: 'shadow runs that failed' } },
         additionalProperties: false,
       },
     },

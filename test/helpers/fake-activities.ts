@@ -18,7 +18,7 @@ export const goodSlot = (o: Partial<SlotWindowStats> = {}): SlotWindowStats => (
   requests: 100, errors: 0, latencyMs: { p50: 10, p95: 20, p99: 30 },
   classCounts: { happy: 40, sad: 30, neutral: 30 }, meanConfidence: 0.8, faces: 100, ...o,
 });
-export const healthyStats = (): WindowStats => ({ stable: goodSlot(), canary: goodSlot(), shadow: { compared: 100, agreement: 0.95 } });
+export const healthyStats = (): WindowStats => ({ stable: goodSlot(), canary: goodSlot(), shadow: { compared: 100, agreement: 0.95, errors: 0 } });
 
 export function fakeActivities(world: FakeWorld): Activities {
   const rec = (name: string) => world.calls.push(name);

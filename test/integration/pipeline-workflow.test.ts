@@ -79,7 +79,7 @@ describe('trainingPipeline', { timeout: 240_000 }, () => {
   });
 
   it('when the canary gets too little traffic, then windows are extended and the rollout fails safe', async () => {
-    const w = world({ stats: () => ({ ...healthyStats(), shadow: { compared: 3, agreement: 1 } }) });
+    const w = world({ stats: () => ({ ...healthyStats(), shadow: { compared: 3, agreement: 1, errors: 0 } }) });
     const { result } = await runPipeline(w);
     assert.equal(result.outcome, 'rolled_back');
     assert.match(result.reason, /inconclusive after 2 windows/);

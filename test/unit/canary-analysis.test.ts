@@ -9,7 +9,7 @@ const slot = (o: Partial<SlotWindowStats> = {}): SlotWindowStats => ({
   requests: 100, errors: 0, latencyMs: { p50: 10, p95: 20, p99: 30 },
   classCounts: { happy: 50, sad: 30, neutral: 20 }, meanConfidence: 0.7, faces: 100, ...o,
 });
-const window = (canary: Partial<SlotWindowStats>, shadow = { compared: 0, agreement: 0 }): WindowStats => ({ stable: slot(), canary: slot(canary), shadow });
+const window = (canary: Partial<SlotWindowStats>, shadow = { compared: 0, agreement: 0, errors: 0 }): WindowStats => ({ stable: slot(), canary: slot(canary), shadow });
 
 describe('canary analysis', () => {
   it('when the canary looks like stable, then the window passes', () => {
@@ -34,11 +34,16 @@ describe('canary analysis', () => {
     assert.equal(a.numbers.latencyRatio, 5);
   });
   it('when shadow agreement is low, then the shadow phase fails', () => {
-    const a = analyseWindow(window({ requests: 0 }, { compared: 50, agreement: 0.2 }), 'shadow', 20, T);
+    const a = analyseWindow(window({ requests: 0 }, { compared: 50, agreement: 0.2, errors: 0 }), 'shadow', 20, T);
     assert.equal(a.verdict, 'fail');
   });
+  it('when the canary fails on mirrored requests, then the shadow phase fails though clients saw nothing', () => {
+    const a = analyseWindow(window({ requests: 0 }, { compared: 40, agreement: 1, errors: 3 }), 'shadow', 20, T);
+    assert.equal(a.verdict, 'fail');
+    assert.match(a.reasons[0], /error rate/);
+  });
   it('when shadow has compared enough requests that agree, then the shadow phase passes on mirrored traffic', () => {
-    assert.equal(analyseWindow(window({ requests: 0 }, { compared: 50, agreement: 0.9 }), 'shadow', 20, T).verdict, 'pass');
+    assert.equal(analyseWindow(window({ requests: 0 }, { compared: 50, agreement: 0.9, errors: 0 }), 'shadow', 20, T).verdict, 'pass');
   });
 });
 

@@ -22,6 +22,8 @@ export interface ShadowRecord {
   t: number;
   compared: number;
   agreed: number;
+  /** Shadow runs that failed (the client never sees them; canary analysis must). */
+  errors: number;
 }
 
 class Ring<T extends { t: number }> {
@@ -74,8 +76,8 @@ export class StatsRing {
     this.requests.push({ ...r, t: this.now() });
   }
 
-  recordShadow(compared: number, agreed: number): void {
-    this.shadows.push({ t: this.now(), compared, agreed });
+  recordShadow(compared: number, agreed: number, errors = 0): void {
+    this.shadows.push({ t: this.now(), compared, agreed, errors });
   }
 
   /** Statistics of `slot` while it served `version` (records of a previous occupant are not mixed in). */
@@ -145,15 +147,17 @@ export class StatsRing {
     };
   }
 
-  shadow(windowSeconds: number): { compared: number; agreement: number | null } {
+  shadow(windowSeconds: number): { compared: number; agreement: number | null; errors: number } {
     const from = this.now() - windowSeconds * 1000;
     let compared = 0;
     let agreed = 0;
+    let errors = 0;
     for (const s of this.shadows.since(from)) {
       compared += s.compared;
       agreed += s.agreed;
+      errors += s.errors;
     }
-    return { compared, agreement: compared ? round(agreed / compared) : null };
+    return { compared, agreement: compared ? round(agreed / compared) : null, errors };
   }
 }
 

@@ -150,6 +150,7 @@ async function compareShadow(ctx: ServiceContext, shadow: LoadedModel, pixels: F
     ctx.metrics.shadowCompared.inc({ agreed: 'true' }, agreed);
     ctx.metrics.shadowCompared.inc({ agreed: 'false' }, rows.length - agreed);
   } catch (err) {
+    ctx.stats.recordShadow(0, 0, 1);
     ctx.logger.error('shadow inference failed', { version: shadow.info.version, error: (err as Error).message });
   } finally {
     shadow.release();

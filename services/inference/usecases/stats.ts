@@ -10,7 +10,7 @@ export const statsQuery = z.object({
 export interface StatsOutput {
   windowSeconds: number;
   slots: Record<string, SlotStats>;
-  shadow: { compared: number; agreement: number | null };
+  shadow: { compared: number; agreement: number | null; errors: number };
 }
 
 /** Per-slot statistics of the current occupants over the window, for canary analysis. */

@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Worker } from '@temporalio/worker';
+import { createDeployActivities } from '../../activities/deploy';
+import { InferenceAdminClient } from '../../activities/deploy/inference-admin-client';
+import { ingestDataset } from '../../activities/ingest';
+import { logModel, promoteChampion, registerModel } from '../../activities/register';
+import { withDefaults } from '../../lib/pipeline-input';
+import { startLoad } from '../../services/cli/load-generator';
+import { ADMIN_TOKEN, model, startTestServer } from '../../services/inference/testing/harness';
+import type { RunningServer } from '../../services/inference/server';
+import { canaryRollout, type RolloutResult } from '../../workflows/canary-rollout';
+import { startMlflowFixture, type MlflowFixture } from './mlflow-fixtures';
+import { startTemporalTestEnv, type TemporalTestEnv } from '../helpers/temporal-env';
+
+// canaryRollout with its real activities: a real Temporal dev server, a real MLflow registry and the real
+// inference service, with a load generator sending real faces the whole time. Clients must never see a failure.
+const NAME = 'canary-test';
+const ROLLOUT = withDefaults({ rollout: { shadowSeconds: 3, windowSeconds: 3, steps: [25, 100], minRequests: 5, maxExtensions: 1 } }).rollout;
+
+let mlflow: MlflowFixture;
+let temporal: TemporalTestEnv;
+let service: RunningServer;
+let worker: Worker;
+let workerDone: Promise<void>;
+let datasetUri: string;
+let dataRoot: string;
+const taskQueue = `canary-${randomUUID()}`;
+const versions: Record<string, string> = {};
+
+async function register(fixture: string): Promise<string> {
+  const experimentId = await mlflow.client.getOrCreateExperiment('canary-test');
+  const run = await mlflow.client.createRun({ experimentId });
+  const ref = await logModel({ client: mlflow.client, runId: run.info.run_id, experimentId, modelDir: model(fixture), name: NAME });
+  const r = await registerModel({
+    client: mlflow.client, name: NAME, runId: run.info.run_id, runKey: `${fixture}-${randomUUID()}`, modelSource: ref,
+    evaluation: { accuracy: 1 }, gate: { minAccuracy: 0, maxDropVsChampion: 1 },
+  });
+  return r.version!;
+}
+
+async function rollout(version: string): Promise<{ result: RolloutResult; load: { sent: number; ok: number; failed: number } }> {
+  const load = startLoad(service.url, datasetUri, 25);
+  try {
+    const result = await temporal.client.workflow.execute(canaryRollout, {
+      taskQueue, workflowId: `rollout-${randomUUID()}`, args: [{ modelName: NAME, version, rollout: ROLLOUT }],
+    });
+    return { result, load: await load.stop() };
+  } catch (e) {
+    await load.stop();
+    throw e;
+  }
+}
+
+const stableVersion = async () => (await new InferenceAdminClient(service.url, ADMIN_TOKEN).state()).stable?.version;
+
+before(async () => {
+  [mlflow, temporal] = await Promise.all([startMlflowFixture(), startTemporalTestEnv()]);
+  dataRoot = mkdtempSync(join(tmpdir(), 'ferops-canary-'));
+  datasetUri = (await ingestDataset({ kind: 'synthetic', size: 400, seed: 5 }, { dataRoot })).uri;
+  for (const f of ['strips', 'constant-happy', 'fails-on-bright', 'failing']) versions[f] = await register(f);
+  versions.stripsAgain = await register('strips');
+  service = await startTestServer({ mlflowUrl: mlflow.server.url });
+  await new InferenceAdminClient(service.url, ADMIN_TOKEN).loadModel('stable', `models:/${NAME}/${versions.strips}`, versions.strips);
+  await promoteChampion({ client: mlflow.client, name: NAME, version: versions.strips, reason: 'baseline' });
+  worker = await temporal.createWorker({ taskQueue, activities: createDeployActivities(new InferenceAdminClient(service.url, ADMIN_TOKEN), mlflow.client) });
+  workerDone = worker.run();
+}, { timeout: 300_000 });
+
+after(async () => {
+  worker?.shutdown();
+  await workerDone;
+  await service?.stop();
+  await temporal?.teardown();
+  await mlflow?.stop();
+  rmSync(dataRoot, { recursive: true, force: true });
+});
+
+describe('canaryRollout against the real service and registry', { timeout: 600_000 }, () => {
+  it('when a candidate always answers one class, then it is rolled back at its first window and no client request fails', async () => {
+    const { result, load } = await rollout(versions['constant-happy']);
+    assert.equal(result.outcome, 'rolled_back');
+    assert.equal(result.decisions.length, 1, 'decided at the first window');
+    assert.equal(result.decisions[0].phase, 'shadow');
+    assert.equal(load.failed, 0);
+    assert.ok(load.ok > 20);
+    assert.equal(await stableVersion(), versions.strips);
+    const mv = await mlflow.client.getModelVersion(NAME, versions['constant-happy']);
+    assert.ok(mv.tags?.some((t) => t.key.startsWith('ferops.canary.shadow')), 'the decision is recorded on the version');
+  });
+
+  it('when a candidate errors on some inputs, then it is rolled back while clients only ever see stable answers', async () => {
+    const { result, load } = await rollout(versions['fails-on-bright']);
+    assert.equal(result.outcome, 'rolled_back');
+    assert.equal(load.failed, 0);
+    assert.equal(await stableVersion(), versions.strips);
+  });
+
+  it('when a candidate cannot even be loaded, then the rollout ends rolled back with the reason and stable untouched', async () => {
+    const { result, load } = await rollout(versions.failing);
+    assert.equal(result.outcome, 'rolled_back');
+    assert.match(result.reason, /could not be loaded/);
+    assert.equal(load.failed, 0);
+    assert.equal(await stableVersion(), versions.strips);
+  });
+
+  it('when a candidate behaves like stable, then it goes through shadow and every step, is promoted and becomes champion', async () => {
+    const { result, load } = await rollout(versions.stripsAgain);
+    assert.equal(result.outcome, 'promoted', JSON.stringify(result.decisions.map((d) => d.analysis)));
+    assert.deepEqual(result.decisions.filter((d) => d.analysis.verdict === 'pass').map((d) => `${d.phase}:${d.canaryWeight}`), ['shadow:0', 'traffic:25', 'traffic:100']);
+    assert.equal(load.failed, 0);
+    assert.equal(await stableVersion(), versions.stripsAgain);
+    assert.equal((await mlflow.client.getModelVersionByAlias(NAME, 'champion'))?.version, versions.stripsAgain);
+    assert.equal((await mlflow.client.getModelVersionByAlias(NAME, 'previous'))?.version, versions.strips);
+  });
+});
