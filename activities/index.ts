@@ -4,6 +4,7 @@ import { MetricBuffer, MlflowClient } from '../lib/mlflow';
 import { pythonBin, TRAINER_DIR } from '../lib/paths';
 import { createDeployActivities } from './deploy';
 import { InferenceAdminClient } from './deploy/inference-admin-client';
+import { createMonitorActivities } from './monitor';
 import { createEvaluateStage } from './pipeline/evaluate-stage';
 import { createIngestStage } from './pipeline/ingest-stage';
 import type { PipelineRunContext } from './pipeline/pipeline-run';
@@ -42,6 +43,13 @@ export function createActivities(config: FeropsConfig) {
     evaluate: createEvaluateStage(run, { runsDir, modelCacheDir: join(config.dataDir, 'model-cache') }),
     register: createRegisterStage(run),
     ...createDeployActivities(new InferenceAdminClient(config.inferenceUrl, config.adminToken), mlflow),
+    ...createMonitorActivities({
+      mlflow,
+      modelName: config.modelName,
+      inferenceUrl: config.inferenceUrl,
+      adminToken: config.adminToken,
+      baselineCacheDir: join(config.dataDir, 'monitoring', 'baselines'),
+    }),
   };
 }
 

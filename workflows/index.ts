@@ -1,3 +1,4 @@
 /** Every workflow the worker registers. Deterministic code only: see DESIGN.md. */
 export { trainingPipeline } from './training-pipeline';
 export { canaryRollout } from './canary-rollout';
+export { driftMonitor } from './drift-monitor';

@@ -1,0 +1,49 @@
+import type { Duration } from '@temporalio/common';
+import { type Client, ScheduleAlreadyRunning, ScheduleOverlapPolicy, type ScheduleOptionsStartWorkflowAction } from '@temporalio/client';
+import { DRIFT_MONITOR_WORKFLOW_ID, DRIFT_SCHEDULE_ID, TASK_QUEUE } from '../lib/temporal-constants';
+import type { DriftMonitorInput, driftMonitor } from '../workflows/drift-monitor';
+
+export interface DriftScheduleOptions {
+  /** Interval between monitor runs, e.g. '10m' (default) or '5s' in tests. */
+  every?: Duration;
+  input?: DriftMonitorInput;
+  taskQueue?: string;
+  scheduleId?: string;
+}
+
+/**
+ * Creates the Temporal Schedule that starts a driftMonitor every `every`, or updates it in place when it exists
+ * (a restart with a new interval or input changes the schedule, never duplicates it). It shows in the Temporal
+ * UI under Schedules. Overlap SKIP: a slow monitor run is never doubled up.
+ */
+export async function ensureDriftSchedule(client: Client, o: DriftScheduleOptions = {}): Promise<{ scheduleId: string; created: boolean }> {
+  const scheduleId = o.scheduleId ?? DRIFT_SCHEDULE_ID;
+  const every = o.every ?? '10m';
+  const action: ScheduleOptionsStartWorkflowAction<typeof driftMonitor> = {
+    type: 'startWorkflow',
+    workflowType: 'driftMonitor',
+    workflowId: DRIFT_MONITOR_WORKFLOW_ID,
+    taskQueue: o.taskQueue ?? TASK_QUEUE,
+    args: [o.input ?? {}],
+    workflowExecutionTimeout: '30m',
+  };
+  try {
+    await client.schedule.create({
+      scheduleId,
+      spec: { intervals: [{ every }] },
+      action,
+      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1m' },
+      memo: { purpose: 'ferops drift monitor: live inputs vs the champion training data, retrains on drift' },
+    });
+    return { scheduleId, created: true };
+  } catch (err) {
+    if (!(err instanceof ScheduleAlreadyRunning)) throw err;
+  }
+  await client.schedule.getHandle(scheduleId).update((prev) => ({
+    ...prev,
+    spec: { intervals: [{ every }] },
+    action,
+    policies: { ...prev.policies, overlap: ScheduleOverlapPolicy.SKIP },
+  }));
+  return { scheduleId, created: false };
+}
