@@ -10,14 +10,17 @@ export interface PipelineRunContext {
   namespace: string;
 }
 
-/** The commit the worker runs, recorded on every run for lineage ("which code trained this model?"). */
-export const GIT_COMMIT = (() => {
+const git = (...args: string[]): string => {
   try {
-    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return execFileSync('git', args, { cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
   } catch {
     return 'unknown';
   }
-})();
+};
+/** The commit the worker runs, recorded on every run for lineage ("which code trained this model?"). */
+export const GIT_COMMIT = git('rev-parse', 'HEAD');
+/** The trainer's version: the git tree hash of training-py/, which changes exactly when the trainer's code does. */
+export const TRAINER_VERSION = git('rev-parse', 'HEAD:training-py');
 
 /**
  * One MLflow run per pipeline, keyed by the workflow id: whichever stage runs first creates it, retries and
@@ -34,6 +37,7 @@ export async function ensurePipelineRun(ctx: PipelineRunContext, workflowId: str
       'ferops.temporal_ui': `${ctx.temporalUiUrl}/namespaces/${ctx.namespace}/workflows/${encodeURIComponent(workflowId)}`,
       'mlflow.source.git.commit': GIT_COMMIT,
       'ferops.git_commit': GIT_COMMIT,
+      'ferops.trainer_version': TRAINER_VERSION,
     },
   });
   return run.info.run_id;

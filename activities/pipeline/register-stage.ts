@@ -1,5 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import type { MlflowClient } from '../../lib/mlflow';
+import { writeCurvesPng, type EpochPoint } from '../train/curves-png';
 import { logModel, registerModel } from '../register';
 import { finishRun } from '../tracking';
 import type { RegisterInput, RegisterOutput } from '../types';
@@ -15,7 +17,8 @@ export function createRegisterStage(run: PipelineRunContext) {
     const runId = input.mlflowRunId;
     const effective = join(input.modelDir, 'config.json');
     if (existsSync(effective)) await mlflow.logParams(runId, flatten(JSON.parse(readFileSync(effective, 'utf8')), 'trainer'));
-    const experimentId = (await mlflow.getRun(runId)).info.experiment_id;
+    const { experiment_id: experimentId, artifact_uri: artifactUri } = (await mlflow.getRun(runId)).info;
+    await uploadTrainingCurves(mlflow, artifactUri, input.modelDir);
     const ref = await logModel({ client: mlflow, runId, experimentId, modelDir: input.modelDir, name: input.modelName });
     const champion = input.evaluation.champion;
     const result = await registerModel({
@@ -33,6 +36,17 @@ export function createRegisterStage(run: PipelineRunContext) {
     await finishRun(mlflow, runId);
     return { decision: result.decision, version: result.version, reason: result.reason };
   };
+}
+
+/** The trainer's per-epoch history (model/metrics.json) drawn as training/curves.png on the run. */
+async function uploadTrainingCurves(mlflow: MlflowClient, artifactUri: string, modelDir: string): Promise<void> {
+  const metricsFile = join(modelDir, 'metrics.json');
+  if (!existsSync(metricsFile)) return;
+  const { history } = JSON.parse(readFileSync(metricsFile, 'utf8')) as { history: EpochPoint[] };
+  if (!history?.length) return;
+  const png = join(dirname(modelDir), 'curves.png');
+  await writeCurvesPng(history, `training curves (${history.length} epochs)`, png);
+  await mlflow.uploadFile(artifactUri, png, 'training/curves.png');
 }
 
 /** {model: {base: 'tiny'}} -> {'trainer.model.base': 'tiny'}: MLflow params are flat strings. */

@@ -87,6 +87,12 @@ describe('npm run demo -- --once', { timeout: 900_000 }, () => {
       assert.ok(steps.length >= 2, 'several epochs');
       assert.equal(new Set(steps).size, steps.length, 'no duplicated metric points');
       assert.ok((run.data.metrics ?? []).some((m) => m.key === 'test_accuracy'));
+      const tags = Object.fromEntries((run.data.tags ?? []).map((t) => [t.key, t.value]));
+      for (const key of ['ferops.workflow_id', 'ferops.temporal_ui', 'mlflow.source.git.commit', 'ferops.dataset_hash', 'ferops.trainer_version']) assert.ok(tags[key], `tag ${key}`);
+      const files = (await mlflow.listArtifacts(run.info.artifact_uri)).map((f) => f.path);
+      for (const f of ['dataset/manifest.json', 'dataset/samples.png', 'evaluation/confusion.png', 'evaluation/confusion.json', 'training/curves.png']) {
+        assert.ok(files.some((p) => p.endsWith(f)), `artifact ${f} in ${files.join(', ')}`);
+      }
     });
 
     it('then the inference service answers with the champion, restored after the restart', async () => {
