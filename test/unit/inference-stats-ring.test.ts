@@ -45,9 +45,16 @@ describe('StatsRing', () => {
 
   it('when shadow comparisons are recorded, then agreement is agreed over compared in the window', () => {
     const s = new StatsRing(10, () => 1);
-    assert.deepEqual(s.shadow(60), { compared: 0, agreement: null });
+    assert.deepEqual(s.shadow(60), { compared: 0, agreement: null, errors: 0 });
     s.recordShadow(3, 2);
     s.recordShadow(1, 1);
-    assert.deepEqual(s.shadow(60), { compared: 4, agreement: 0.75 });
+    assert.deepEqual(s.shadow(60), { compared: 4, agreement: 0.75, errors: 0 });
+  });
+
+  it('when shadow runs fail, then they are counted apart from the comparisons', () => {
+    const s = new StatsRing(10, () => 1);
+    s.recordShadow(2, 2);
+    s.recordShadow(0, 0, 1);
+    assert.deepEqual(s.shadow(60), { compared: 2, agreement: 1, errors: 1 });
   });
 });
