@@ -66,13 +66,19 @@ export function createTrainActivity(deps: TrainDeps) {
     const beat = setInterval(() => ctx.heartbeat(progress), 5_000);
     ctx.heartbeat(progress);
 
+    const firstAttempt = ctx.info.attempt === 1;
+    let resent: Promise<void> = Promise.resolve();
     const onEvent = (e: TrainerEvent) => {
       if (e.event === 'start') progress.epochs = e.epochs;
       if (e.event === 'step') Object.assign(progress, { epoch: e.epoch, step: e.step, loss: e.loss });
       if (e.event === 'checkpoint') Object.assign(progress, { checkpoint: e.path, checkpointEpoch: e.epoch });
       if (e.event === 'epoch') {
         Object.assign(progress, { epoch: e.epoch, epochs: e.epochs, step: e.step, loss: e.train_loss, valAccuracy: e.val_accuracy });
-        for (const p of epochPoints(e)) sink.log(p.key, p.value, p.step);
+        if (firstAttempt) for (const p of epochPoints(e)) sink.log(p.key, p.value, p.step);
+        // A retry replays epochs an earlier attempt may already have logged (a clean restart after a corrupt
+        // checkpoint, or a kill between the epoch event and its checkpoint): log only what MLflow lacks. An error
+        // here (MLflow down) is left to the ensure() after training, which covers every epoch.
+        else resent = resent.then(() => sink.ensure(epochPoints(e))).catch(() => undefined);
         ctx.heartbeat(progress);
       }
     };
@@ -84,6 +90,7 @@ export function createTrainActivity(deps: TrainDeps) {
       });
     } finally {
       clearInterval(beat);
+      await resent;
       await sink.flush();
     }
     if (ctx.cancellationSignal.aborted) throw new CancelledFailure('training cancelled; checkpoint kept for a later resume');
