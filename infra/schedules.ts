@@ -1,5 +1,5 @@
 import type { Duration } from '@temporalio/common';
-import { type Client, ScheduleAlreadyRunning, ScheduleOverlapPolicy, type ScheduleOptionsStartWorkflowAction } from '@temporalio/client';
+import { Client, Connection, ScheduleAlreadyRunning, ScheduleOverlapPolicy, type ScheduleOptionsStartWorkflowAction } from '@temporalio/client';
 import { DRIFT_MONITOR_WORKFLOW_ID, DRIFT_SCHEDULE_ID, TASK_QUEUE } from '../lib/temporal-constants';
 import type { DriftMonitorInput, driftMonitor } from '../workflows/drift-monitor';
 
@@ -46,4 +46,33 @@ export async function ensureDriftSchedule(client: Client, o: DriftScheduleOption
     policies: { ...prev.policies, overlap: ScheduleOverlapPolicy.SKIP },
   }));
   return { scheduleId, created: false };
+}
+
+/**
+ * The schedule as the embedded stack configures it from the environment:
+ * FEROPS_DRIFT_INTERVAL [10m] (a Temporal duration: '30s', '10m', '1h'), FEROPS_DRIFT_WINDOW_SECONDS [600],
+ * FEROPS_DRIFT_PSI_THRESHOLD [0.25], FEROPS_DRIFT_MIN_SAMPLES [200].
+ */
+export function driftScheduleFromEnv(env: NodeJS.ProcessEnv = process.env): DriftScheduleOptions {
+  const num = (key: string): number | undefined => {
+    const raw = env[key];
+    if (raw === undefined || raw === '') return undefined;
+    const v = Number(raw);
+    if (!Number.isFinite(v) || v <= 0) throw new Error(`${key} must be a positive number, got "${raw}"`);
+    return v;
+  };
+  return {
+    every: (env.FEROPS_DRIFT_INTERVAL || '10m') as Duration,
+    input: { windowSeconds: num('FEROPS_DRIFT_WINDOW_SECONDS'), psiThreshold: num('FEROPS_DRIFT_PSI_THRESHOLD'), minSamples: num('FEROPS_DRIFT_MIN_SAMPLES') },
+  };
+}
+
+/** Connects to Temporal at `address`, ensures the drift schedule, disconnects. */
+export async function ensureDriftScheduleAt(address: string, o: DriftScheduleOptions): Promise<{ scheduleId: string; created: boolean }> {
+  const connection = await Connection.connect({ address });
+  try {
+    return await ensureDriftSchedule(new Client({ connection }), o);
+  } finally {
+    await connection.close();
+  }
 }

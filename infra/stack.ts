@@ -6,6 +6,7 @@ import { freePort, httpOk, type ManagedProcess } from './processes/managed-proce
 import { startMlflow } from './processes/mlflow';
 import { logContains, startNodeService } from './processes/node-service';
 import { startTemporal } from './processes/temporal';
+import { driftScheduleFromEnv, ensureDriftScheduleAt } from './schedules';
 
 export interface StackOptions {
   dataDir: string;
@@ -69,6 +70,8 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     const processes = { temporal, mlflow, inference: await startInference(), worker: await startWorker() };
     started.push(processes.inference, processes.worker);
     await restoreChampion(mlflow.url, inferenceUrl, adminToken, o.modelName);
+    // After the worker is ready, so the first scheduled driftMonitor finds a worker; idempotent across restarts.
+    await ensureDriftScheduleAt(temporal.address, driftScheduleFromEnv({ ...process.env, ...env }));
     const stack: Stack = {
       temporalAddress: temporal.address,
       temporalUiUrl: temporal.uiUrl,

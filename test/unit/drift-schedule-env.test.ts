@@ -1,0 +1,17 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { driftScheduleFromEnv } from '../../infra/schedules';
+
+test('when no FEROPS_DRIFT_* keys are set, then the schedule runs every 10 minutes with the workflow defaults', () => {
+  assert.deepEqual(driftScheduleFromEnv({}), { every: '10m', input: { windowSeconds: undefined, psiThreshold: undefined, minSamples: undefined } });
+});
+
+test('when FEROPS_DRIFT_* keys are set, then they become the interval and the monitor input', () => {
+  const o = driftScheduleFromEnv({ FEROPS_DRIFT_INTERVAL: '30s', FEROPS_DRIFT_WINDOW_SECONDS: '120', FEROPS_DRIFT_PSI_THRESHOLD: '0.1', FEROPS_DRIFT_MIN_SAMPLES: '50' });
+  assert.deepEqual(o, { every: '30s', input: { windowSeconds: 120, psiThreshold: 0.1, minSamples: 50 } });
+});
+
+test('when a numeric key is not a positive number, then it fails naming the key', () => {
+  assert.throws(() => driftScheduleFromEnv({ FEROPS_DRIFT_PSI_THRESHOLD: 'high' }), /FEROPS_DRIFT_PSI_THRESHOLD must be a positive number/);
+  assert.throws(() => driftScheduleFromEnv({ FEROPS_DRIFT_MIN_SAMPLES: '-5' }), /FEROPS_DRIFT_MIN_SAMPLES/);
+});
