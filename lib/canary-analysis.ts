@@ -6,6 +6,9 @@ import type { RolloutInput } from './pipeline-input';
 import type { SlotWindowStats, WindowStats } from '../activities/types';
 
 export type Verdict = 'pass' | 'fail' | 'inconclusive';
+
+/** Faces each slot must have answered in a window before their class distributions are compared. */
+export const MIN_FACES_FOR_DIVERGENCE = 50;
 export interface Analysis {
   verdict: Verdict;
   reasons: string[];
@@ -45,7 +48,10 @@ export function analyseWindow(
   if (phase === 'shadow' && shadow.agreement < t.minShadowAgreement) {
     reasons.push(`shadow agreement ${pct(shadow.agreement)} < ${pct(t.minShadowAgreement)}`);
   }
-  if (phase === 'traffic' && stable.faces > 0 && numbers.classDivergence > t.maxClassDivergence) {
+  // Divergence of a handful of faces is mostly sampling noise (8 faces from the same model measured 0.29), so it is
+  // judged only once both slots have answered enough faces.
+  const enoughFaces = canary.faces >= MIN_FACES_FOR_DIVERGENCE && stable.faces >= MIN_FACES_FOR_DIVERGENCE;
+  if (phase === 'traffic' && enoughFaces && numbers.classDivergence > t.maxClassDivergence) {
     reasons.push(`class distribution diverges from stable (JS ${numbers.classDivergence.toFixed(3)})`);
   }
   if (phase === 'traffic' && numbers.confidenceRatio < t.minConfidenceRatio) reasons.push(`mean confidence ${numbers.confidenceRatio.toFixed(2)}x stable`);

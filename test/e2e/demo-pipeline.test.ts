@@ -44,12 +44,20 @@ before(async () => {
 after(() => rmSync(dataDir, { recursive: true, force: true }));
 
 describe('npm run demo -- --once', { timeout: 900_000 }, () => {
-  it('when run on a fresh data dir, then it exits 0 after predicting on a real photo with the new model', () => {
+  it('when run on a fresh data dir, then the baseline serves, a challenger goes through a canary under load, and a real photo is classified', () => {
     assert.equal(firstRun.code, 0, firstRun.output.slice(-3000));
-    assert.match(firstRun.output, /started pipeline train-ferops-fer-/);
+    assert.match(firstRun.output, /baseline: started pipeline train-ferops-fer-/);
     assert.match(firstRun.output, /epoch \d+\/\d+ +loss/, 'live progress shows epoch and loss');
-    assert.match(firstRun.output, /pipeline promoted/);
-    assert.match(firstRun.output, /face\(s\), model v1/);
+    assert.match(firstRun.output, /baseline: pipeline promoted: first model/);
+    const challenger = /challenger: pipeline (promoted|rolled_back|refused)/.exec(firstRun.output);
+    assert.ok(challenger, firstRun.output.slice(-3000));
+    if (challenger[1] !== 'refused') {
+      const load = /challenger: load during the rollout: (\d+) requests, (\d+) answered, (\d+) failed/.exec(firstRun.output);
+      assert.ok(load && Number(load[1]) > 50, 'the canary was analysed on real traffic');
+      assert.equal(load[3], '0', 'no client request failed during the rollout');
+      assert.match(firstRun.output, /canary shadow 0% \(window 1\): (pass|fail)/);
+    }
+    assert.match(firstRun.output, /face\(s\), model v[12]/);
   });
 
   describe('when the stack starts again on the same data dir', () => {
@@ -61,8 +69,10 @@ describe('npm run demo -- --once', { timeout: 900_000 }, () => {
 
     it('then Temporal still holds the completed pipeline with all five stages', async () => {
       const client = new Client({ connection: await Connection.connect({ address: stack.temporalAddress }) });
-      const [pipeline] = await collect(client.workflow.list({ query: `WorkflowType = 'trainingPipeline'` }));
-      assert.equal(pipeline.status.name, 'COMPLETED');
+      const pipelines = await collect(client.workflow.list({ query: `WorkflowType = 'trainingPipeline'` }));
+      assert.equal(pipelines.length, 2, 'baseline and challenger');
+      assert.ok(pipelines.every((p) => p.status.name === 'COMPLETED'));
+      const pipeline = pipelines.find((p) => p.searchAttributes.FeropsModelVersion?.[0] === '1')!;
       const history = await client.workflow.getHandle(pipeline.workflowId).fetchHistory();
       const activities = history.events!.flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
       assert.deepEqual(activities, ['ingest', 'train', 'evaluate', 'register']);
@@ -77,7 +87,7 @@ describe('npm run demo -- --once', { timeout: 900_000 }, () => {
     it('then MLflow holds the run with params, one point per epoch, and the registered champion', async () => {
       const mlflow = new MlflowClient({ baseUrl: stack.mlflowUrl });
       const champion = await mlflow.getModelVersionByAlias('ferops-fer', 'champion');
-      assert.equal(champion?.version, '1');
+      assert.ok(champion && ['1', '2'].includes(champion.version));
       const run = await mlflow.getRun(champion!.run_id!);
       const params = Object.fromEntries((run.data.params ?? []).map((p) => [p.key, p.value]));
       assert.equal(params['trainer.model.base'], 'tiny');
@@ -104,7 +114,8 @@ describe('npm run demo -- --once', { timeout: 900_000 }, () => {
       const test = readSplit(datasetUri, 'test');
       const res = await fetch(`${stack.inferenceUrl}/v1/predict?detect=false`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: await encodePng48(test.images.subarray(0, 48 * 48)) });
       assert.equal(res.status, 200);
-      assert.equal(res.headers.get('x-model-version'), '1');
+      const champion = await mlflow.getModelVersionByAlias('ferops-fer', 'champion');
+      assert.equal(res.headers.get('x-model-version'), champion!.version);
       const body = (await res.json()) as { faces: { label: string }[] };
       assert.equal(body.faces.length, 1);
     });
@@ -113,7 +124,8 @@ describe('npm run demo -- --once', { timeout: 900_000 }, () => {
   it('when the demo runs again on the same data dir, then it attaches to the finished pipeline and exits 0', async () => {
     const again = await demo();
     assert.equal(again.code, 0, again.output.slice(-3000));
-    assert.match(again.output, /attached to pipeline train-ferops-fer-/);
+    assert.match(again.output, /baseline: attached to pipeline train-ferops-fer-/);
+    assert.match(again.output, /challenger: attached to pipeline train-ferops-fer-/);
   });
 });
 

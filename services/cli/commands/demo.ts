@@ -1,7 +1,10 @@
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { loadConfig } from '../../../lib/config';
+import type { Client } from '@temporalio/client';
+import { loadConfig, type FeropsConfig } from '../../../lib/config';
+import type { PipelineInputOverrides } from '../../../lib/pipeline-input';
 import { getPhotos } from '../../../test/fixtures/photos';
+import type { PipelineResult } from '../../../workflows/training-pipeline';
 import type { ParsedArgs } from '../args';
 import { follow } from '../follow';
 import { startLoad } from '../load-generator';
@@ -11,9 +14,16 @@ import { describePrediction, predictFile } from './predict';
 import { printAddresses, startConfiguredStack } from './stack';
 
 /**
- * The one-command tour: start the embedded stack, run the default pipeline (synthetic faces, tiny ViT) with live
- * progress until the new model serves, print the addresses and one prediction on a real photo, then stay up
- * until Ctrl-C (or exit at once with --once). Re-running reuses the data dir and attaches to the same pipeline.
+ * The challenger of the tour: the same data trained twice as long, so it differs from the baseline the way a
+ * retrained model does and the canary analysis has something real to judge.
+ */
+export const CHALLENGER: PipelineInputOverrides = { trainer: { train: { epochs: 30, early_stop_patience: 10 } } };
+
+/**
+ * The one-command tour: start the embedded stack; run the default pipeline (synthetic faces, tiny ViT) until the
+ * first model serves; run a challenger through a canary rollout (shadow, traffic steps, analysis) while real faces
+ * are sent to the service; print the addresses and one prediction on a real photo; stay up until Ctrl-C (or exit
+ * with --once). Re-running reuses the data dir and attaches to the same pipelines instead of training again.
  */
 export async function demoCommand(args: ParsedArgs): Promise<number> {
   const started = Date.now();
@@ -27,33 +37,45 @@ export async function demoCommand(args: ParsedArgs): Promise<number> {
   try {
     printAddresses(stack);
     const client = await connectClient(config);
-    const { handle, attached } = await startOrAttach(client, config.taskQueue, {});
-    console.log(`${attached ? 'attached to' : 'started'} pipeline ${handle.workflowId}`);
-    // During a canary rollout, real faces are sent to the service so every analysis window has traffic.
-    let load: ReturnType<typeof startLoad> | undefined;
-    const result = await follow(handle, {
-      onProgress: (p) => {
-        if (p.progress?.stage === 'rollout' && p.progress.datasetId && !load) {
-          load = startLoad(stack.inferenceUrl, join(config.dataDir, 'datasets', p.progress.datasetId));
-        }
-      },
-    });
-    if (load) {
-      const s = await load.stop();
-      console.log(`load during the rollout: ${s.sent} requests, ${s.ok} answered, ${s.failed} failed`);
+    const baseline = await runPipeline(client, config, stack.inferenceUrl, 'baseline', {});
+    if (baseline.outcome !== 'promoted') return 1;
+    const rolloutStart = Date.now();
+    const challenger = await runPipeline(client, config, stack.inferenceUrl, 'challenger', CHALLENGER);
+    for (const d of challenger.rollout?.decisions ?? []) {
+      console.log(`  canary ${d.phase} ${d.canaryWeight}% (window ${d.attempt}): ${d.analysis.verdict} - ${d.analysis.reasons.join('; ')}`);
     }
-    console.log(`pipeline ${result.outcome}: ${result.reason} (model v${result.modelVersion ?? '-'}, test accuracy ${result.accuracy.toFixed(3)}, MLflow run ${result.mlflowRunId})`);
+    console.log(`challenger pipeline and rollout took ${((Date.now() - rolloutStart) / 1000).toFixed(0)} s`);
     const photos = getPhotos();
     const photo = photos.graceHopper ?? photos.samples[0];
     console.log(`prediction on ${photo}:`);
     console.log(describePrediction(await predictFile(stack.inferenceUrl, photo)));
-    console.log(`demo finished its pipeline in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    console.log(`demo finished in ${((Date.now() - started) / 1000).toFixed(0)} s`);
     printAddresses(stack);
-    if (args.flags.once) return result.outcome === 'refused' ? 1 : 0;
+    if (args.flags.once) return 0;
     console.log('the stack stays up: press Ctrl-C to stop it');
     await once(process, 'SIGINT');
     return 0;
   } finally {
     await stop();
   }
+}
+
+/** Starts (or attaches to) one pipeline and follows it; during its rollout, real faces load the service. */
+async function runPipeline(client: Client, config: FeropsConfig, inferenceUrl: string, label: string, overrides: PipelineInputOverrides): Promise<PipelineResult> {
+  const { handle, attached } = await startOrAttach(client, config.taskQueue, overrides);
+  console.log(`${label}: ${attached ? 'attached to' : 'started'} pipeline ${handle.workflowId}`);
+  let load: ReturnType<typeof startLoad> | undefined;
+  const result = await follow(handle, {
+    onProgress: (p) => {
+      if (p.progress?.stage === 'rollout' && p.progress.datasetId && !load) {
+        load = startLoad(inferenceUrl, join(config.dataDir, 'datasets', p.progress.datasetId), 20);
+      }
+    },
+  });
+  if (load) {
+    const s = await load.stop();
+    console.log(`${label}: load during the rollout: ${s.sent} requests, ${s.ok} answered, ${s.failed} failed`);
+  }
+  console.log(`${label}: pipeline ${result.outcome}: ${result.reason} (model v${result.modelVersion ?? '-'}, test accuracy ${result.accuracy.toFixed(3)}, MLflow run ${result.mlflowRunId})`);
+  return result;
 }
