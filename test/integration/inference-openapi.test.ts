@@ -43,7 +43,7 @@ describe('inference OpenAPI contract', () => {
 
   it('when openapi.json is read, then it is OpenAPI 3.1 with every route of the service', () => {
     assert.equal(spec.openapi, '3.1.0');
-    const routes = ['/v1/predict', '/admin/v1/slots', '/admin/v1/slots/{slot}', '/admin/v1/traffic', '/admin/v1/promote', '/admin/v1/rollback', '/admin/v1/stats', '/healthz', '/readyz', '/metrics', '/openapi.json'];
+    const routes = ['/v1/predict', '/admin/v1/slots', '/admin/v1/slots/{slot}', '/admin/v1/traffic', '/admin/v1/promote', '/admin/v1/rollback', '/admin/v1/stats', '/admin/v1/drift', '/v1/feedback', '/healthz', '/readyz', '/metrics', '/openapi.json'];
     assert.deepEqual(Object.keys(spec.paths).sort(), routes.sort());
   });
 
@@ -68,6 +68,17 @@ describe('inference OpenAPI contract', () => {
     assert.equal(await call('POST', '/admin/v1/rollback', '/admin/v1/rollback', auth()), 200);
     assert.equal(await call('DELETE', '/admin/v1/slots/{slot}', '/admin/v1/slots/canary', auth()), 200);
     assert.equal(await call('PUT', '/admin/v1/traffic', '/admin/v1/traffic', auth({ canaryWeight: 'x' })), 400);
+  });
+
+  it('when feedback and drift routes answer, then their answers match the spec', async () => {
+    const predicted = await (await fetch(`${server.url}/v1/predict?detect=false`, { method: 'POST', ...png() })).json();
+    const feedback = (body: unknown): RequestInit => ({ headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    assert.equal(await call('POST', '/v1/feedback', '/v1/feedback', feedback({ requestId: predicted.requestId, faceIndex: 0, label: 'happy' })), 201);
+    assert.equal(await call('POST', '/v1/feedback', '/v1/feedback', feedback({ requestId: predicted.requestId, faceIndex: 0, label: 'happy' })), 409);
+    assert.equal(await call('POST', '/v1/feedback', '/v1/feedback', feedback({ requestId: 'unknown', faceIndex: 0, label: 3 })), 404);
+    assert.equal(await call('POST', '/v1/feedback', '/v1/feedback', feedback({ requestId: predicted.requestId, faceIndex: -1, label: 3 })), 400);
+    assert.equal(await call('GET', '/admin/v1/drift', '/admin/v1/drift?windowSeconds=60', auth()), 200);
+    assert.equal(await call('GET', '/admin/v1/drift', '/admin/v1/drift?windowSeconds=-1', auth()), 400);
   });
 
   it('when health routes answer, then their answers match the spec', async () => {
