@@ -71,7 +71,7 @@ describe('inference OpenAPI contract', () => {
   });
 
   it('when feedback and drift routes answer, then their answers match the spec', async () => {
-    const predicted = await (await fetch(`${server.url}/v1/predict?detect=false`, { method: 'POST', ...png() })).json();
+    const predicted = (await (await fetch(`${server.url}/v1/predict?detect=false`, { method: 'POST', ...png() })).json()) as { requestId: string };
     const feedback = (body: unknown): RequestInit => ({ headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     assert.equal(await call('POST', '/v1/feedback', '/v1/feedback', feedback({ requestId: predicted.requestId, faceIndex: 0, label: 'happy' })), 201);
     assert.equal(await call('POST', '/v1/feedback', '/v1/feedback', feedback({ requestId: predicted.requestId, faceIndex: 0, label: 'happy' })), 409);

@@ -3,8 +3,11 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
+import { ingestDataset } from '../../activities/ingest';
 import { cropStats } from '../../lib/drift';
+import { LABELS } from '../../lib/labels';
 import type { RunningServer } from '../../services/inference/server';
+import { cropSplit } from '../../services/inference/usecases/feedback';
 import { admin, postImage, startTestServer, tempDir } from '../../services/inference/testing/harness';
 import { validate } from '../../services/inference/testing/schema-check';
 
@@ -17,8 +20,8 @@ function stripPixels(k: number, level = 255): Uint8Array {
 }
 const png = (px: Uint8Array) => sharp(Buffer.from(px), { raw: { width: 48, height: 48, channels: 1 } }).png().toBuffer();
 
-async function predictStrip(url: string, k: number, level = 255): Promise<string> {
-  const res = await postImage(url, await png(stripPixels(k, level)), { query: 'detect=false' });
+async function predictStrip(url: string, k: number, level = 255, requestId?: string): Promise<string> {
+  const res = await postImage(url, await png(stripPixels(k, level)), { query: 'detect=false', headers: requestId ? { 'x-request-id': requestId } : {} });
   assert.equal(res.status, 200);
   return res.json.requestId;
 }
@@ -91,19 +94,31 @@ describe('monitoring: feedback and drift statistics on the real service', () => 
     }
   });
 
-  it('when crops are kept, then a labelled crop is saved as PNG under crops/<label>/ for the image-folder ingest', async () => {
+  it('when crops are kept, then a labelled crop is saved as PNG under crops/<split>/<label>/ for the image-folder ingest', async () => {
     const dir = tempDir('ferops-monitoring-crops-');
     const keeping = await startTestServer({ feedbackDir: dir, keepCrops: true });
     try {
       const id = await predictStrip(keeping.url, 5);
       const res = await feedback(keeping.url, { requestId: id, faceIndex: 0, label: 'surprise' });
       assert.equal(res.status, 201);
-      assert.equal(res.json.cropPath, join(dir, 'crops', 'surprise', `${id.replace(/[^\w.-]/g, '_')}-0.png`));
-      assert.deepEqual(readdirSync(join(dir, 'crops', 'surprise')), [`${id.replace(/[^\w.-]/g, '_')}-0.png`]);
+      const split = cropSplit(id, 0);
+      assert.equal(res.json.cropPath, join(dir, 'crops', split, 'surprise', `${id.replace(/[^\w.-]/g, '_')}-0.png`));
+      assert.deepEqual(readdirSync(join(dir, 'crops', split, 'surprise')), [`${id.replace(/[^\w.-]/g, '_')}-0.png`]);
       const meta = await sharp(res.json.cropPath).metadata();
       assert.deepEqual([meta.width, meta.height], [48, 48]);
       const data = await sharp(res.json.cropPath).extractChannel(0).raw().toBuffer();
       assert.deepEqual(Uint8Array.from(data), stripPixels(5));
+
+      // The saved crops are a dataset the image-folder ingest source reads as is.
+      // Fixed request ids make the 1-in-5 test split deterministic: these 21 (distinct pixels, as ingest refuses duplicates across splits) land in both.
+      for (let k = 0; k < 21; k++) {
+        const rid = await predictStrip(keeping.url, k % 7, 150 + k * 4, `crop-test-${k}`);
+        assert.equal((await feedback(keeping.url, { requestId: rid, faceIndex: 0, label: LABELS[k % 7] })).status, 201);
+      }
+      const ingested = await ingestDataset({ kind: 'image-folder', path: join(dir, 'crops') }, { dataRoot: join(dir, 'data') });
+      assert.equal(ingested.manifest.splits.train + ingested.manifest.splits.val + ingested.manifest.splits.test, 22);
+      assert.ok(ingested.manifest.splits.test > 0);
+      assert.equal(ingested.manifest.rejected.total, 0);
     } finally {
       await keeping.stop();
     }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -81,11 +82,20 @@ export function publishAccuracy(metrics: Metrics, store: FeedbackStore, version?
 }
 
 /**
- * `<feedback dir>/crops/<label>/<requestId>-<face>.png`: one folder per class name, the layout the image-folder
- * ingest source reads. Written to a temp name and renamed, so a crash never leaves half a PNG to be ingested.
+ * The split a labelled crop goes to: 1 in 5 to test/, by a hash of its id, so the same crop always lands in the
+ * same split and a model is never tested on a face it was trained on.
+ */
+export function cropSplit(requestId: string, faceIndex: number): 'train' | 'test' {
+  return createHash('sha256').update(`${requestId}/${faceIndex}`).digest()[0] % 5 === 0 ? 'test' : 'train';
+}
+
+/**
+ * `<feedback dir>/crops/<train|test>/<label>/<requestId>-<face>.png`: the `<split>/<class>/` layout the
+ * image-folder ingest source reads (val is carved from train), so `--dataset <feedback dir>/crops` trains on it.
+ * Written to a temp name and renamed, so a crash never leaves half a PNG to be ingested.
  */
 async function saveCrop(feedbackDir: string, input: FeedbackInput, crop: Uint8Array): Promise<string> {
-  const dir = join(feedbackDir, 'crops', input.label);
+  const dir = join(feedbackDir, 'crops', cropSplit(input.requestId, input.faceIndex), input.label);
   const safeId = input.requestId.replace(/[^\w.-]/g, '_');
   const path = join(dir, `${safeId}-${input.faceIndex}.png`);
   await mkdir(dir, { recursive: true });
