@@ -1,5 +1,6 @@
 import type { Duration } from '@temporalio/common';
 import { Client, Connection, ScheduleAlreadyRunning, ScheduleOverlapPolicy, type ScheduleOptionsStartWorkflowAction } from '@temporalio/client';
+import type { PipelineInputOverrides } from '../lib/pipeline-input';
 import { DRIFT_MONITOR_WORKFLOW_ID, DRIFT_SCHEDULE_ID, TASK_QUEUE } from '../lib/temporal-constants';
 import type { DriftMonitorInput, driftMonitor } from '../workflows/drift-monitor';
 
@@ -51,7 +52,8 @@ export async function ensureDriftSchedule(client: Client, o: DriftScheduleOption
 /**
  * The schedule as the embedded stack configures it from the environment:
  * FEROPS_DRIFT_INTERVAL [10m] (a Temporal duration: '30s', '10m', '1h'), FEROPS_DRIFT_WINDOW_SECONDS [600],
- * FEROPS_DRIFT_PSI_THRESHOLD [0.25], FEROPS_DRIFT_MIN_SAMPLES [200].
+ * FEROPS_DRIFT_PSI_THRESHOLD [0.25], FEROPS_DRIFT_MIN_SAMPLES [200], FEROPS_DRIFT_RETRAIN [none: the pipeline
+ * defaults] (JSON pipeline-input overrides for the retraining, e.g. `{"dataset":{"kind":"image-folder","path":...}}`).
  */
 export function driftScheduleFromEnv(env: NodeJS.ProcessEnv = process.env): DriftScheduleOptions {
   const num = (key: string): number | undefined => {
@@ -61,10 +63,20 @@ export function driftScheduleFromEnv(env: NodeJS.ProcessEnv = process.env): Drif
     if (!Number.isFinite(v) || v <= 0) throw new Error(`${key} must be a positive number, got "${raw}"`);
     return v;
   };
-  return {
-    every: (env.FEROPS_DRIFT_INTERVAL || '10m') as Duration,
-    input: { windowSeconds: num('FEROPS_DRIFT_WINDOW_SECONDS'), psiThreshold: num('FEROPS_DRIFT_PSI_THRESHOLD'), minSamples: num('FEROPS_DRIFT_MIN_SAMPLES') },
-  };
+  const input: DriftMonitorInput = { windowSeconds: num('FEROPS_DRIFT_WINDOW_SECONDS'), psiThreshold: num('FEROPS_DRIFT_PSI_THRESHOLD'), minSamples: num('FEROPS_DRIFT_MIN_SAMPLES') };
+  if (env.FEROPS_DRIFT_RETRAIN) input.retrain = parseRetrain(env.FEROPS_DRIFT_RETRAIN);
+  return { every: (env.FEROPS_DRIFT_INTERVAL || '10m') as Duration, input };
+}
+
+function parseRetrain(raw: string): PipelineInputOverrides {
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch (err) {
+    throw new Error(`FEROPS_DRIFT_RETRAIN is not JSON: ${(err as Error).message}`);
+  }
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error('FEROPS_DRIFT_RETRAIN must be a JSON object of pipeline input overrides');
+  return v as PipelineInputOverrides;
 }
 
 /** Connects to Temporal at `address`, ensures the drift schedule, disconnects. */

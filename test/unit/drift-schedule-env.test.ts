@@ -15,3 +15,10 @@ test('when a numeric key is not a positive number, then it fails naming the key'
   assert.throws(() => driftScheduleFromEnv({ FEROPS_DRIFT_PSI_THRESHOLD: 'high' }), /FEROPS_DRIFT_PSI_THRESHOLD must be a positive number/);
   assert.throws(() => driftScheduleFromEnv({ FEROPS_DRIFT_MIN_SAMPLES: '-5' }), /FEROPS_DRIFT_MIN_SAMPLES/);
 });
+
+test('when FEROPS_DRIFT_RETRAIN holds pipeline overrides, then they become the retraining input; bad JSON fails clearly', () => {
+  const o = driftScheduleFromEnv({ FEROPS_DRIFT_RETRAIN: '{"dataset":{"kind":"image-folder","path":"/data/feedback/crops"}}' });
+  assert.deepEqual(o.input?.retrain, { dataset: { kind: 'image-folder', path: '/data/feedback/crops' } });
+  assert.throws(() => driftScheduleFromEnv({ FEROPS_DRIFT_RETRAIN: '{dataset' }), /FEROPS_DRIFT_RETRAIN is not JSON/);
+  assert.throws(() => driftScheduleFromEnv({ FEROPS_DRIFT_RETRAIN: '[1]' }), /must be a JSON object/);
+});
