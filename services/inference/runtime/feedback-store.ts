@@ -28,18 +28,27 @@ export class FeedbackStore {
   private fd: number | undefined;
   private readonly perVersion = new Map<string, VersionAccuracy>();
   skippedLines = 0;
+  /** A torn last line is ended first, so the next record does not glue onto it and get lost with it. */
+  private endTornLine = false;
 
   constructor(readonly path: string) {
-    if (existsSync(path)) this.replay(readFileSync(path, 'utf8'));
+    if (!existsSync(path)) return;
+    const text = readFileSync(path, 'utf8');
+    this.replay(text);
+    this.endTornLine = text.length > 0 && !text.endsWith('\n');
   }
 
   append(r: FeedbackRecord): void {
     if (this.fd === undefined) {
       mkdirSync(dirname(this.path), { recursive: true });
+      const created = !existsSync(this.path);
       this.fd = openSync(this.path, 'a');
+      // A new file's directory entry must reach the disk too, or the first fsync'd record can vanish with it.
+      if (created) syncDir(dirname(this.path));
     }
     // One write of the whole line: O_APPEND keeps concurrent appends from interleaving within it.
-    writeSync(this.fd, `${JSON.stringify(r)}\n`);
+    writeSync(this.fd, `${this.endTornLine ? '\n' : ''}${JSON.stringify(r)}\n`);
+    this.endTornLine = false;
     fsyncSync(this.fd);
     this.count(r);
   }
@@ -71,5 +80,14 @@ export class FeedbackStore {
     v.total++;
     if (r.correct) v.correct++;
     this.perVersion.set(r.modelVersion, v);
+  }
+}
+
+function syncDir(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }
