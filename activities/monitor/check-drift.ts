@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { compareFeatures } from '../../lib/drift';
 import type { MlflowClient } from '../../lib/mlflow';
 import { loadBaseline } from './baseline';
+import { predictedClassBaseline } from './class-baseline';
 import { fetchLiveDrift } from './live-stats';
 import type { DriftCheckInput, DriftReport } from './types';
 
@@ -26,14 +27,20 @@ export async function checkDrift(deps: CheckDriftDeps, input: DriftCheckInput): 
     throw ApplicationFailure.nonRetryable(`run ${champion.run_id} of ${deps.modelName} v${champion.version} has no ${DATASET_URI_TAG} tag`, 'NoBaseline');
   }
   const baseline = loadBaseline(datasetUri, deps.baselineCacheDir);
+  const predicted = await predictedClassBaseline(deps.mlflow, run.info.artifact_uri);
   const live = (await fetchLiveDrift(deps.inferenceUrl, deps.adminToken, input.windowSeconds)).slots.stable;
-  const comparison = compareFeatures(baseline.features, live.features, { psi: input.psiThreshold, minSamples: input.minSamples });
+  const comparison = compareFeatures(
+    { ...baseline.features, classes: predicted ?? baseline.features.classes },
+    live.features,
+    { psi: input.psiThreshold, minSamples: input.minSamples },
+  );
   return {
     status: 'checked',
     modelName: deps.modelName,
     championVersion: champion.version,
     stableVersion: live.version,
     datasetId: baseline.datasetId,
+    classBaseline: predicted ? 'champion_predictions' : 'training_labels',
     requests: live.requests,
     faceDetectionRate: live.faceDetectionRate,
     meanConfidence: live.meanConfidence,

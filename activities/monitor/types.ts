@@ -17,6 +17,8 @@ export type DriftReport =
       /** The version the stable slot served during the window (normally the champion). */
       stableVersion: string | null;
       datasetId: string;
+      /** What live predicted classes were compared with: the champion's test-split predictions when logged, else training labels. */
+      classBaseline: 'champion_predictions' | 'training_labels';
       requests: number;
       faceDetectionRate: number | null;
       meanConfidence: number | null;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { LABELS } from '../../lib/labels';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
@@ -47,9 +48,9 @@ function writeDataset(root: string, datasetId: string): string {
   return dir;
 }
 
-async function send(url: string, count: number, level: (i: number) => number): Promise<void> {
+async function send(url: string, count: number, level: (i: number) => number, cls: (i: number) => number = (i) => i % 7): Promise<void> {
   for (let i = 0; i < count; i++) {
-    const png = await sharp(Buffer.from(stripPixels(i % 7, level(i))), { raw: { width: 48, height: 48, channels: 1 } }).png().toBuffer();
+    const png = await sharp(Buffer.from(stripPixels(cls(i), level(i))), { raw: { width: 48, height: 48, channels: 1 } }).png().toBuffer();
     assert.equal((await postImage(url, png, { query: 'detect=false' })).status, 200);
   }
 }
@@ -90,6 +91,7 @@ describe('monitoring: injected drift on the real service', { timeout: 150_000 },
       assert.equal(report.samples, 70);
       assert.equal(report.championVersion, '1');
       assert.equal(report.drifted, false, JSON.stringify(report.psi));
+      assert.equal(report.classBaseline, 'training_labels', 'this champion run logged no confusion matrix');
       assert.ok(report.maxPsi! < 0.25, JSON.stringify(report.psi));
       assert.ok(existsSync(join(cacheDir, 'ds0123456789abcd.json')), 'baseline cached per dataset id');
 
@@ -103,6 +105,37 @@ describe('monitoring: injected drift on the real service', { timeout: 150_000 },
       assert.ok(exp);
     } finally {
       await server.stop();
+    }
+  });
+
+  it('when the champion logged its test predictions, then live classes are compared with those, not with the labels', async () => {
+    // A champion that answers "happy" for most test faces: answering "happy" live is its bias, not drift.
+    const name = unique('biased');
+    const exp = await mlflow.client.getOrCreateExperiment(unique('train'));
+    const run = await mlflow.client.createRun({ experimentId: exp, tags: { 'ferops.dataset_uri': datasetUri } });
+    const matrix = LABELS.map((_, t) => LABELS.map((__, p) => (p === 3 ? 8 : p === t ? 2 : 0)));
+    const confusion = join(tempDir('ferops-monitoring-confusion-'), 'confusion.json');
+    writeFileSync(confusion, JSON.stringify({ labels: LABELS, rows: 'true', columns: 'predicted', matrix }));
+    await mlflow.client.uploadFile(run.info.artifact_uri, confusion, 'evaluation/confusion.json');
+    await mlflow.client.createRegisteredModel(name);
+    const mv = await mlflow.client.createModelVersion({ name, source: `mlflow-artifacts:/${exp}/${run.info.run_id}/artifacts/model`, runId: run.info.run_id });
+    await mlflow.client.setAlias(name, 'champion', mv.version);
+
+    const happy = await startTestServer();
+    const sad = await startTestServer();
+    try {
+      // Predictions as on its test split: mostly happy, a few of each other class.
+      await send(happy.url, 70, trainLevel, (i) => (i % 10 < 8 ? 3 : [0, 1, 2, 4, 5, 6][i % 6]));
+      const asTested = await activitiesFor(happy, name).checkDrift(input);
+      assert.equal(asTested.status === 'checked' && asTested.classBaseline, 'champion_predictions');
+      assert.ok(asTested.status === 'checked' && asTested.psi.classes! < 0.25, JSON.stringify(asTested));
+      // Traffic shifted to one class the champion rarely answered: the class distribution drifts.
+      await send(sad.url, 70, trainLevel, () => 4);
+      const shifted = await activitiesFor(sad, name).checkDrift(input);
+      assert.ok(shifted.status === 'checked' && shifted.drifted && shifted.driftedFeatures.includes('classes'), JSON.stringify(shifted));
+    } finally {
+      await happy.stop();
+      await sad.stop();
     }
   });
 

@@ -25,7 +25,7 @@ function report(championVersion: string, drifted: boolean): DriftReport {
   baseline.contrast[2] = 70;
   const live = drifted ? { ...baseline, brightness: [70, 0, 0, 0, 0, 0, 0, 0, 0, 0] } : baseline;
   const c = compareFeatures(baseline, live, { psi: 0.25, minSamples: 50 });
-  return { status: 'checked', modelName: 'ferops-fer', championVersion, stableVersion: championVersion, datasetId: 'abc123', requests: 70, faceDetectionRate: 1, meanConfidence: 0.7, ...c };
+  return { status: 'checked', modelName: 'ferops-fer', championVersion, stableVersion: championVersion, datasetId: 'abc123', classBaseline: 'training_labels', requests: 70, faceDetectionRate: 1, meanConfidence: 0.7, ...c };
 }
 
 function monitorWorld(next: () => DriftReport) {
