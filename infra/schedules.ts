@@ -65,7 +65,8 @@ export function driftScheduleFromEnv(env: NodeJS.ProcessEnv = process.env): Drif
   };
   const input: DriftMonitorInput = { windowSeconds: num('FEROPS_DRIFT_WINDOW_SECONDS'), psiThreshold: num('FEROPS_DRIFT_PSI_THRESHOLD'), minSamples: num('FEROPS_DRIFT_MIN_SAMPLES') };
   if (env.FEROPS_DRIFT_RETRAIN) input.retrain = parseRetrain(env.FEROPS_DRIFT_RETRAIN);
-  return { every: (env.FEROPS_DRIFT_INTERVAL || '10m') as Duration, input };
+  // The monitor runs on the queue the worker serves workflows on (lib/config.ts FEROPS_TASK_QUEUE).
+  return { every: (env.FEROPS_DRIFT_INTERVAL || '10m') as Duration, input, ...(env.FEROPS_TASK_QUEUE ? { taskQueue: env.FEROPS_TASK_QUEUE } : {}) };
 }
 
 function parseRetrain(raw: string): PipelineInputOverrides {

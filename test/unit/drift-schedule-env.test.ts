@@ -9,6 +9,7 @@ test('when no FEROPS_DRIFT_* keys are set, then the schedule runs every 10 minut
 test('when FEROPS_DRIFT_* keys are set, then they become the interval and the monitor input', () => {
   const o = driftScheduleFromEnv({ FEROPS_DRIFT_INTERVAL: '30s', FEROPS_DRIFT_WINDOW_SECONDS: '120', FEROPS_DRIFT_PSI_THRESHOLD: '0.1', FEROPS_DRIFT_MIN_SAMPLES: '50' });
   assert.deepEqual(o, { every: '30s', input: { windowSeconds: 120, psiThreshold: 0.1, minSamples: 50 } });
+  assert.equal(driftScheduleFromEnv({ FEROPS_TASK_QUEUE: 'other-queue' }).taskQueue, 'other-queue');
 });
 
 test('when a numeric key is not a positive number, then it fails naming the key', () => {
