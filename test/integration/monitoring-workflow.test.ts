@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { DriftCheckInput, DriftReport, LogDriftInput } from '../../activities/monitor';
 import { emptyFeatures, compareFeatures } from '../../lib/drift';
 import { driftRetrainWorkflowId } from '../../lib/temporal-constants';
-import { ensureDriftSchedule } from '../../infra/schedules';
+import { ensureDriftSchedule, ensureDriftScheduleAt } from '../../infra/schedules';
 import type { DriftMonitorResult, driftMonitor } from '../../workflows/drift-monitor';
 import { fakeActivities, healthyStats, type FakeWorld } from '../helpers/fake-activities';
 import { startTemporalTestEnv, type TemporalTestEnv } from '../helpers/temporal-env';
@@ -110,7 +110,8 @@ describe('driftMonitor', { timeout: 150_000 }, () => {
   it('when the schedule is ensured again with another interval, then it is updated in place, not duplicated', async () => {
     const scheduleId = `drift-${randomUUID()}`;
     assert.equal((await ensureDriftSchedule(env.client, { every: '10m', scheduleId })).created, true);
-    assert.equal((await ensureDriftSchedule(env.client, { every: '3m', scheduleId })).created, false);
+    // The stack's path: its own connection by address.
+    assert.equal((await ensureDriftScheduleAt(env.server.address, { every: '3m', scheduleId })).created, false);
     const handle = env.client.schedule.getHandle(scheduleId);
     const d = await handle.describe();
     assert.equal(d.spec.intervals?.[0]?.every, 180_000);
