@@ -44,7 +44,7 @@ export async function mlflowOutage(s: Scope, t: Observer): Promise<void> {
 
 /** when the Temporal dev server is restarted on the same database mid-pipeline, then the workflow continues from its history and completes */
 export async function temporalRestart(s: Scope, t: Observer): Promise<void> {
-  const epochs = 6;
+  const epochs = 4;
   const { handle } = await startOrAttach(s.client, TASK_QUEUE, smallPipeline(22, epochs), `chaos-temporal-${randomUUID()}`);
   await waitForCheckpoint(s.dataDir, handle.workflowId, 2);
   const stageAtRestart = (await readProgress(handle)).progress?.stages.at(-1)?.stage;

@@ -12,10 +12,11 @@ import type { PipelineInputOverrides } from '../../lib/pipeline-input';
 import { TASK_QUEUE } from '../../lib/temporal-constants';
 import { startStack, type Stack } from '../../infra/stack';
 import { startOrAttach, type PipelineHandle } from '../../services/cli/pipeline-runner';
+import { doubleStart, temporalRestart, truncatedCheckpoint } from '../chaos/pipeline-scenarios';
 
 // Faults against the real embedded stack (Temporal, MLflow, worker, inference, the Python trainer): a crash in the
 // middle of training must cost only the epochs since the last checkpoint, and duplicate nothing.
-const EPOCHS = 8;
+const EPOCHS = 5;
 const SMALL: PipelineInputOverrides = {
   dataset: { kind: 'synthetic', size: 1200, seed: 11 },
   trainer: { train: { epochs: EPOCHS, early_stop_patience: 0 }, export: { int8: false } },
@@ -91,4 +92,10 @@ describe('durability', { timeout: 900_000 }, () => {
     assert.ok(starts.length >= 2 && (starts.at(-1) ?? 0) >= 2, `resumed: ${JSON.stringify(starts)}`);
     await assertNothingDuplicated(result.mlflowRunId);
   });
+
+  // The quick ones of the chaos suite (test/chaos), on this file's stack: each is one short pipeline.
+  const scope = () => ({ stack, client, dataDir });
+  it('when the last checkpoint is truncated after a crash, then it is set aside as .corrupt and training starts clean', (t) => truncatedCheckpoint(scope(), t));
+  it('when the same pipeline is started twice at once, then it runs once', (t) => doubleStart(scope(), t));
+  it('when the Temporal dev server restarts on the same database mid-pipeline, then the workflow completes', (t) => temporalRestart(scope(), t));
 });
