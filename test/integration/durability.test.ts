@@ -67,7 +67,7 @@ async function assertNothingDuplicated(runId: string): Promise<void> {
 }
 
 describe('durability', { timeout: 900_000 }, () => {
-  it('when the worker is killed with SIGKILL mid-training, then the pipeline completes and the trainer resumes from its checkpoint', async () => {
+  it('when the worker is killed with SIGKILL mid-training, then the pipeline completes and the trainer resumes from its checkpoint', async (t) => {
     const { handle } = await startOrAttach(client, TASK_QUEUE, SMALL, `chaos-worker-${randomUUID()}`);
     await waitForCheckpoint(handle, 2);
     await stack.processes.worker.kill();
@@ -78,9 +78,10 @@ describe('durability', { timeout: 900_000 }, () => {
     assert.equal(starts[0], null, 'first attempt starts fresh');
     assert.ok(starts.length >= 2 && (starts.at(-1) ?? 0) >= 2, `a later attempt resumed from epoch >= 2: ${JSON.stringify(starts)}`);
     await assertNothingDuplicated(result.mlflowRunId);
+    t.diagnostic(`observed: trainer starts (resumed_from_epoch) ${JSON.stringify(starts)}`);
   });
 
-  it('when only the Python trainer is killed with SIGKILL, then the activity retries and resumes the same way', async () => {
+  it('when only the Python trainer is killed with SIGKILL, then the activity retries and resumes the same way', async (t) => {
     const { handle } = await startOrAttach(client, TASK_QUEUE, { ...SMALL, dataset: { kind: 'synthetic', size: 1200, seed: 12 } }, `chaos-trainer-${randomUUID()}`);
     await waitForCheckpoint(handle, 2);
     const pidFile = join(dataDir, 'runs', safeName(handle.workflowId), 'train', 'trainer.pid');
@@ -91,6 +92,7 @@ describe('durability', { timeout: 900_000 }, () => {
     const starts = trainerStarts(handle.workflowId);
     assert.ok(starts.length >= 2 && (starts.at(-1) ?? 0) >= 2, `resumed: ${JSON.stringify(starts)}`);
     await assertNothingDuplicated(result.mlflowRunId);
+    t.diagnostic(`observed: trainer starts (resumed_from_epoch) ${JSON.stringify(starts)}`);
   });
 
   // The quick ones of the chaos suite (test/chaos), on this file's stack: each is one short pipeline.
