@@ -80,7 +80,10 @@ export const DEFAULT_PIPELINE_INPUT: PipelineInput = {
     thresholds: {
       maxErrorRateIncrease: 0.01,
       maxLatencyRatio: 2,
-      minShadowAgreement: 0.6,
+      // A constant-class model agrees with stable only on stable's share of that class (about 0.25 for the
+      // commonest class); two honest models trained on the same data agree far more, even when one is much better
+      // (measured: 0.53 between the demo's v1 at 0.46 and v2 at 0.69 test accuracy).
+      minShadowAgreement: 0.45,
       maxClassDivergence: 0.2,
       minConfidenceRatio: 0.6,
     },

@@ -17,7 +17,12 @@ import { printAddresses, startConfiguredStack } from './stack';
  * The challenger of the tour: the same data trained twice as long, so it differs from the baseline the way a
  * retrained model does and the canary analysis has something real to judge.
  */
-export const CHALLENGER: PipelineInputOverrides = { trainer: { train: { epochs: 30, early_stop_patience: 10 } } };
+export const CHALLENGER: PipelineInputOverrides = {
+  trainer: { train: { epochs: 25, early_stop_patience: 10 } },
+  // Shorter windows than the production defaults (20 s) keep the tour short; the load below still gives every
+  // window of the 5 % step more canary requests than minRequests.
+  rollout: { shadowSeconds: 15, windowSeconds: 15 },
+};
 
 /**
  * The one-command tour: start the embedded stack; run the default pipeline (synthetic faces, tiny ViT) until the
@@ -68,7 +73,7 @@ async function runPipeline(client: Client, config: FeropsConfig, inferenceUrl: s
   const result = await follow(handle, {
     onProgress: (p) => {
       if (p.progress?.stage === 'rollout' && p.progress.datasetId && !load) {
-        load = startLoad(inferenceUrl, join(config.dataDir, 'datasets', p.progress.datasetId), 20);
+        load = startLoad(inferenceUrl, join(config.dataDir, 'datasets', p.progress.datasetId), 30);
       }
     },
   });
