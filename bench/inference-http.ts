@@ -6,14 +6,14 @@
  * with one face, and raw session.run() on one face (the same number of concurrent callers). It prints req/s,
  * latency and the ratio HTTP / raw. The model is the `strips` fixture unless FEROPS_BENCH_MODEL names a dir.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
-import { pythonBin, REPO_ROOT } from '../lib/paths';
+import { REPO_ROOT } from '../lib/paths';
 import { FACE_PIXELS } from '../lib/preprocess';
+import { model as fixtureModel } from '../services/inference/testing/harness';
 import { getPhotos } from '../test/fixtures/photos';
 
 const CONCURRENCY = [1, 8, 32];
@@ -90,13 +90,8 @@ async function http(url: string, body: Buffer, type: string, query: string, conn
 
 async function main(): Promise<void> {
   const seconds = Number(process.argv[2] ?? 3);
-  let modelDir = process.env.FEROPS_BENCH_MODEL;
-  if (!modelDir) {
-    const dir = mkdtempSync(join(tmpdir(), 'ferops-bench-models-'));
-    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-    execFileSync(pythonBin(), [join(REPO_ROOT, 'test', 'fixtures', 'make_models.py'), dir]);
-    modelDir = join(dir, 'strips');
-  }
+  // The fixture models are built (and removed at exit) by the inference test harness.
+  const modelDir = process.env.FEROPS_BENCH_MODEL ?? fixtureModel('strips');
   const photos = getPhotos();
   const crop = await sharp({ create: { width: 48, height: 48, channels: 3, background: '#777' } }).png().toBuffer();
   const source = photos.graceHopper ?? photos.samples[2];

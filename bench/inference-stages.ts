@@ -6,18 +6,16 @@
  * 2. faces found on the real test photos by each setting, beside a hand count of the people in them.
  * The model is the `strips` fixture (FEROPS_BENCH_MODEL=<model dir> to time a real one).
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import sharp from 'sharp';
-import { pythonBin, REPO_ROOT } from '../lib/paths';
 import { facesToTensorData } from '../lib/preprocess';
 import { defaultCascadeDir } from '../services/inference/config';
 import { loadCascades } from '../services/inference/runtime/cv';
 import { decodeGray } from '../services/inference/runtime/decode';
 import { DEFAULT_DETECT, type DetectOptions, findFaces } from '../services/inference/runtime/faces';
 import { loadModel } from '../services/inference/runtime/model';
+import { model as fixtureModel } from '../services/inference/testing/harness';
 import { getPhotos } from '../test/fixtures/photos';
 
 /** People visible in each photo, counted by hand. */
@@ -37,13 +35,8 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 async function main(): Promise<void> {
   const iterations = Number(process.argv[2] ?? 20);
   const cascades = loadCascades(process.env.FEROPS_CASCADE_DIR ?? defaultCascadeDir());
-  let modelDir = process.env.FEROPS_BENCH_MODEL;
-  if (!modelDir) {
-    const dir = mkdtempSync(join(tmpdir(), 'ferops-bench-models-'));
-    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-    execFileSync(pythonBin(), [join(REPO_ROOT, 'test', 'fixtures', 'make_models.py'), dir]);
-    modelDir = join(dir, 'strips');
-  }
+  // The fixture models are built (and removed at exit) by the inference test harness.
+  const modelDir = process.env.FEROPS_BENCH_MODEL ?? fixtureModel('strips');
   const model = await loadModel(modelDir, { version: basename(modelDir), source: modelDir }, { threads: 0, batchMax: 16, batchWaitMs: 0, variant: 'fp32' });
   const photos = getPhotos();
   if (!photos.graceHopper) throw new Error(`needs grace_hopper.jpg: ${photos.skipReason}`);
