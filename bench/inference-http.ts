@@ -14,7 +14,7 @@ import sharp from 'sharp';
 import { REPO_ROOT } from '../lib/paths';
 import { FACE_PIXELS } from '../lib/preprocess';
 import { model as fixtureModel } from '../services/inference/testing/harness';
-import { getPhotos } from '../test/fixtures/photos';
+import { getPhotos } from '../infra/photos';
 
 const CONCURRENCY = [1, 8, 32];
 

@@ -16,7 +16,7 @@ import { decodeGray } from '../services/inference/runtime/decode';
 import { DEFAULT_DETECT, type DetectOptions, findFaces } from '../services/inference/runtime/faces';
 import { loadModel } from '../services/inference/runtime/model';
 import { model as fixtureModel } from '../services/inference/testing/harness';
-import { getPhotos } from '../test/fixtures/photos';
+import { getPhotos } from '../infra/photos';
 
 /** People visible in each photo, counted by hand. */
 const HAND_COUNT: Record<string, number> = {

@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import type { RunningServer } from '../../services/inference/server';
 import { postImage, startTestServer } from '../../services/inference/testing/harness';
-import { getPhotos, type Photos } from '../fixtures/photos';
+import { getPhotos, type Photos } from '../../infra/photos';
 
 /** Real photos (fetched at test time by test/fixtures/photos.ts) through the whole HTTP predict path. */
 describe('inference on real photos', () => {

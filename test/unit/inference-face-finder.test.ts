@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { defaultCascadeDir } from '../../services/inference/config';
 import { decodeGray } from '../../services/inference/runtime/decode';
 import { createFaceFinder } from '../../services/inference/runtime/face-finder';
-import { getPhotos } from '../fixtures/photos';
+import { getPhotos } from '../../infra/photos';
 
 const cascadeDir = process.env.FEROPS_CASCADE_DIR ?? defaultCascadeDir();
 

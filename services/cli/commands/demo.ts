@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { loadConfig, type FeropsConfig } from '../../../lib/config';
 import type { PipelineInputOverrides } from '../../../lib/pipeline-input';
-import { getPhotos } from '../../../test/fixtures/photos';
+import { getPhotos } from '../../../infra/photos';
 import type { PipelineResult } from '../../../workflows/training-pipeline';
 import type { ParsedArgs } from '../args';
 import { follow } from '../follow';
