@@ -37,6 +37,8 @@ before(async () => {
     FEROPS_TEMPORAL_UI_PORT: String(ui),
     FEROPS_MLFLOW_URL: `http://127.0.0.1:${m}`,
     FEROPS_INFERENCE_URL: `http://127.0.0.1:${i}`,
+    // The drift schedule has its own tests; here it must not start a third pipeline mid-demo.
+    FEROPS_DRIFT_INTERVAL: '1h',
   };
   firstRun = await demo();
 }, { timeout: 900_000 });
