@@ -65,7 +65,7 @@ describe('npm run demo -- --once', { timeout: 900_000 }, () => {
   describe('when the stack starts again on the same data dir', () => {
     let stack: Stack;
     before(async () => {
-      stack = await startStack({ dataDir, ports: { temporal: Number(env.FEROPS_TEMPORAL_ADDRESS!.split(':')[1]), temporalUi: 0, mlflow: Number(new URL(env.FEROPS_MLFLOW_URL!).port), inference: Number(new URL(env.FEROPS_INFERENCE_URL!).port) }, ui: false, modelName: 'ferops-fer' });
+      stack = await startStack({ dataDir, ports: { temporal: Number(env.FEROPS_TEMPORAL_ADDRESS!.split(':')[1]), temporalUi: 0, mlflow: Number(new URL(env.FEROPS_MLFLOW_URL!).port), inference: Number(new URL(env.FEROPS_INFERENCE_URL!).port) }, ui: false, modelName: 'ferops-fer', env: { FEROPS_DRIFT_INTERVAL: '1h' } });
     }, { timeout: 300_000 });
     after(async () => stack?.stop());
 
