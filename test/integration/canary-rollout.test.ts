@@ -4,6 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { WorkflowHandle } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
 import { createDeployActivities } from '../../activities/deploy';
 import { InferenceAdminClient } from '../../activities/deploy/inference-admin-client';
@@ -14,6 +16,7 @@ import { startLoad } from '../../services/cli/load-generator';
 import { ADMIN_TOKEN, model, startTestServer } from '../../services/inference/testing/harness';
 import type { RunningServer } from '../../services/inference/server';
 import { canaryRollout, type RolloutResult } from '../../workflows/canary-rollout';
+import { abortSignal, approveUpdate, rolloutStateQuery } from '../../workflows/definitions';
 import { startMlflowFixture, type MlflowFixture } from './mlflow-fixtures';
 import { startTemporalTestEnv, type TemporalTestEnv } from '../helpers/temporal-env';
 
@@ -43,17 +46,30 @@ async function register(fixture: string): Promise<string> {
   return r.version!;
 }
 
-async function rollout(version: string): Promise<{ result: RolloutResult; load: { sent: number; ok: number; failed: number } }> {
+async function rollout(
+  version: string,
+  opts: { approval?: 'required'; during?: (h: WorkflowHandle<typeof canaryRollout>) => Promise<void> } = {},
+): Promise<{ result: RolloutResult; load: { sent: number; ok: number; failed: number } }> {
   const load = startLoad(service.url, datasetUri, 25);
   try {
-    const result = await temporal.client.workflow.execute(canaryRollout, {
-      taskQueue, workflowId: `rollout-${randomUUID()}`, args: [{ modelName: NAME, version, rollout: ROLLOUT }],
+    const handle = await temporal.client.workflow.start(canaryRollout, {
+      taskQueue, workflowId: `rollout-${randomUUID()}`, args: [{ modelName: NAME, version, rollout: { ...ROLLOUT, approval: opts.approval ?? 'none' } }],
     });
+    await opts.during?.(handle);
+    const result = await handle.result();
     return { result, load: await load.stop() };
   } catch (e) {
     await load.stop();
     throw e;
   }
+}
+
+async function waitForPhase(h: WorkflowHandle<typeof canaryRollout>, phase: string): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    if ((await h.query(rolloutStateQuery).catch(() => undefined))?.phase === phase) return;
+    await sleep(100);
+  }
+  throw new Error(`rollout never reached ${phase}`);
 }
 
 const stableVersion = async () => (await new InferenceAdminClient(service.url, ADMIN_TOKEN).state()).stable?.version;
@@ -63,6 +79,7 @@ before(async () => {
   dataRoot = mkdtempSync(join(tmpdir(), 'ferops-canary-'));
   datasetUri = (await ingestDataset({ kind: 'synthetic', size: 400, seed: 5 }, { dataRoot })).uri;
   for (const f of ['strips', 'constant-happy', 'fails-on-bright', 'failing']) versions[f] = await register(f);
+  versions.stripsAborted = await register('strips');
   versions.stripsAgain = await register('strips');
   service = await startTestServer({ mlflowUrl: mlflow.server.url });
   await new InferenceAdminClient(service.url, ADMIN_TOKEN).loadModel('stable', `models:/${NAME}/${versions.strips}`, versions.strips);
@@ -96,6 +113,8 @@ describe('canaryRollout against the real service and registry', { timeout: 600_0
   it('when a candidate errors on some inputs, then it is rolled back while clients only ever see stable answers', async () => {
     const { result, load } = await rollout(versions['fails-on-bright']);
     assert.equal(result.outcome, 'rolled_back');
+    assert.equal(result.decisions.length, 1, 'decided at the first window');
+    assert.match(result.reason, /error rate/);
     assert.equal(load.failed, 0);
     assert.equal(await stableVersion(), versions.strips);
   });
@@ -108,8 +127,32 @@ describe('canaryRollout against the real service and registry', { timeout: 600_0
     assert.equal(await stableVersion(), versions.strips);
   });
 
-  it('when a candidate behaves like stable, then it goes through shadow and every step, is promoted and becomes champion', async () => {
-    const { result, load } = await rollout(versions.stripsAgain);
+  it('when an operator aborts during the shadow window, then the canary is unloaded, stable keeps serving and no client fails', async () => {
+    const { result, load } = await rollout(versions.stripsAborted, {
+      during: async (h) => {
+        await waitForPhase(h, 'shadow');
+        await h.signal(abortSignal, 'operator abort');
+      },
+    });
+    assert.equal(result.outcome, 'rolled_back');
+    assert.equal(result.reason, 'operator abort');
+    assert.equal(load.failed, 0);
+    const state = await new InferenceAdminClient(service.url, ADMIN_TOKEN).state();
+    assert.equal(state.stable?.version, versions.strips);
+    assert.equal(state.canary, undefined);
+    assert.equal(state.canaryWeight, 0);
+  });
+
+  it('when approval is required and a candidate behaves like stable, then nothing moves until approve, then it goes through every step and becomes champion', async () => {
+    const { result, load } = await rollout(versions.stripsAgain, {
+      approval: 'required',
+      during: async (h) => {
+        await waitForPhase(h, 'awaiting_approval');
+        await sleep(1000);
+        assert.equal((await new InferenceAdminClient(service.url, ADMIN_TOKEN).state()).canary, undefined, 'no canary before approval');
+        assert.equal(await h.executeUpdate(approveUpdate, { args: [{ approved: true, by: 'alice' }] }), 'approved');
+      },
+    });
     assert.equal(result.outcome, 'promoted', JSON.stringify(result.decisions.map((d) => d.analysis)));
     assert.deepEqual(result.decisions.filter((d) => d.analysis.verdict === 'pass').map((d) => `${d.phase}:${d.canaryWeight}`), ['shadow:0', 'traffic:25', 'traffic:100']);
     assert.equal(load.failed, 0);
