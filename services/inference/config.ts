@@ -48,7 +48,7 @@ export const makeConfigSchema = (env: NodeJS.ProcessEnv = process.env) => z.obje
   cvWorkers: int(0, 64).default(defaultWorkerCount),
   /** FEROPS_DETECT_MAX_SIDE [480]: longest side of the copy the face detector searches (cost grows with its square). */
   detectMaxSide: int(64, 4096).default(480),
-  /** FEROPS_DETECT_ANGLES [0,-20,20]: in-plane rotations searched; `0` alone is ~4x cheaper but misses tilted heads. */
+  /** FEROPS_DETECT_ANGLES [0,-20,20]: in-plane rotations searched; `0` alone is ~2.5x cheaper but misses tilted heads. */
   detectAngles: z
     .union([z.string(), z.array(z.number())])
     .default('0,-20,20')
@@ -67,7 +67,7 @@ export const makeConfigSchema = (env: NodeJS.ProcessEnv = process.env) => z.obje
   ortThreads: int(0, 256).default(0),
   /** FEROPS_BATCH_MAX [16]: most faces run in one onnxruntime call. */
   batchMax: int(1, 1024).default(16),
-  /** FEROPS_BATCH_WAIT_MS [2]: how long the first queued face waits for others to join its batch. */
+  /** FEROPS_BATCH_WAIT_MS [2]: longest a face queued behind a running batch waits; an idle batcher runs at once. */
   batchWaitMs: z.coerce.number().min(0).max(1000).default(2),
   /** FEROPS_MODEL_VARIANT [fp32]: `fp32` loads model.onnx, `int8` loads model.int8.onnx. */
   modelVariant: z.enum(['fp32', 'int8']).default('fp32'),

@@ -66,6 +66,34 @@ describe('Batcher', () => {
     assert.deepEqual(calls, [1, 2], 'the retry ran the healthy requests alone');
   });
 
+  it('when a lone request reaches an idle batcher, then it runs without waiting out waitMs', async () => {
+    const { calls, run } = recorder();
+    const b = new Batcher(run, 8, 600_000); // a fixed wait would time the test out
+    const rows = await b.infer(faces(7), 1);
+    assert.deepEqual(calls, [1]);
+    assert.deepEqual([...rows[0]], [7, 1]);
+  });
+
+  it('when requests arrive while a run is in flight, then they go together as soon as it ends', async () => {
+    const calls: number[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const run = async (pixels: Float32Array, batch: number) => {
+      calls.push(batch);
+      if (calls.length === 1) await gate;
+      return Array.from({ length: batch }, (_, i) => Float32Array.from([pixels[i * FACE_PIXELS], batch]));
+    };
+    const b = new Batcher(run, 8, 600_000);
+    const first = b.infer(faces(1), 1);
+    await new Promise((r) => setImmediate(r)); // the first run has started and is held
+    const later = [b.infer(faces(2), 1), b.infer(faces(3), 1)];
+    release();
+    await first;
+    const [x, y] = await Promise.all(later);
+    assert.deepEqual(calls, [1, 2]);
+    assert.deepEqual([x[0][0], y[0][0]], [2, 3]);
+  });
+
   it('when there are no faces, then no run happens', async () => {
     const { calls, run } = recorder();
     assert.deepEqual(await new Batcher(run, 8, 1).infer(new Float32Array(0), 0), []);
