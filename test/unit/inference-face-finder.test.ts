@@ -44,6 +44,22 @@ describe('face finder', () => {
     }
   });
 
+  it('when a 48x48 crop is sent without detection, then the shortcut returns the same pixels opencv would', async () => {
+    const local = await createFaceFinder(cascadeDir, 0);
+    try {
+      const data = Buffer.from(Array.from({ length: 48 * 48 }, (_, i) => (i * 37) % 256));
+      const crop = await local.find({ data, width: 48, height: 48, format: 'raw' }, false);
+      assert.deepEqual(Buffer.from(crop.faces[0].pixels), data);
+      assert.deepEqual(crop.faces[0].box, { x: 0, y: 0, width: 48, height: 48 });
+      // Control: a 49x48 crop goes through opencv (resized), so the shortcut is the only difference.
+      const other = await local.find({ data: Buffer.alloc(49 * 48, 9), width: 49, height: 48, format: 'raw' }, false);
+      assert.equal(other.faces[0].pixels.length, 48 * 48);
+      assert.equal(local.liveMats(), 0);
+    } finally {
+      await local.close();
+    }
+  });
+
   it('when the cascade dir is wrong, then creating the pool fails with a message naming FEROPS_CASCADE_DIR', async () => {
     await assert.rejects(createFaceFinder('/nonexistent/cascades', 1), /FEROPS_CASCADE_DIR/);
     await assert.rejects(createFaceFinder('/nonexistent/cascades', 0), /FEROPS_CASCADE_DIR/);
