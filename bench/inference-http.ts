@@ -45,7 +45,7 @@ async function rawOrt(modelFile: string, concurrency: number, seconds: number): 
   return done / seconds;
 }
 
-async function startService(modelDir: string): Promise<{ url: string; stop: () => Promise<void> }> {
+export async function startService(modelDir: string): Promise<{ url: string; stop: () => Promise<void> }> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'services', 'inference', 'main.ts')], {
     cwd: REPO_ROOT,
     env: { ...process.env, FEROPS_INFERENCE_PORT: '0', FEROPS_MODEL_DIRS: dirname(modelDir), FEROPS_STABLE_MODEL: modelDir },
@@ -55,14 +55,19 @@ async function startService(modelDir: string): Promise<{ url: string; stop: () =
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error('service did not start in 60 s')), 60_000);
-    child.stdout.on('data', (d) => {
+    const onData = (d: Buffer) => {
       out += d;
       const m = /"url":"([^"]+)"/.exec(out);
       if (m) {
         clearTimeout(timer);
+        // Keep draining the pipe (the service writes a log line per request) without accumulating or parsing
+        // it: re-scanning an ever-growing string here ate bench-process CPU on the same 2 cores.
+        child.stdout.off('data', onData);
+        child.stdout.resume();
         resolve(m[1]);
       }
-    });
+    };
+    child.stdout.on('data', onData);
     child.on('exit', (code) => reject(new Error(`service exited with ${code}`)));
   });
   return {
@@ -75,9 +80,9 @@ async function startService(modelDir: string): Promise<{ url: string; stop: () =
   };
 }
 
-async function http(url: string, body: Buffer, type: string, query: string, connections: number, seconds: number) {
+export async function autocannonRun(url: string, body: Buffer, type: string, connections: number, seconds: number) {
   const result = await autocannon({
-    url: `${url}/v1/predict${query}`,
+    url,
     method: 'POST',
     headers: { 'content-type': type },
     body,
@@ -87,6 +92,9 @@ async function http(url: string, body: Buffer, type: string, query: string, conn
   const failed = result.non2xx + result.errors + result.timeouts;
   return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, failed };
 }
+
+const http = (url: string, body: Buffer, type: string, query: string, connections: number, seconds: number) =>
+  autocannonRun(`${url}/v1/predict${query}`, body, type, connections, seconds);
 
 async function main(): Promise<void> {
   const seconds = Number(process.argv[2] ?? 3);
@@ -117,7 +125,9 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
