@@ -29,9 +29,9 @@ describe('pipeline input', () => {
 
 describe('ferops train flags', () => {
   it('when a CSV path and epochs are given, then the dataset kind and trainer config follow', () => {
-    const o = trainOverrides(parseArgs(['--dataset', '/d/fer2013.csv', '--epochs', '3', '--approval']).flags);
+    const o = trainOverrides(parseArgs(['--dataset', '/d/fer2013.csv', '--epochs', '3', '--lr', '5e-5', '--approval']).flags);
     assert.deepEqual(o.dataset, { kind: 'fer2013-csv', path: '/d/fer2013.csv' });
-    assert.deepEqual(o.trainer, { train: { epochs: 3 } });
+    assert.deepEqual(o.trainer, { train: { epochs: 3, lr: 5e-5 } });
     assert.equal(o.rollout?.approval, 'required');
   });
   it('when a number flag is not a number, then it fails with the flag named', () => {

@@ -6,7 +6,7 @@ import { startOrAttach } from '../pipeline-runner';
 import { connectClient } from '../temporal-client';
 
 export const TRAIN_USAGE = `ferops train [--dataset synthetic|<fer2013.csv>|<image folder>|kaggle:<owner/slug>] [--size N] [--seed N]
-             [--epochs N] [--model tiny|small|base|<hub id>|<dir>] [--image-size N] [--device auto|cpu|cuda]
+             [--epochs N] [--lr X] [--batch-size N] [--model tiny|small|base|<hub id>|<dir>] [--image-size N] [--device auto|cpu|cuda]
              [--min-accuracy X] [--approval] [--id WORKFLOW_ID] [--no-wait]`;
 
 /** Turns CLI flags into pipeline input overrides; everything left out keeps its documented default. */
@@ -22,7 +22,11 @@ export function trainOverrides(flags: ParsedArgs['flags']): PipelineInputOverrid
   if (typeof flags.model === 'string') model.base = flags.model;
   if (flags['image-size'] !== undefined) model.image_size = numberFlag(flags, 'image-size');
   if (Object.keys(model).length) trainer.model = model;
-  if (flags.epochs !== undefined) trainer.train = { epochs: numberFlag(flags, 'epochs') };
+  const train: Record<string, unknown> = {};
+  if (flags.epochs !== undefined) train.epochs = numberFlag(flags, 'epochs');
+  if (flags.lr !== undefined) train.lr = numberFlag(flags, 'lr');
+  if (flags['batch-size'] !== undefined) train.batch_size = numberFlag(flags, 'batch-size');
+  if (Object.keys(train).length) trainer.train = train;
   if (typeof flags.device === 'string') trainer.device = flags.device;
   if (Object.keys(trainer).length) o.trainer = trainer;
   if (flags['min-accuracy'] !== undefined) o.gate = { minAccuracy: numberFlag(flags, 'min-accuracy') };
