@@ -7,6 +7,9 @@ import type { SlotWindowStats, WindowStats } from '../activities/types';
 
 export type Verdict = 'pass' | 'fail' | 'inconclusive';
 
+/** A canary's p95 must also exceed stable's by this many milliseconds before a latency ratio can fail it. */
+export const MIN_LATENCY_GAP_MS = 10;
+
 /** Faces each slot must have answered in a window before their class distributions are compared. */
 export const MIN_FACES_FOR_DIVERGENCE = 50;
 export interface Analysis {
@@ -44,7 +47,12 @@ export function analyseWindow(
   if (canaryRequests < minRequests) {
     return { verdict: reasons.length ? 'fail' : 'inconclusive', reasons: reasons.length ? reasons : [`only ${canaryRequests} of ${minRequests} requests`], numbers };
   }
-  if (phase === 'traffic' && numbers.latencyRatio > t.maxLatencyRatio) reasons.push(`p95 latency ${numbers.latencyRatio.toFixed(2)}x stable`);
+  // A ratio of millisecond latencies is mostly noise (a 3 ms p95 next to a 1 ms one is "3x"): only a slowdown that
+  // is also large in absolute terms counts.
+  const latencyGap = canary.latencyMs.p95 - stable.latencyMs.p95;
+  if (phase === 'traffic' && numbers.latencyRatio > t.maxLatencyRatio && latencyGap > MIN_LATENCY_GAP_MS) {
+    reasons.push(`p95 latency ${numbers.latencyRatio.toFixed(2)}x stable (+${latencyGap.toFixed(0)} ms)`);
+  }
   if (phase === 'shadow' && shadow.agreement < t.minShadowAgreement) {
     reasons.push(`shadow agreement ${pct(shadow.agreement)} < ${pct(t.minShadowAgreement)}`);
   }

@@ -32,6 +32,10 @@ describe('canary analysis', () => {
     const a = analyseWindow(window({ requests: 30, faces: 30, classCounts: { angry: 30 } }), 'traffic', 20, T);
     assert.equal(a.verdict, 'pass');
   });
+  it('when the canary is 3x slower by only a few milliseconds, then that noise does not fail it', () => {
+    const a = analyseWindow({ ...window({ latencyMs: { p50: 2, p95: 3, p99: 4 } }), stable: slot({ latencyMs: { p50: 1, p95: 1, p99: 2 } }) }, 'traffic', 20, T);
+    assert.equal(a.verdict, 'pass');
+  });
   it('when the canary is much slower, then the latency ratio fails it', () => {
     const a = analyseWindow(window({ latencyMs: { p50: 50, p95: 100, p99: 120 } }), 'traffic', 20, T);
     assert.equal(a.verdict, 'fail');
