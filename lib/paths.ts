@@ -16,9 +16,14 @@ export const PYTHON_LOCK = join(TRAINER_DIR, 'requirements.lock');
 export function venvDir(): string {
   if (process.env.FEROPS_VENV) return resolve(process.env.FEROPS_VENV);
   const hash = createHash('sha256').update(readFileSync(PYTHON_LOCK)).digest('hex').slice(0, 12);
-  const cache = process.env.FEROPS_CACHE_DIR ?? join(homedir(), '.cache', 'ferops');
-  return join(cache, `venv-${hash}`);
+  return join(cacheDir(), `venv-${hash}`);
 }
+
+/** Installs shared by every clone on this machine (infra/bootstrap.sh uses the same default). */
+export const cacheDir = (): string => resolve(process.env.FEROPS_CACHE_DIR ?? join(homedir(), '.cache', 'ferops'));
+
+/** The face detector converted to ONNX by infra/bootstrap.sh (infra/face-detector/convert.py). */
+export const faceDetectorModel = (): string => join(cacheDir(), 'face-detector', 'tiny_face_detector.onnx');
 
 export const venvBin = (name: string): string => join(venvDir(), 'bin', name);
 export const pythonBin = (): string => venvBin('python');

@@ -20,7 +20,7 @@ import { publishAccuracy } from './usecases/feedback';
 import { opsRoutes } from './routes/ops';
 import { predictRoutes } from './routes/predict';
 
-/** Wires the runtime pieces into one context; the cascades load here so a bad FEROPS_CASCADE_DIR fails start-up. */
+/** Wires the runtime pieces into one context; detector and cascades load here so a bad path fails start-up. */
 export async function createContext(config: InferenceConfig): Promise<ServiceContext> {
   let chain: Promise<unknown> = Promise.resolve();
   const metrics = createMetrics();
@@ -35,7 +35,14 @@ export async function createContext(config: InferenceConfig): Promise<ServiceCon
     stats: new StatsRing(config.statsCapacity),
     recent: new RecentPredictions(config.recentPredictions, config.feedbackTtlSeconds * 1000),
     feedback,
-    faces: await createFaceFinder(config.cascadeDir, config.cvWorkers, { ...DEFAULT_DETECT, detectMaxSide: config.detectMaxSide, angles: config.detectAngles }),
+    faces: await createFaceFinder(
+      {
+        cascadeDir: config.cascadeDir,
+        detectorModel: config.faceDetectorModel,
+        detect: { ...DEFAULT_DETECT, detector: config.faceDetector, detectMaxSide: config.detectMaxSide, minScore: config.detectMinScore, angles: config.detectAngles },
+      },
+      config.cvWorkers,
+    ),
     sessionOptions: { threads: config.ortThreads, batchMax: config.batchMax, batchWaitMs: config.batchWaitMs, variant: config.modelVariant },
     modelSource: createModelSource({ modelDirs: config.modelDirs, cacheDir: config.modelCacheDir, registry: () => mlflowRegistry(config.mlflowUrl) }),
     adminLock: <T>(fn: () => Promise<T>): Promise<T> => {

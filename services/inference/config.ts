@@ -2,7 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { REPO_ROOT, venvDir } from '../../lib/paths';
+import { faceDetectorModel, REPO_ROOT, venvDir } from '../../lib/paths';
 
 /**
  * The one configuration schema of the inference service. Every key is read from `process.env`, has a documented
@@ -46,9 +46,15 @@ export const makeConfigSchema = (env: NodeJS.ProcessEnv = process.env) => z.obje
   cascadeDir: z.string().min(1).default(defaultCascadeDir),
   /** FEROPS_CV_WORKERS [min(4, cores - 1), at least 1]: face-detection worker threads; 0 runs it in-process. */
   cvWorkers: int(0, 64).default(defaultWorkerCount),
-  /** FEROPS_DETECT_MAX_SIDE [480]: longest side of the copy the face detector searches (cost grows with its square). */
-  detectMaxSide: int(64, 4096).default(480),
-  /** FEROPS_DETECT_ANGLES [0,-20,20]: in-plane rotations searched; `0` alone is ~2.5x cheaper but misses tilted heads. */
+  /** FEROPS_FACE_DETECTOR [cnn]: `cnn` (Tiny Face Detector in onnxruntime, ~5 ms) or `haar` (opencv cascades, ~80 ms). */
+  faceDetector: z.enum(['cnn', 'haar']).default('cnn'),
+  /** FEROPS_FACE_DETECTOR_MODEL [<cache>/face-detector/tiny_face_detector.onnx]: the CNN, converted by bootstrap. */
+  faceDetectorModel: z.string().min(1).default(faceDetectorModel),
+  /** FEROPS_DETECT_MAX_SIDE [512]: longest side of the copy the face detector searches (cost grows with its square). */
+  detectMaxSide: int(64, 4096).default(512),
+  /** FEROPS_DETECT_MIN_SCORE [0.25]: CNN only; lowest face score kept (0.5 missed profile and downcast faces). */
+  detectMinScore: z.coerce.number().gt(0).lt(1).default(0.25),
+  /** FEROPS_DETECT_ANGLES [0,-20,20]: Haar only; in-plane rotations searched; `0` alone is ~2.5x cheaper but misses tilted heads. */
   detectAngles: z
     .union([z.string(), z.array(z.number())])
     .default('0,-20,20')
@@ -104,7 +110,10 @@ const ENV_KEYS: Record<keyof InferenceConfig, string> = {
   stableModel: 'FEROPS_STABLE_MODEL',
   cascadeDir: 'FEROPS_CASCADE_DIR',
   cvWorkers: 'FEROPS_CV_WORKERS',
+  faceDetector: 'FEROPS_FACE_DETECTOR',
+  faceDetectorModel: 'FEROPS_FACE_DETECTOR_MODEL',
   detectMaxSide: 'FEROPS_DETECT_MAX_SIDE',
+  detectMinScore: 'FEROPS_DETECT_MIN_SCORE',
   detectAngles: 'FEROPS_DETECT_ANGLES',
   maxBodyBytes: 'FEROPS_MAX_BODY_BYTES',
   maxPixels: 'FEROPS_MAX_PIXELS',

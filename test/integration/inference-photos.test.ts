@@ -46,9 +46,13 @@ describe('inference on real photos', () => {
     const angleOf = async (deg: number) => {
       const img = deg === 0 ? src : await sharp(src).rotate(deg, { background: '#808080' }).png().toBuffer();
       const res = await postImage(server.url, img);
-      assert.equal(res.json.faces.length, 1, `rotated ${deg}: ${res.json.faces.length} faces`);
-      assert.equal(res.json.faces[0].alignment.eyesFound, 2, `rotated ${deg}: both eyes found`);
-      return res.json.faces[0].alignment.angleDeg as number;
+      // The largest face is hers. (Tilted by -10..-20 degrees, the space-shuttle model behind her scores 0.3-0.6
+      // as a face with the CNN: a known false positive, recorded in docs/inference.md.)
+      const faces = [...res.json.faces].sort((a: any, b: any) => b.box.width - a.box.width);
+      assert.ok(faces.length >= 1 && faces.length <= 2, `rotated ${deg}: ${faces.length} faces`);
+      assert.ok(faces[0].box.width > 100, `rotated ${deg}: her face is the largest box (${JSON.stringify(faces[0].box)})`);
+      assert.equal(faces[0].alignment.eyesFound, 2, `rotated ${deg}: both eyes found`);
+      return faces[0].alignment.angleDeg as number;
     };
     const upright = await angleOf(0);
     // sharp rotates clockwise for positive angles, which lowers the right eye: the measured tilt grows.
@@ -70,20 +74,36 @@ describe('inference on real photos', () => {
     assert.equal(withoutTag.json.faces.length, 0, 'control: the sideways pixels alone show no upright face');
   });
 
-  it('when FEROPS_DETECT_ANGLES is 0 only, then tilted heads in a group photo are missed (the setting reaches the workers)', async () => {
-    const sample4 = photos.samples.find((f) => f.endsWith('sample4.jpg'))!; // four women, most heads tilted
-    const upright = await startTestServer({ detectAngles: [0] });
+  it('when FEROPS_DETECT_MIN_SCORE is raised to 0.5, then the downcast and profile faces are missed (the setting reaches the workers)', async () => {
+    const sample2 = photos.samples.find((f) => f.endsWith('sample2.jpg'))!; // one frontal, one downcast, one profile face
+    const strict = await startTestServer({ detectMinScore: 0.5 });
     try {
-      const img = readFileSync(sample4);
-      const few = (await postImage(upright.url, img, { contentType: 'image/jpeg' })).json.faces.length;
-      const many = (await postImage(server.url, img, { contentType: 'image/jpeg' })).json.faces.length;
-      assert.ok(few < many, `upright-only found ${few}, default found ${many}`);
+      const img = readFileSync(sample2);
+      const few = (await postImage(strict.url, img, { contentType: 'image/jpeg' })).json.faces.length;
+      const all = (await postImage(server.url, img, { contentType: 'image/jpeg' })).json.faces.length;
+      assert.equal(all, 3);
+      assert.ok(few < all, `score 0.5 found ${few}, default found ${all}`);
     } finally {
-      await upright.stop();
+      await strict.stop();
     }
   });
 
-  it('when group photos are posted, then several faces are found in each', async () => {
+  it('when FEROPS_FACE_DETECTOR is haar, then Haar finds the faces, and with FEROPS_DETECT_ANGLES 0 it misses tilted heads', async () => {
+    const sample4 = photos.samples.find((f) => f.endsWith('sample4.jpg'))!; // four women, most heads tilted
+    const haar = await startTestServer({ faceDetector: 'haar', detectMaxSide: 480 });
+    const upright = await startTestServer({ faceDetector: 'haar', detectMaxSide: 480, detectAngles: [0] });
+    try {
+      const img = readFileSync(sample4);
+      const many = (await postImage(haar.url, img, { contentType: 'image/jpeg' })).json.faces.length;
+      const few = (await postImage(upright.url, img, { contentType: 'image/jpeg' })).json.faces.length;
+      assert.equal(many, 4);
+      assert.ok(few < many, `upright-only found ${few}, all angles found ${many}`);
+    } finally {
+      await Promise.all([haar.stop(), upright.stop()]);
+    }
+  });
+
+  it('when group photos are posted, then every face in each is found', async () => {
     const counts: Record<string, number> = {};
     let bothEyes = 0;
     for (const file of photos.samples) {
@@ -95,9 +115,9 @@ describe('inference on real photos', () => {
         if (f.alignment.eyesFound === 2) bothEyes++;
       }
     }
-    const groups = Object.values(counts).filter((n) => n >= 2).length;
-    assert.ok(groups >= 4, `faces per sample: ${JSON.stringify(counts)}`);
-    assert.ok(Object.values(counts).reduce((a, b) => a + b, 0) >= 12, `faces per sample: ${JSON.stringify(counts)}`);
+    // Every person in every photo (counted by hand; bench/inference-stages.ts labels each face).
+    const people = { 'sample1.jpg': 3, 'sample2.jpg': 3, 'sample3.jpg': 3, 'sample4.jpg': 4, 'sample5.jpg': 5, 'sample6.jpg': 4 };
+    assert.deepEqual(counts, people);
     const total = Object.values(counts).reduce((a, b) => a + b, 0);
     assert.ok(bothEyes / total >= 0.6, `both eyes found in ${bothEyes} of ${total} faces`);
     assert.equal(server.ctx.faces.liveMats(), 0);

@@ -4,16 +4,19 @@ import { describe, it } from 'node:test';
 import { defaultCascadeDir } from '../../services/inference/config';
 import { decodeGray } from '../../services/inference/runtime/decode';
 import { createFaceFinder } from '../../services/inference/runtime/face-finder';
+import { DEFAULT_DETECT, type FaceSetup, HAAR_DETECT } from '../../services/inference/runtime/faces';
+import { faceDetectorModel } from '../../lib/paths';
 import { getPhotos } from '../../infra/photos';
+import { model } from '../../services/inference/testing/harness';
 
-const cascadeDir = process.env.FEROPS_CASCADE_DIR ?? defaultCascadeDir();
+const setup: FaceSetup = { cascadeDir: process.env.FEROPS_CASCADE_DIR ?? defaultCascadeDir(), detectorModel: faceDetectorModel(), detect: DEFAULT_DETECT };
 
 describe('face finder', () => {
   it('when detection runs on worker threads, then the result equals the in-process one and no Mat leaks', async () => {
     const photo = getPhotos().samples[2]; // three people
     const img = await decodeGray(readFileSync(photo), 40e6);
-    const local = await createFaceFinder(cascadeDir, 0);
-    const pool = await createFaceFinder(cascadeDir, 2);
+    const local = await createFaceFinder(setup, 0);
+    const pool = await createFaceFinder(setup, 2);
     try {
       const a = await local.find(img, true);
       const [b, c] = await Promise.all([pool.find(img, true), pool.find(img, true)]);
@@ -32,7 +35,7 @@ describe('face finder', () => {
   });
 
   it('when a job fails inside a worker, then only that job is rejected and the pool keeps working', async () => {
-    const pool = await createFaceFinder(cascadeDir, 1);
+    const pool = await createFaceFinder(setup, 1);
     try {
       const bad = { data: Buffer.alloc(10), width: 100, height: 100, format: 'raw' }; // fewer bytes than pixels
       await assert.rejects(pool.find(bad, true), /face detection failed/);
@@ -45,7 +48,7 @@ describe('face finder', () => {
   });
 
   it('when a 48x48 crop is sent without detection, then the shortcut returns the same pixels opencv would', async () => {
-    const local = await createFaceFinder(cascadeDir, 0);
+    const local = await createFaceFinder(setup, 0);
     try {
       const data = Buffer.from(Array.from({ length: 48 * 48 }, (_, i) => (i * 37) % 256));
       const crop = await local.find({ data, width: 48, height: 48, format: 'raw' }, false);
@@ -61,7 +64,21 @@ describe('face finder', () => {
   });
 
   it('when the cascade dir is wrong, then creating the pool fails with a message naming FEROPS_CASCADE_DIR', async () => {
-    await assert.rejects(createFaceFinder('/nonexistent/cascades', 1), /FEROPS_CASCADE_DIR/);
-    await assert.rejects(createFaceFinder('/nonexistent/cascades', 0), /FEROPS_CASCADE_DIR/);
+    const bad = { ...setup, cascadeDir: '/nonexistent/cascades' };
+    await assert.rejects(createFaceFinder(bad, 1), /FEROPS_CASCADE_DIR/);
+    await assert.rejects(createFaceFinder(bad, 0), /FEROPS_CASCADE_DIR/);
+  });
+
+  it('when the detector model is missing, then start-up fails saying how to make it, and Haar does not need it', async () => {
+    const bad = { ...setup, detectorModel: '/nonexistent/detector.onnx' };
+    await assert.rejects(createFaceFinder(bad, 1), /npm run bootstrap/);
+    await assert.rejects(createFaceFinder(bad, 0), /FEROPS_FACE_DETECTOR_MODEL/);
+    const haar = await createFaceFinder({ ...bad, detect: HAAR_DETECT }, 0);
+    await haar.close();
+  });
+
+  it('when the detector model is not the face detector, then start-up fails naming the file', async () => {
+    const notDetector = { ...setup, detectorModel: model('strips') + '/model.onnx' };
+    await assert.rejects(createFaceFinder(notDetector, 0), /not the converted face detector/);
   });
 });

@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { FACE_SIZE } from '../../../lib/labels';
-import { type Cascades, liveMats, loadCascades } from './cv';
+import { liveMats } from './cv';
 import type { GrayImage } from './decode';
-import { DEFAULT_DETECT, type DetectOptions, type FaceResult, findFaces } from './faces';
+import { createFaceEngine, type FaceEngine, type FaceResult, type FaceSetup, findFaces } from './faces';
 
 /**
  * Where face detection runs: in-process (workers = 0; simplest, blocks the event loop for the duration of a
@@ -17,8 +17,8 @@ export interface FaceFinder {
   close(): Promise<void>;
 }
 
-export async function createFaceFinder(cascadeDir: string, workers: number, opts: DetectOptions = DEFAULT_DETECT): Promise<FaceFinder> {
-  const finder = workers > 0 ? await WorkerPool.start(cascadeDir, workers, opts) : inProcess(loadCascades(cascadeDir), opts);
+export async function createFaceFinder(setup: FaceSetup, workers: number): Promise<FaceFinder> {
+  const finder = workers > 0 ? await WorkerPool.start(setup, workers) : inProcess(await createFaceEngine(setup));
   return withCropShortcut(finder);
 }
 
@@ -38,11 +38,11 @@ function withCropShortcut(finder: FaceFinder): FaceFinder {
   };
 }
 
-function inProcess(cascades: Cascades, opts: DetectOptions): FaceFinder {
+function inProcess(engine: FaceEngine): FaceFinder {
   return {
-    find: async (img, detect) => findFaces(img, cascades, detect, opts),
+    find: (img, detect) => findFaces(img, engine, detect),
     liveMats,
-    close: async () => undefined,
+    close: () => engine.close(),
   };
 }
 
@@ -59,13 +59,12 @@ class WorkerPool implements FaceFinder {
   private started = false;
 
   private constructor(
-    private readonly cascadeDir: string,
-    private readonly opts: DetectOptions,
+    private readonly setup: FaceSetup,
     private readonly slots: Slot[],
   ) {}
 
-  static async start(cascadeDir: string, n: number, opts: DetectOptions): Promise<WorkerPool> {
-    const pool = new WorkerPool(cascadeDir, opts, []);
+  static async start(setup: FaceSetup, n: number): Promise<WorkerPool> {
+    const pool = new WorkerPool(setup, []);
     try {
       await Promise.all(Array.from({ length: n }, () => pool.spawn()));
     } catch (err) {
@@ -76,12 +75,12 @@ class WorkerPool implements FaceFinder {
     return pool;
   }
 
-  /** Starts one worker and resolves when its cascades are loaded (a bad cascade dir fails start-up). */
+  /** Starts one worker and resolves when its detector and cascades are loaded (a bad path fails start-up). */
   private spawn(): Promise<void> {
     // The project runs TypeScript through tsx without a build step; a worker does not always inherit the parent's
     // loader flags (the test runner's children do not), so it registers tsx's CommonJS hook itself.
     const worker = new Worker(join(__dirname, 'face-worker.ts'), {
-      workerData: { cascadeDir: this.cascadeDir, opts: this.opts },
+      workerData: this.setup,
       execArgv: ['--require', 'tsx/cjs'],
     });
     const slot: Slot = { worker, pending: new Map(), live: 0 };
