@@ -4,17 +4,25 @@
  * The service runs as a child process (main.ts) so autocannon does not share its event loop. For concurrency
  * 1, 8 and 32 it measures: POST /v1/predict?detect=false on a 48x48 crop, POST /v1/predict on a 640x480 photo
  * with one face, and raw session.run() on one face (the same number of concurrent callers). It prints req/s,
- * latency and the ratio HTTP / raw. The model is the `strips` fixture unless FEROPS_BENCH_MODEL names a dir.
+ * latency and the ratio HTTP / raw. The model is the demo architecture (bench/bench-models.ts: the trainer's
+ * "tiny" ViT with random weights) unless FEROPS_BENCH_MODEL names a dir. `crops` as the second argument skips the
+ * photo cells (detection dominates them and they take most of the run).
+ *
+ * Raw onnxruntime is measured twice: with default session options, batch 1 per call (what a plain user writes:
+ * the ratio the issue's target is about), and with the service's own options (FEROPS_ORT_THREADS and
+ * inter-op 1, read from the same environment), which isolates what the HTTP path costs from thread tuning.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { REPO_ROOT } from '../lib/paths';
 import { FACE_PIXELS } from '../lib/preprocess';
-import { model as fixtureModel } from '../services/inference/testing/harness';
 import { getPhotos } from '../infra/photos';
+import { ortSessionOptions } from '../services/inference/runtime/model';
+import { defaultBenchModel } from './bench-models';
 
 const CONCURRENCY = [1, 8, 32];
 
@@ -28,9 +36,10 @@ interface AutocannonResult {
 // autocannon ships no type declarations; this is the slice used here.
 const autocannon = require('autocannon') as (opts: Record<string, unknown>) => Promise<AutocannonResult>;
 
-async function rawOrt(modelFile: string, concurrency: number, seconds: number): Promise<number> {
-  const session = await ort.InferenceSession.create(modelFile, { interOpNumThreads: 1 });
+async function rawOrt(modelFile: string, concurrency: number, seconds: number, options: ort.InferenceSession.SessionOptions = {}): Promise<number> {
+  const session = await ort.InferenceSession.create(modelFile, options);
   const input = new ort.Tensor('float32', new Float32Array(FACE_PIXELS).fill(0.5), [1, 1, 48, 48]);
+  for (let i = 0; i < 10; i++) await session.run({ pixels: input }); // first runs allocate; not part of the rate
   const end = performance.now() + seconds * 1000;
   let done = 0;
   await Promise.all(
@@ -46,7 +55,9 @@ async function rawOrt(modelFile: string, concurrency: number, seconds: number): 
 }
 
 export async function startService(modelDir: string): Promise<{ url: string; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'services', 'inference', 'main.ts')], {
+  // FEROPS_BENCH_PROFILE=<dir>: the service writes a V8 CPU profile there when it stops (open it in Chrome devtools).
+  const profile = process.env.FEROPS_BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.FEROPS_BENCH_PROFILE] : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', join(REPO_ROOT, 'services', 'inference', 'main.ts')], {
     cwd: REPO_ROOT,
     env: { ...process.env, FEROPS_INFERENCE_PORT: '0', FEROPS_MODEL_DIRS: dirname(modelDir), FEROPS_STABLE_MODEL: modelDir },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -98,8 +109,11 @@ const http = (url: string, body: Buffer, type: string, query: string, connection
 
 async function main(): Promise<void> {
   const seconds = Number(process.argv[2] ?? 3);
-  // The fixture models are built (and removed at exit) by the inference test harness.
-  const modelDir = process.env.FEROPS_BENCH_MODEL ?? fixtureModel('strips');
+  const cropsOnly = process.argv[3] === 'crops';
+  const model = defaultBenchModel();
+  const modelDir = model.dir;
+  // What the service child will read from the same environment (the config default is 0: onnxruntime's choice).
+  const serviceOptions = ortSessionOptions(Number(process.env.FEROPS_ORT_THREADS ?? 0));
   const photos = getPhotos();
   const crop = await sharp({ create: { width: 48, height: 48, channels: 3, background: '#777' } }).png().toBuffer();
   const source = photos.graceHopper ?? photos.samples[2];
@@ -108,16 +122,20 @@ async function main(): Promise<void> {
 
   const service = await startService(modelDir);
   try {
-    console.log(`# ${seconds}s per cell, model ${basename(modelDir)}, photo ${basename(source)} 640x480`);
-    console.log('| concurrency | raw ort req/s | crop req/s | crop p50/p99 ms | crop / raw | photo req/s | photo p50/p99 ms | photo / raw | failed |');
-    console.log('|---|---|---|---|---|---|---|---|---|');
+    console.log(`# ${new Date().toISOString()}, load ${loadavg().map((x) => x.toFixed(2)).join(' ')}, ${cpus().length} cores`);
+    console.log(`# ${seconds}s per cell, model ${model.label} (${modelDir}), photo ${basename(source)} 640x480`);
+    console.log(`# raw ort: default options ("plain") and the service's (${JSON.stringify(serviceOptions)}), batch 1 per call`);
+    console.log('| concurrency | raw ort req/s (plain) | raw ort req/s (service opts) | crop req/s | crop p50/p99 ms | crop / raw plain | crop / raw service | photo req/s | photo p50/p99 ms | failed |');
+    console.log('|---|---|---|---|---|---|---|---|---|---|');
     for (const c of CONCURRENCY) {
-      const raw = await rawOrt(join(modelDir, 'model.onnx'), c, seconds);
+      const plain = await rawOrt(join(modelDir, 'model.onnx'), c, seconds);
+      const tuned = await rawOrt(join(modelDir, 'model.onnx'), c, seconds, serviceOptions);
       const a = await http(service.url, crop, 'image/png', '?detect=false', c, seconds);
-      const b = await http(service.url, photo, 'image/jpeg', '', c, seconds);
-      const ratio = (x: number) => `${((x / raw) * 100).toFixed(2)} %`;
+      const b = cropsOnly ? undefined : await http(service.url, photo, 'image/jpeg', '', c, seconds);
+      const ratio = (x: number, raw: number) => `${((x / raw) * 100).toFixed(1)} %`;
       console.log(
-        `| ${c} | ${raw.toFixed(0)} | ${a.rps.toFixed(0)} | ${a.p50}/${a.p99} | ${ratio(a.rps)} | ${b.rps.toFixed(1)} | ${b.p50}/${b.p99} | ${ratio(b.rps)} | ${a.failed + b.failed} |`,
+        `| ${c} | ${plain.toFixed(0)} | ${tuned.toFixed(0)} | ${a.rps.toFixed(0)} | ${a.p50}/${a.p99} | ${ratio(a.rps, plain)} | ${ratio(a.rps, tuned)} | ` +
+          `${b ? b.rps.toFixed(1) : '-'} | ${b ? `${b.p50}/${b.p99}` : '-'} | ${a.failed + (b?.failed ?? 0)} |`,
       );
     }
   } finally {

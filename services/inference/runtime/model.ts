@@ -91,6 +91,21 @@ export class LoadedModel {
   }
 }
 
+/**
+ * The onnxruntime options of every served session (the HTTP bench uses them too, to separate the cost of the
+ * HTTP path from that of thread settings). One request batch runs at a time per session, so inter-op
+ * parallelism buys nothing; intra-op threads are left to onnxruntime (all cores) unless `threads` > 0.
+ */
+export function ortSessionOptions(threads: number): ort.InferenceSession.SessionOptions {
+  return {
+    ...(threads > 0 ? { intraOpNumThreads: threads } : {}),
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+    // Run failures reach the client and our log as errors already; onnxruntime's own stderr copy is noise.
+    logSeverityLevel: 4,
+  };
+}
+
 const refuse = (message: string) => new AppError(422, 'invalid_model', message);
 
 /**
@@ -111,15 +126,7 @@ export async function loadModel(dir: string, meta: { version: string; source: st
   const checksum = createHash('sha256').update(bytes).digest('hex');
   let session: ort.InferenceSession;
   try {
-    // One request batch runs at a time per session, so inter-op parallelism buys nothing; intra-op threads
-    // are left to onnxruntime (all cores) unless FEROPS_ORT_THREADS says otherwise.
-    session = await ort.InferenceSession.create(bytes, {
-      ...(opts.threads > 0 ? { intraOpNumThreads: opts.threads } : {}),
-      interOpNumThreads: 1,
-      graphOptimizationLevel: 'all',
-      // Run failures reach the client and our log as errors already; onnxruntime's own stderr copy is noise.
-      logSeverityLevel: 4,
-    });
+    session = await ort.InferenceSession.create(bytes, ortSessionOptions(opts.threads));
   } catch (err) {
     throw refuse(`${preferred} is not a loadable ONNX model: ${firstLine(err)}`);
   }
