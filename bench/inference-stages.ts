@@ -6,7 +6,7 @@
  *    resolution, scale 1.05, no rotated passes);
  * 2. on the 8 real test photos: how many of the 24 labelled faces each setting finds (recall), how many of its
  *    boxes are not faces, and how many of the faces the slow settings find it finds too.
- * The model is the `strips` fixture (FEROPS_BENCH_MODEL=<model dir> to time a real one).
+ * The model is the demo architecture (bench/bench-models.ts; FEROPS_BENCH_MODEL=<model dir> to time another).
  */
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -17,8 +17,8 @@ import { defaultCascadeDir } from '../services/inference/config';
 import { decodeGray } from '../services/inference/runtime/decode';
 import { type Box, createFaceEngine, DEFAULT_DETECT, type DetectOptions, type FaceEngine, findFaces, HAAR_DETECT } from '../services/inference/runtime/faces';
 import { loadModel } from '../services/inference/runtime/model';
-import { model as fixtureModel } from '../services/inference/testing/harness';
 import { getPhotos } from '../infra/photos';
+import { defaultBenchModel } from './bench-models';
 
 /**
  * Every face in the test photos, labelled by hand: centre and side in full-size pixels. (Drawn from the CNN's
@@ -58,8 +58,7 @@ async function main(): Promise<void> {
   for (const [name, detect] of Object.entries(SETTINGS)) {
     engines[name] = await createFaceEngine({ cascadeDir: process.env.FEROPS_CASCADE_DIR ?? defaultCascadeDir(), detectorModel: faceDetectorModel(), detect });
   }
-  // The fixture models are built (and removed at exit) by the inference test harness.
-  const modelDir = process.env.FEROPS_BENCH_MODEL ?? fixtureModel('strips');
+  const { dir: modelDir, label } = defaultBenchModel();
   const model = await loadModel(modelDir, { version: basename(modelDir), source: modelDir }, { threads: 0, batchMax: 16, batchWaitMs: 0, variant: 'fp32' });
   const photos = getPhotos();
   if (!photos.graceHopper) throw new Error(`needs grace_hopper.jpg: ${photos.skipReason}`);
@@ -69,7 +68,7 @@ async function main(): Promise<void> {
   const meta = await sharp(jpeg).metadata();
   if (meta.width !== 640 || meta.height !== 480) throw new Error(`bench image is ${meta.width}x${meta.height}, expected 640x480`);
 
-  console.log(`# stage medians over ${iterations} runs, 640x480 JPEG with one face, model ${basename(modelDir)}`);
+  console.log(`# stage medians over ${iterations} runs, 640x480 JPEG with one face, model: ${label}`);
   console.log('| settings | decode ms | detect ms | align ms | infer ms | total ms | faces |');
   console.log('|---|---|---|---|---|---|---|');
   for (const name of Object.keys(SETTINGS)) {
