@@ -1,21 +1,25 @@
 /**
  * The ferops service against `mlflow models serve` (python_function flavour of the same model.onnx), in one run:
- *   FEROPS_BENCH_MODEL=<model dir> node --import tsx bench/inference-vs-mlflow.ts [seconds=5]
+ *   node --import tsx bench/inference-vs-mlflow.ts [seconds=5] [vit-seconds=10]
  * Both serve one pre-aligned 48x48 face per request at concurrency 1, 8 and 32 (autocannon):
  * - ferops: POST /v1/predict?detect=false with the crop as a PNG (decoded, batched, softmaxed, logged);
  * - mlflow: POST /invocations with the crop as the JSON tensor `{"inputs": {"pixels": [[[[...]]]]}}` (what a
  *   pyfunc ONNX model takes; the client has already turned pixels into floats, so mlflow does less work).
+ * Models (bench/bench-models.ts, the trainer's own graphs with random weights: speed does not depend on the
+ * weight values): the demo architecture, then ViT-B/16 at 224 px with longer cells (a few req/s on 2 cores).
+ * FEROPS_BENCH_MODEL=<model dir> replaces both with that one model.
  * The MLflow model dir is written the way activities/register writes it (MLmodel with onnx + python_function
  * flavours), and served with `--env-manager local` from the project venv, so nothing is downloaded.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import sharp from 'sharp';
 import { lockedVersions, mlmodelYaml, pythonEnvYaml, requirementsTxt } from '../activities/register/mlmodel';
 import { venvBin } from '../lib/paths';
+import { BENCH_MODELS, benchModel } from './bench-models';
 import { autocannonRun, startService } from './inference-http';
 
 const CONCURRENCY = [1, 8, 32];
@@ -79,15 +83,7 @@ async function startMlflow(dir: string): Promise<{ url: string; child: ChildProc
   };
 }
 
-async function main(): Promise<void> {
-  const seconds = Number(process.argv[2] ?? 5);
-  const modelDir = process.env.FEROPS_BENCH_MODEL;
-  if (!modelDir) throw new Error('set FEROPS_BENCH_MODEL to a trained model dir (the comparison needs a real model)');
-  const gray = Buffer.alloc(48 * 48, 0x77);
-  const png = await sharp(gray, { raw: { width: 48, height: 48, channels: 1 } }).png().toBuffer();
-  const row = Array.from({ length: 48 }, () => 0x77 / 255);
-  const json = Buffer.from(JSON.stringify({ inputs: { pixels: [[Array.from({ length: 48 }, () => row)]] } }));
-
+async function compare(modelDir: string, label: string, seconds: number, png: Buffer, json: Buffer): Promise<void> {
   const dir = mlflowModelDir(modelDir);
   const service = await startService(modelDir);
   let mlflow: Awaited<ReturnType<typeof startMlflow>> | undefined;
@@ -97,18 +93,40 @@ async function main(): Promise<void> {
     const check = await fetch(`${mlflow.url}/invocations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: json });
     if (!check.ok) throw new Error(`mlflow /invocations answered ${check.status}: ${await check.text()}`);
     const answer = await check.text();
-    console.log(`# ${seconds}s per cell, model ${basename(modelDir)}; mlflow answer: ${answer.slice(0, 120)}`);
-    console.log('| concurrency | ferops crop req/s | p50/p99 ms | mlflow pyfunc req/s | p50/p99 ms | ferops / mlflow | failed |');
+    const ours = await fetch(`${service.url}/v1/predict?detect=false`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: png });
+    if (!ours.ok) throw new Error(`ferops answered ${ours.status}: ${await ours.text()}`);
+    await ours.arrayBuffer();
+    console.log(`\n# ${label}: ${seconds}s per cell, ${new Date().toISOString()}, load ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+    console.log(`# ${modelDir}; mlflow answer: ${answer.slice(0, 100)}`);
+    console.log('| concurrency | ferops crop req/s | p50/p99 ms | mlflow pyfunc req/s | p50/p99 ms | ferops / mlflow | failed ferops/mlflow |');
     console.log('|---|---|---|---|---|---|---|');
     for (const c of CONCURRENCY) {
       const f = await autocannonRun(`${service.url}/v1/predict?detect=false`, png, 'image/png', c, seconds);
       const m = await autocannonRun(`${mlflow.url}/invocations`, json, 'application/json', c, seconds);
-      console.log(`| ${c} | ${f.rps.toFixed(0)} | ${f.p50}/${f.p99} | ${m.rps.toFixed(0)} | ${m.p50}/${m.p99} | ${(f.rps / m.rps).toFixed(1)}x | ${f.failed + m.failed} |`);
+      const fmt = (x: number) => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
+      console.log(`| ${c} | ${fmt(f.rps)} | ${f.p50}/${f.p99} | ${fmt(m.rps)} | ${m.p50}/${m.p99} | ${(f.rps / m.rps).toFixed(1)}x | ${f.failed}/${m.failed} |`);
     }
   } finally {
     await mlflow?.stop();
     await service.stop();
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const seconds = Number(process.argv[2] ?? 5);
+  const vitSeconds = Number(process.argv[3] ?? 10);
+  const gray = Buffer.alloc(48 * 48, 0x77);
+  const png = await sharp(gray, { raw: { width: 48, height: 48, channels: 1 } }).png().toBuffer();
+  const row = Array.from({ length: 48 }, () => 0x77 / 255);
+  const json = Buffer.from(JSON.stringify({ inputs: { pixels: [[Array.from({ length: 48 }, () => row)]] } }));
+  console.log(`# ${cpus().length} cores; ferops FEROPS_ORT_THREADS=${process.env.FEROPS_ORT_THREADS ?? '(default)'}`);
+  if (process.env.FEROPS_BENCH_MODEL) {
+    await compare(process.env.FEROPS_BENCH_MODEL, `FEROPS_BENCH_MODEL=${process.env.FEROPS_BENCH_MODEL}`, seconds, png, json);
+    return;
+  }
+  for (const [name, secs] of [['demo', seconds], ['vit-b16', vitSeconds]] as const) {
+    await compare(benchModel(name), BENCH_MODELS[name].label, secs, png, json);
   }
 }
 
