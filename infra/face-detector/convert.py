@@ -115,7 +115,7 @@ def main(argv: list[str]) -> int:
         print(__doc__.strip().splitlines()[3], file=sys.stderr)
         return 2
     model = build_graph(load_weights(argv[1]))
-    tmp = argv[2] + ".tmp"
+    tmp = f"{argv[2]}.tmp{os.getpid()}"  # per process: two bootstraps may convert at once
     os.makedirs(os.path.dirname(os.path.abspath(argv[2])), exist_ok=True)
     onnx.save(model, tmp)
     os.replace(tmp, argv[2])  # atomic: a concurrent reader never sees half a model
