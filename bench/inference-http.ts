@@ -21,7 +21,7 @@ import sharp from 'sharp';
 import { REPO_ROOT } from '../lib/paths';
 import { FACE_PIXELS } from '../lib/preprocess';
 import { getPhotos } from '../infra/photos';
-import { ortSessionOptions } from '../services/inference/runtime/model';
+import { ortSessionOptions, servingThreads } from '../services/inference/runtime/model';
 import { defaultBenchModel } from './bench-models';
 
 const CONCURRENCY = [1, 8, 32];
@@ -112,8 +112,10 @@ async function main(): Promise<void> {
   const cropsOnly = process.argv[3] === 'crops';
   const model = defaultBenchModel();
   const modelDir = model.dir;
-  // What the service child will read from the same environment (the config default is 0: onnxruntime's choice).
-  const serviceOptions = ortSessionOptions(Number(process.env.FEROPS_ORT_THREADS ?? 0));
+  // What the service child will choose from the same environment (0: one thread for a small model, else all).
+  const probe = await ort.InferenceSession.create(join(modelDir, 'model.onnx'));
+  const serviceOptions = ortSessionOptions(await servingThreads(probe, Number(process.env.FEROPS_ORT_THREADS ?? 0)));
+  await probe.release();
   const photos = getPhotos();
   const crop = await sharp({ create: { width: 48, height: 48, channels: 3, background: '#777' } }).png().toBuffer();
   const source = photos.graceHopper ?? photos.samples[2];

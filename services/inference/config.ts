@@ -69,7 +69,7 @@ export const makeConfigSchema = (env: NodeJS.ProcessEnv = process.env) => z.obje
   maxBodyBytes: int(1).default(10 * 1024 * 1024),
   /** FEROPS_MAX_PIXELS [40e6]: largest decoded image (width x height); guards against decompression bombs. */
   maxPixels: int(1).default(40_000_000),
-  /** FEROPS_ORT_THREADS [0 = onnxruntime's choice]: intra-op threads per session. */
+  /** FEROPS_ORT_THREADS [0 = automatic: 1 for a model that runs one face in under 2 ms, else onnxruntime's choice]: intra-op threads per session. */
   ortThreads: int(0, 256).default(0),
   /** FEROPS_BATCH_MAX [16]: most faces run in one onnxruntime call. */
   batchMax: int(1, 1024).default(16),

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { LABELS, NUM_CLASSES } from '../../../lib/labels';
@@ -133,6 +134,12 @@ export async function loadModel(dir: string, meta: { version: string; source: st
   try {
     checkSignature(session);
     await warmUp(session);
+    if ((await servingThreads(session, opts.threads)) !== opts.threads) {
+      const single = await ort.InferenceSession.create(bytes, ortSessionOptions(1));
+      await session.release();
+      session = single;
+      await warmUp(session);
+    }
   } catch (err) {
     await session.release().catch(() => undefined);
     throw err instanceof AppError ? err : refuse(`warm-up run failed: ${firstLine(err)}`);
@@ -178,6 +185,33 @@ function checkSignature(session: ort.InferenceSession): void {
   if (output?.isTensor && (output.shape.length !== 2 || (typeof output.shape[1] === 'number' && output.shape[1] !== NUM_CLASSES))) {
     throw refuse(`output ${MODEL_OUTPUT_NAME} is [${output.shape.join(', ')}], expected [B, ${NUM_CLASSES}]`);
   }
+}
+
+/**
+ * With FEROPS_ORT_THREADS=0 (automatic), a model that classifies one face faster than this runs on one intra-op
+ * thread: for so little work, handing it to a second thread and waking it costs more than it saves, and it
+ * competes with the HTTP path for the cores. Measured with the demo ViT (~0.35 ms per face) on 2 cores: crop
+ * throughput +23 % at concurrency 1 and +13 % at 8, equal at 32, p99 roughly halved. ViT-B/16 (~125 ms per face)
+ * keeps every thread, which it needs (bench/inference-http.ts, docs/inference.md).
+ */
+const SMALL_MODEL_MS = 2;
+
+/** The intra-op threads to serve with: `threads` when set, else 1 for a small model (measured on `session`), else 0. */
+export async function servingThreads(session: ort.InferenceSession, threads: number): Promise<number> {
+  if (threads > 0 || availableParallelism() < 2) return threads;
+  return (await singleFaceMs(session)) < SMALL_MODEL_MS ? 1 : 0;
+}
+
+/** Median of 5 single-face runs, after warm-up. */
+async function singleFaceMs(session: ort.InferenceSession): Promise<number> {
+  const input = new ort.Tensor('float32', new Float32Array(FACE_PIXELS).fill(0.5), [1, 1, FACE_SIZE, FACE_SIZE]);
+  const times: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    await session.run({ [MODEL_INPUT_NAME]: input });
+    times.push(performance.now() - t0);
+  }
+  return times.sort((a, b) => a - b)[2];
 }
 
 /** Two runs (B=1 and B=2) check the dynamic batch and pay the first-run allocation cost before traffic. */
