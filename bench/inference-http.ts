@@ -91,7 +91,8 @@ export async function startService(modelDir: string): Promise<{ url: string; sto
   };
 }
 
-export async function autocannonRun(url: string, body: Buffer, type: string, connections: number, seconds: number) {
+/** `timeoutS`: how long one request may take before autocannon counts it failed (its default is 10 s). */
+export async function autocannonRun(url: string, body: Buffer, type: string, connections: number, seconds: number, timeoutS = 10) {
   const result = await autocannon({
     url,
     method: 'POST',
@@ -99,6 +100,7 @@ export async function autocannonRun(url: string, body: Buffer, type: string, con
     body,
     connections,
     duration: seconds,
+    timeout: timeoutS,
   });
   const failed = result.non2xx + result.errors + result.timeouts;
   return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, failed };

@@ -101,8 +101,10 @@ async function compare(modelDir: string, label: string, seconds: number, png: Bu
     console.log('| concurrency | ferops crop req/s | p50/p99 ms | mlflow pyfunc req/s | p50/p99 ms | ferops / mlflow | failed ferops/mlflow |');
     console.log('|---|---|---|---|---|---|---|');
     for (const c of CONCURRENCY) {
-      const f = await autocannonRun(`${service.url}/v1/predict?detect=false`, png, 'image/png', c, seconds);
-      const m = await autocannonRun(`${mlflow.url}/invocations`, json, 'application/json', c, seconds);
+      // A ViT-B/16 face takes ~125 ms on 2 cores, so 32 callers wait ~4-5 s each on either server: the client
+      // timeout is raised so the table counts errors rather than autocannon's 10 s default cutting the queue.
+      const f = await autocannonRun(`${service.url}/v1/predict?detect=false`, png, 'image/png', c, seconds, 60);
+      const m = await autocannonRun(`${mlflow.url}/invocations`, json, 'application/json', c, seconds, 60);
       const fmt = (x: number) => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
       console.log(`| ${c} | ${fmt(f.rps)} | ${f.p50}/${f.p99} | ${fmt(m.rps)} | ${m.p50}/${m.p99} | ${(f.rps / m.rps).toFixed(1)}x | ${f.failed}/${m.failed} |`);
     }
