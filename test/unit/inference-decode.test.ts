@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { deflateSync } from 'node:zlib';
 import { describe, it } from 'node:test';
 import sharp from 'sharp';
+import { bombPng } from '../helpers/png-bytes';
 import { AppError } from '../../services/inference/errors';
 import { MIN_IMAGE_SIDE, decodeGray } from '../../services/inference/runtime/decode';
 
@@ -57,20 +57,6 @@ async function outcome(fn: () => Promise<{ data: Buffer; width: number; height: 
 function noise(n: number, seed: number): Buffer {
   let s = seed;
   return Buffer.from(new Uint8Array(n).map(() => (s = (s * 1103515245 + 12345) & 0x7fffffff) & 0xff));
-}
-
-function pngChunk(type: string, data: Buffer): Buffer {
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(data.length);
-  return Buffer.concat([len, Buffer.from(type, 'latin1'), data, Buffer.alloc(4)]);
-}
-
-function bombPng(w: number, h: number): Buffer {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(w, 0);
-  ihdr.writeUInt32BE(h, 4);
-  ihdr.set([8, 0, 0, 0, 0], 8);
-  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), pngChunk('IHDR', ihdr), pngChunk('IDAT', deflateSync(Buffer.alloc(1000))), pngChunk('IEND', Buffer.alloc(0))]);
 }
 
 async function corpus(): Promise<[string, Buffer][]> {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { deflateSync } from 'node:zlib';
 import { describe, it } from 'node:test';
 import sharp from 'sharp';
+import { bombPng } from '../helpers/png-bytes';
 import { sniffImageHeader } from '../../services/inference/runtime/image-header';
 
 const noisy = (width: number, height: number, channels: 3 | 4 = 3) =>
@@ -27,20 +27,6 @@ async function seeds(): Promise<Record<string, Buffer>> {
     gif: await noisy(97, 61).gif().toBuffer(),
     'gif animated': await sharp([await frame('#f00'), await frame('#0f0')], { join: { animated: true } }).gif().toBuffer(),
   };
-}
-
-function pngChunk(type: string, data: Buffer): Buffer {
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(data.length);
-  return Buffer.concat([len, Buffer.from(type, 'latin1'), data, Buffer.alloc(4)]);
-}
-
-function bombPng(w: number, h: number): Buffer {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(w, 0);
-  ihdr.writeUInt32BE(h, 4);
-  ihdr.set([8, 0, 0, 0, 0], 8);
-  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), pngChunk('IHDR', ihdr), pngChunk('IDAT', deflateSync(Buffer.alloc(1000))), pngChunk('IEND', Buffer.alloc(0))]);
 }
 
 describe('image header sniffer', () => {
