@@ -13,8 +13,8 @@
  * inter-op 1, read from the same environment), which isolates what the HTTP path costs from thread tuning.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
@@ -57,35 +57,36 @@ async function rawOrt(modelFile: string, concurrency: number, seconds: number, o
 export async function startService(modelDir: string): Promise<{ url: string; stop: () => Promise<void> }> {
   // FEROPS_BENCH_PROFILE=<dir>: the service writes a V8 CPU profile there when it stops (open it in Chrome devtools).
   const profile = process.env.FEROPS_BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.FEROPS_BENCH_PROFILE] : [];
+  // The service logs to a file, as in the stack (infra/processes): a pipe read by this process, which is busy
+  // driving autocannon on the same 2 cores, backs up, and the service then holds its log lines in memory.
+  const logDir = mkdtempSync(join(tmpdir(), 'ferops-bench-log-'));
+  const logFile = join(logDir, 'inference.log');
+  const fd = openSync(logFile, 'a');
   const child = spawn(process.execPath, [...profile, '--import', 'tsx', join(REPO_ROOT, 'services', 'inference', 'main.ts')], {
     cwd: REPO_ROOT,
     env: { ...process.env, FEROPS_INFERENCE_PORT: '0', FEROPS_MODEL_DIRS: dirname(modelDir), FEROPS_STABLE_MODEL: modelDir },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', fd, 'inherit'],
   });
+  closeSync(fd);
+  let exited: number | null = null;
+  child.on('exit', (code) => (exited = code ?? -1));
   // The per-request JSON log stays on (it is part of the cost of serving); the port comes from the listening line.
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error('service did not start in 60 s')), 60_000);
-    const onData = (d: Buffer) => {
-      out += d;
-      const m = /"url":"([^"]+)"/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        // Keep draining the pipe (the service writes a log line per request) without accumulating or parsing
-        // it: re-scanning an ever-growing string here ate bench-process CPU on the same 2 cores.
-        child.stdout.off('data', onData);
-        child.stdout.resume();
-        resolve(m[1]);
-      }
-    };
-    child.stdout.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`service exited with ${code}`)));
-  });
+  const deadline = Date.now() + 60_000;
+  let url: string | undefined;
+  while (!url) {
+    if (exited !== null) throw new Error(`service exited with ${exited}:\n${readFileSync(logFile, 'utf8').slice(-2000)}`);
+    if (Date.now() > deadline) throw new Error('service did not start in 60 s');
+    await new Promise((r) => setTimeout(r, 100));
+    url = /"url":"([^"]+)"/.exec(readFileSync(logFile, 'utf8'))?.[1];
+  }
   return {
     url,
     stop: () =>
       new Promise((resolve) => {
-        child.on('exit', () => resolve());
+        child.on('exit', () => {
+          rmSync(logDir, { recursive: true, force: true });
+          resolve();
+        });
         child.kill('SIGTERM');
       }),
   };

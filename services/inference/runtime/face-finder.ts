@@ -129,8 +129,17 @@ class WorkerPool implements FaceFinder {
     return liveMats() + this.slots.reduce((a, s) => a + s.live, 0);
   }
 
+  /** Each worker finishes its queued jobs and releases its session, then exits; terminate() only if it hangs. */
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    await Promise.all(
+      this.slots.map(async (s) => {
+        const exited = new Promise<void>((resolve) => s.worker.once('exit', () => resolve()));
+        s.worker.postMessage({ close: true });
+        const timer = setTimeout(() => void s.worker.terminate(), 5_000);
+        await exited;
+        clearTimeout(timer);
+      }),
+    );
   }
 }

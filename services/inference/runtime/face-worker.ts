@@ -18,7 +18,13 @@ export interface FaceJob {
 async function main(): Promise<void> {
   const engine = await createFaceEngine(workerData as FaceSetup);
   let queue = Promise.resolve();
-  parentPort!.on('message', (job: FaceJob) => {
+  parentPort!.on('message', (job: FaceJob | { close: true }) => {
+    if ('close' in job) {
+      // Release the detector's onnxruntime session here, not by terminate(): native sessions torn down with a
+      // terminated thread's environment can abort the process at shutdown.
+      queue = queue.then(() => engine.close()).finally(() => process.exit(0));
+      return;
+    }
     queue = queue.then(() => runJob(job));
   });
   parentPort!.postMessage({ ready: true });
