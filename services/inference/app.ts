@@ -18,7 +18,6 @@ import { adminRoutes } from './routes/admin';
 import { feedbackRoutes } from './routes/feedback';
 import { publishAccuracy } from './usecases/feedback';
 import { opsRoutes } from './routes/ops';
-import { predictRoutes } from './routes/predict';
 
 /** Wires the runtime pieces into one context; detector and cascades load here so a bad path fails start-up. */
 export async function createContext(config: InferenceConfig): Promise<ServiceContext> {
@@ -59,7 +58,6 @@ export function createApp(ctx: ServiceContext): Express {
   app.set('trust proxy', false);
   app.use(requestContext(ctx.logger));
   app.use(opsRoutes(ctx));
-  app.use(predictRoutes(ctx));
   app.use(feedbackRoutes(ctx));
   app.use(adminRoutes(ctx));
   app.use((req) => {

@@ -4,6 +4,7 @@ import type { Express } from 'express';
 import { type InferenceConfig, loadConfig } from './config';
 import type { ServiceContext } from './context';
 import { createApp, createContext } from './app';
+import { isPredictRequest, predictHandler } from './routes/predict';
 import { loadSlot } from './usecases/slots';
 
 export interface RunningServer {
@@ -27,6 +28,7 @@ export async function startServer(overrides: Partial<InferenceConfig> = {}): Pro
     throw err;
   }
   const app = createApp(ctx);
+  const predict = predictHandler(ctx);
   // requestTimeout bounds how long a client may take to send its request (slow uploads hold a socket and a
   // body buffer); node only checks it every connectionsCheckingInterval, so that is scaled down with it.
   const server = createServer(
@@ -35,7 +37,7 @@ export async function startServer(overrides: Partial<InferenceConfig> = {}): Pro
       headersTimeout: Math.min(config.requestTimeoutMs, 60_000),
       connectionsCheckingInterval: Math.min(30_000, Math.max(250, config.requestTimeoutMs / 4)),
     },
-    app,
+    (req, res) => (isPredictRequest(req) ? predict(req, res) : app(req, res)),
   );
   try {
     await new Promise<void>((resolve, reject) => {

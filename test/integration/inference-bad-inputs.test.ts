@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { deflateSync } from 'node:zlib';
+import { deflateSync, gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import type { RunningServer } from '../../services/inference/server';
@@ -14,6 +14,8 @@ interface BadCase {
   name: string;
   body?: Buffer | FormData | string;
   contentType?: string | null;
+  /** content-encoding header */
+  encoding?: string;
   query?: string;
   /** Exact code when the case pins one; otherwise any 4xx with a code passes. */
   code?: string;
@@ -125,6 +127,9 @@ async function buildCorpus(): Promise<BadCase[]> {
     { name: 'multipart without boundary', body: 'garbage', contentType: 'multipart/form-data', code: 'invalid_multipart' },
     { name: 'multipart cut short', body: '--XyZ\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\n\r\n\x89PNG', contentType: 'multipart/form-data; boundary=XyZ', code: 'invalid_multipart' },
     { name: 'oversized raw body', body: noise(300 * 1024, 5), contentType: 'image/png', code: 'payload_too_large' },
+    { name: 'unknown content-encoding', body: seeds.png, contentType: 'image/png', encoding: 'compress', code: 'unsupported_media_type' },
+    { name: 'gzip that is not gzip', body: noise(500, 11), contentType: 'image/png', encoding: 'gzip', code: 'invalid_encoding' },
+    { name: 'gzip bomb (300 KB of zeros in 300 bytes)', body: gzipSync(Buffer.alloc(300 * 1024)), contentType: 'image/png', encoding: 'gzip', code: 'payload_too_large' },
     { name: 'oversized multipart file', body: form([{ field: 'image', data: noise(300 * 1024, 6) }]), code: 'payload_too_large' },
   );
   const animated = await sharp({ create: { width: 64, height: 128, channels: 3, background: '#888' } }).gif().toBuffer();
@@ -148,6 +153,7 @@ describe('inference bad-input corpus', () => {
     for (const c of corpus) {
       const headers: Record<string, string> = {};
       if (c.contentType) headers['content-type'] = c.contentType;
+      if (c.encoding) headers['content-encoding'] = c.encoding;
       const res = await fetch(`${server.url}/v1/predict${c.query ? `?${c.query}` : ''}`, {
         method: 'POST',
         headers: c.body instanceof FormData ? {} : headers,

@@ -77,7 +77,8 @@ describe('inference process lifecycle', () => {
       assert.equal(await exited, 0);
       const lines = out.trim().split('\n');
       for (const line of lines) assert.doesNotThrow(() => JSON.parse(line), `not JSON: ${line}`);
-      assert.ok(lines.some((l) => JSON.parse(l).msg === 'request' && JSON.parse(l).requestId));
+      const access = lines.map((l) => JSON.parse(l)).find((j) => j.msg === 'request' && j.path === '/v1/predict');
+      assert.ok(access?.requestId && access.status === 200 && access.slot === 'stable' && access.modelVersion, JSON.stringify(access));
       assert.ok(lines.some((l) => JSON.parse(l).msg === 'shutting down'));
       assert.doesNotMatch(out, /a-secret-token/);
     } finally {

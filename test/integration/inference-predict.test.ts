@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { gzipSync } from 'node:zlib';
 import sharp from 'sharp';
 import { LABELS } from '../../lib/labels';
 import type { RunningServer } from '../../services/inference/server';
@@ -37,6 +38,23 @@ describe('inference service: predict', () => {
     const res = await postMultipart(server.url, [{ field: 'image', data: await stripImage(5, 'jpeg') }], 'detect=false');
     assert.equal(res.status, 200);
     assert.equal(res.json.faces[0].label, 'surprise');
+  });
+
+  it('when the upload is gzip-encoded or the path differs in case or ends in a slash, then it is answered like any other', async () => {
+    const img = await stripImage(3);
+    const zipped = await fetch(`${server.url}/v1/predict?detect=false`, {
+      method: 'POST',
+      headers: { 'content-type': 'image/png', 'content-encoding': 'gzip' },
+      body: gzipSync(img),
+    });
+    assert.equal(zipped.status, 200);
+    assert.equal(((await zipped.json()) as any).faces[0].label, 'happy');
+    const aliased = await fetch(`${server.url}/V1/Predict/?detect=false`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: img });
+    assert.equal(aliased.status, 200);
+    assert.equal(((await aliased.json()) as any).faces[0].label, 'happy');
+    const wrongMethod = await fetch(`${server.url}/v1/predict`);
+    assert.equal(wrongMethod.status, 404);
+    assert.equal(((await wrongMethod.json()) as any).error.code, 'not_found');
   });
 
   it('when a prediction succeeds, then headers carry the model version and the request id', async () => {

@@ -20,28 +20,38 @@ function fromBodyParser(err: { type?: string; status?: number; message?: string 
   }
 }
 
-/** The one place that turns errors into `{error: {code, message, requestId}}` responses. */
+export interface ErrorReply {
+  status: number;
+  code: string;
+  body: { error: { code: string; message: string; requestId: string } };
+}
+
+/** The one place that turns errors into `{error: {code, message, requestId}}` answers (express or plain node). */
+export function errorReply(err: unknown, requestId: string, logger: Logger): ErrorReply {
+  let appErr: AppError;
+  if (err instanceof ZodError) {
+    const detail = err.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
+    appErr = new AppError(400, 'invalid_request', detail);
+  } else {
+    appErr = fromBodyParser(err as { type?: string }) ?? toAppError(err);
+  }
+  if (!appErr.trusted || appErr.status >= 500) {
+    logger.error('request failed', {
+      requestId,
+      code: appErr.code,
+      error: appErr.cause instanceof Error ? appErr.cause.stack : String(appErr.cause ?? appErr.message),
+    });
+  }
+  const message = appErr.trusted ? appErr.message : 'internal error';
+  return { status: appErr.status, code: appErr.code, body: { error: { code: appErr.code, message, requestId } } };
+}
+
 export function errorHandler(logger: Logger) {
   // Express recognises error handlers by their four parameters.
   return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
-    let appErr: AppError;
-    if (err instanceof ZodError) {
-      const detail = err.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
-      appErr = new AppError(400, 'invalid_request', detail);
-    } else {
-      appErr = fromBodyParser(err as { type?: string }) ?? toAppError(err);
-    }
-    if (!appErr.trusted || appErr.status >= 500) {
-      logger.error('request failed', {
-        requestId: req.id,
-        code: appErr.code,
-        error: appErr.cause instanceof Error ? appErr.cause.stack : String(appErr.cause ?? appErr.message),
-      });
-    }
-    res.locals.errorCode = appErr.code;
+    const reply = errorReply(err, req.id, logger);
+    res.locals.errorCode = reply.code;
     if (res.headersSent) return void res.end();
-    res.status(appErr.status).json({
-      error: { code: appErr.code, message: appErr.trusted ? appErr.message : 'internal error', requestId: req.id },
-    });
+    res.status(reply.status).json(reply.body);
   };
 }

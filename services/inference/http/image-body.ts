@@ -1,18 +1,15 @@
-import express, { type NextFunction, type Request, type Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { promisify } from 'node:util';
+import { brotliDecompress, gunzip, inflate } from 'node:zlib';
 import multer from 'multer';
 import { AppError } from '../errors';
 
 /**
- * Reads the image of a predict request into `res.locals.image`: multipart field `image` (exactly one file), or a
- * raw body with an `image/*` (or application/octet-stream) content type. The bytes' real format is checked by
- * the decoder, never trusted from the header.
+ * Reads the image of a predict request: multipart field `image` (exactly one file), or a raw body with an
+ * `image/*` (or application/octet-stream) content type, at most `maxBytes` (after content-encoding). The bytes'
+ * real format is checked by the decoder, never trusted from the header. Works on plain node:http objects
+ * (the predict route runs outside express, see routes/predict.ts).
  */
-declare module 'express-serve-static-core' {
-  interface Locals {
-    image?: Buffer;
-  }
-}
-
 const MULTER_CODES: Record<string, [number, string, string]> = {
   LIMIT_FILE_SIZE: [413, 'payload_too_large', 'the uploaded file is larger than FEROPS_MAX_BODY_BYTES'],
   LIMIT_FILE_COUNT: [400, 'too_many_files', 'send exactly one file, in the field "image"'],
@@ -23,42 +20,87 @@ const MULTER_CODES: Record<string, [number, string, string]> = {
   LIMIT_FIELD_VALUE: [400, 'invalid_multipart', 'a multipart field value is too long'],
 };
 
-export function imageBody(maxBytes: number) {
+const DECODERS: Record<string, (buf: Buffer, opts: { maxOutputLength: number }) => Promise<Buffer>> = {
+  gzip: promisify(gunzip),
+  deflate: promisify(inflate),
+  br: promisify(brotliDecompress),
+};
+
+const tooLarge = () => new AppError(413, 'payload_too_large', 'the request body is larger than FEROPS_MAX_BODY_BYTES');
+
+export type ImageReader = (req: IncomingMessage, res: ServerResponse) => Promise<Buffer>;
+
+export function imageReader(maxBytes: number): ImageReader {
+  // multer's middleware only uses node:http's request (headers, piping) and sets `files` on it.
   const upload = multer({
     storage: multer.memoryStorage(),
     limits: { fileSize: maxBytes, files: 1, fields: 10, parts: 12, fieldSize: 64 * 1024 },
-  }).any();
-  const raw = express.raw({ type: () => true, limit: maxBytes });
+  }).any() as unknown as Upload;
 
-  return (req: Request, res: Response, next: NextFunction): void => {
-    const type = (req.get('content-type') ?? '').toLowerCase();
-    if (type.startsWith('multipart/form-data')) {
-      upload(req, res, (err?: unknown) => {
-        if (err) return next(multerError(err));
-        const files = (req.files as Express.Multer.File[] | undefined) ?? [];
-        if (files.length === 0) return next(new AppError(400, 'missing_file', 'multipart request has no file in the field "image"'));
-        if (files[0].fieldname !== 'image') return next(new AppError(400, 'unexpected_field', `the file must be sent in the field "image", not "${files[0].fieldname}"`));
-        if (files[0].size === 0) return next(new AppError(400, 'empty_body', 'the uploaded file is empty'));
-        res.locals.image = files[0].buffer;
-        next();
-      });
-      return;
-    }
+  return async (req, res) => {
+    const type = (req.headers['content-type'] ?? '').toLowerCase();
+    if (type.startsWith('multipart/form-data')) return readMultipart(upload, req, res);
     if (type.startsWith('image/') || type.startsWith('application/octet-stream')) {
-      raw(req, res, (err?: unknown) => {
-        if (err) return next(err);
-        const body = req.body as unknown;
-        if (!Buffer.isBuffer(body) || body.length === 0) return next(new AppError(400, 'empty_body', 'the request body is empty'));
-        res.locals.image = body;
-        next();
-      });
-      return;
+      const body = await readRaw(req, maxBytes);
+      if (body.length === 0) throw new AppError(400, 'empty_body', 'the request body is empty');
+      return body;
     }
-    if (!type && (req.get('content-length') ?? '0') === '0' && !req.get('transfer-encoding')) {
-      return next(new AppError(400, 'empty_body', 'the request has no body: send an image'));
+    if (!type && (req.headers['content-length'] ?? '0') === '0' && !req.headers['transfer-encoding']) {
+      throw new AppError(400, 'empty_body', 'the request has no body: send an image');
     }
-    next(new AppError(415, 'unsupported_media_type', `content type "${type || 'none'}" is not accepted: send image/* or multipart/form-data`));
+    throw new AppError(415, 'unsupported_media_type', `content type "${type || 'none'}" is not accepted: send image/* or multipart/form-data`);
   };
+}
+
+type Upload = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
+
+function readMultipart(upload: Upload, req: IncomingMessage, res: ServerResponse): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    upload(req, res, (err?: unknown) => {
+      if (err) return reject(multerError(err));
+      const files = ((req as { files?: Express.Multer.File[] }).files as Express.Multer.File[] | undefined) ?? [];
+      if (files.length === 0) return reject(new AppError(400, 'missing_file', 'multipart request has no file in the field "image"'));
+      if (files[0].fieldname !== 'image') return reject(new AppError(400, 'unexpected_field', `the file must be sent in the field "image", not "${files[0].fieldname}"`));
+      if (files[0].size === 0) return reject(new AppError(400, 'empty_body', 'the uploaded file is empty'));
+      resolve(files[0].buffer);
+    });
+  });
+}
+
+/**
+ * The raw body, refused with 413 as soon as it is known to be too large (declared length or bytes received), and
+ * decoded when it has a content-encoding, with the same limit on the decoded size.
+ */
+async function readRaw(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
+  const decode = encoding === 'identity' ? undefined : DECODERS[encoding];
+  if (encoding !== 'identity' && !decode) throw new AppError(415, 'unsupported_media_type', `unsupported content encoding "${encoding}"`);
+  if (Number(req.headers['content-length'] ?? 0) > maxBytes) throw tooLarge();
+  const body = await new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const fail = (err: AppError) => {
+      req.off('data', onData);
+      req.pause(); // stop reading; the answer goes out and the connection is not reused for the rest
+      reject(err);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) return fail(tooLarge());
+      chunks.push(chunk);
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)));
+    req.once('aborted', () => fail(new AppError(400, 'request_aborted', 'the client aborted the request')));
+    req.once('error', () => fail(new AppError(400, 'request_aborted', 'the client aborted the request')));
+  });
+  if (!decode) return body;
+  try {
+    return await decode(body, { maxOutputLength: maxBytes });
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge();
+    throw new AppError(400, 'invalid_encoding', `the body is not valid ${encoding}`);
+  }
 }
 
 function multerError(err: unknown): AppError {
