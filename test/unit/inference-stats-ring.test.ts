@@ -58,3 +58,40 @@ describe('StatsRing', () => {
     assert.deepEqual(s.shadow(60), { compared: 2, agreement: 1, errors: 1 });
   });
 });
+
+describe('StatsRing drift and face columns', () => {
+  const face = (c: number, brightness: number) => ({ slot: 'stable', version: 'v', ok: true, latencyMs: 1, classes: [c], confidenceSum: 0.9, crops: [{ brightness, contrast: 0.2 }] });
+
+  it('when faces with crops are recorded, then drift bins their classes, brightness and contrast, and skips failures', () => {
+    const s = new StatsRing(10, () => 1);
+    s.record(face(3, 0.05));
+    s.record(face(3, 0.95));
+    s.record({ slot: 'stable', version: 'v', ok: true, latencyMs: 1, classes: [], confidenceSum: 0 }); // no face
+    s.record({ slot: 'stable', version: 'v', ok: false, latencyMs: 1, classes: [], confidenceSum: 0 });
+    s.record(face(0, 0.5));
+    const d = s.drift('stable', 'v', 60);
+    assert.equal(d.requests, 4);
+    assert.equal(d.faces, 3);
+    assert.equal(d.faceDetectionRate, 0.75);
+    assert.equal(d.meanConfidence, 0.9);
+    assert.equal(d.features.classes[3], 2);
+    assert.equal(d.features.classes[0], 1);
+    const bins = d.features.brightness;
+    assert.equal(bins[0], 1, 'the dark crop in the first bin');
+    assert.equal(bins[bins.length - 1], 1, 'the bright crop in the last bin');
+    assert.equal(d.features.contrast.reduce((a, b) => a + b, 0), 3);
+    assert.equal(s.drift('stable', 'other', 60).requests, 0);
+    assert.equal(s.drift('stable', null, 60).faces, 0);
+  });
+
+  it('when a request record is overwritten, then its faces leave the class counts with it', () => {
+    const s = new StatsRing(2, () => 1);
+    s.record({ slot: 'stable', version: 'v', ok: true, latencyMs: 1, classes: [0, 0, 0], confidenceSum: 1 });
+    s.record({ slot: 'stable', version: 'v', ok: true, latencyMs: 1, classes: [1], confidenceSum: 1 });
+    s.record({ slot: 'stable', version: 'v', ok: true, latencyMs: 1, classes: [2], confidenceSum: 1 });
+    const st = s.slot('stable', 'v', 60);
+    assert.equal(st.requests, 2);
+    assert.equal(st.faces, 2);
+    assert.deepEqual(Object.values(st.classCounts), [0, 1, 1, 0, 0, 0, 0]);
+  });
+});

@@ -11,8 +11,11 @@ export interface RecentPrediction {
   classes: number[];
   /** The 48x48 crops the model saw, only when FEROPS_KEEP_CROPS is on. */
   crops?: Uint8Array[];
-  /** Face indices already labelled: one label per face, so a retry cannot count twice. */
-  labelled: Set<number>;
+  /**
+   * Face indices already labelled: one label per face, so a retry cannot count twice. Created with the first
+   * label: an answer is kept for ~10,000 requests, and a Set for each one was garbage for the old generation.
+   */
+  labelled?: Set<number>;
 }
 
 export class RecentPredictions {
@@ -26,7 +29,7 @@ export class RecentPredictions {
 
   remember(requestId: string, p: Omit<RecentPrediction, 't' | 'labelled'>): void {
     this.entries.delete(requestId);
-    this.entries.set(requestId, { ...p, t: this.now(), labelled: new Set() });
+    this.entries.set(requestId, { ...p, t: this.now() });
     this.expire();
     while (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value!);
   }

@@ -45,10 +45,10 @@ export async function submitFeedback(ctx: ServiceContext, input: FeedbackInput):
   if (input.faceIndex >= served.classes.length) {
     throw new AppError(400, 'invalid_request', `request ${input.requestId} has ${served.classes.length} face(s); faceIndex ${input.faceIndex} is out of range`);
   }
-  if (served.labelled.has(input.faceIndex)) {
+  if (served.labelled?.has(input.faceIndex)) {
     throw new AppError(409, 'already_labelled', `face ${input.faceIndex} of request ${input.requestId} already has feedback`);
   }
-  served.labelled.add(input.faceIndex);
+  (served.labelled ??= new Set()).add(input.faceIndex);
   const predicted = LABELS[served.classes[input.faceIndex]];
   const correct = predicted === input.label;
   try {
@@ -63,7 +63,7 @@ export async function submitFeedback(ctx: ServiceContext, input: FeedbackInput):
       correct,
     });
   } catch (err) {
-    served.labelled.delete(input.faceIndex);
+    served.labelled?.delete(input.faceIndex);
     throw new AppError(500, 'feedback_not_stored', 'feedback could not be stored', true, { cause: err });
   }
   ctx.metrics.feedback.inc({ version: served.modelVersion, correct: String(correct) });
