@@ -58,9 +58,8 @@ export async function startServer(overrides: Partial<InferenceConfig> = {}): Pro
     (stopping ??= new Promise<void>((resolve, reject) => {
       // close() waits for in-flight requests; idle keep-alive sockets are closed so it does not wait on them.
       server.close((err) => {
-        for (const slot of ['canary', 'stable'] as const) ctx.slots.clear(slot);
         ctx.feedback.close();
-        ctx.faces.close().then(() => (err ? reject(err) : resolve()), reject);
+        Promise.all([ctx.slots.close(), ctx.faces.close()]).then(() => (err ? reject(err) : resolve()), reject);
       });
       server.closeIdleConnections();
     }));

@@ -147,3 +147,25 @@ describe('inference service: readiness and variants', () => {
     await assert.rejects(startTestServer({ batchMax: 0 }), /FEROPS_BATCH_MAX/);
   });
 });
+
+describe('inference service: shutdown', () => {
+  it('when a request still holds the model (its client went away mid-batch), then stop waits until its sessions are freed', async () => {
+    const server = await startTestServer();
+    const held = server.ctx.slots.route(); // what a predict in flight holds; its socket may already be gone
+    let stopped = false;
+    let handedBack = false;
+    const stopping = server.stop().then(() => (stopped = true));
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(stopped, false, 'stop resolved while a request held the model');
+      assert.equal(held.model.isReleased, false);
+      held.model.release();
+      handedBack = true;
+      await stopping;
+      assert.equal(held.model.isReleased, true);
+    } finally {
+      if (!handedBack) held.model.release(); // a failed assertion must not leave the inference thread running
+      await stopping;
+    }
+  });
+});

@@ -46,6 +46,9 @@ export class LoadedModel {
   private released = false;
   private readonly batcher: Batcher;
   private worker: Promise<SessionWorker>;
+  private markReleased!: () => void;
+  /** Resolves once the model is retired, unused and both its sessions are freed. */
+  readonly whenReleased = new Promise<void>((resolve) => (this.markReleased = resolve));
 
   constructor(
     readonly info: ModelInfo,
@@ -117,8 +120,9 @@ export class LoadedModel {
   private maybeRelease(): void {
     if (!this.retired || this.refs > 0 || this.released) return;
     this.released = true;
-    void this.inline?.release().catch(() => undefined);
-    void this.worker.then((w) => w.release()).catch(() => undefined);
+    void Promise.all([this.inline?.release().catch(() => undefined), this.worker.then((w) => w.release()).catch(() => undefined)]).then(() =>
+      this.markReleased(),
+    );
   }
 }
 

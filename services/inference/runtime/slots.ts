@@ -19,6 +19,8 @@ export interface Route {
  */
 export class Slots {
   private models: Partial<Record<SlotName, LoadedModel>> = {};
+  /** Retired models whose sessions are not freed yet (requests still hold them). */
+  private retiring = new Set<LoadedModel>();
   canaryWeight = 0;
   shadow = false;
 
@@ -30,17 +32,33 @@ export class Slots {
   set(slot: SlotName, model: LoadedModel): void {
     const prev = this.models[slot];
     this.models[slot] = model;
-    if (prev && prev !== model) prev.retire();
+    if (prev && prev !== model) this.retire(prev);
   }
 
   clear(slot: SlotName): void {
     const prev = this.models[slot];
     delete this.models[slot];
-    prev?.retire();
+    if (prev) this.retire(prev);
     if (slot === 'canary') {
       this.canaryWeight = 0;
       this.shadow = false;
     }
+  }
+
+  /**
+   * Empties both slots and resolves once every model retired so far has freed its sessions. Shutdown waits for
+   * this: a client that went away leaves its request's batch running on the inference thread, and exiting the
+   * process under a running session aborts it (`Napi::Error`, seen after ViT-B/16 load at concurrency 32).
+   */
+  async close(): Promise<void> {
+    for (const slot of SLOT_NAMES) this.clear(slot);
+    await Promise.all([...this.retiring].map((m) => m.whenReleased));
+  }
+
+  private retire(model: LoadedModel): void {
+    this.retiring.add(model);
+    model.retire();
+    void model.whenReleased.then(() => this.retiring.delete(model));
   }
 
   promote(): LoadedModel {
