@@ -118,6 +118,7 @@ async function buildCorpus(): Promise<BadCase[]> {
     { name: 'bomb png 7000x7000 (49 Mpx)', body: bombPng(7000, 7000), contentType: 'image/png', code: 'too_many_pixels' },
     { name: 'gif header 65535x65535', body: gifHeader(65535, 65535), contentType: 'image/gif' },
     { name: 'bad detect query', body: seeds.png, contentType: 'image/png', query: 'detect=maybe', code: 'invalid_request' },
+    { name: 'detect given twice', body: seeds.png, contentType: 'image/png', query: 'detect=true&detect=false', code: 'invalid_request' },
     { name: 'multipart without a file', body: form([{ field: 'note', value: 'hi' }]), code: 'missing_file' },
     { name: 'multipart with two files', body: form([{ field: 'image', data: seeds.png }, { field: 'image', data: seeds.png }]), code: 'too_many_files' },
     { name: 'multipart with the wrong field', body: form([{ field: 'photo', data: seeds.png }]), code: 'unexpected_field' },
