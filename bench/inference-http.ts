@@ -24,6 +24,7 @@ import sharp from 'sharp';
 import { REPO_ROOT } from '../lib/paths';
 import { FACE_PIXELS } from '../lib/preprocess';
 import { getPhotos } from '../infra/photos';
+import { INFERENCE_NODE_FLAGS } from '../services/inference/node-flags';
 import { ortSessionOptions, servingThreads } from '../services/inference/runtime/model';
 import { defaultBenchModel } from './bench-models';
 
@@ -65,7 +66,7 @@ export async function startService(modelDir: string): Promise<{ url: string; sto
   const logDir = mkdtempSync(join(tmpdir(), 'ferops-bench-log-'));
   const logFile = join(logDir, 'inference.log');
   const fd = openSync(logFile, 'a');
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', join(REPO_ROOT, 'services', 'inference', 'main.ts')], {
+  const child = spawn(process.execPath, [...profile, ...INFERENCE_NODE_FLAGS, '--import', 'tsx', join(REPO_ROOT, 'services', 'inference', 'main.ts')], {
     cwd: REPO_ROOT,
     env: { ...process.env, FEROPS_INFERENCE_PORT: '0', FEROPS_MODEL_DIRS: dirname(modelDir), FEROPS_STABLE_MODEL: modelDir },
     stdio: ['ignore', fd, 'inherit'],

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { MlflowClient } from '../lib/mlflow';
 import { freePort, httpOk, type ManagedProcess } from './processes/managed-process';
 import { startMlflow } from './processes/mlflow';
+import { INFERENCE_NODE_FLAGS } from '../services/inference/node-flags';
 import { logContains, startNodeService } from './processes/node-service';
 import { startTemporal } from './processes/temporal';
 import { driftScheduleFromEnv, ensureDriftScheduleAt } from './schedules';
@@ -64,7 +65,14 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       ...o.env,
     };
     const startInference = () =>
-      startNodeService({ name: 'inference', entry: 'services/inference/main.ts', env, logDir, ready: () => httpOk(`${inferenceUrl}/healthz`) });
+      startNodeService({
+        name: 'inference',
+        entry: 'services/inference/main.ts',
+        nodeFlags: INFERENCE_NODE_FLAGS,
+        env,
+        logDir,
+        ready: () => httpOk(`${inferenceUrl}/healthz`),
+      });
     const startWorker = () =>
       startNodeService({ name: 'worker', entry: 'services/worker/main.ts', env, logDir, ready: logContains(join(logDir, 'worker.log'), 'worker ready'), readyTimeoutMs: 180_000 });
     const processes = { temporal, mlflow, inference: await startInference(), worker: await startWorker() };

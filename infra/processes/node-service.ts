@@ -11,11 +11,13 @@ export function startNodeService(opts: {
   logDir: string;
   ready: () => Promise<boolean>;
   readyTimeoutMs?: number;
+  /** Node/V8 flags before the entry point (e.g. the inference service's INFERENCE_NODE_FLAGS). */
+  nodeFlags?: readonly string[];
 }): Promise<ManagedProcess> {
   return startProcess({
     name: opts.name,
     command: process.execPath,
-    args: ['--import', 'tsx', join(REPO_ROOT, opts.entry)],
+    args: [...(opts.nodeFlags ?? []), '--import', 'tsx', join(REPO_ROOT, opts.entry)],
     cwd: REPO_ROOT,
     env: opts.env,
     logFile: join(opts.logDir, `${opts.name}.log`),

@@ -18,6 +18,7 @@ import { REPO_ROOT } from '../../lib/paths';
 import { SEARCH_ATTRIBUTES, TASK_QUEUE, TRAINING_TASK_QUEUE } from '../../lib/temporal-constants';
 import { loadConfig as loadInferenceConfig } from '../../services/inference/config';
 import { createMetrics } from '../../services/inference/metrics';
+import { INFERENCE_NODE_FLAGS } from '../../services/inference/node-flags';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Helpers (pure; the negative-control tests at the bottom prove each one rejects what it should)
@@ -164,9 +165,10 @@ const inferenceDefaults = loadInferenceConfig({}, {});
 const inferenceEnvKeys = new Set(read('services/inference/config.ts').match(/FEROPS_[A-Z0-9_]+/g) ?? []);
 /**
  * Keys outside the config schemas: FEROPS_SERVICE picks the entry point in the images' CMD, FEROPS_VENV is read by
- * lib/paths.ts, FEROPS_WORKER_TASK_QUEUES tells a worker which queues to poll (pipeline hosts vs GPU hosts).
+ * lib/paths.ts, FEROPS_WORKER_TASK_QUEUES tells a worker which queues to poll (pipeline hosts vs GPU hosts),
+ * NODE_OPTIONS carries the inference service's node flags (services/inference/node-flags.ts).
  */
-const CONTAINER_ONLY_KEYS = new Set(['FEROPS_SERVICE', 'FEROPS_WORKER_TASK_QUEUES', 'FEROPS_VENV']);
+const CONTAINER_ONLY_KEYS = new Set(['FEROPS_SERVICE', 'FEROPS_WORKER_TASK_QUEUES', 'FEROPS_VENV', 'NODE_OPTIONS']);
 const knownKey = (k: string): boolean => k in CONFIG_KEYS || inferenceEnvKeys.has(k) || CONTAINER_ONLY_KEYS.has(k);
 const REQUIRED_SERVICES = [
   'postgres', 'temporal', 'temporal-setup', 'temporal-ui', 'minio', 'minio-buckets', 'mlflow',
@@ -256,6 +258,10 @@ describe('docker-compose.yml', () => {
       }
     }
     assert.doesNotMatch(composeText, /\$\{[A-Z0-9_]*(TOKEN|PASSWORD|SECRET)[A-Z0-9_]*:-/, 'a secret with a default value');
+  });
+
+  test('when the inference container starts, then NODE_OPTIONS carries the service\'s node flags', () => {
+    assert.equal(env('inference').NODE_OPTIONS, INFERENCE_NODE_FLAGS.join(' '));
   });
 
   test('when reading FEROPS_ variables, then every name is one the code reads', () => {
@@ -525,6 +531,11 @@ describe('Kubernetes manifests', () => {
     assert.ok(hpa.spec.minReplicas >= deployment.spec.replicas && hpa.spec.maxReplicas > hpa.spec.minReplicas);
     const config = find('ConfigMap', 'ferops-config').data;
     assert.equal(hostPort(config.FEROPS_INFERENCE_URL).port, service.spec.ports[0].port);
+  });
+
+  test('when an inference pod starts, then NODE_OPTIONS carries the service\'s node flags', () => {
+    const nodeOptions = (container('ferops-inference').env as Obj[]).find((e) => e.name === 'NODE_OPTIONS');
+    assert.equal(nodeOptions?.value, INFERENCE_NODE_FLAGS.join(' '));
   });
 
   test('when training is scheduled, then the training worker asks for one GPU and the pipeline worker none', () => {
