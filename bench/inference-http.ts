@@ -58,7 +58,8 @@ async function rawOrt(modelFile: string, concurrency: number, seconds: number, o
   return done / seconds;
 }
 
-export async function startService(modelDir: string): Promise<{ url: string; stop: () => Promise<void> }> {
+/** The service as a child process, with the node flags it is deployed with unless `nodeFlags` says otherwise. */
+export async function startService(modelDir: string, nodeFlags: readonly string[] = INFERENCE_NODE_FLAGS): Promise<{ url: string; stop: () => Promise<void> }> {
   // FEROPS_BENCH_PROFILE=<dir>: the service writes a V8 CPU profile there when it stops (open it in Chrome devtools).
   const profile = process.env.FEROPS_BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.FEROPS_BENCH_PROFILE] : [];
   // The service logs to a file, as in the stack (infra/processes): a pipe read by this process, which is busy
@@ -66,7 +67,7 @@ export async function startService(modelDir: string): Promise<{ url: string; sto
   const logDir = mkdtempSync(join(tmpdir(), 'ferops-bench-log-'));
   const logFile = join(logDir, 'inference.log');
   const fd = openSync(logFile, 'a');
-  const child = spawn(process.execPath, [...profile, ...INFERENCE_NODE_FLAGS, '--import', 'tsx', join(REPO_ROOT, 'services', 'inference', 'main.ts')], {
+  const child = spawn(process.execPath, [...profile, ...nodeFlags, '--import', 'tsx', join(REPO_ROOT, 'services', 'inference', 'main.ts')], {
     cwd: REPO_ROOT,
     env: { ...process.env, FEROPS_INFERENCE_PORT: '0', FEROPS_MODEL_DIRS: dirname(modelDir), FEROPS_STABLE_MODEL: modelDir },
     stdio: ['ignore', fd, 'inherit'],
