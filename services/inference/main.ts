@@ -2,13 +2,12 @@ import { INFERENCE_NODE_FLAGS } from './node-flags';
 import { startServer } from './server';
 
 /**
- * Entry point: `node --max-semi-space-size=4 --import tsx services/inference/main.ts` (the flags: node-flags.ts).
+ * Entry point: `node --heap-growing-percent=200 --import tsx services/inference/main.ts` (the flags: node-flags.ts).
  * SIGTERM/SIGINT drain in-flight requests.
  */
 async function main(): Promise<void> {
   const server = await startServer();
-  const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
-  const missing = INFERENCE_NODE_FLAGS.filter((flag) => !given.includes(flag));
+  const missing = INFERENCE_NODE_FLAGS.filter((flag) => !process.execArgv.includes(flag));
   // Not fatal (the service is correct without them), but without them sustained load runs far slower: say so once.
   if (missing.length > 0) server.ctx.logger.info('started without recommended node flags (see services/inference/node-flags.ts)', { missing });
   let signalled = false;

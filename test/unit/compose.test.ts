@@ -6,9 +6,9 @@
  */
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { describe, test } from 'node:test';
 import Ajv2019 from 'ajv/dist/2019';
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
@@ -166,9 +166,9 @@ const inferenceEnvKeys = new Set(read('services/inference/config.ts').match(/FER
 /**
  * Keys outside the config schemas: FEROPS_SERVICE picks the entry point in the images' CMD, FEROPS_VENV is read by
  * lib/paths.ts, FEROPS_WORKER_TASK_QUEUES tells a worker which queues to poll (pipeline hosts vs GPU hosts),
- * NODE_OPTIONS carries the inference service's node flags (services/inference/node-flags.ts).
+ * FEROPS_NODE_FLAGS carries the inference service's node flags (services/inference/node-flags.ts) to the CMD.
  */
-const CONTAINER_ONLY_KEYS = new Set(['FEROPS_SERVICE', 'FEROPS_WORKER_TASK_QUEUES', 'FEROPS_VENV', 'NODE_OPTIONS']);
+const CONTAINER_ONLY_KEYS = new Set(['FEROPS_SERVICE', 'FEROPS_WORKER_TASK_QUEUES', 'FEROPS_VENV', 'FEROPS_NODE_FLAGS']);
 const knownKey = (k: string): boolean => k in CONFIG_KEYS || inferenceEnvKeys.has(k) || CONTAINER_ONLY_KEYS.has(k);
 const REQUIRED_SERVICES = [
   'postgres', 'temporal', 'temporal-setup', 'temporal-ui', 'minio', 'minio-buckets', 'mlflow',
@@ -260,8 +260,8 @@ describe('docker-compose.yml', () => {
     assert.doesNotMatch(composeText, /\$\{[A-Z0-9_]*(TOKEN|PASSWORD|SECRET)[A-Z0-9_]*:-/, 'a secret with a default value');
   });
 
-  test('when the inference container starts, then NODE_OPTIONS carries the service\'s node flags', () => {
-    assert.equal(env('inference').NODE_OPTIONS, INFERENCE_NODE_FLAGS.join(' '));
+  test('when the inference container starts, then FEROPS_NODE_FLAGS carries the service\'s node flags', () => {
+    assert.equal(env('inference').FEROPS_NODE_FLAGS, INFERENCE_NODE_FLAGS.join(' '));
   });
 
   test('when reading FEROPS_ variables, then every name is one the code reads', () => {
@@ -395,7 +395,6 @@ describe('Dockerfiles', () => {
     const node = readFileSync(join(dir, 'Dockerfile.node'), 'utf8');
     assert.match(node, /FROM node:20[.\d]*-bookworm-slim/);
     assert.match(node, /ONNXRUNTIME_NODE_INSTALL=skip npm ci/);
-    assert.match(node, /node --import tsx \\?"services\/\$\{FEROPS_SERVICE\}\/main\.ts/);
     const trainer = readFileSync(join(dir, 'Dockerfile.trainer'), 'utf8');
     assert.match(trainer, /FROM python:3\.11[.\d]*-slim/);
     assert.match(trainer, /pip"? install[^\n]*-r training-py\/requirements\.lock/);
@@ -406,6 +405,30 @@ describe('Dockerfiles', () => {
     assert.ok(lockMlflow, 'mlflow pinned in requirements.lock');
     assert.match(readFileSync(join(dir, 'Dockerfile.mlflow'), 'utf8'), new RegExp(`mlflow==${lockMlflow.replace(/\./g, '\\.')}\\b`));
     assert.equal(services.mlflow.image, `ferops/mlflow:${lockMlflow}`, 'the MLflow image tag names its MLflow version');
+  });
+
+  test('when the node image starts, then its CMD runs the chosen service with FEROPS_NODE_FLAGS on node\'s command line', () => {
+    // The CMD itself, run by sh as the container would, in a scratch app dir whose one "service" reports how node
+    // was started; node_modules is the repository's (tsx).
+    const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(readFileSync(join(dir, 'Dockerfile.node'), 'utf8'))?.[1] ?? '[]') as string[];
+    assert.equal(cmd[0], 'sh');
+    const app = mkdtempSync(join(tmpdir(), 'ferops-cmd-'));
+    try {
+      mkdirSync(join(app, 'services', 'probe'), { recursive: true });
+      symlinkSync(repo('node_modules'), join(app, 'node_modules'));
+      writeFileSync(join(app, 'services', 'probe', 'main.ts'), 'const flags: string[] = process.execArgv;\nconsole.log(JSON.stringify(flags));\n');
+      const start = (extra: Record<string, string>) => {
+        const env = { PATH: `${dirname(process.execPath)}:${process.env.PATH}`, FEROPS_SERVICE: 'probe', ...extra };
+        const r = spawnSync(cmd[0], cmd.slice(1), { cwd: app, env, encoding: 'utf8' });
+        assert.equal(r.status, 0, r.stderr);
+        return JSON.parse(r.stdout) as string[];
+      };
+      assert.deepEqual(start({ FEROPS_NODE_FLAGS: INFERENCE_NODE_FLAGS.join(' ') }), [...INFERENCE_NODE_FLAGS, '--import', 'tsx']);
+      assert.deepEqual(start({ FEROPS_NODE_FLAGS: '--stack-size=900 --heap-growing-percent=150' }), ['--stack-size=900', '--heap-growing-percent=150', '--import', 'tsx']);
+      assert.deepEqual(start({}), ['--import', 'tsx'], 'the worker sets no flags');
+    } finally {
+      rmSync(app, { recursive: true, force: true });
+    }
   });
 
   test('when the image copies sources, then each COPY source exists or is a source folder of the layout', () => {
@@ -533,9 +556,9 @@ describe('Kubernetes manifests', () => {
     assert.equal(hostPort(config.FEROPS_INFERENCE_URL).port, service.spec.ports[0].port);
   });
 
-  test('when an inference pod starts, then NODE_OPTIONS carries the service\'s node flags', () => {
-    const nodeOptions = (container('ferops-inference').env as Obj[]).find((e) => e.name === 'NODE_OPTIONS');
-    assert.equal(nodeOptions?.value, INFERENCE_NODE_FLAGS.join(' '));
+  test('when an inference pod starts, then FEROPS_NODE_FLAGS carries the service\'s node flags', () => {
+    const flags = (container('ferops-inference').env as Obj[]).find((e) => e.name === 'FEROPS_NODE_FLAGS');
+    assert.equal(flags?.value, INFERENCE_NODE_FLAGS.join(' '));
   });
 
   test('when training is scheduled, then the training worker asks for one GPU and the pipeline worker none', () => {
