@@ -154,7 +154,7 @@ const http = (url: string, body: Buffer, type: string, query: string, connection
  * Load before the measured cells, as a deployed service has seen before anyone measures it: the hot paths get
  * optimised by V8 (the first seconds of a fresh service run slower code, and its tail shows it), and the three worker
  * threads go through their start-up collections (V8's memory reducer compacts each idle worker's heap ~8-9 s after
- * start: three mark-compacts of 3-8 ms each, which at concurrency 1 put some 20 requests of one cell behind them).
+ * start: six mark-compacts of 3-8 ms in all, which landed on the concurrency-1 crop cell when it ran ~9 s in).
  */
 async function warmUp(serviceUrl: string, bareUrl: string, crop: Buffer, photo: Buffer, cropsOnly: boolean): Promise<void> {
   const started = performance.now();
