@@ -45,21 +45,24 @@ def save_hf(model: FaceViT, spec: ModelSpec, hf_dir: str) -> str:
 def write_model_dir(model_dir: str, model: FaceViT, spec: ModelSpec, cfg: RunConfig, test: dict[str, Any],
                     state: LoopState, data: Dataset, events: EventWriter,
                     should_stop: Callable[[], bool]) -> Optional[list[tuple[str, str]]]:
-    """Exports, gates on parity (raises parity_failed), writes the JSON files; returns (kind, path) pairs, or
-    None if `should_stop` fired between the (slow) export stages."""
+    """Exports, gates on parity (raises parity_failed when fp32 is broken; withholds an int8 file that does not
+    agree with fp32 well enough), writes the JSON files; returns (kind, path) pairs, or None if `should_stop` fired
+    between the (slow) export stages."""
     os.makedirs(model_dir, exist_ok=True)
     onnx_path = export_onnx(model, os.path.join(model_dir, "model.onnx"), cfg.export.opset)
     int8_path = quantize_int8(onnx_path, os.path.join(model_dir, "model.int8.onnx")) if cfg.export.int8 else None
     if should_stop():
         return None
     parity = check_parity(model, onnx_path, int8_path, data.val.images, cfg.export.parity_atol,
-                          cfg.export.int8_min_agreement)
+                          cfg.export.int8_min_agreement, cfg.export.int8_confidence)
     events.emit("parity", **parity.to_event())
     if not parity.passed:
         raise TrainerError("parity_failed", f"exported model failed the parity gate: {parity.reason}")
     artifacts = [("onnx", onnx_path)]
-    if int8_path:
+    if int8_path and parity.int8 and parity.int8.shipped:
         artifacts.append(("onnx_int8", int8_path))
+    elif int8_path:
+        os.remove(int8_path)  # an optional variant that failed its gate is not shipped; fp32 serves
     artifacts.append(("labels", _write_json(os.path.join(model_dir, "labels.json"), list(LABELS))))
     artifacts.append(("preprocess", _write_json(os.path.join(model_dir, "preprocess.json"), preprocess_spec(spec))))
     metrics = {"test": test, "parity": parity.to_event(), "best_val_accuracy": state.best_val_accuracy,

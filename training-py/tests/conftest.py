@@ -9,16 +9,17 @@ from synthetic import write_dataset
 
 TRAINER_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+# Every seed the tests use moves with FEROPS_SEED (default 0), so their numeric assertions can be checked at
+# other seeds than the one they were written at: FEROPS_SEED=3 python -m pytest.
+SEED_OFFSET = int(os.environ.get("FEROPS_SEED", "0"))
+
 # Small and fast: a tiny ViT at 32 px (exercises the in-graph resize) on ~1k faces. Torch threads are capped
 # so several test processes on a shared 2-core machine do not oversubscribe it.
 FAST = {
-    "seed": 7,
+    "seed": 7 + SEED_OFFSET,
     "model": {"base": "tiny", "image_size": 32, "patch_size": 8},
     "train": {"epochs": 2, "batch_size": 32, "lr": 0.002, "early_stop_patience": 0, "num_threads": 2,
               "augment": {"enabled": False}},
-    # Models trained for seconds have near-tied logits, so int8 flips a few argmaxes; tests that are not about
-    # the int8 gate relax it (the default 0.99 is exercised in test_cli_errors).
-    "export": {"int8_min_agreement": 0.9},
 }
 
 
@@ -35,12 +36,12 @@ def make_config(dataset_dir: str, output_dir: str, **sections) -> dict:
 
 @pytest.fixture(scope="session")
 def small_dataset(tmp_path_factory) -> str:
-    return write_dataset(str(tmp_path_factory.mktemp("data") / "small"), train=320, val=96, test=96, seed=3)
+    return write_dataset(str(tmp_path_factory.mktemp("data") / "small"), train=320, val=96, test=96, seed=3 + SEED_OFFSET)
 
 
 @pytest.fixture(scope="session")
 def learn_dataset(tmp_path_factory) -> str:
-    return write_dataset(str(tmp_path_factory.mktemp("data") / "learn"), train=1400, val=350, test=350, seed=5)
+    return write_dataset(str(tmp_path_factory.mktemp("data") / "learn"), train=1400, val=350, test=350, seed=5 + SEED_OFFSET)
 
 
 def run_cli(config: dict, tmp_path, *extra: str, timeout: float = 240) -> tuple[int, list[dict], str]:

@@ -18,7 +18,8 @@ def bad(data, overrides=None) -> str:
 def test_when_only_required_keys_are_given_then_cpu_demo_defaults_apply():
     cfg = parse_config(BASE)
     assert cfg.model.base == "tiny" and cfg.device == "auto" and cfg.seed == 1337
-    assert not cfg.train.augment.enabled and cfg.train.lr == 1e-3 and cfg.export.opset == 17 and cfg.export.int8_min_agreement == 0.99
+    assert not cfg.train.augment.enabled and cfg.train.lr == 1e-3 and cfg.export.opset == 17
+    assert cfg.export.int8_min_agreement == 0.98 and cfg.export.int8_confidence == 0.95
 
 
 def test_when_overrides_are_given_then_json_values_are_parsed_and_nested_keys_set():
@@ -46,6 +47,7 @@ def test_when_paths_are_relative_then_they_are_made_absolute():
     ({**BASE, "device": "tpu"}, "device must be auto, cpu or cuda"),
     ({**BASE, "model": {"image_size": 50, "patch_size": 8}}, "multiple of model.patch_size"),
     ({**BASE, "export": {"opset": 13}}, "opset must be >= 17"),
+    ({**BASE, "export": {"int8_confidence": 1}}, "export.int8_confidence must be in [0.5, 1)"),
     ({**BASE, "model": "tiny"}, "model must be an object"),
     ([1, 2], "JSON object"),
 ])

@@ -7,7 +7,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from conftest import make_config, run_cli
+from conftest import SEED_OFFSET, make_config, run_cli
 
 EVENT_FIELDS = {
     "start": {"device", "train_size", "val_size", "steps_per_epoch", "epochs", "resumed_from_epoch", "config"},
@@ -15,7 +15,8 @@ EVENT_FIELDS = {
     "epoch": {"epoch", "epochs", "step", "train_loss", "val_loss", "val_accuracy", "lr", "images_per_s", "seconds"},
     "checkpoint": {"epoch", "step", "path"},
     "test": {"accuracy", "macro_f1", "per_class", "confusion"},
-    "parity": {"fp32_max_abs_diff", "int8_top1_agreement", "passed"},
+    "parity": {"fp32_max_abs_diff", "passed", "int8_top1_agreement", "int8_agreement_lower_bound", "int8_samples",
+               "int8_shipped", "int8_withheld_reason"},
     "artifact": {"kind", "path"},
     "done": {"model_dir", "epochs_run", "best_val_accuracy", "test"},
 }
@@ -25,11 +26,10 @@ EPOCHS = 6
 @pytest.fixture(scope="module")
 def finished_run(learn_dataset, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("run")
-    # The default tiny model (48 px, patch 8). int8 agreement is gated at 0.95 here, not the default 0.99: after
-    # seconds of training the logits are still close together, so a few borderline argmaxes flip under int8
-    # (measured ~97-98 %); the default gate itself is covered by test_cli_errors.
+    # The default tiny model (48 px, patch 8). The int8 gate is opened (min agreement 0) so that this run ships
+    # both files whatever the CPU's int8 kernels; whether int8 is withheld is test_int8_gate's subject.
     cfg = make_config(learn_dataset, str(tmp / "out"), model={"base": "tiny", "image_size": None, "patch_size": None},
-                      train={"epochs": EPOCHS, "lr": 0.001}, export={"int8_min_agreement": 0.95})
+                      train={"epochs": EPOCHS, "lr": 0.001}, export={"int8_min_agreement": 0.0})
     code, events, stderr = run_cli(cfg, tmp, "--set", "train.class_weights=true")
     assert code == 0, stderr[-3000:] + "\n" + "\n".join(json.dumps(e)[:300] for e in events if e["event"] != "step")
     return events, str(tmp / "out")
@@ -56,7 +56,7 @@ def test_when_run_starts_then_start_event_carries_the_effective_config(finished_
     assert start["device"] == "cpu" and start["resumed_from_epoch"] is None
     assert start["train_size"] == 1400 and start["val_size"] == 350 and start["epochs"] == EPOCHS
     assert start["steps_per_epoch"] == 44  # ceil(1400 / 32)
-    assert start["config"]["train"]["class_weights"] is True and start["config"]["seed"] == 7
+    assert start["config"]["train"]["class_weights"] is True and start["config"]["seed"] == 7 + SEED_OFFSET
 
 
 def test_when_epochs_run_then_numbering_is_1_based_and_each_is_followed_by_a_durable_checkpoint(finished_run):
@@ -88,7 +88,8 @@ def test_when_trained_briefly_then_loss_falls_and_held_out_accuracy_clearly_beat
 def test_when_exported_then_parity_passes_and_model_dir_holds_every_artifact(finished_run):
     events, out = finished_run
     parity = of(events, "parity")[0]
-    assert parity["passed"] and parity["fp32_max_abs_diff"] <= 1e-3 and parity["int8_top1_agreement"] >= 0.95
+    assert parity["passed"] and parity["fp32_max_abs_diff"] <= 1e-3
+    assert parity["int8_shipped"] and parity["int8_samples"] == 350 and 0 <= parity["int8_top1_agreement"] <= 1
     model_dir = os.path.join(out, "model")
     kinds = {a["kind"]: a["path"] for a in of(events, "artifact")}
     assert set(kinds) == {"onnx", "onnx_int8", "labels", "preprocess", "metrics", "hf_model"}
