@@ -37,6 +37,7 @@ export function createActivities(config: FeropsConfig) {
           log: (key, value, step) => buffer.add(key, value, step),
           flush: () => buffer.close(),
           ensure: async (points) => void (await logMetricsOnce(mlflow, runId, points)),
+          setTags: (tags) => mlflow.setTags(runId, tags),
         };
       },
     }),

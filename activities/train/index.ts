@@ -4,14 +4,17 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { TrainInput, TrainOutput } from '../types';
 import { runTrainer } from './run-trainer';
-import { EXIT_BAD_INPUT, EXIT_INTERRUPTED, type TrainerEvent } from './trainer-events';
+import { classifyFailure, describeFailure } from './trainer-failure';
+import type { TrainerEvent } from './trainer-events';
 
-/** Where epoch metrics go (an MLflow buffered logger in production); points are keyed by (key, step). */
+/** Where the run's record goes (an MLflow run in production); metric points are keyed by (key, step). */
 export interface MetricSink {
   log(key: string, value: number, step: number): void;
   flush(): Promise<void>;
   /** Logs each point the run does not hold yet (by key and step); safe to repeat. */
   ensure(points: { key: string; value: number; step: number }[]): Promise<void>;
+  /** Sets run tags (idempotent). */
+  setTags(tags: Record<string, string>): Promise<void>;
 }
 
 export interface TrainDeps {
@@ -32,6 +35,7 @@ export interface TrainHeartbeat {
   checkpointEpoch?: number;
 }
 
+type ParityRecord = Extract<TrainerEvent, { event: 'parity' }>;
 type EpochRecord = Pick<Extract<TrainerEvent, { event: 'epoch' }>, 'epoch' | 'train_loss' | 'val_loss' | 'val_accuracy' | 'lr' | 'images_per_s'>;
 
 /** The MLflow metric points of one epoch, stepped by epoch number. */
@@ -104,12 +108,13 @@ export function createTrainActivity(deps: TrainDeps) {
       };
       // Points streamed by an attempt that was killed may never have reached MLflow; the trainer's own history
       // (kept in its checkpoints) is the record, so every epoch ends up logged exactly once.
-      const { history } = JSON.parse(readFileSync(join(out.modelDir, 'metrics.json'), 'utf8')) as { history: EpochRecord[] };
-      await sink.ensure(history.flatMap(epochPoints));
+      const { history, parity } = JSON.parse(readFileSync(join(out.modelDir, 'metrics.json'), 'utf8')) as { history: EpochRecord[]; parity: ParityRecord };
+      await sink.ensure([...history.flatMap(epochPoints), ...parityPoints(parity)]);
+      await sink.setTags(int8Tags(parity));
       writeFileSync(resultFile, JSON.stringify(out, null, 2));
       return out;
     }
-    const why = run.error ? `${run.error.code}: ${run.error.message}` : `exit ${run.exitCode ?? run.signal}: ${run.stderrTail.slice(-800)}`;
+    const why = describeFailure(run);
     // The trainer reports a checkpoint that fails its checksum as bad_config "corrupt checkpoint ...".
     if (resumeFrom && run.error && /corrupt checkpoint/i.test(run.error.message)) {
       // Never resume from a checkpoint the trainer rejected: set it aside, and the retry starts clean.
@@ -117,8 +122,22 @@ export function createTrainActivity(deps: TrainDeps) {
       ctx.heartbeat({ ...progress, checkpoint: undefined });
       throw ApplicationFailure.retryable(`checkpoint ${resumeFrom} is corrupt and was set aside: ${why}`, 'CorruptCheckpoint');
     }
-    if (run.exitCode === EXIT_BAD_INPUT) throw ApplicationFailure.nonRetryable(`trainer refused its input: ${why}`, 'BadInput');
-    if (run.exitCode === EXIT_INTERRUPTED) throw ApplicationFailure.retryable(`trainer interrupted at ${run.lastCheckpoint}`, 'TrainerInterrupted');
-    throw ApplicationFailure.retryable(`trainer failed: ${why}`, 'TrainerFailed');
+    // The previous attempt's failure is kept beside the checkpoints, where the next attempt looks for them.
+    const failureFile = join(outDir, 'last-failure.txt');
+    const verdict = classifyFailure(run, existsSync(failureFile) ? readFileSync(failureFile, 'utf8') : undefined);
+    writeFileSync(failureFile, why);
+    throw ApplicationFailure.create({ message: verdict.message, type: verdict.type, nonRetryable: !verdict.retryable });
   };
 }
+
+/** The export's numbers as run metrics (step 0): fp32 parity and, when int8 was exported, its agreement. */
+function parityPoints(p: ParityRecord) {
+  const points = [{ key: 'onnx_fp32_max_abs_diff', value: p.fp32_max_abs_diff, step: 0 }];
+  if (p.int8_top1_agreement !== null) points.push({ key: 'int8_top1_agreement', value: p.int8_top1_agreement, step: 0 });
+  if (p.int8_agreement_lower_bound !== null) points.push({ key: 'int8_agreement_lower_bound', value: p.int8_agreement_lower_bound, step: 0 });
+  return points;
+}
+
+/** Whether the run ships model.int8.onnx, and if not why, where the MLflow UI shows it (the run's tags). */
+const int8Tags = (p: ParityRecord): Record<string, string> =>
+  p.int8_shipped ? { 'ferops.int8': 'shipped' } : { 'ferops.int8': 'withheld', 'ferops.int8_withheld_reason': p.int8_withheld_reason };

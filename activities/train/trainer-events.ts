@@ -5,7 +5,11 @@ export type TrainerEvent =
   | { event: 'epoch'; epoch: number; epochs: number; step: number; train_loss: number; val_loss: number; val_accuracy: number; lr: number; images_per_s: number; seconds: number }
   | { event: 'checkpoint'; epoch: number; step: number; path: string }
   | { event: 'test'; accuracy: number; macro_f1: number }
-  | { event: 'parity'; fp32_max_abs_diff: number; int8_top1_agreement: number; passed: boolean }
+  | {
+      event: 'parity'; fp32_max_abs_diff: number; passed: boolean;
+      int8_top1_agreement: number | null; int8_agreement_lower_bound: number | null; int8_samples: number | null;
+      int8_shipped: boolean; int8_withheld_reason: string;
+    }
   | { event: 'artifact'; kind: string; path: string }
   | { event: 'done'; model_dir: string; epochs_run: number; best_val_accuracy: number; test: { accuracy: number; macro_f1: number } }
   | { event: 'interrupted'; checkpoint: string }
@@ -23,7 +27,7 @@ export function parseTrainerLine(line: string): TrainerEvent | null {
   }
 }
 
-/** Exit codes the trainer documents; 2 means the input is wrong and a retry cannot help. */
+/** Exit codes the trainer documents: 2 the input is wrong, 3 the fp32 export is broken (neither heals on retry). */
 export const EXIT_BAD_INPUT = 2;
 export const EXIT_PARITY_FAILED = 3;
 export const EXIT_INTERRUPTED = 75;
