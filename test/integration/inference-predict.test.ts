@@ -139,6 +139,20 @@ describe('inference service: readiness and variants', () => {
     }
   });
 
+  it('when FEROPS_MODEL_VARIANT is int8 and a model was exported without int8, then loading it is refused and says why', async () => {
+    const server = await startTestServer({ modelVariant: 'int8' });
+    try {
+      const res = await admin(server.url, 'PUT', '/admin/v1/slots/canary', { source: model('fp32-only'), version: 'fp32-only' });
+      assert.equal(res.status, 422);
+      assert.equal(res.json.error.code, 'invalid_model');
+      assert.match(res.json.error.message, /has no int8 variant .* FEROPS_MODEL_VARIANT=fp32/);
+      assert.equal(server.ctx.slots.get('canary'), undefined);
+      await assert.rejects(startTestServer({ modelVariant: 'int8', stableModel: model('fp32-only') }), /has no int8 variant/);
+    } finally {
+      await server.stop();
+    }
+  });
+
   it('when the stable model at start-up is invalid, then startServer fails with the reason', async () => {
     await assert.rejects(startTestServer({ stableModel: model('no-labels') }), /labels\.json is missing/);
   });

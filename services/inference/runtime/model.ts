@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -160,6 +161,10 @@ export async function loadModel(dir: string, meta: { version: string; source: st
   try {
     bytes = await readFile(file);
   } catch {
+    if (opts.variant === 'int8' && existsSync(join(dir, 'model.onnx'))) {
+      // The trainer withholds an int8 file that does not agree with fp32 well enough (the run's ferops.int8 tags).
+      throw refuse(`${meta.source} has no int8 variant (its export withheld model.int8.onnx); serve it with FEROPS_MODEL_VARIANT=fp32`);
+    }
     throw refuse(`${preferred} not found in ${meta.source}`);
   }
   const checksum = createHash('sha256').update(bytes).digest('hex');
