@@ -178,7 +178,7 @@ async function main(): Promise<void> {
   await probe.release();
   const photos = getPhotos();
   const crop = await sharp({ create: { width: 48, height: 48, channels: 3, background: '#777' } }).png().toBuffer();
-  const source = photos.graceHopper ?? photos.samples[2];
+  const source = photos.graceHopper;
   const portrait = await sharp(readFileSync(source)).resize({ height: 480 }).toBuffer();
   const photo = await sharp(portrait).resize(640, 480, { fit: 'contain', background: '#808080' }).jpeg({ quality: 90 }).toBuffer();
 
