@@ -21,6 +21,7 @@ export const CONFIG_KEYS = {
   FEROPS_INFERENCE_URL: { default: 'http://127.0.0.1:8080', doc: 'Inference service base URL the deploy activities call.' },
   FEROPS_ADMIN_TOKEN: { default: '', doc: 'Bearer token of the inference admin API; the embedded stack generates one into the data dir.' },
   FEROPS_MODEL_NAME: { default: 'ferops-fer', doc: 'Registered model name in MLflow.' },
+  FEROPS_SEED: { default: '', doc: "Seed of the demo's synthetic data and training, to check it at other seeds (the trainer tests read it too); empty = the pipeline defaults." },
 } as const;
 
 export type ConfigKey = keyof typeof CONFIG_KEYS;
@@ -38,6 +39,7 @@ const schema = z.object({
   inferenceUrl: z.string().url(),
   adminToken: z.string(),
   modelName: z.string().regex(/^[\w.-]+$/, 'letters, digits, _ . -'),
+  seed: z.coerce.number().int().min(0).max(0xffffffff).optional(),
 });
 export type FeropsConfig = z.infer<typeof schema>;
 
@@ -58,6 +60,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FeropsConfig {
     inferenceUrl: get(env, 'FEROPS_INFERENCE_URL'),
     adminToken: get(env, 'FEROPS_ADMIN_TOKEN'),
     modelName: get(env, 'FEROPS_MODEL_NAME'),
+    seed: get(env, 'FEROPS_SEED') || undefined,
   });
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');

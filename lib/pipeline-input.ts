@@ -5,8 +5,9 @@
  */
 import { TRAINING_TASK_QUEUE } from './temporal-constants';
 
+export type SyntheticSource = { kind: 'synthetic'; size?: number; seed?: number; difficulty?: number; balance?: 'fer2013' | 'uniform' };
 export type DatasetSource =
-  | { kind: 'synthetic'; size?: number; seed?: number; difficulty?: number; balance?: 'fer2013' | 'uniform' }
+  | SyntheticSource
   | { kind: 'fer2013-csv'; path: string }
   | { kind: 'image-folder'; path: string }
   | { kind: 'kaggle'; slug: string; file?: string };
@@ -62,10 +63,13 @@ export type PipelineInputOverrides = Partial<Omit<PipelineInput, 'gate' | 'rollo
   rollout?: Partial<Omit<RolloutInput, 'thresholds'>> & { thresholds?: Partial<RolloutInput['thresholds']> };
 };
 
+/** The default data: procedural FER-format faces (activities/ingest/synthetic), since FER2013 is not bundled. */
+export const DEFAULT_DATASET: SyntheticSource = { kind: 'synthetic', size: 4000, seed: 7 };
+
 export const DEFAULT_PIPELINE_INPUT: PipelineInput = {
   modelName: 'ferops-fer',
   trainingTaskQueue: TRAINING_TASK_QUEUE,
-  dataset: { kind: 'synthetic', size: 4000, seed: 7 },
+  dataset: DEFAULT_DATASET,
   trainer: {},
   // Chance is 1/7 = 0.14; a floor well above it catches a broken run without blocking the small CPU demo model.
   gate: { minAccuracy: 0.3, maxDropVsChampion: 0.02 },

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { loadConfig, type FeropsConfig } from '../../../lib/config';
-import type { PipelineInputOverrides } from '../../../lib/pipeline-input';
+import { DEFAULT_DATASET, type PipelineInputOverrides } from '../../../lib/pipeline-input';
 import { getPhotos } from '../../../infra/photos';
 import type { PipelineResult } from '../../../workflows/training-pipeline';
 import type { ParsedArgs } from '../args';
@@ -24,6 +24,12 @@ export const CHALLENGER: PipelineInputOverrides = {
   rollout: { shadowSeconds: 15, windowSeconds: 15 },
 };
 
+/** FEROPS_SEED moves the seeds of the demo's data and of both trainings together (unset: the pipeline defaults). */
+export function seeded(o: PipelineInputOverrides, seed: number | undefined): PipelineInputOverrides {
+  if (seed === undefined) return o;
+  return { ...o, dataset: { ...DEFAULT_DATASET, seed }, trainer: { ...o.trainer, seed } };
+}
+
 /**
  * The one-command tour: start the embedded stack; run the default pipeline (synthetic faces, tiny ViT) until the
  * first model serves; run a challenger through a canary rollout (shadow, traffic steps, analysis) while real faces
@@ -42,16 +48,16 @@ export async function demoCommand(args: ParsedArgs): Promise<number> {
   try {
     printAddresses(stack);
     const client = await connectClient(config);
-    const baseline = await runPipeline(client, config, stack.inferenceUrl, 'baseline', {});
+    const baseline = await runPipeline(client, config, stack.inferenceUrl, 'baseline', seeded({}, config.seed));
     if (baseline.outcome !== 'promoted') return 1;
     const rolloutStart = Date.now();
-    const challenger = await runPipeline(client, config, stack.inferenceUrl, 'challenger', CHALLENGER);
+    const challenger = await runPipeline(client, config, stack.inferenceUrl, 'challenger', seeded(CHALLENGER, config.seed));
     for (const d of challenger.rollout?.decisions ?? []) {
       console.log(`  canary ${d.phase} ${d.canaryWeight}% (window ${d.attempt}): ${d.analysis.verdict} - ${d.analysis.reasons.join('; ')}`);
     }
     console.log(`challenger pipeline and rollout took ${((Date.now() - rolloutStart) / 1000).toFixed(0)} s`);
     const photos = getPhotos();
-    const photo = photos.graceHopper ?? photos.samples[0];
+    const photo = photos.graceHopper;
     console.log(`prediction on ${photo}:`);
     console.log(describePrediction(await predictFile(stack.inferenceUrl, photo)));
     console.log(`demo finished in ${((Date.now() - started) / 1000).toFixed(0)} s`);
