@@ -4,6 +4,7 @@ import type { Client } from '@temporalio/client';
 import { loadConfig, type FeropsConfig } from '../../../lib/config';
 import { DEFAULT_DATASET, type PipelineInputOverrides } from '../../../lib/pipeline-input';
 import { getPhotos } from '../../../infra/photos';
+import type { RolloutDecision } from '../../../workflows/canary-rollout';
 import type { PipelineResult } from '../../../workflows/training-pipeline';
 import type { ParsedArgs } from '../args';
 import { follow } from '../follow';
@@ -53,7 +54,7 @@ export async function demoCommand(args: ParsedArgs): Promise<number> {
     const rolloutStart = Date.now();
     const challenger = await runPipeline(client, config, stack.inferenceUrl, 'challenger', seeded(CHALLENGER, config.seed));
     for (const d of challenger.rollout?.decisions ?? []) {
-      console.log(`  canary ${d.phase} ${d.canaryWeight}% (window ${d.attempt}): ${d.analysis.verdict} - ${d.analysis.reasons.join('; ')}`);
+      console.log(`  canary ${d.phase} ${d.canaryWeight}% (window ${d.attempt}): ${d.analysis.verdict} - ${d.analysis.reasons.join('; ')} (${windowNumbers(d)})`);
     }
     console.log(`challenger pipeline and rollout took ${((Date.now() - rolloutStart) / 1000).toFixed(0)} s`);
     const photos = getPhotos();
@@ -69,6 +70,14 @@ export async function demoCommand(args: ParsedArgs): Promise<number> {
   } finally {
     await stop();
   }
+}
+
+/** The numbers a window was judged on, so a reader sees how close each decision was. */
+function windowNumbers({ phase, analysis: { numbers: n } }: RolloutDecision): string {
+  const judged = phase === 'shadow'
+    ? [`agreement ${n.shadowAgreement.toFixed(2)}`]
+    : [`p95 ${n.latencyRatio.toFixed(2)}x`, `class JS ${n.classDivergence.toFixed(3)}`, `confidence ${n.confidenceRatio.toFixed(2)}x`];
+  return [`${n.canaryRequests} canary requests`, ...judged].join(', ');
 }
 
 /** Starts (or attaches to) one pipeline and follows it; during its rollout, real faces load the service. */
