@@ -65,6 +65,8 @@ export type PipelineInputOverrides = Partial<Omit<PipelineInput, 'gate' | 'rollo
 
 /** The default data: procedural FER-format faces (activities/ingest/synthetic), since FER2013 is not bundled. */
 export const DEFAULT_DATASET: SyntheticSource = { kind: 'synthetic', size: 4000, seed: 7 };
+/** The trainer's own default seed (training-py config.py), for callers that offset it. */
+export const DEFAULT_TRAINER_SEED = 1337;
 
 export const DEFAULT_PIPELINE_INPUT: PipelineInput = {
   modelName: 'ferops-fer',

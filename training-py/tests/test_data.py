@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import SEED_OFFSET
 from ferops_trainer.data import class_weights, load_data
 from ferops_trainer.errors import TrainerError
 
@@ -27,7 +28,7 @@ def test_when_dataset_is_valid_then_splits_load_as_uint8_images_and_int64_labels
     assert [len(data.train), len(data.val), len(data.test)] == [320, 96, 96]
     assert data.train.images.dtype == torch.uint8 and data.train.images.shape == (320, 48, 48)
     assert data.train.labels.dtype == torch.int64 and int(data.train.labels.max()) < 7
-    assert data.fingerprint == "synthetic-3-320-96-96"  # the manifest's content hash
+    assert data.fingerprint == f"synthetic-{3 + SEED_OFFSET}-320-96-96"  # the manifest's content hash
 
 
 def test_when_manifest_has_no_hash_then_fingerprint_is_computed_from_the_data(small_dataset, tmp_path):

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { loadConfig, type FeropsConfig } from '../../../lib/config';
-import { DEFAULT_DATASET, type PipelineInputOverrides } from '../../../lib/pipeline-input';
+import { DEFAULT_DATASET, DEFAULT_TRAINER_SEED, type PipelineInputOverrides } from '../../../lib/pipeline-input';
 import { getPhotos } from '../../../infra/photos';
 import type { RolloutDecision } from '../../../workflows/canary-rollout';
 import type { PipelineResult } from '../../../workflows/training-pipeline';
@@ -25,10 +25,13 @@ export const CHALLENGER: PipelineInputOverrides = {
   rollout: { shadowSeconds: 15, windowSeconds: 15 },
 };
 
-/** FEROPS_SEED moves the seeds of the demo's data and of both trainings together (unset: the pipeline defaults). */
-export function seeded(o: PipelineInputOverrides, seed: number | undefined): PipelineInputOverrides {
-  if (seed === undefined) return o;
-  return { ...o, dataset: { ...DEFAULT_DATASET, seed }, trainer: { ...o.trainer, seed } };
+/**
+ * FEROPS_SEED offsets the seeds of the demo's data and of both trainings together, as it offsets the trainer
+ * tests' seeds; unset or 0 keeps the defaults.
+ */
+export function seeded(o: PipelineInputOverrides, offset: number | undefined): PipelineInputOverrides {
+  if (!offset) return o;
+  return { ...o, dataset: { ...DEFAULT_DATASET, seed: DEFAULT_DATASET.seed! + offset }, trainer: { ...o.trainer, seed: DEFAULT_TRAINER_SEED + offset } };
 }
 
 /**
