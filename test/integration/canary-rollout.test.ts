@@ -48,12 +48,12 @@ async function register(fixture: string): Promise<string> {
 
 async function rollout(
   version: string,
-  opts: { approval?: 'required'; during?: (h: WorkflowHandle<typeof canaryRollout>) => Promise<void> } = {},
+  opts: { approval?: 'required'; maxLatencyRatio?: number; during?: (h: WorkflowHandle<typeof canaryRollout>) => Promise<void> } = {},
 ): Promise<{ result: RolloutResult; load: { sent: number; ok: number; failed: number } }> {
   const load = startLoad(service.url, datasetUri, 25);
   try {
     const handle = await temporal.client.workflow.start(canaryRollout, {
-      taskQueue, workflowId: `rollout-${randomUUID()}`, args: [{ modelName: NAME, version, rollout: { ...ROLLOUT, approval: opts.approval ?? 'none' } }],
+      taskQueue, workflowId: `rollout-${randomUUID()}`, args: [{ modelName: NAME, version, rollout: { ...ROLLOUT, approval: opts.approval ?? 'none', thresholds: { ...ROLLOUT.thresholds, maxLatencyRatio: opts.maxLatencyRatio ?? ROLLOUT.thresholds.maxLatencyRatio } } }],
     });
     await opts.during?.(handle);
     const result = await handle.result();
@@ -146,6 +146,9 @@ describe('canaryRollout against the real service and registry', { timeout: 600_0
   it('when approval is required and a candidate behaves like stable, then nothing moves until approve, then it goes through every step and becomes champion', async () => {
     const { result, load } = await rollout(versions.stripsAgain, {
       approval: 'required',
+      // The same model as stable: only latency could fail it, and a 3 s window at 25 % holds ~19 canary requests,
+      // whose p95 is their slowest one, so one scheduler stall on a busy 2-core runner would roll it back.
+      maxLatencyRatio: 1000,
       during: async (h) => {
         await waitForPhase(h, 'awaiting_approval');
         await sleep(1000);

@@ -108,7 +108,8 @@ describe('trainingPipeline', { timeout: 240_000 }, () => {
 
   it('when an operator pauses, then no window is analysed until resume', async () => {
     const w = world();
-    const { result } = await runPipeline(w, FAST, async (h) => {
+    // A 5 s shadow window, so the pause lands inside it however slowly the host answers the query and the signal.
+    const { result } = await runPipeline(w, { rollout: { ...FAST.rollout, shadowSeconds: 5 } }, async (h) => {
       await waitForRolloutPhase(h, 'shadow');
       const rollout = env.client.workflow.getHandle(`${h.workflowId}/rollout`);
       await rollout.signal(pauseSignal);
@@ -121,7 +122,8 @@ describe('trainingPipeline', { timeout: 240_000 }, () => {
 
   it('when an operator aborts mid-rollout, then traffic returns to stable and the reason is recorded', async () => {
     const w = world();
-    const { result } = await runPipeline(w, FAST, async (h) => {
+    // A 5 s shadow window, so the pause lands inside it however slowly the host answers the query and the signal.
+    const { result } = await runPipeline(w, { rollout: { ...FAST.rollout, shadowSeconds: 5 } }, async (h) => {
       await waitForRolloutPhase(h, 'shadow');
       await env.client.workflow.getHandle(`${h.workflowId}/rollout`).signal(abortSignal, 'bad gut feeling');
     });
