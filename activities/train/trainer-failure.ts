@@ -4,6 +4,7 @@ export interface TrainerOutcome {
   exitCode: number | null;
   signal: NodeJS.Signals | null;
   error?: { code: string; message: string };
+  lastCheckpoint?: string;
   stderrTail: string;
 }
 
@@ -29,7 +30,7 @@ export function classifyFailure(run: TrainerOutcome, previousFailure: string | u
   const why = describeFailure(run);
   if (run.exitCode === EXIT_BAD_INPUT) return { type: 'BadInput', retryable: false, message: `trainer refused its input: ${why}` };
   if (run.exitCode === EXIT_PARITY_FAILED) return { type: 'ParityFailed', retryable: false, message: `exported model is broken: ${why}` };
-  if (run.exitCode === EXIT_INTERRUPTED) return { type: 'TrainerInterrupted', retryable: true, message: `trainer interrupted: ${why}` };
+  if (run.exitCode === EXIT_INTERRUPTED) return { type: 'TrainerInterrupted', retryable: true, message: `trainer interrupted at ${run.lastCheckpoint ?? 'no checkpoint yet'}` };
   if (run.error && why === previousFailure) {
     return { type: 'TrainerFailedTwice', retryable: false, message: `trainer failed the same way on two attempts in a row, so a retry cannot help: ${why}` };
   }
