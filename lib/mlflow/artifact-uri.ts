@@ -21,3 +21,17 @@ export const joinArtifactPath = (...parts: string[]): string =>
     .flatMap((p) => p.split('/'))
     .filter((s) => s && s !== '.')
     .join('/');
+
+/**
+ * The base name of one entry of an artifact listing (the proxy answers base names, older servers full paths),
+ * checked before it becomes part of a local path: a hostile or intercepted server could answer `..`, an absolute
+ * path or a backslash to make a download write outside its folder.
+ */
+export function listedBaseName(name: string): string {
+  const segments = name.split('/');
+  const last = segments[segments.length - 1];
+  if (name.startsWith('/') || /^[a-z]:/i.test(name) || /[\\\0]/.test(name) || segments.includes('..') || last === '' || last === '.') {
+    throw new Error(`the artifact listing holds an unsafe path ${JSON.stringify(name)}; refusing to download it`);
+  }
+  return last;
+}

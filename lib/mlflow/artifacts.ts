@@ -1,6 +1,6 @@
 import { mkdtempSync, readdirSync, renameSync, rmSync, mkdirSync } from 'node:fs';
-import { dirname, join, relative, sep, basename } from 'node:path';
-import { joinArtifactPath, proxyPath } from './artifact-uri';
+import { dirname, isAbsolute, join, relative, resolve, sep, basename } from 'node:path';
+import { joinArtifactPath, listedBaseName, proxyPath } from './artifact-uri';
 import type { MlflowHttp } from './http';
 import type { ArtifactEntry } from './types';
 
@@ -31,8 +31,7 @@ export async function listArtifacts(http: MlflowHttp, artifactUri: string, subPa
   const out: ArtifactEntry[] = [];
   const visit = async (rel: string): Promise<void> => {
     for (const f of await http.listDir(joinArtifactPath(root, rel))) {
-      // The proxy answers basenames; older servers answered full paths, so keep only the last segment.
-      const path = joinArtifactPath(rel, f.path.split('/').pop() ?? f.path);
+      const path = joinArtifactPath(rel, listedBaseName(f.path));
       out.push({ path, isDir: Boolean(f.is_dir), size: f.file_size === undefined ? undefined : Number(f.file_size) });
       if (f.is_dir && recursive) await visit(path);
     }
@@ -55,7 +54,7 @@ export async function downloadDir(http: MlflowHttp, artifactUri: string, subPath
   mkdirSync(dirname(destDir), { recursive: true });
   const tmp = mkdtempSync(join(dirname(destDir), `.${basename(destDir)}.partial-`));
   try {
-    for (const e of entries) await downloadFile(http, artifactUri, joinArtifactPath(subPath, e.path), join(tmp, ...e.path.split('/')));
+    for (const e of entries) await downloadFile(http, artifactUri, joinArtifactPath(subPath, e.path), localPathUnder(tmp, e.path));
     mkdirSync(destDir, { recursive: true });
     for (const name of readdirSync(tmp)) {
       rmSync(join(destDir, name), { recursive: true, force: true });
@@ -65,4 +64,14 @@ export async function downloadDir(http: MlflowHttp, artifactUri: string, subPath
     rmSync(tmp, { recursive: true, force: true });
   }
   return entries.map((e) => e.path);
+}
+
+/** Where `artifactPath` lands under `dir`; refuses one that would resolve outside it. */
+function localPathUnder(dir: string, artifactPath: string): string {
+  const dest = resolve(dir, ...artifactPath.split('/'));
+  const rel = relative(resolve(dir), dest);
+  if (!rel || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
+    throw new Error(`artifact path ${JSON.stringify(artifactPath)} would be written outside ${dir}; refusing to download it`);
+  }
+  return dest;
 }
