@@ -26,7 +26,7 @@ export function createActivities(config: FeropsConfig) {
   };
   const runsDir = join(config.dataDir, 'runs');
   return {
-    ingest: createIngestStage(run, config.dataDir),
+    ingest: createIngestStage(run, config.dataDir, { kaggleApiBase: config.kaggleApiBase }),
     train: createTrainActivity({
       runsDir,
       python: pythonBin(),

@@ -21,6 +21,7 @@ export const CONFIG_KEYS = {
   FEROPS_INFERENCE_URL: { default: 'http://127.0.0.1:8080', doc: 'Inference service base URL the deploy activities call.' },
   FEROPS_ADMIN_TOKEN: { default: '', doc: 'Bearer token of the inference admin API; the embedded stack generates one into the data dir.' },
   FEROPS_MODEL_NAME: { default: 'ferops-fer', doc: 'Registered model name in MLflow.' },
+  FEROPS_KAGGLE_API_BASE: { default: 'https://www.kaggle.com/api/v1', doc: "Kaggle API the ingest activity downloads from, with the worker's Kaggle credentials; never taken from workflow input." },
   FEROPS_SEED: { default: '', doc: "Seed of the demo's synthetic data and training, to check it at other seeds (the trainer tests read it too); empty = the pipeline defaults." },
 } as const;
 
@@ -39,6 +40,7 @@ const schema = z.object({
   inferenceUrl: z.string().url(),
   adminToken: z.string(),
   modelName: z.string().regex(/^[\w.-]+$/, 'letters, digits, _ . -'),
+  kaggleApiBase: z.string().url().regex(/^https?:\/\//, 'an http(s) URL'),
   seed: z.coerce.number().int().min(0).max(0xffffffff).optional(),
 });
 export type FeropsConfig = z.infer<typeof schema>;
@@ -60,6 +62,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FeropsConfig {
     inferenceUrl: get(env, 'FEROPS_INFERENCE_URL'),
     adminToken: get(env, 'FEROPS_ADMIN_TOKEN'),
     modelName: get(env, 'FEROPS_MODEL_NAME'),
+    kaggleApiBase: get(env, 'FEROPS_KAGGLE_API_BASE'),
     seed: get(env, 'FEROPS_SEED') || undefined,
   });
   if (!parsed.success) {

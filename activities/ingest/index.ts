@@ -9,24 +9,23 @@ import { IngestContext, Progress, checkAborted } from './context';
 import { badSource } from './errors';
 import { collectFer2013Csv } from './sources/fer2013-csv';
 import { collectImageFolder, imageFolderKey } from './sources/image-folder';
-import { withKaggleDownload } from './sources/kaggle';
+import { KAGGLE_API_BASE, withKaggleDownload } from './sources/kaggle';
 import { collectSynthetic } from './sources/synthetic';
 import { GENERATOR_VERSION, validateSyntheticParams } from './synthetic/generate';
 import { checkRejectRatio, checkSplitsPresent } from './validate';
 import { lookupSource, rememberSource } from './source-index';
+import { type IngestSource, parseIngestSource } from './source-schema';
 import { writeDataset } from './writer';
 
 export { IngestError } from './errors';
 export type { IngestErrorCode } from './errors';
 
-export type IngestSource =
-  | { kind: 'synthetic'; size?: number; seed?: number; difficulty?: number; balance?: 'fer2013' | 'uniform' }
-  | { kind: 'fer2013-csv'; path: string }
-  | { kind: 'image-folder'; path: string }
-  | { kind: 'kaggle'; slug: string; file?: string; apiBase?: string };
+export type { IngestSource } from './source-schema';
 
 export interface IngestOptions {
   dataRoot: string;
+  /** Kaggle API endpoint, from the worker's configuration (FEROPS_KAGGLE_API_BASE). Default: the real Kaggle API. */
+  kaggleApiBase?: string;
   /** Fail when more than this fraction of rows/files is rejected. Default 0.05. */
   maxRejectRatio?: number;
   onProgress?: (p: Progress) => void;
@@ -47,8 +46,12 @@ export interface IngestResult {
  */
 const INGEST_RULES_VERSION = 1;
 
-/** Turns a source into a dataset version under `<dataRoot>/datasets/<datasetId>`; idempotent by content. */
-export async function ingestDataset(source: IngestSource, opts: IngestOptions): Promise<IngestResult> {
+/**
+ * Turns a source into a dataset version under `<dataRoot>/datasets/<datasetId>`; idempotent by content. The source
+ * comes from workflow input, so it is checked against the closed schema before anything is read or fetched.
+ */
+export async function ingestDataset(input: IngestSource, opts: IngestOptions): Promise<IngestResult> {
+  const source = parseIngestSource(input);
   const maxRejectRatio = opts.maxRejectRatio ?? 0.05;
   if (!(maxRejectRatio >= 0 && maxRejectRatio <= 1)) throw badSource(`maxRejectRatio must be in 0..1, got ${maxRejectRatio}`);
   if (!opts.dataRoot) throw badSource('dataRoot is required');
@@ -56,7 +59,7 @@ export async function ingestDataset(source: IngestSource, opts: IngestOptions): 
   const ctx: IngestContext = { onProgress: opts.onProgress ?? (() => undefined), signal: opts.signal };
   checkAborted(ctx);
 
-  switch (source?.kind) {
+  switch (source.kind) {
     case 'synthetic': {
       let params;
       try {
@@ -89,13 +92,11 @@ export async function ingestDataset(source: IngestSource, opts: IngestOptions): 
       });
     }
     case 'kaggle':
-      return withKaggleDownload(source, dataRoot, ctx, async (download) =>
+      return withKaggleDownload(source, opts.kaggleApiBase ?? KAGGLE_API_BASE, dataRoot, ctx, async (download) =>
         ingestKeyed(dataRoot, `kaggle-r${INGEST_RULES_VERSION}-${download.sha256}`, maxRejectRatio, ctx, async (collector) => {
           await download.collect(collector);
           return { kind: 'kaggle', slug: source.slug, ...(source.file ? { file: source.file } : {}), sha256: download.sha256, inner: download.inner };
         }));
-    default:
-      throw badSource(`unknown ingest source kind ${JSON.stringify((source as { kind?: unknown })?.kind)}; expected synthetic, fer2013-csv, image-folder or kaggle`);
   }
 }
 

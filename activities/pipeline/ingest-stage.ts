@@ -6,14 +6,18 @@ import { DATASET_HASH_TAG } from '../tracking';
 import type { IngestInput, IngestOutput } from '../types';
 import { ensurePipelineRun, type PipelineRunContext } from './pipeline-run';
 
-/** ingest: the dataset version (content-addressed, so a retry is free), recorded on the pipeline's MLflow run. */
-export function createIngestStage(run: PipelineRunContext, dataDir: string) {
+/**
+ * ingest: the dataset version (content-addressed, so a retry is free), recorded on the pipeline's MLflow run.
+ * Endpoints come from the worker's configuration; the workflow input only names the dataset.
+ */
+export function createIngestStage(run: PipelineRunContext, dataDir: string, endpoints: { kaggleApiBase: string }) {
   return async function ingest(input: IngestInput): Promise<IngestOutput> {
     const ctx = Context.current();
     let result;
     try {
       result = await ingestDataset(input.source, {
         dataRoot: dataDir,
+        kaggleApiBase: endpoints.kaggleApiBase,
         onProgress: (p) => ctx.heartbeat(p),
         signal: ctx.cancellationSignal,
       });

@@ -60,7 +60,7 @@ describe('Kaggle ingest', () => {
     process.env.KAGGLE_KEY = 's3cret';
     const dataRoot = join(root, 'csv');
     const phases = new Set<string>();
-    const res = await ingestDataset({ kind: 'kaggle', slug: 'someone/fer-csv', apiBase: kaggle.apiBase }, { dataRoot, onProgress: (p) => phases.add(p.phase) });
+    const res = await ingestDataset({ kind: 'kaggle', slug: 'someone/fer-csv' }, { dataRoot, kaggleApiBase: kaggle.apiBase, onProgress: (p) => phases.add(p.phase) });
     assert.deepEqual(res.manifest.splits, { train: 14, val: 7, test: 7 });
     assert.deepEqual(res.manifest.source, { kind: 'kaggle', slug: 'someone/fer-csv', sha256: (res.manifest.source as { sha256: string }).sha256, inner: 'fer2013-csv' });
     assert.deepEqual(readSplit(res.uri, 'val').images.subarray(0, 2304), noiseFace(14));
@@ -69,20 +69,20 @@ describe('Kaggle ingest', () => {
     assert.ok(phases.has('download') && phases.has('parse-csv'));
     assert.deepEqual(readdirSync(join(dataRoot, 'downloads')), [], 'temp download cleaned up');
 
-    const again = await ingestDataset({ kind: 'kaggle', slug: 'someone/fer-csv', apiBase: kaggle.apiBase }, { dataRoot });
+    const again = await ingestDataset({ kind: 'kaggle', slug: 'someone/fer-csv' }, { dataRoot, kaggleApiBase: kaggle.apiBase });
     assert.equal(again.reused, true);
     assert.equal(again.datasetId, res.datasetId);
   });
 
   it('when the archive holds train/ and test/ image folders under a top folder, then they are ingested as images', async () => {
-    const res = await ingestDataset({ kind: 'kaggle', slug: 'someone/fer-images', apiBase: kaggle.apiBase }, { dataRoot: join(root, 'img') });
+    const res = await ingestDataset({ kind: 'kaggle', slug: 'someone/fer-images' }, { dataRoot: join(root, 'img'), kaggleApiBase: kaggle.apiBase });
     assert.equal((res.manifest.source as { inner: string }).inner, 'image-folder');
     assert.equal(res.manifest.splits.test, 7);
     assert.equal(res.manifest.splits.train + res.manifest.splits.val, 21);
   });
 
   it('when one file is asked for and comes back raw, then it is parsed as the CSV', async () => {
-    const res = await ingestDataset({ kind: 'kaggle', slug: 'someone/fer-csv', file: 'fer2013.csv', apiBase: kaggle.apiBase }, { dataRoot: join(root, 'file') });
+    const res = await ingestDataset({ kind: 'kaggle', slug: 'someone/fer-csv', file: 'fer2013.csv' }, { dataRoot: join(root, 'file'), kaggleApiBase: kaggle.apiBase });
     assert.deepEqual(res.manifest.splits, { train: 7, val: 7, test: 7 });
     assert.ok(kaggle.requests.some((r) => r.path === '/api/v1/datasets/download/someone/fer-csv/fer2013.csv'));
   });
@@ -91,10 +91,10 @@ describe('Kaggle ingest', () => {
     delete process.env.KAGGLE_USERNAME;
     delete process.env.KAGGLE_KEY;
     const before = kaggle.requests.length;
-    await assert.rejects(ingestDataset({ kind: 'kaggle', slug: 'someone/fer-csv', apiBase: kaggle.apiBase }, { dataRoot: join(root, 'nocred') }),
+    await assert.rejects(ingestDataset({ kind: 'kaggle', slug: 'someone/fer-csv' }, { dataRoot: join(root, 'nocred'), kaggleApiBase: kaggle.apiBase }),
       isIngestError('missing_credentials', /set KAGGLE_USERNAME and KAGGLE_KEY/, true));
     process.env.KAGGLE_USERNAME = 'ada';
-    await assert.rejects(ingestDataset({ kind: 'kaggle', slug: 'someone/fer-csv', apiBase: kaggle.apiBase }, { dataRoot: join(root, 'nocred') }),
+    await assert.rejects(ingestDataset({ kind: 'kaggle', slug: 'someone/fer-csv' }, { dataRoot: join(root, 'nocred'), kaggleApiBase: kaggle.apiBase }),
       isIngestError('missing_credentials', /set KAGGLE_KEY /, true));
     assert.equal(kaggle.requests.length, before);
   });
@@ -102,13 +102,28 @@ describe('Kaggle ingest', () => {
   it('when the key is wrong, the slug unknown or malformed, then the error says so and is not retried', async () => {
     process.env.KAGGLE_USERNAME = 'ada';
     process.env.KAGGLE_KEY = 'wrong';
-    await assert.rejects(ingestDataset({ kind: 'kaggle', slug: 'someone/fer-csv', apiBase: kaggle.apiBase }, { dataRoot: join(root, 'x') }),
+    await assert.rejects(ingestDataset({ kind: 'kaggle', slug: 'someone/fer-csv' }, { dataRoot: join(root, 'x'), kaggleApiBase: kaggle.apiBase }),
       isIngestError('missing_credentials', /refused the credentials of user "ada" \(HTTP 401\)/, true));
     process.env.KAGGLE_KEY = 's3cret';
-    await assert.rejects(ingestDataset({ kind: 'kaggle', slug: 'someone/nothing', apiBase: kaggle.apiBase }, { dataRoot: join(root, 'x') }),
+    await assert.rejects(ingestDataset({ kind: 'kaggle', slug: 'someone/nothing' }, { dataRoot: join(root, 'x'), kaggleApiBase: kaggle.apiBase }),
       isIngestError('bad_source', /HTTP 404/, true));
-    await assert.rejects(ingestDataset({ kind: 'kaggle', slug: 'no-slash', apiBase: kaggle.apiBase }, { dataRoot: join(root, 'x') }),
+    await assert.rejects(ingestDataset({ kind: 'kaggle', slug: 'no-slash' }, { dataRoot: join(root, 'x'), kaggleApiBase: kaggle.apiBase }),
       isIngestError('bad_source', /owner\/dataset/, true));
+  });
+
+  it('when the workflow input names its own apiBase, then it is refused and the credentials go nowhere', async () => {
+    process.env.KAGGLE_USERNAME = 'ada';
+    process.env.KAGGLE_KEY = 's3cret';
+    // Serves the same data, so an endpoint taken from the input would succeed: only a refusal passes.
+    const attacker = await startFakeKaggle({ username: 'ada', key: 's3cret', files: { 'someone/fer-csv': buildZip([{ name: 'fer2013.csv', data: fer2013Csv(goodRows({ train: 7, val: 7, test: 7 })) }]) } });
+    try {
+      const source = { kind: 'kaggle', slug: 'someone/fer-csv', apiBase: attacker.apiBase } as const;
+      await assert.rejects(ingestDataset(source as never, { dataRoot: join(root, 'attack'), kaggleApiBase: kaggle.apiBase }),
+        isIngestError('bad_source', /invalid kaggle source: .*'apiBase'/, true));
+      assert.deepEqual(attacker.requests, []);
+    } finally {
+      await attacker.close();
+    }
   });
 
   it('when Kaggle cannot be reached, then download_failed says so (retryable) and leaves no files', async () => {
@@ -118,7 +133,7 @@ describe('Kaggle ingest', () => {
     await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
     const { port } = probe.address() as AddressInfo;
     await new Promise<void>((resolve) => probe.close(() => resolve()));
-    await assert.rejects(ingestDataset({ kind: 'kaggle', slug: 'someone/fer-csv', apiBase: `http://127.0.0.1:${port}/api/v1` }, { dataRoot }),
+    await assert.rejects(ingestDataset({ kind: 'kaggle', slug: 'someone/fer-csv' }, { dataRoot, kaggleApiBase: `http://127.0.0.1:${port}/api/v1` }),
       isIngestError('download_failed', new RegExp(`cannot reach 127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\)`), false));
     assert.ok(!existsSync(join(dataRoot, 'datasets')));
     assert.deepEqual(readdirSync(join(dataRoot, 'downloads')), []);

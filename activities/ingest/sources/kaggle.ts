@@ -5,6 +5,7 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { CONFIG_KEYS } from '../../../lib/config';
 import { SampleCollector } from '../collector';
 import { IngestContext, checkAborted } from '../context';
 import { IngestError, badSource } from '../errors';
@@ -13,13 +14,17 @@ import { ZipEntry, extractEntry, isSafeEntryName, readZipEntries } from '../zip'
 import { collectFer2013Csv } from './fer2013-csv';
 import { collectImageFolder } from './image-folder';
 
-export const KAGGLE_API_BASE = 'https://www.kaggle.com/api/v1';
+/** The real Kaggle API; the worker's FEROPS_KAGGLE_API_BASE replaces it. */
+export const KAGGLE_API_BASE = CONFIG_KEYS.FEROPS_KAGGLE_API_BASE.default;
 const DOWNLOAD_TIMEOUT_MS = 30 * 60_000;
 
+/**
+ * What a pipeline input may say about a Kaggle dataset. The endpoint is not part of it: the worker sends its
+ * credentials there, so it comes from the worker's configuration, never from whoever starts a workflow.
+ */
 export interface KaggleSource {
   slug: string;
   file?: string;
-  apiBase?: string;
 }
 
 export interface KaggleDownload {
@@ -52,11 +57,11 @@ export function kaggleCredentials(env: NodeJS.ProcessEnv = process.env): { usern
   );
 }
 
-export function kaggleDownloadUrl(source: KaggleSource): string {
+export function kaggleDownloadUrl(source: KaggleSource, apiBase: string = KAGGLE_API_BASE): string {
   if (typeof source.slug !== 'string' || !/^[\w.-]+\/[\w.-]+$/.test(source.slug)) {
     throw badSource(`Kaggle slug must look like "owner/dataset", got ${JSON.stringify(source.slug)}`);
   }
-  const base = (source.apiBase ?? KAGGLE_API_BASE).replace(/\/+$/, '');
+  const base = apiBase.replace(/\/+$/, '');
   const file = source.file ? `/${encodeURIComponent(source.file)}` : '';
   return `${base}/datasets/download/${source.slug}${file}`;
 }
@@ -130,11 +135,18 @@ function planArchive(entries: ZipEntry[]): { inner: 'fer2013-csv'; csv: ZipEntry
 }
 
 /**
- * Downloads a Kaggle dataset into a private temp folder under `<dataRoot>/downloads`, hands `use` a
- * collector for its contents (extracted only if the content is new), and always cleans up.
+ * Downloads a Kaggle dataset from `apiBase` (the worker's configuration) into a private temp folder under
+ * `<dataRoot>/downloads`, hands `use` a collector for its contents (extracted only if the content is new), and
+ * always cleans up.
  */
-export async function withKaggleDownload<T>(source: KaggleSource, dataRoot: string, ctx: IngestContext, use: (d: KaggleDownload) => Promise<T>): Promise<T> {
-  const url = kaggleDownloadUrl(source);
+export async function withKaggleDownload<T>(
+  source: KaggleSource,
+  apiBase: string,
+  dataRoot: string,
+  ctx: IngestContext,
+  use: (d: KaggleDownload) => Promise<T>,
+): Promise<T> {
+  const url = kaggleDownloadUrl(source, apiBase);
   const auth = kaggleCredentials();
   const work = join(dataRoot, 'downloads', `kaggle-${process.pid}-${randomBytes(4).toString('hex')}`);
   await mkdir(work, { recursive: true });
