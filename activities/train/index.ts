@@ -47,8 +47,14 @@ const epochPoints = (e: EpochRecord) => [
   { key: 'images_per_s', value: e.images_per_s, step: e.epoch },
 ];
 
-/** A directory name safe for any workflow id (ids may hold '/' and ':'). */
-export const safeName = (id: string): string => id.replace(/[^\w.-]+/g, '_');
+/**
+ * A directory name safe for any workflow id (ids may hold '/' and ':'): never a path separator, and never '', '.'
+ * or '..', which would name the runs directory or its parent.
+ */
+export const safeName = (id: string): string => {
+  const name = id.replace(/[^\w.-]+/g, '_');
+  return /^\.*$/.test(name) ? name.replace(/\./g, '_') || '_' : name;
+};
 
 export function createTrainActivity(deps: TrainDeps) {
   return async function train(input: TrainInput): Promise<TrainOutput> {

@@ -27,6 +27,32 @@ export interface RunTrainerOptions {
 }
 
 /**
+ * The names of the worker's environment the trainer gets. The worker holds secrets that training never needs
+ * (FEROPS_ADMIN_TOKEN, KAGGLE_KEY, cloud credentials), so nothing else passes.
+ */
+const TRAINER_ENV: RegExp[] = [
+  /^(PATH|HOME)$/, // programs the libraries run (a compiler for torch.compile); home-relative caches
+  /^(USER|LOGNAME)$/, // torch's per-user cache dirs ask getpass, which fails for a uid without a passwd entry
+  /^(LANG|LC_\w+)$/, // the text encoding of files and logs
+  /^(TMPDIR|TMP|TEMP)$/, // scratch space of tempfile, torch.compile and the ONNX export
+  /^PYTHON\w*$/, // interpreter settings (PYTHONPATH, PYTHONHASHSEED, ...)
+  /^(CUDA|NVIDIA)_\w+$/, // which GPUs the trainer sees, and the driver capabilities of a container
+  /^LD_LIBRARY_PATH$/, // driver libraries that NVIDIA container images mount outside the system path
+  /^(OMP|MKL|OPENBLAS|KMP)_\w+$/, // thread counts, affinity and core type of the OpenMP and BLAS runtimes
+  /^(HF_HOME|HF_HUB_CACHE|HF_HUB_OFFLINE|HF_HUB_DISABLE_TELEMETRY|TRANSFORMERS_OFFLINE|XDG_CACHE_HOME)$/, // where pretrained weights are cached, and offline mode
+  /^HF_TOKEN$/, // the one secret training needs: from_pretrained of a gated or private hub model
+  /^(HTTPS?_PROXY|NO_PROXY|https?_proxy|no_proxy|SSL_CERT_FILE|SSL_CERT_DIR|REQUESTS_CA_BUNDLE)$/, // reaching the hub from behind a proxy
+  /^(PY)?TORCH\w*$/, // torch's own settings (TORCH_HOME, TORCHINDUCTOR_*, PYTORCH_CUDA_ALLOC_CONF)
+  /^FEROPS_SEED$/, // the seed that the demo and the trainer tests move together
+];
+
+/** The trainer's environment: the allowed part of `env`, unbuffered so that each JSON line arrives as written. */
+export function trainerEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const kept = Object.entries(env).filter(([name]) => TRAINER_ENV.some((re) => re.test(name)));
+  return { ...Object.fromEntries(kept), PYTHONUNBUFFERED: '1' };
+}
+
+/**
  * Runs the Python trainer as a child in its own process group and feeds its JSON lines to `onEvent`.
  * On abort it sends SIGTERM to the group (the trainer checkpoints and exits), then SIGKILL after the grace period.
  */
@@ -39,7 +65,7 @@ export async function runTrainer(o: RunTrainerOptions): Promise<TrainerRun> {
     cwd: o.cwd,
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, PYTHONUNBUFFERED: '1' },
+    env: trainerEnv(process.env),
   });
   if (child.pid) writeFileSync(pidFile, String(child.pid));
   const run: TrainerRun = { exitCode: null, signal: null, stderrTail: '' };
