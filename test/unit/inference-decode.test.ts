@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import sharp from 'sharp';
+import { imageBombs } from '../fixtures/image-bombs';
 import { bombPng } from '../helpers/png-bytes';
 import { AppError } from '../../services/inference/errors';
 import { MIN_IMAGE_SIDE, decodeGray } from '../../services/inference/runtime/decode';
@@ -114,5 +115,17 @@ describe('decodeGray with the header sniffer', () => {
 
   it('when a PNG declares more pixels than the limit, then too_many_pixels before any pixel is decoded', async () => {
     await assert.rejects(decodeGray(bombPng(100000, 100000), MAX_PIXELS), (err: AppError) => err.code === 'too_many_pixels' && /100000x100000/.test(err.message));
+  });
+
+  it('when a bomb of any accepted format is decoded, then it is refused with its status, code and reason', async () => {
+    const wrong: string[] = [];
+    for (const bomb of await imageBombs()) {
+      const got = await decodeGray(bomb.body, MAX_PIXELS).then(
+        (img) => `ok ${img.width}x${img.height}`,
+        (err: AppError) => `${err.status} ${err.code} ${err.message}`,
+      );
+      if (!got.startsWith(`${bomb.status} ${bomb.code} `) || !bomb.message.test(got)) wrong.push(`${bomb.name}: ${got}`);
+    }
+    assert.deepEqual(wrong, []);
   });
 });

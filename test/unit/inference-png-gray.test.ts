@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { crc32, deflateSync } from 'node:zlib';
 import { describe, it } from 'node:test';
 import sharp from 'sharp';
+import { bombPng } from '../helpers/png-bytes';
+import { AppError } from '../../services/inference/errors';
 import { PNG_FAST_MAX_PIXELS, decodePlainGrayPng } from '../../services/inference/runtime/png-gray';
 
 /** What the service's sharp pipeline makes of an image (decode.ts without the fast path). */
@@ -132,7 +134,6 @@ describe('plain gray PNG decoder', () => {
       'bytes after IEND': Buffer.concat([good, Buffer.from([0])]),
       'tEXt between IDATs': Buffer.concat([SIG, ihdr(48, 48, 0), chunk('IDAT', deflateSync(filterRows(pixels, 48, 48, 1, () => 0)).subarray(0, 50)), chunk('tEXt', Buffer.from('a\0b')), chunk('IDAT', deflateSync(filterRows(pixels, 48, 48, 1, () => 0)).subarray(50)), chunk('IEND', Buffer.alloc(0))]),
       'rows too short': Buffer.concat([SIG, ihdr(48, 48, 0), chunk('IDAT', deflateSync(Buffer.alloc(48 * 49 - 1))), chunk('IEND', Buffer.alloc(0))]),
-      'rows too long': Buffer.concat([SIG, ihdr(48, 48, 0), chunk('IDAT', deflateSync(Buffer.alloc(48 * 49 + 1))), chunk('IEND', Buffer.alloc(0))]),
       'not zlib': Buffer.concat([SIG, ihdr(48, 48, 0), chunk('IDAT', noise(500, 2)), chunk('IEND', Buffer.alloc(0))]),
       'filter type 5': Buffer.concat([SIG, ihdr(48, 48, 0), chunk('IDAT', deflateSync(Buffer.alloc(48 * 49, 5))), chunk('IEND', Buffer.alloc(0))]),
       'too many pixels for the fast path': png(noise(300 * 300, 1), 300, 300),
@@ -142,5 +143,14 @@ describe('plain gray PNG decoder', () => {
     for (const [name, buf] of Object.entries(declines)) assert.equal(decodePlainGrayPng(buf), undefined, name);
     for (let n = 0; n < good.length; n++) assert.equal(decodePlainGrayPng(good.subarray(0, n)), undefined, `cut at ${n}`);
     assert.ok(decodePlainGrayPng(good), 'the untouched file does decode');
+  });
+
+  it('when the image data inflates past what the header declares, then 400 invalid_image, even by one byte', () => {
+    const refused = (err: unknown) => err instanceof AppError && err.status === 400 && err.code === 'invalid_image' && /64x64 pixels its header declares/.test(err.message);
+    // The issue's bomb: 100 MB of rows behind a 64x64 header, about 100 KB on the wire.
+    assert.throws(() => decodePlainGrayPng(bombPng(64, 64, 100 * 1024 * 1024)), refused);
+    assert.throws(() => decodePlainGrayPng(bombPng(64, 64, 64 * 65 + 1)), refused);
+    assert.ok(decodePlainGrayPng(bombPng(64, 64, 64 * 65)), 'exactly the declared rows decode');
+    assert.equal(decodePlainGrayPng(bombPng(64, 64, 64 * 65 - 1)), undefined, 'short data is left to libvips');
   });
 });

@@ -49,7 +49,7 @@ export async function decodeGray(input: Buffer, maxPixels: number): Promise<Gray
     if (decodedProblem) throw decodedProblem;
     return { data, width: info.width, height: info.height, format: header.format! };
   } catch (err) {
-    throw classify(err);
+    throw classify(err, maxPixels);
   }
 }
 
@@ -80,10 +80,11 @@ function headerProblem(header: { format?: string; width?: number; height?: numbe
   return undefined;
 }
 
-function classify(err: unknown): AppError {
+function classify(err: unknown, maxPixels?: number): AppError {
   if (err instanceof AppError) return err;
   const msg = err instanceof Error ? err.message : String(err);
-  if (/pixel limit/i.test(msg)) return new AppError(413, 'too_many_pixels', 'image exceeds the pixel limit');
+  // limitInputPixels: libvips saw more pixels than the header said (a GIF frame larger than its logical screen).
+  if (/pixel limit/i.test(msg)) return new AppError(413, 'too_many_pixels', `image exceeds the pixel limit${maxPixels ? ` of ${maxPixels}` : ''}`);
   if (/unsupported image format/i.test(msg)) {
     return new AppError(415, 'unsupported_media_type', 'not a recognised image; send JPEG, PNG, WebP or GIF');
   }

@@ -1,4 +1,5 @@
 import { crc32, inflateSync } from 'node:zlib';
+import { AppError } from '../errors';
 
 /**
  * A decoder for the one input a crop request usually is: a small, plain, 8-bit grayscale PNG (or an RGB PNG whose
@@ -9,7 +10,11 @@ import { crc32, inflateSync } from 'node:zlib';
  * The output must equal sharp's, bit for bit, so anything that could make libvips do more than copy samples
  * returns undefined and the caller uses sharp: other colour types or bit depths, interlacing, palettes,
  * transparency, colour management or orientation chunks (gAMA, iCCP, sRGB, cHRM, eXIf, ...), APNG, a bad CRC,
- * a bad zlib stream, data too short or too long, bytes after IEND, or an RGB pixel that is not gray.
+ * a bad zlib stream, data too short, bytes after IEND, or an RGB pixel that is not gray.
+ *
+ * The one refusal made here: image data that inflates past what the header declares is a 400. The inflate stops
+ * at that size, because a few hundred KB of IDAT can inflate to gigabytes; libvips would ignore the excess, but
+ * only a crafted file has any.
  */
 export interface PlainGray {
   data: Buffer;
@@ -63,14 +68,16 @@ export function decodePlainGrayPng(buf: Buffer): PlainGray | undefined {
     at = end;
   }
   if (!ended || at !== buf.length || idat.length === 0) return undefined;
+  const stride = width * channels;
+  const declared = height * (stride + 1); // each row: a filter byte, then the samples
   let raw: Buffer;
   try {
-    raw = inflateSync(idat.length === 1 ? idat[0] : Buffer.concat(idat));
-  } catch {
-    return undefined;
+    raw = inflateSync(idat.length === 1 ? idat[0] : Buffer.concat(idat), { maxOutputLength: declared });
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'ERR_BUFFER_TOO_LARGE') return undefined;
+    throw new AppError(400, 'invalid_image', `the PNG's image data inflates past the ${width}x${height} pixels its header declares`);
   }
-  const stride = width * channels;
-  if (raw.length !== height * (stride + 1)) return undefined;
+  if (raw.length !== declared) return undefined;
   const rows = unfilter(raw, height, stride, channels);
   if (!rows) return undefined;
   if (channels === 1) return { data: rows, width, height };
