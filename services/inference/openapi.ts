@@ -260,11 +260,20 @@ export const openapi = {
         security: [{ adminToken: [] }],
         requestBody: {
           required: true,
-          content: json({ type: 'object', required: ['source'], properties: { source: str, version: str }, additionalProperties: false }),
+          content: json({
+            type: 'object',
+            required: ['source'],
+            properties: {
+              source: str,
+              // Sent back as the x-model-version header on every answer.
+              version: { type: 'string', minLength: 1, maxLength: 200, pattern: '^[!-~]([ -~]*[!-~])?$', description: 'printable ASCII, no space at either end; default: the model directory name or <name>/<version>' },
+            },
+            additionalProperties: false,
+          }),
         },
         responses: {
           '200': { description: 'loaded', content: json(ref('SlotView')) },
-          '400': error('invalid_request, invalid_source'),
+          '400': error('invalid_request (also a version, given or derived from the source, that is not printable ASCII), invalid_source'),
           '403': error('forbidden, source_not_allowed'),
           '404': error('model_not_found'),
           '422': error('invalid_model, checksum_mismatch: the slot keeps its previous model'),

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
@@ -99,6 +99,43 @@ describe('inference admin API', () => {
     const bad = await fetch(`${server.url}/admin/v1/traffic`, { method: 'PUT', headers: { authorization: 'Bearer test-admin-token-0123456789', 'content-type': 'application/json' }, body: '{"canaryWeight":' });
     assert.equal(bad.status, 400);
     assert.equal(((await bad.json()) as any).error.code, 'invalid_json');
+  });
+
+  it('when a version holds a line break, a control character, non-ASCII text or edge spaces, then 400 invalid_request and predict keeps answering', async () => {
+    const bad = ['v1\r\nx-injected: yes', 'v1\n', 'v1\r', 'tab\there', 'nul\u0000', 'del\u007f', 'модель-1', '版本2', 'smile 😀', 'café', ' lead', 'trail '];
+    for (const version of bad) {
+      const res = await admin(server.url, 'PUT', '/admin/v1/slots/stable', { source: model('constant-happy'), version });
+      assert.equal(res.status, 400, JSON.stringify(version));
+      assert.equal(res.json.error.code, 'invalid_request', JSON.stringify(version));
+      assert.match(res.json.error.message, /version: must be printable ASCII/);
+    }
+    const pred = await postImage(server.url, image, { query: 'detect=false' });
+    assert.equal(pred.status, 200);
+    assert.equal(pred.headers.get('x-model-version'), 'strips');
+    const fine = 'ferops-fer/12 (build 3+int8)';
+    assert.equal((await admin(server.url, 'PUT', '/admin/v1/slots/stable', { source: model('constant-happy'), version: fine })).status, 200);
+    assert.equal((await postImage(server.url, image, { query: 'detect=false' })).headers.get('x-model-version'), fine);
+  });
+
+  it('when the version would come from a model directory named with a line break or non-Latin-1 text, then 400 unless a version is given', async () => {
+    const dirs = ['happy\r\nx-injected: 1', 'счастье'].map((name) => join(fixtureModels(), name));
+    try {
+      for (const dir of dirs) {
+        cpSync(model('constant-happy'), dir, { recursive: true });
+        const res = await admin(server.url, 'PUT', '/admin/v1/slots/stable', { source: dir });
+        assert.equal(res.status, 400, dir);
+        assert.equal(res.json.error.code, 'invalid_request');
+        assert.match(res.json.error.message, /derived from the source, must be printable ASCII.*give one in "version"/);
+        assert.equal((await postImage(server.url, image, { query: 'detect=false' })).headers.get('x-model-version'), 'strips');
+        assert.equal((await admin(server.url, 'PUT', '/admin/v1/slots/stable', { source: dir, version: 'happy-renamed' })).status, 200);
+        const pred = await postImage(server.url, image, { query: 'detect=false' });
+        assert.equal(pred.status, 200);
+        assert.equal(pred.headers.get('x-model-version'), 'happy-renamed');
+        await admin(server.url, 'PUT', '/admin/v1/slots/stable', { source: model('strips') });
+      }
+    } finally {
+      for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('when traffic or promote is asked without a canary, then 409 no_canary', async () => {

@@ -6,9 +6,16 @@ import { SLOT_NAMES, type SlotName } from '../runtime/slots';
 
 export const slotParam = z.enum(SLOT_NAMES as [SlotName, ...SlotName[]]);
 
+/**
+ * Every answer carries the version in the x-model-version header, where a line break or a character outside
+ * Latin-1 throws (every predict was a 500): printable ASCII only, no space at either end.
+ */
+const VERSION_RULE = 'printable ASCII without line breaks or control characters, and no space at either end';
+const modelVersion = z.string().min(1).max(200).regex(/^[!-~](?:[ -~]*[!-~])?$/, `must be ${VERSION_RULE}`);
+
 export const loadSlotBody = z.object({
   source: z.string().min(1).max(4096),
-  version: z.string().min(1).max(200).optional(),
+  version: modelVersion.optional(),
 });
 export type LoadSlotBody = z.infer<typeof loadSlotBody>;
 
@@ -35,7 +42,12 @@ export interface SlotView {
 export async function loadSlot(ctx: ServiceContext, slot: SlotName, body: LoadSlotBody): Promise<SlotView> {
   return ctx.adminLock(async () => {
     const resolved = await ctx.modelSource.resolve(body.source);
-    const model = await loadModel(resolved.dir, { version: body.version ?? resolved.version, source: body.source }, ctx.sessionOptions);
+    const version = body.version ?? resolved.version;
+    if (!modelVersion.safeParse(version).success) {
+      const from = body.version === undefined ? ', derived from the source,' : '';
+      throw new AppError(400, 'invalid_request', `version: ${JSON.stringify(version)}${from} must be ${VERSION_RULE}; give one in "version"`);
+    }
+    const model = await loadModel(resolved.dir, { version, source: body.source }, ctx.sessionOptions);
     ctx.slots.set(slot, model);
     ctx.logger.info('model loaded', { slot, version: model.info.version, source: body.source, checksum: model.info.checksum });
     return view(ctx, slot)!;
