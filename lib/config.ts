@@ -22,7 +22,7 @@ export const CONFIG_KEYS = {
   FEROPS_ADMIN_TOKEN: { default: '', doc: 'Bearer token of the inference admin API; the embedded stack generates one into the data dir.' },
   FEROPS_MODEL_NAME: { default: 'ferops-fer', doc: 'Registered model name in MLflow.' },
   FEROPS_KAGGLE_API_BASE: { default: 'https://www.kaggle.com/api/v1', doc: "Kaggle API the ingest activity downloads from, with the worker's Kaggle credentials; never taken from workflow input." },
-  FEROPS_SEED: { default: '', doc: "Seed of the demo's synthetic data and training, to check it at other seeds (the trainer tests read it too); empty = the pipeline defaults." },
+  FEROPS_SEED: { default: '', doc: "Offset added to the seeds of the demo's synthetic data and trainings (and of the trainer tests), to check them at other seeds; empty or 0 = the defaults." },
 } as const;
 
 export type ConfigKey = keyof typeof CONFIG_KEYS;
