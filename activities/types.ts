@@ -57,6 +57,9 @@ export interface SlotWindowStats {
 export interface WindowStats {
   stable: SlotWindowStats;
   canary: SlotWindowStats;
-  /** Mirrored requests the canary answered (compared with stable) and the ones it failed on. */
-  shadow: { compared: number; agreement: number; errors: number };
+  /**
+   * Mirrored requests the canary answered (compared with stable) and the ones it failed on; chanceAgreement is
+   * what two models with these class distributions agree on by chance (absent from services older than it).
+   */
+  shadow: { compared: number; agreement: number; chanceAgreement?: number; errors: number };
 }

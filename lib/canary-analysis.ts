@@ -53,8 +53,16 @@ export function analyseWindow(
   if (phase === 'traffic' && numbers.latencyRatio > t.maxLatencyRatio && latencyGap > MIN_LATENCY_GAP_MS) {
     reasons.push(`p95 latency ${numbers.latencyRatio.toFixed(2)}x stable (+${latencyGap.toFixed(0)} ms)`);
   }
-  if (phase === 'shadow' && shadow.agreement < t.minShadowAgreement) {
-    reasons.push(`shadow agreement ${pct(shadow.agreement)} < ${pct(t.minShadowAgreement)}`);
+  let undecided: string | undefined;
+  if (phase === 'shadow' && shadow.chanceAgreement === undefined) {
+    // A service that predates chance agreement: the raw floor, as before.
+    if (shadow.agreement < t.minShadowAgreement) reasons.push(`shadow agreement ${pct(shadow.agreement)} < ${pct(t.minShadowAgreement)}`);
+  } else if (phase === 'shadow') {
+    const k = kappaInterval(shadow.agreement, shadow.chanceAgreement!, shadow.compared);
+    Object.assign(numbers, { shadowKappa: k.kappa, shadowKappaLow: k.low, shadowKappaHigh: k.high });
+    const said = `shadow agreement ${pct(shadow.agreement)} vs ${pct(shadow.chanceAgreement!)} by chance: kappa ${k.kappa.toFixed(2)} (95 % CI ${k.low.toFixed(2)}..${k.high.toFixed(2)}, minimum ${t.minShadowKappa})`;
+    if (k.high < t.minShadowKappa) reasons.push(said);
+    else if (k.low < t.minShadowKappa) undecided = said;
   }
   // Divergence of a handful of faces is mostly sampling noise (8 faces from the same model measured 0.29), so it is
   // judged only once both slots have answered enough faces.
@@ -63,8 +71,28 @@ export function analyseWindow(
     reasons.push(`class distribution diverges from stable (JS ${numbers.classDivergence.toFixed(3)})`);
   }
   if (phase === 'traffic' && numbers.confidenceRatio < t.minConfidenceRatio) reasons.push(`mean confidence ${numbers.confidenceRatio.toFixed(2)}x stable`);
-  return { verdict: reasons.length ? 'fail' : 'pass', reasons: reasons.length ? reasons : ['within thresholds'], numbers };
+  if (reasons.length) return { verdict: 'fail', reasons, numbers };
+  if (undecided) return { verdict: 'inconclusive', reasons: [`not yet decided: ${undecided}`], numbers };
+  return { verdict: 'pass', reasons: ['within thresholds'], numbers };
 }
+
+/** Two-sided 95 % z value: each bound of the interval is a one-sided 97.5 % bound. */
+const Z95 = 1.96;
+
+/**
+ * Cohen's kappa from observed and chance agreement over n faces, with a large-sample 95 % interval
+ * (se = sqrt(po (1 - po) / n) / (1 - pe)). Exported for tests.
+ */
+export function kappaInterval(po: number, pe: number, n: number): { kappa: number; low: number; high: number } {
+  if (pe >= 1 || n === 0) return { kappa: 0, low: -1, high: 1 };
+  const kappa = (po - pe) / (1 - pe);
+  const se = Math.sqrt((po * (1 - po)) / n) / (1 - pe);
+  // A window where every face agrees has se 0; a floor of one face's worth keeps the interval honest.
+  const half = Z95 * Math.max(se, 1 / (n * (1 - pe)));
+  return { kappa: round4(kappa), low: round4(kappa - half), high: round4(kappa + half) };
+}
+
+const round4 = (x: number) => Math.round(x * 10_000) / 10_000;
 
 const rate = (n: number, d: number): number => (d > 0 ? n / d : 0);
 const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;

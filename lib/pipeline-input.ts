@@ -38,7 +38,12 @@ export interface RolloutInput {
     maxErrorRateIncrease: number;
     /** Canary p95 latency / stable p95 latency must stay below this. */
     maxLatencyRatio: number;
-    /** Shadow phase: share of faces where canary and stable agree must be at least this. */
+    /**
+     * Shadow phase: agreement beyond chance (Cohen's kappa) the canary must show with stable, judged by its 95 %
+     * confidence interval: above it passes, below it fails, straddling it extends the window.
+     */
+    minShadowKappa: number;
+    /** Shadow phase, for services that do not report chance agreement: raw agreement must be at least this. */
     minShadowAgreement: number;
     /** Jensen-Shannon divergence between canary and stable class distributions must stay below this. */
     maxClassDivergence: number;
@@ -86,9 +91,10 @@ export const DEFAULT_PIPELINE_INPUT: PipelineInput = {
     thresholds: {
       maxErrorRateIncrease: 0.01,
       maxLatencyRatio: 2,
-      // A constant-class model agrees with stable only on stable's share of that class (about 0.25 for the
-      // commonest class); two honest models trained on the same data agree far more, even when one is much better
-      // (measured: 0.53 between the demo's v1 at 0.46 and v2 at 0.69 test accuracy).
+      // A constant-class (or any untrained) model agrees with stable only as often as chance does: kappa 0. Two
+      // honest models trained on the same data agree beyond chance even when one is much better, while their raw
+      // agreement can be low (0.39 between the demo's v1 at 0.45 and v2 at 0.59 test accuracy at FEROPS_SEED=1).
+      minShadowKappa: 0.1,
       minShadowAgreement: 0.45,
       maxClassDivergence: 0.2,
       minConfidenceRatio: 0.6,

@@ -28,7 +28,7 @@ export class InferenceAdminClient {
     return {
       stable: windowSlot(s.slots.stable),
       canary: windowSlot(s.slots.canary),
-      shadow: { compared: s.shadow.compared, agreement: s.shadow.agreement ?? 0, errors: s.shadow.errors ?? 0 },
+      shadow: { compared: s.shadow.compared, agreement: s.shadow.agreement ?? 0, chanceAgreement: s.shadow.chanceAgreement ?? undefined, errors: s.shadow.errors ?? 0 },
     };
   }
   promote(): Promise<unknown> {

@@ -197,8 +197,13 @@ export const schemas = {
       },
       shadow: {
         type: 'object',
-        required: ['compared', 'agreement', 'errors'],
-        properties: { compared: { type: 'integer' }, agreement: nullableNum, errors: { type: 'integer', description: 'shadow runs that failed' } },
+        required: ['compared', 'agreement', 'chanceAgreement', 'errors'],
+        properties: {
+          compared: { type: 'integer' },
+          agreement: nullableNum,
+          chanceAgreement: { ...nullableNum, description: "agreement two models with the window's class distributions reach by chance (Cohen's p_e)" },
+          errors: { type: 'integer', description: 'shadow runs that failed' },
+        },
         additionalProperties: false,
       },
     },

@@ -98,11 +98,13 @@ after(async () => {
 });
 
 describe('canaryRollout against the real service and registry', { timeout: 600_000 }, () => {
-  it('when a candidate always answers one class, then it is rolled back at its first window and no client request fails', async () => {
+  it('when a candidate always answers one class, then it is rolled back in shadow, before any traffic moves, and no client request fails', async () => {
     const { result, load } = await rollout(versions['constant-happy']);
     assert.equal(result.outcome, 'rolled_back');
-    assert.equal(result.decisions.length, 1, 'decided at the first window');
-    assert.equal(result.decisions[0].phase, 'shadow');
+    // Its agreement with stable is exactly chance (kappa 0); a short window may need an extension to show it.
+    assert.ok(result.decisions.every((d) => d.phase === 'shadow'), JSON.stringify(result.decisions.map((d) => d.analysis)));
+    assert.equal(result.decisions.at(-1)!.analysis.verdict, 'fail');
+    assert.equal(result.decisions.at(-1)!.analysis.numbers.shadowKappa, 0);
     assert.equal(load.failed, 0);
     assert.ok(load.ok > 20);
     assert.equal(await stableVersion(), versions.strips);

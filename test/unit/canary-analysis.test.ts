@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { analyseWindow, jensenShannon } from '../../lib/canary-analysis';
+import { analyseWindow, jensenShannon, kappaInterval } from '../../lib/canary-analysis';
 import { DEFAULT_PIPELINE_INPUT } from '../../lib/pipeline-input';
 import type { SlotWindowStats, WindowStats } from '../../activities/types';
 
@@ -9,7 +9,7 @@ const slot = (o: Partial<SlotWindowStats> = {}): SlotWindowStats => ({
   requests: 100, errors: 0, latencyMs: { p50: 10, p95: 20, p99: 30 },
   classCounts: { happy: 50, sad: 30, neutral: 20 }, meanConfidence: 0.7, faces: 100, ...o,
 });
-const window = (canary: Partial<SlotWindowStats>, shadow = { compared: 0, agreement: 0, errors: 0 }): WindowStats => ({ stable: slot(), canary: slot(canary), shadow });
+const window = (canary: Partial<SlotWindowStats>, shadow: WindowStats['shadow'] = { compared: 0, agreement: 0, errors: 0 }): WindowStats => ({ stable: slot(), canary: slot(canary), shadow });
 
 describe('canary analysis', () => {
   it('when the canary looks like stable, then the window passes', () => {
@@ -41,7 +41,7 @@ describe('canary analysis', () => {
     assert.equal(a.verdict, 'fail');
     assert.equal(a.numbers.latencyRatio, 5);
   });
-  it('when shadow agreement is low, then the shadow phase fails', () => {
+  it('when a service reports no chance agreement and raw agreement is low, then the shadow phase fails', () => {
     const a = analyseWindow(window({ requests: 0 }, { compared: 50, agreement: 0.2, errors: 0 }), 'shadow', 20, T);
     assert.equal(a.verdict, 'fail');
   });
@@ -52,6 +52,37 @@ describe('canary analysis', () => {
   });
   it('when shadow has compared enough requests that agree, then the shadow phase passes on mirrored traffic', () => {
     assert.equal(analyseWindow(window({ requests: 0 }, { compared: 50, agreement: 0.9, errors: 0 }), 'shadow', 20, T).verdict, 'pass');
+  });
+});
+
+describe('shadow agreement beyond chance (Cohen kappa)', () => {
+  const shadowWindow = (compared: number, agreement: number, chanceAgreement: number) =>
+    analyseWindow(window({ requests: 0 }, { compared, agreement, chanceAgreement, errors: 0 }), 'shadow', 20, T);
+
+  it('when the canary agrees only as often as chance (a constant-class model), then the shadow phase fails', () => {
+    // A constant "happy" canary agrees exactly on stable's happy share, which is also its chance agreement.
+    const a = shadowWindow(300, 0.25, 0.25);
+    assert.equal(a.verdict, 'fail');
+    assert.equal(a.numbers.shadowKappa, 0);
+    assert.match(a.reasons[0], /kappa 0\.00/);
+  });
+  it('when a better model agrees with a weak stable well beyond chance though rarely in raw terms, then it passes', () => {
+    // FEROPS_SEED=1's demo: raw agreement 0.39, which the raw 0.45 floor rolled back.
+    const a = shadowWindow(373, 0.39, 0.17);
+    assert.equal(a.verdict, 'pass');
+    assert.ok(a.numbers.shadowKappaLow > T.minShadowKappa, JSON.stringify(a.numbers));
+  });
+  it('when too few faces were compared to tell, then the window is inconclusive and says so', () => {
+    const a = shadowWindow(25, 0.36, 0.2);
+    assert.equal(a.verdict, 'inconclusive');
+    assert.match(a.reasons[0], /not yet decided: .*kappa 0\.20/);
+  });
+  it('when the interval is computed, then it matches the large-sample formula and narrows with n', () => {
+    const k = kappaInterval(0.5, 0.2, 400);
+    assert.equal(k.kappa, 0.375);
+    assert.ok(Math.abs(k.high - k.kappa - (1.96 * Math.sqrt(0.25 / 400)) / 0.8) < 1e-3);
+    assert.ok(kappaInterval(0.5, 0.2, 4000).high - kappaInterval(0.5, 0.2, 4000).low < k.high - k.low);
+    assert.deepEqual(kappaInterval(1, 1, 10), { kappa: 0, low: -1, high: 1 });
   });
 });
 

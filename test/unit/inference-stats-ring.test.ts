@@ -43,21 +43,31 @@ describe('StatsRing', () => {
     assert.equal(st.latencyMs.p50, 949);
   });
 
-  it('when shadow comparisons are recorded, then agreement is agreed over compared in the window', () => {
+  it('when shadow comparisons are recorded, then agreement is agreed over compared, with the chance agreement of their class mix', () => {
     const s = new StatsRing(10, () => 1);
-    assert.deepEqual(s.shadow(60), { compared: 0, agreement: null, errors: 0 });
-    s.recordShadow(3, 2);
-    s.recordShadow(1, 1);
-    assert.deepEqual(s.shadow(60), { compared: 4, agreement: 0.75, errors: 0 });
+    assert.deepEqual(s.shadow(60), { compared: 0, agreement: null, chanceAgreement: null, errors: 0 });
+    assert.equal(s.recordShadow({ stable: [3, 3, 4], canary: [3, 4, 4] }), 2);
+    assert.equal(s.recordShadow({ stable: [6], canary: [6] }), 1);
+    // stable 3,3,4,6 and canary 3,4,4,6: p_e = (2*1 + 1*2 + 1*1) / 4^2
+    assert.deepEqual(s.shadow(60), { compared: 4, agreement: 0.75, chanceAgreement: round3(5 / 16), errors: 0 });
+  });
+
+  it('when the canary answers one class only, then its agreement is exactly what chance gives', () => {
+    const s = new StatsRing(10, () => 1);
+    s.recordShadow({ stable: [0, 3, 3, 4, 5, 6, 3, 2], canary: new Array(8).fill(3) });
+    const { agreement, chanceAgreement } = s.shadow(60);
+    assert.equal(agreement, chanceAgreement);
   });
 
   it('when shadow runs fail, then they are counted apart from the comparisons', () => {
     const s = new StatsRing(10, () => 1);
-    s.recordShadow(2, 2);
-    s.recordShadow(0, 0, 1);
-    assert.deepEqual(s.shadow(60), { compared: 2, agreement: 1, errors: 1 });
+    s.recordShadow({ stable: [1, 2], canary: [1, 2] });
+    s.recordShadow('failed');
+    assert.deepEqual(s.shadow(60), { compared: 2, agreement: 1, chanceAgreement: 0.5, errors: 1 });
   });
 });
+
+const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
 describe('StatsRing drift and face columns', () => {
   const face = (c: number, brightness: number) => ({ slot: 'stable', version: 'v', ok: true, latencyMs: 1, classes: [c], confidenceSum: 0.9, crops: [{ brightness, contrast: 0.2 }] });

@@ -78,7 +78,7 @@ export async function demoCommand(args: ParsedArgs): Promise<number> {
 /** The numbers a window was judged on, so a reader sees how close each decision was. */
 function windowNumbers({ phase, analysis: { numbers: n } }: RolloutDecision): string {
   const judged = phase === 'shadow'
-    ? [`agreement ${n.shadowAgreement.toFixed(2)}`]
+    ? [`agreement ${n.shadowAgreement.toFixed(2)}`, ...(n.shadowKappa === undefined ? [] : [`kappa ${n.shadowKappa.toFixed(2)} (95 % CI ${n.shadowKappaLow.toFixed(2)}..${n.shadowKappaHigh.toFixed(2)})`])]
     : [`p95 ${n.latencyRatio.toFixed(2)}x`, `class JS ${n.classDivergence.toFixed(3)}`, `confidence ${n.confidenceRatio.toFixed(2)}x`];
   return [`${n.canaryRequests} canary requests`, ...judged].join(', ');
 }

@@ -25,6 +25,17 @@ export interface ShadowRecord {
   agreed: number;
   /** Shadow runs that failed (the client never sees them; canary analysis must). */
   errors: number;
+  /** Class index per compared face, from each model: the window's chance agreement is computed from them. */
+  stableClasses: number[];
+  canaryClasses: number[];
+}
+
+export interface ShadowStats {
+  compared: number;
+  agreement: number | null;
+  /** Agreement two models with these class distributions would reach by chance (Cohen's p_e). */
+  chanceAgreement: number | null;
+  errors: number;
 }
 
 class Ring<T extends { t: number }> {
@@ -154,8 +165,15 @@ export class StatsRing {
     this.requests.push(this.now(), owner, r);
   }
 
-  recordShadow(compared: number, agreed: number, errors = 0): void {
-    this.shadows.push({ t: this.now(), compared, agreed, errors });
+  /** One shadow comparison (the classes each model gave the same faces) or a failed shadow run; returns how many agreed. */
+  recordShadow(classes: { stable: number[]; canary: number[] } | 'failed'): number {
+    if (classes === 'failed') {
+      this.shadows.push({ t: this.now(), compared: 0, agreed: 0, errors: 1, stableClasses: [], canaryClasses: [] });
+      return 0;
+    }
+    const agreed = classes.stable.filter((c, i) => c === classes.canary[i]).length;
+    this.shadows.push({ t: this.now(), compared: classes.stable.length, agreed, errors: 0, stableClasses: classes.stable, canaryClasses: classes.canary });
+    return agreed;
   }
 
   /** Statistics of `slot` while it served `version` (records of a previous occupant are not mixed in). */
@@ -231,17 +249,22 @@ export class StatsRing {
     };
   }
 
-  shadow(windowSeconds: number): { compared: number; agreement: number | null; errors: number } {
+  shadow(windowSeconds: number): ShadowStats {
     const from = this.now() - windowSeconds * 1000;
     let compared = 0;
     let agreed = 0;
     let errors = 0;
+    const stable = new Array<number>(LABELS.length).fill(0);
+    const canary = new Array<number>(LABELS.length).fill(0);
     for (const s of this.shadows.since(from)) {
       compared += s.compared;
       agreed += s.agreed;
       errors += s.errors;
+      for (const c of s.stableClasses) stable[c]++;
+      for (const c of s.canaryClasses) canary[c]++;
     }
-    return { compared, agreement: compared ? round(agreed / compared) : null, errors };
+    const chance = stable.reduce((sum, n, c) => sum + n * canary[c], 0) / (compared * compared);
+    return { compared, agreement: compared ? round(agreed / compared) : null, chanceAgreement: compared ? round(chance) : null, errors };
   }
 }
 

@@ -142,15 +142,11 @@ async function compareShadow(ctx: ServiceContext, shadow: LoadedModel, pixels: F
   try {
     if (stable.length === 0) return;
     const rows = await shadow.infer(pixels, stable.length);
-    let agreed = 0;
-    rows.forEach((row, i) => {
-      if (argmax(row) === argmax(stable[i])) agreed++;
-    });
-    ctx.stats.recordShadow(rows.length, agreed);
+    const agreed = ctx.stats.recordShadow({ stable: stable.map(argmax), canary: rows.map(argmax) });
     ctx.metrics.shadowCompared.inc({ agreed: 'true' }, agreed);
     ctx.metrics.shadowCompared.inc({ agreed: 'false' }, rows.length - agreed);
   } catch (err) {
-    ctx.stats.recordShadow(0, 0, 1);
+    ctx.stats.recordShadow('failed');
     ctx.logger.error('shadow inference failed', { version: shadow.info.version, error: (err as Error).message });
   } finally {
     shadow.release();

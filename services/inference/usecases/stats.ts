@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { ServiceContext } from '../context';
 import { SLOT_NAMES } from '../runtime/slots';
-import type { SlotStats } from '../runtime/stats-ring';
+import type { ShadowStats, SlotStats } from '../runtime/stats-ring';
 
 export const statsQuery = z.object({
   windowSeconds: z.coerce.number().int().min(1).max(24 * 3600).default(60),
@@ -10,7 +10,7 @@ export const statsQuery = z.object({
 export interface StatsOutput {
   windowSeconds: number;
   slots: Record<string, SlotStats>;
-  shadow: { compared: number; agreement: number | null; errors: number };
+  shadow: ShadowStats;
 }
 
 /** Per-slot statistics of the current occupants over the window, for canary analysis. */
