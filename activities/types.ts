@@ -25,7 +25,15 @@ export interface TrainOutput {
 }
 
 export interface EvaluateInput { workflowId: string; mlflowRunId: string; modelName: string; modelDir: string; datasetUri: string }
-export interface ModelScore { accuracy: number; macroF1: number; ece: number; latencyP50Ms: number; latencyP99Ms: number }
+export interface ModelScore {
+  accuracy: number;
+  /** Test faces the scores were measured on (absent in results recorded before it was reported). */
+  count?: number;
+  macroF1: number;
+  ece: number;
+  latencyP50Ms: number;
+  latencyP99Ms: number;
+}
 export interface EvaluateOutput extends ModelScore {
   champion?: ModelScore & { version: string };
 }

@@ -35,7 +35,7 @@ export function createEvaluateStage(run: PipelineRunContext, dirs: { runsDir: st
 }
 
 const score = (e: ModelEvaluation): ModelScore => ({
-  accuracy: e.accuracy, macroF1: e.macroF1, ece: e.ece, latencyP50Ms: e.latencyMs.p50, latencyP99Ms: e.latencyMs.p99,
+  accuracy: e.accuracy, count: e.count, macroF1: e.macroF1, ece: e.ece, latencyP50Ms: e.latencyMs.p50, latencyP99Ms: e.latencyMs.p99,
 });
 
 /** A registry version's files, downloaded once; the rename makes a half-finished download invisible. */

@@ -27,7 +27,7 @@ export function createRegisterStage(run: PipelineRunContext) {
       runId,
       runKey: `${input.workflowId}/register`,
       modelSource: ref,
-      evaluation: { accuracy: input.evaluation.accuracy },
+      evaluation: { accuracy: input.evaluation.accuracy, count: input.evaluation.count },
       champion: champion ? { version: champion.version, accuracy: champion.accuracy } : undefined,
       gate: input.gate,
       datasetHash: input.datasetId,

@@ -14,8 +14,8 @@ export interface RegisterModelInput {
   /** Deterministic key of this registration (e.g. `<workflowId>/register`): a retry finds its version. */
   runKey: string;
   modelSource: Pick<LoggedModelRef, 'modelUri' | 'modelId'> & { modelSha256?: string };
-  /** The candidate's evaluation; only accuracy is needed here (the full report is logged by evaluate). */
-  evaluation: { accuracy: number; champion?: { accuracy: number } };
+  /** The candidate's evaluation: accuracy and the test faces it was measured on (the full report is logged by evaluate). */
+  evaluation: { accuracy: number; count?: number; champion?: { accuracy: number } };
   /** The current champion's numbers, when there is one (else `evaluation.champion` is used). */
   champion?: { version?: string; accuracy: number };
   gate: GateConfig;
@@ -37,7 +37,7 @@ export interface RegisterModelResult {
 export async function registerModel(input: RegisterModelInput): Promise<RegisterModelResult> {
   const { client, name } = input;
   const champion = input.champion ?? input.evaluation.champion;
-  const gate = applyGate(input.evaluation.accuracy, input.gate, champion);
+  const gate = applyGate(input.evaluation.accuracy, input.gate, champion, input.evaluation.count);
   await client.setTags(input.runId, { 'ferops.gate': gate.pass ? 'passed' : 'refused', 'ferops.gate_reason': gate.reason });
   if (!gate.pass) return { decision: 'refused', reason: gate.reason, numbers: gate.numbers };
 

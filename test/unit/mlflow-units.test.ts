@@ -95,6 +95,14 @@ describe('registration gate', () => {
     assert.equal(applyGate(0.74, gate, { accuracy: 0.75 }).pass, true);
     assert.equal(applyGate(0.8, gate).pass, true);
   });
+  it('when the test split is small, then the floor is judged on what it can show', () => {
+    // 66 % on 50 faces: at 95 % confidence only ~54 %, below a 60 % floor; the same rate on 2,000 faces clears it.
+    const small = applyGate(0.66, gate, undefined, 50);
+    assert.equal(small.pass, false);
+    assert.match(small.reason, /on 50 test faces is, at 95 % confidence, only at least 54\.\d+%/);
+    assert.equal(applyGate(0.66, gate, undefined, 2000).pass, true);
+    assert.ok(applyGate(0.66, gate, undefined, 2000).numbers.accuracyLowerBound! > 0.6);
+  });
   it('when a number is outside [0, 1], then it throws', () => {
     assert.throws(() => applyGate(75, gate), /accuracy/);
     assert.throws(() => applyGate(0.7, { minAccuracy: Number.NaN, maxDropVsChampion: 0 }), /minAccuracy/);
