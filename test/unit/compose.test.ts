@@ -152,6 +152,76 @@ function dockerfileFroms(text: string): string[] {
   return images;
 }
 
+/** `${VAR:-default}` and `${VAR-default}` become their default, any other `${VAR...}` empty: what an unset environment gets. */
+const withDefaults = (s: string): string => s.replace(/\$\{[A-Za-z0-9_]+(?::?-([^}]*))?[^}]*\}/g, (_m, d: string | undefined) => d ?? '');
+
+/**
+ * One entry of a compose `ports` list, variables at their defaults: the host address it binds ('' when it names
+ * none, which Docker publishes on every interface), the host port(s) and the container port. Short syntax is
+ * `[[HOST_IP:]HOST_PORT:]CONTAINER_PORT[/PROTOCOL]`, an IPv6 host address in brackets; long syntax is an object.
+ */
+export function publishedPort(spec: string | number | Obj): { hostIp: string; hostPort: string; container: string } {
+  if (typeof spec === 'number') return { hostIp: '', hostPort: '', container: String(spec) };
+  if (typeof spec === 'object') {
+    return { hostIp: withDefaults(String(spec.host_ip ?? '')), hostPort: withDefaults(String(spec.published ?? '')), container: String(spec.target) };
+  }
+  const s = withDefaults(spec).replace(/\/(tcp|udp|sctp)$/, '');
+  const v6 = /^\[([^\]]*)\]:([^:]+):([^:]+)$/.exec(s);
+  if (v6) return { hostIp: v6[1], hostPort: v6[2], container: v6[3] };
+  const parts = s.split(':');
+  if (parts.length === 3) return { hostIp: parts[0], hostPort: parts[1], container: parts[2] };
+  if (parts.length === 2) return { hostIp: '', hostPort: parts[0], container: parts[1] };
+  return { hostIp: '', hostPort: '', container: parts[0] };
+}
+
+export const isLoopback = (ip: string): boolean => /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(ip) || ip === '::1';
+
+/** A pod as a NetworkPolicy sees it: its namespace, its labels and the ports its containers name. */
+interface PodRef { namespace: string; labels: Record<string, string>; namedPorts?: Record<string, number> }
+/** One end of a connection: a pod, or an address outside the cluster (no policy selects it, no pod peer matches it). */
+type Peer = PodRef | { external: string };
+
+const selects = (selector: Obj | undefined, labels: Record<string, string>): boolean => {
+  assert.equal(selector?.matchExpressions, undefined, 'matchExpressions are not understood by networkAllows');
+  return Object.entries((selector?.matchLabels ?? {}) as Record<string, string>).every(([k, v]) => labels[k] === v);
+};
+
+function peerMatches(rulePeer: Obj, policyNamespace: string, peer: Peer): boolean {
+  assert.equal(rulePeer.ipBlock, undefined, 'ipBlock is not understood by networkAllows');
+  if (!('namespace' in peer)) return false;
+  const namespaceOk = rulePeer.namespaceSelector
+    ? selects(rulePeer.namespaceSelector, { 'kubernetes.io/metadata.name': peer.namespace })
+    : peer.namespace === policyNamespace;
+  return namespaceOk && (!rulePeer.podSelector || selects(rulePeer.podSelector, peer.labels));
+}
+
+function portMatches(rulePorts: Obj[] | undefined, port: number, protocol: string, destination: Peer): boolean {
+  if (!rulePorts?.length) return true;
+  const named = 'namespace' in destination ? destination.namedPorts ?? {} : {};
+  return rulePorts.some((p) => (p.protocol ?? 'TCP') === protocol && (p.port === undefined || p.port === port || named[p.port] === port));
+}
+
+/**
+ * Whether NetworkPolicies (each with its metadata.namespace filled in) let `from` open a connection to `to`, for
+ * the part of the API these manifests use: matchLabels selectors, pod and namespace peers, numeric and named
+ * ports. A pod that no policy of a direction selects is open in that direction; one that some policy selects
+ * takes only what one of their rules allows; the source's egress and the destination's ingress must both allow.
+ */
+export function networkAllows(policies: Obj[], from: Peer, to: Peer, port: number, protocol = 'TCP'): boolean {
+  const side = (pod: Peer, other: Peer, type: 'Ingress' | 'Egress'): boolean => {
+    if (!('namespace' in pod)) return true;
+    const types = (p: Obj): string[] => p.spec.policyTypes ?? (p.spec.egress ? ['Ingress', 'Egress'] : ['Ingress']);
+    const selecting = policies.filter((p) => p.metadata.namespace === pod.namespace && types(p).includes(type) && selects(p.spec.podSelector, pod.labels));
+    if (selecting.length === 0) return true;
+    const [rulesKey, peersKey] = type === 'Ingress' ? ['ingress', 'from'] : ['egress', 'to'];
+    const destination = type === 'Ingress' ? pod : other;
+    return selecting.some((p) => ((p.spec[rulesKey] ?? []) as Obj[]).some((rule) =>
+      portMatches(rule.ports, port, protocol, destination)
+      && (!rule[peersKey]?.length || (rule[peersKey] as Obj[]).some((peer) => peerMatches(peer, p.metadata.namespace, other)))));
+  };
+  return side(from, to, 'Egress') && side(to, from, 'Ingress');
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // The files under test
 // ---------------------------------------------------------------------------------------------------------------
@@ -260,6 +330,26 @@ describe('docker-compose.yml', () => {
     assert.doesNotMatch(composeText, /\$\{[A-Z0-9_]*(TOKEN|PASSWORD|SECRET)[A-Z0-9_]*:-/, 'a secret with a default value');
   });
 
+  test('when a port is published, then it binds loopback unless the operator opts in, and the control plane always does', () => {
+    // Docker publishes through its own iptables rules, ahead of host firewalls such as ufw: a mapping without a host
+    // address is open to every network the host is on. Temporal's 7233 starts pipelines and approves rollouts,
+    // MLflow moves `champion`; neither (nor the Temporal UI, MinIO's console, Prometheus) authenticates here.
+    const optIn = new Set(['inference', 'grafana']); // a bearer token on /admin, a login: FEROPS_*_BIND opens them
+    const open: string[] = [];
+    for (const [name, svc] of Object.entries(services)) {
+      for (const spec of (svc.ports ?? []) as Array<string | Obj>) {
+        if (!isLoopback(publishedPort(spec).hostIp)) open.push(`${name}: ${JSON.stringify(spec)}`);
+        if (!optIn.has(name)) assert.ok(typeof spec === 'string' && spec.startsWith('127.0.0.1:'), `${name}: ${JSON.stringify(spec)} must bind 127.0.0.1 literally`);
+      }
+    }
+    assert.deepEqual(open, [], 'published on every interface with the variables unset');
+  });
+
+  test('when the admin token is handed out, then only the inference service and the pipeline worker get it', () => {
+    // The training worker runs a Python child on downloaded data and weights; it never calls the admin API.
+    assert.deepEqual(Object.keys(services).filter((n) => 'FEROPS_ADMIN_TOKEN' in env(n)).sort(), ['inference', 'worker']);
+  });
+
   test('when the inference container starts, then FEROPS_NODE_FLAGS carries the service\'s node flags', () => {
     assert.equal(env('inference').FEROPS_NODE_FLAGS, INFERENCE_NODE_FLAGS.join(' '));
   });
@@ -293,13 +383,14 @@ describe('docker-compose.yml', () => {
     }
     assert.equal(env('worker').FEROPS_WORKER_TASK_QUEUES, TASK_QUEUE);
     assert.equal(env('training-worker').FEROPS_WORKER_TASK_QUEUES, TRAINING_TASK_QUEUE);
-    assert.ok(services.temporal.ports.includes(`${defaults.temporal}:7233`), 'temporal publishes 7233');
+    const published = (svc: string) => (services[svc].ports as string[]).map(publishedPort);
+    assert.ok(published('temporal').some((p) => p.hostPort === `${defaults.temporal}` && p.container === '7233'), 'temporal publishes 7233');
 
     const inf = env('inference');
     assert.equal(inf.FEROPS_INFERENCE_HOST, '0.0.0.0', 'a container must bind all interfaces');
     assert.equal(Number(inf.FEROPS_INFERENCE_PORT), defaults.inference);
     assert.deepEqual(hostPort(inf.FEROPS_MLFLOW_URL), { host: 'mlflow', port: defaults.mlflow });
-    assert.ok(services.inference.ports.some((p: string) => p.endsWith(`:${defaults.inference}`)), 'inference container port');
+    assert.ok(published('inference').some((p) => p.container === `${defaults.inference}`), 'inference container port');
 
     const mlflowArgs = services.mlflow.command as string[];
     const arg = (flag: string): string => mlflowArgs[mlflowArgs.indexOf(flag) + 1];
@@ -308,11 +399,11 @@ describe('docker-compose.yml', () => {
     assert.ok(mlflowArgs.includes('--serve-artifacts'));
     assert.match(arg('--backend-store-uri'), /^postgresql:\/\/.*@postgres:5432\/mlflow$/);
     assert.match(arg('--artifacts-destination'), /^s3:\/\//);
-    assert.ok(services.mlflow.ports.includes(`${defaults.mlflow}:${defaults.mlflow}`));
+    assert.ok(published('mlflow').some((p) => p.hostPort === `${defaults.mlflow}` && p.container === `${defaults.mlflow}`));
 
     const uiPort = CONFIG_KEYS.FEROPS_TEMPORAL_UI_PORT.default;
     assert.ok(
-      services['temporal-ui'].ports.includes(`${uiPort}:${env('temporal-ui').TEMPORAL_UI_PORT}`),
+      published('temporal-ui').some((p) => p.hostPort === `${uiPort}` && p.container === env('temporal-ui').TEMPORAL_UI_PORT),
       `Temporal UI published on the embedded UI port ${uiPort}`,
     );
     assert.equal(hostPort(env('temporal-ui').TEMPORAL_ADDRESS).host, 'temporal');
@@ -514,6 +605,25 @@ describe('Kubernetes manifests', () => {
     return hit.o;
   };
   const container = (deployment: string): Obj => find('Deployment', deployment).spec.template.spec.containers[0];
+  /**
+   * Kept out of `apply -k`: the secret template (blank values must never overwrite a real token) and the policies for
+   * the Temporal and MLflow namespaces (kustomize would move them into ferops, where they would select nothing).
+   */
+  const NOT_KUSTOMIZED = ['secret.template.yaml', 'control-plane-network-policies.yaml'];
+  const kustomization = loadYaml(readFileSync(join(dir, 'kustomization.yaml'), 'utf8'), 'kustomization.yaml');
+  const deployments = objects.filter(({ o }) => o.kind === 'Deployment').map(({ o }) => o);
+  // Each policy in the namespace it ends up in: kustomize sets ferops on what it applies.
+  const policies = objects
+    .filter(({ o }) => o.kind === 'NetworkPolicy')
+    .map(({ file, o }) => ({ ...o, metadata: { ...o.metadata, namespace: NOT_KUSTOMIZED.includes(file) ? o.metadata.namespace : kustomization.namespace } }));
+  const pod = (deployment: string): PodRef => {
+    const template = find('Deployment', deployment).spec.template;
+    const named = (template.spec.containers as Obj[]).flatMap((c) => ((c.ports ?? []) as Obj[]).filter((p) => p.name).map((p) => [p.name, p.containerPort]));
+    return { namespace: kustomization.namespace, labels: template.metadata.labels, namedPorts: Object.fromEntries(named) };
+  };
+  const allows = (from: Peer, to: Peer, port: number, protocol?: string): boolean => networkAllows(policies, from, to, port, protocol);
+  /** The namespace of a cluster address such as temporal-frontend.temporal.svc.cluster.local:7233. */
+  const namespaceOfAddress = (address: string): string => hostPort(address).host.split('.')[1];
 
   test('when parsed, then every object has apiVersion, kind and metadata.name', () => {
     assert.ok(objects.length >= 10);
@@ -525,7 +635,7 @@ describe('Kubernetes manifests', () => {
   test('when applied with -k, then the kustomization lists every manifest except the secret template', () => {
     const k = loadYaml(readFileSync(join(dir, 'kustomization.yaml'), 'utf8'), 'kustomization.yaml');
     assert.equal(k.kind, 'Kustomization');
-    const expected = manifests.filter((f) => f !== 'secret.template.yaml').sort();
+    const expected = manifests.filter((f) => !NOT_KUSTOMIZED.includes(f)).sort();
     assert.deepEqual([...k.resources].sort(), expected);
     assert.equal(k.namespace, find('Namespace', k.namespace).metadata.name);
     const deploymentImages = objects
@@ -592,6 +702,137 @@ describe('Kubernetes manifests', () => {
       }
     }
   });
+
+  test('when a pod starts, then it runs under RuntimeDefault seccomp, as non-root, on a read-only root, with no privilege escalation or capabilities', () => {
+    for (const d of deployments) {
+      const spec = d.spec.template.spec;
+      const name = d.metadata.name;
+      assert.deepEqual(spec.securityContext?.seccompProfile, { type: 'RuntimeDefault' }, `${name}: seccompProfile`);
+      assert.equal(spec.automountServiceAccountToken, false, `${name}: no pod calls the Kubernetes API, so none carries a token for it`);
+      for (const c of spec.containers as Obj[]) {
+        const where = `${name}/${c.name}`;
+        const effective = { ...spec.securityContext, ...c.securityContext };
+        assert.equal(effective.runAsNonRoot, true, `${where}: runAsNonRoot`);
+        assert.ok(effective.runAsUser > 0, `${where}: a non-zero runAsUser`);
+        assert.equal(c.securityContext?.allowPrivilegeEscalation, false, `${where}: allowPrivilegeEscalation`);
+        assert.equal(c.securityContext?.readOnlyRootFilesystem, true, `${where}: readOnlyRootFilesystem`);
+        assert.equal(c.securityContext?.privileged ?? false, false, `${where}: privileged`);
+        assert.deepEqual(c.securityContext?.capabilities, { drop: ['ALL'] }, `${where}: drop ALL, add none`);
+        // tsx compiles into os.tmpdir() and the activities stage files there: a read-only root needs a writable /tmp.
+        assert.ok((c.volumeMounts as Obj[]).some((m) => m.mountPath === '/tmp'), `${where}: a writable /tmp`);
+      }
+    }
+  });
+
+  test('when a pod writes to disk, then every emptyDir has a sizeLimit and the feedback log lies on a bounded volume', () => {
+    for (const d of deployments) {
+      for (const v of (d.spec.template.spec.volumes ?? []) as Obj[]) {
+        if (v.emptyDir) assert.ok(v.emptyDir.sizeLimit, `${d.metadata.name}: emptyDir ${v.name} has no sizeLimit (it can fill the node's disk)`);
+      }
+    }
+    // Where services/inference/config.ts puts the feedback log, under the pod's own environment.
+    const c = container('ferops-inference');
+    const podEnv = { ...find('ConfigMap', 'ferops-config').data, ...Object.fromEntries((c.env as Obj[]).filter((e) => 'value' in e).map((e) => [e.name, e.value])) };
+    const { feedbackDir } = loadInferenceConfig({}, podEnv);
+    const mount = (c.volumeMounts as Obj[])
+      .filter((m) => feedbackDir === m.mountPath || feedbackDir.startsWith(`${m.mountPath}/`))
+      .sort((a, b) => b.mountPath.length - a.mountPath.length)[0];
+    assert.ok(mount, `${feedbackDir} is on no volume: the read-only root would refuse the first feedback`);
+    const volume = (find('Deployment', 'ferops-inference').spec.template.spec.volumes as Obj[]).find((v) => v.name === mount.name);
+    assert.ok(volume?.emptyDir?.sizeLimit || volume?.persistentVolumeClaim, `${feedbackDir}: on volume ${mount.name}, neither a bounded emptyDir nor a claim`);
+  });
+
+  test('when the admin token is mounted, then only the inference and pipeline worker pods get it, and only that key', () => {
+    const secretRefs = (d: Obj): string[] => {
+      const spec = d.spec.template.spec;
+      return [
+        ...(spec.containers as Obj[]).flatMap((c) => [
+          ...((c.envFrom ?? []) as Obj[]).map((r) => r.secretRef?.name),
+          ...((c.env ?? []) as Obj[]).map((e) => e.valueFrom?.secretKeyRef?.name),
+        ]),
+        ...((spec.volumes ?? []) as Obj[]).flatMap((v) => [v.secret?.secretName, ...((v.projected?.sources ?? []) as Obj[]).map((s) => s.secret?.name)]),
+      ].filter(Boolean);
+    };
+    assert.deepEqual(deployments.filter((d) => secretRefs(d).length > 0).map((d) => d.metadata.name).sort(), ['ferops-inference', 'ferops-worker']);
+    const secret = find('Secret', 'ferops-secrets');
+    for (const name of ['ferops-inference', 'ferops-worker']) {
+      const c = container(name);
+      assert.equal(((c.envFrom ?? []) as Obj[]).some((r) => r.secretRef), false, `${name}: envFrom would hand over every key the Secret ever gets`);
+      const token = (c.env as Obj[]).find((e) => e.name === 'FEROPS_ADMIN_TOKEN');
+      assert.deepEqual(token?.valueFrom?.secretKeyRef, { name: secret.metadata.name, key: 'FEROPS_ADMIN_TOKEN' }, `${name}: the token by secretKeyRef`);
+      assert.ok('FEROPS_ADMIN_TOKEN' in secret.stringData, 'the template names the key');
+    }
+  });
+
+  test('when the network policies apply, then only the pipeline worker, the ingress controller and Prometheus reach inference, and inference reaches only DNS and MLflow', () => {
+    const config = find('ConfigMap', 'ferops-config').data;
+    const [inference, worker, trainer] = ['ferops-inference', 'ferops-worker', 'ferops-training-worker'].map(pod);
+    const port = inferenceDefaults.port;
+    const ingressController: PodRef = { namespace: 'ingress-nginx', labels: { 'app.kubernetes.io/name': 'ingress-nginx' } };
+    const prometheus: PodRef = { namespace: 'monitoring', labels: { 'app.kubernetes.io/name': 'prometheus' } };
+    const stranger: PodRef = { namespace: 'default', labels: { app: 'anything' } };
+    assert.equal(allows(worker, inference, port), true, 'the deploy activities call the admin API');
+    assert.equal(allows(ingressController, inference, port), true, 'clients reach predict through the Ingress');
+    assert.equal(allows(prometheus, inference, port), true, 'Prometheus scrapes /metrics');
+    assert.equal(allows(trainer, inference, port), false, 'the training worker never calls inference');
+    assert.equal(allows(stranger, inference, port), false, 'a pod of another namespace');
+    assert.equal(allows({ ...stranger, namespace: kustomization.namespace }, inference, port), false, 'an unlabelled pod in ferops');
+    for (const target of [worker, trainer]) {
+      for (const from of [inference, stranger, ingressController, prometheus]) assert.equal(allows(from, target, 8080), false, `${target.labels['app.kubernetes.io/name']} takes no connections`);
+    }
+    // Inference decodes untrusted images: if one breaks it, the pod must not reach Temporal, the cloud metadata
+    // endpoint or the internet.
+    const dns: PodRef = { namespace: 'kube-system', labels: { 'k8s-app': 'kube-dns' } };
+    const mlflow: PodRef = { namespace: namespaceOfAddress(config.FEROPS_MLFLOW_URL), labels: { 'app.kubernetes.io/name': 'mlflow' } };
+    const temporal: PodRef = { namespace: namespaceOfAddress(config.FEROPS_TEMPORAL_ADDRESS), labels: { 'app.kubernetes.io/name': 'temporal', 'app.kubernetes.io/component': 'frontend' } };
+    assert.equal(allows(inference, dns, 53, 'UDP'), true, 'DNS');
+    assert.equal(allows(inference, mlflow, hostPort(config.FEROPS_MLFLOW_URL).port), true, 'models:/ downloads');
+    assert.equal(allows(inference, temporal, hostPort(config.FEROPS_TEMPORAL_ADDRESS).port), false, 'Temporal');
+    assert.equal(allows(inference, { external: '169.254.169.254' }, 80), false, 'the cloud metadata endpoint');
+    assert.equal(allows(inference, { external: '203.0.113.7' }, 443), false, 'the internet');
+  });
+
+  test('when the control-plane policies are applied, then only the ferops workers reach Temporal and only ferops pods reach MLflow', () => {
+    const config = find('ConfigMap', 'ferops-config').data;
+    const controlPlane = objects.filter(({ file }) => file === 'control-plane-network-policies.yaml').map(({ o }) => o);
+    const temporalNs = namespaceOfAddress(config.FEROPS_TEMPORAL_ADDRESS);
+    const mlflowNs = namespaceOfAddress(config.FEROPS_MLFLOW_URL);
+    assert.deepEqual([...new Set(controlPlane.map((o) => o.metadata.namespace))].sort(), [mlflowNs, temporalNs].sort(), 'namespaces of the configured addresses');
+    // Pod labels of the Temporal Helm chart's frontend, and the ones the policy file tells an MLflow install to carry.
+    const temporal: PodRef = { namespace: temporalNs, labels: { 'app.kubernetes.io/name': 'temporal', 'app.kubernetes.io/component': 'frontend' } };
+    const mlflow: PodRef = { namespace: mlflowNs, labels: { 'app.kubernetes.io/name': 'mlflow' } };
+    const temporalPort = hostPort(config.FEROPS_TEMPORAL_ADDRESS).port;
+    const mlflowPort = hostPort(config.FEROPS_MLFLOW_URL).port;
+    const [inference, worker, trainer] = ['ferops-inference', 'ferops-worker', 'ferops-training-worker'].map(pod);
+    const stranger: PodRef = { namespace: 'default', labels: { app: 'anything' } };
+    const history: PodRef = { namespace: temporalNs, labels: { 'app.kubernetes.io/name': 'temporal', 'app.kubernetes.io/component': 'history' } };
+    assert.equal(allows(worker, temporal, temporalPort), true, 'pipeline worker -> Temporal');
+    assert.equal(allows(trainer, temporal, temporalPort), true, 'training worker -> Temporal');
+    assert.equal(allows(history, temporal, temporalPort), true, 'Temporal\'s own services');
+    assert.equal(allows(inference, temporal, temporalPort), false, 'inference -> Temporal');
+    assert.equal(allows(stranger, temporal, temporalPort), false, 'another namespace -> Temporal');
+    assert.equal(allows(worker, mlflow, mlflowPort), true, 'pipeline worker -> MLflow');
+    assert.equal(allows(trainer, mlflow, mlflowPort), true, 'training worker -> MLflow');
+    assert.equal(allows(inference, mlflow, mlflowPort), true, 'inference downloads models:/');
+    assert.equal(allows(stranger, mlflow, mlflowPort), false, 'another namespace -> MLflow');
+    assert.equal(allows({ ...stranger, namespace: kustomization.namespace }, mlflow, mlflowPort), false, 'an unlabelled pod in ferops -> MLflow');
+  });
+
+  test('when clients come in through the Ingress, then it routes predict and feedback only, never /admin or /metrics', () => {
+    const ingresses = objects.filter(({ o }) => o.kind === 'Ingress').map(({ o }) => o);
+    assert.equal(ingresses.length, 1, 'one Ingress for the inference service');
+    const service = find('Service', 'ferops-inference');
+    for (const ingress of ingresses) {
+      assert.equal(ingress.spec.defaultBackend, undefined, 'a default backend would forward every other path, /admin included');
+      const paths = (ingress.spec.rules as Obj[]).flatMap((r) => r.http.paths as Obj[]);
+      assert.deepEqual(paths.map((p) => p.path).sort(), ['/v1/feedback', '/v1/predict']);
+      for (const p of paths) {
+        assert.equal(p.pathType, 'Exact', `${p.path}: Prefix or ImplementationSpecific would match more than the one route`);
+        assert.equal(p.backend.service.name, service.metadata.name);
+        assert.ok((service.spec.ports as Obj[]).some((sp) => sp.name === p.backend.service.port.name || sp.port === p.backend.service.port.number), 'a port of the Service');
+      }
+    }
+  });
 });
 
 describe('the checks themselves', () => {
@@ -618,6 +859,38 @@ describe('the checks themselves', () => {
     assert.equal(promqlProblems('sum by (class) (rate(ferops_x_total[5m]))', all).length, 1, 'unknown grouping label');
     assert.equal(promqlProblems('sum by (le) (rate(ferops_t_seconds_sum[5m]))', all).length, 1, 'le only on _bucket');
     assert.equal(promqlProblems('rate(http_requests_total[5m])', all).length, 1, 'no ferops metric');
+  });
+
+  test('when a port mapping names no host address or a wildcard, then publishedPort says it is not loopback', () => {
+    const open: Array<string | number | Obj> = ['7233:7233', '7233', 7233, '8080-8081:8080', '0.0.0.0:7233:7233', '${FEROPS_BIND:-0.0.0.0}:5000:5000',
+      '${FEROPS_BIND}:80:80', '[::]:9090:9090', { target: 80, published: 80 }];
+    for (const spec of open) assert.equal(isLoopback(publishedPort(spec).hostIp), false, JSON.stringify(spec));
+    const closed: Array<string | Obj> = ['127.0.0.1:7233:7233', '${FEROPS_INFERENCE_BIND:-127.0.0.1}:8080-8081:8080', '[::1]:9090:9090/tcp',
+      { target: 80, published: 80, host_ip: '127.0.0.1' }];
+    for (const spec of closed) assert.equal(isLoopback(publishedPort(spec).hostIp), true, JSON.stringify(spec));
+    assert.deepEqual(publishedPort('127.0.0.1:8233:8080'), { hostIp: '127.0.0.1', hostPort: '8233', container: '8080' });
+  });
+
+  test('when policies select a pod, then networkAllows admits only what their rules allow', () => {
+    const a: PodRef = { namespace: 'x', labels: { app: 'a' }, namedPorts: { http: 80 } };
+    const b: PodRef = { namespace: 'x', labels: { app: 'b' } };
+    const policy = (spec: Obj): Obj => ({ metadata: { namespace: 'x' }, spec });
+    const denyIngress = policy({ podSelector: {}, policyTypes: ['Ingress'] });
+    const bToA = policy({ podSelector: { matchLabels: { app: 'a' } }, policyTypes: ['Ingress'], ingress: [{ from: [{ podSelector: { matchLabels: { app: 'b' } } }], ports: [{ port: 'http' }] }] });
+    assert.equal(networkAllows([], b, a, 80), true, 'no policy: open');
+    assert.equal(networkAllows([denyIngress], b, a, 80), false, 'default deny');
+    assert.equal(networkAllows([denyIngress, bToA], b, a, 80), true, 'allowed peer on the named port');
+    assert.equal(networkAllows([denyIngress, bToA], b, a, 81), false, 'another port');
+    assert.equal(networkAllows([denyIngress, bToA], { ...b, namespace: 'y' }, a, 80), false, 'same labels, other namespace');
+    assert.equal(networkAllows([denyIngress, bToA], a, b, 80), false, 'the reverse direction');
+    const fromY = policy({ podSelector: {}, ingress: [{ from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'y' } } }] }] });
+    assert.equal(networkAllows([fromY], { namespace: 'y', labels: {} }, b, 9), true, 'namespace peer');
+    assert.equal(networkAllows([fromY], { namespace: 'z', labels: {} }, b, 9), false, 'other namespace');
+    const dnsOnly = policy({ podSelector: { matchLabels: { app: 'a' } }, policyTypes: ['Egress'], egress: [{ ports: [{ port: 53, protocol: 'UDP' }] }] });
+    assert.equal(networkAllows([dnsOnly], a, { external: '192.0.2.1' }, 53, 'UDP'), true, 'egress rule without peers: any destination');
+    assert.equal(networkAllows([dnsOnly], a, { external: '169.254.169.254' }, 80), false, 'egress isolated');
+    assert.equal(networkAllows([dnsOnly], b, { external: '169.254.169.254' }, 80), true, 'a pod no egress policy selects');
+    assert.throws(() => networkAllows([policy({ podSelector: { matchExpressions: [] } })], b, a, 80), /matchExpressions/);
   });
 
   test('when the compose file breaks the spec, then schema validation fails', () => {
