@@ -1,4 +1,4 @@
-import { ActivityFailure, condition, proxyActivities, setHandler } from '@temporalio/workflow';
+import { ActivityFailure, CancellationScope, condition, isCancellation, patched, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { analyseWindow, type Analysis } from '../lib/canary-analysis';
 import type { RolloutInput } from '../lib/pipeline-input';
@@ -11,6 +11,19 @@ const deploy = proxyActivities<Activities>({
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '15s', maximumAttempts: 8, nonRetryableErrorTypes: ['BadInput'] },
 });
 
+// A second proxy, the justified exception: rolling back or finishing a promotion retries until service and registry answer.
+const settle = proxyActivities<Activities>({
+  startToCloseTimeout: '5m',
+  scheduleToCloseTimeout: '7d',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
+});
+
+/**
+ * Marks executions that settle every failure after the candidate is loaded. Histories recorded before it replay
+ * the old way (the failure ended the workflow), so queries and resets on those executions stay deterministic.
+ */
+const SAFE_STATE = 'rollout-always-settles';
+
 export interface RolloutWorkflowInput { modelName: string; version: string; rollout: RolloutInput }
 export interface RolloutDecision { phase: string; canaryWeight: number; attempt: number; analysis: Analysis }
 export interface RolloutState {
@@ -20,10 +33,13 @@ export interface RolloutState {
   decisions: RolloutDecision[];
 }
 export interface RolloutResult { outcome: 'promoted' | 'rolled_back'; reason: string; decisions: RolloutDecision[] }
+interface Verdict { promote: boolean; reason: string }
 
 /**
  * Moves a registered model version into service step by step: canary slot, shadow, traffic steps, each held for
  * a durable timer window and analysed against stable; promotes when every window passes, rolls back otherwise.
+ * Once the candidate is loaded, every way out ends promoted or rolled back with the reason recorded: a step that
+ * fails past its retries, or a cancellation, rolls back, and the rollback waits for the service and registry.
  */
 export async function canaryRollout({ modelName, version, rollout }: RolloutWorkflowInput): Promise<RolloutResult> {
   const state: RolloutState = { phase: 'loading', canaryWeight: 0, paused: false, decisions: [] };
@@ -60,10 +76,29 @@ export async function canaryRollout({ modelName, version, rollout }: RolloutWork
   try {
     await deploy.loadModel({ slot: 'canary', source, version });
   } catch (e) {
-    // The service validates a model at load (shapes, labels, a warm-up run) and keeps its slots as they were.
+    // The service validates a model at load (shapes, labels, a warm-up run) and keeps its slots as they were; a load
+    // cut off on the way back may still have filled the canary slot, so that is cleared (it never had traffic).
     if (!(e instanceof ActivityFailure)) throw e;
-    return rolledBack(state, modelName, version, `candidate could not be loaded: ${e.cause?.message ?? e.message}`, false);
+    return rolledBack(state, modelName, version, `candidate could not be loaded: ${e.cause?.message ?? e.message}`, patched(SAFE_STATE));
   }
+  let verdict: Verdict;
+  try {
+    verdict = await runWindows(state, { modelName, version, rollout }, () => abortReason);
+  } catch (e) {
+    if (!(e instanceof ActivityFailure || isCancellation(e)) || !patched(SAFE_STATE)) throw e;
+    if (!isCancellation(e)) return rolledBack(state, modelName, version, failureMessage(e), true);
+    await rolledBack(state, modelName, version, 'rollout cancelled', true);
+    throw e;
+  }
+  return verdict.promote
+    ? promoted(state, modelName, version, verdict.reason, true)
+    : rolledBack(state, modelName, version, verdict.reason, true);
+}
+
+/** Shadow, then each traffic step, each held for its windows: the verdict, or a throw when a step fails past its retries. */
+async function runWindows(
+  state: RolloutState, { modelName, version, rollout }: RolloutWorkflowInput, abortReason: () => string | undefined,
+): Promise<Verdict> {
   const phases = [
     ...(rollout.shadowSeconds > 0 ? [{ phase: 'shadow' as const, weight: 0, seconds: rollout.shadowSeconds }] : []),
     ...rollout.steps.map((w) => ({ phase: 'traffic' as const, weight: w, seconds: rollout.windowSeconds })),
@@ -74,35 +109,64 @@ export async function canaryRollout({ modelName, version, rollout }: RolloutWork
     await deploy.setTraffic({ canaryWeight: p.weight, shadow: p.phase === 'shadow' });
     for (let attempt = 1; ; attempt++) {
       // A window is a durable timer: a worker restart resumes it instead of starting over. Abort cuts it short.
-      await condition(() => abortReason !== undefined, p.seconds * 1000);
-      await condition(() => !state.paused || abortReason !== undefined);
-      if (abortReason) return rolledBack(state, modelName, version, abortReason, true);
+      await condition(() => abortReason() !== undefined, p.seconds * 1000);
+      await condition(() => !state.paused || abortReason() !== undefined);
+      const aborted = abortReason();
+      if (aborted) return { promote: false, reason: aborted };
       const stats = await deploy.readStats({ windowSeconds: p.seconds * attempt });
       const analysis = analyseWindow(stats, p.phase, rollout.minRequests, rollout.thresholds);
       state.decisions.push({ phase: p.phase, canaryWeight: p.weight, attempt, analysis });
       await deploy.recordDecision({ modelName, version, key: `${p.phase}-${p.weight}`, analysis });
       if (analysis.verdict === 'pass') break;
-      if (analysis.verdict === 'fail') return rolledBack(state, modelName, version, analysis.reasons.join('; '), true);
+      if (analysis.verdict === 'fail') return { promote: false, reason: analysis.reasons.join('; ') };
       if (attempt > rollout.maxExtensions) {
-        return rolledBack(state, modelName, version, `inconclusive after ${attempt} windows: ${analysis.reasons.join('; ')}`, true);
+        return { promote: false, reason: `inconclusive after ${attempt} windows: ${analysis.reasons.join('; ')}` };
       }
     }
   }
-  return promoted(state, modelName, version, 'every window passed', true);
+  return { promote: true, reason: 'every window passed' };
 }
 
-async function promoted(state: RolloutState, modelName: string, version: string, reason: string, fromCanary: boolean): Promise<RolloutResult> {
-  if (fromCanary) await deploy.promoteService();
-  await deploy.promoteChampion({ modelName, version, reason });
-  state.phase = 'promoted';
-  state.canaryWeight = 0;
-  return { outcome: 'promoted', reason, decisions: state.decisions };
+/** Not cancellable once begun: a promotion stopped half-way would leave the service and the registry disagreeing. */
+function promoted(state: RolloutState, modelName: string, version: string, reason: string, fromCanary: boolean): Promise<RolloutResult> {
+  return CancellationScope.nonCancellable(async () => {
+    if (fromCanary) {
+      try {
+        await deploy.promoteService();
+      } catch (e) {
+        if (!(e instanceof ActivityFailure) || !patched(SAFE_STATE)) throw e;
+        // The promote may have landed before the answer was lost: what the service now serves as stable decides.
+        if ((await settle.deploymentState()).stable?.version !== version) {
+          return rolledBack(state, modelName, version, `promotion failed: ${failureMessage(e)}`, true);
+        }
+      }
+    }
+    try {
+      await deploy.promoteChampion({ modelName, version, reason });
+    } catch (e) {
+      if (!(e instanceof ActivityFailure) || !patched(SAFE_STATE)) throw e;
+      // The service already serves the candidate as stable: the registry has to follow, however long it is away.
+      await settle.promoteChampion({ modelName, version, reason });
+    }
+    state.phase = 'promoted';
+    state.canaryWeight = 0;
+    return { outcome: 'promoted', reason, decisions: state.decisions };
+  });
 }
 
-async function rolledBack(state: RolloutState, modelName: string, version: string, reason: string, loaded: boolean): Promise<RolloutResult> {
-  if (loaded) await deploy.rollbackService();
-  await deploy.tagRollback({ modelName, version, reason });
-  state.phase = 'rolled_back';
-  state.canaryWeight = 0;
-  return { outcome: 'rolled_back', reason, decisions: state.decisions };
+/** Not cancellable, and patient: it ends with stable alone serving and the reason on the version, whatever it waits for. */
+function rolledBack(state: RolloutState, modelName: string, version: string, reason: string, loaded: boolean): Promise<RolloutResult> {
+  return CancellationScope.nonCancellable(async () => {
+    if (loaded) await settle.rollbackService();
+    await settle.tagRollback({ modelName, version, reason });
+    state.phase = 'rolled_back';
+    state.canaryWeight = 0;
+    return { outcome: 'rolled_back', reason, decisions: state.decisions };
+  });
+}
+
+/** Which step failed and why, from the typed chain: `readStats failed: inference GET ... unreachable: ...`. */
+function failureMessage(e: unknown): string {
+  if (e instanceof ActivityFailure) return `${e.activityType} failed: ${e.cause?.message ?? e.message}`;
+  return e instanceof Error ? e.message : String(e);
 }

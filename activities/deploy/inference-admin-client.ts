@@ -39,12 +39,19 @@ export class InferenceAdminClient {
   }
 
   private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const res = await fetch(new URL(path, this.baseUrl), {
-      method,
-      headers: { authorization: `Bearer ${this.token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-      signal: AbortSignal.timeout(120_000),
-    });
+    let res: Response;
+    try {
+      res = await fetch(new URL(path, this.baseUrl), {
+        method,
+        headers: { authorization: `Bearer ${this.token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+        signal: AbortSignal.timeout(120_000),
+      });
+    } catch (e) {
+      // undici says only "fetch failed"; the socket error is its cause. A rolled-back rollout records this text.
+      const cause = (e as { cause?: { message?: string } }).cause?.message ?? (e as Error).message;
+      throw new Error(`inference ${method} ${path} unreachable: ${cause}`);
+    }
     const text = await res.text();
     if (res.ok) return (text ? JSON.parse(text) : {}) as T;
     const message = `inference ${method} ${path} -> ${res.status}: ${text.slice(0, 500)}`;
