@@ -3,6 +3,8 @@ import express, { type Express } from 'express';
 import type { InferenceConfig } from './config';
 import type { ServiceContext } from './context';
 import { AppError } from './errors';
+import { Admission } from './http/admission';
+import { clientAddress } from './http/client-address';
 import { errorHandler } from './http/error-handler';
 import { requestContext } from './http/request-context';
 import { createLogger } from './logger';
@@ -23,16 +25,25 @@ import { opsRoutes } from './routes/ops';
 export async function createContext(config: InferenceConfig): Promise<ServiceContext> {
   let chain: Promise<unknown> = Promise.resolve();
   const metrics = createMetrics();
-  const feedback = new FeedbackStore(join(config.feedbackDir, 'feedback.jsonl'));
-  // Live accuracy is over the whole durable log, so a restart does not reset the gauge to "no data".
+  const logger = createLogger(config.logLevel);
+  const feedback = await FeedbackStore.open(join(config.feedbackDir, 'feedback.jsonl'), { maxBytes: config.feedbackMaxBytes });
+  if (feedback.skipped.lines > 0) {
+    logger.error('feedback log: lines that are not feedback records were skipped', { path: feedback.path, skipped: feedback.skipped.lines, first: feedback.skipped.sample });
+  }
+  // Live accuracy is over the retained durable log, so a restart does not reset the gauge to "no data".
   publishAccuracy(metrics, feedback);
   return {
     config,
-    logger: createLogger(config.logLevel),
+    logger,
     metrics,
+    admission: new Admission(config, { inflight: metrics.inflight, bufferedBytes: metrics.bufferedBytes, shed: metrics.shed }),
+    clientAddress: clientAddress(config.trustedProxies),
     slots: new Slots(),
     stats: new StatsRing(config.statsCapacity),
-    recent: new RecentPredictions(config.recentPredictions, config.feedbackTtlSeconds * 1000),
+    recent: new RecentPredictions(config.recentPredictions, config.feedbackTtlSeconds * 1000, undefined, {
+      perPrediction: config.recentCropBytes,
+      total: config.recentCropsTotalBytes,
+    }),
     feedback,
     faces: await createFaceFinder(
       {

@@ -1,4 +1,5 @@
 import { existsSync, readdirSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
@@ -22,6 +23,21 @@ export function defaultCascadeDir(): string {
 const defaultWorkerCount = (): number => Math.max(1, Math.min(4, availableParallelism() - 1));
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+
+const flag = () =>
+  z
+    .union([z.boolean(), z.enum(['true', 'false', '1', '0'])])
+    .default(false)
+    .transform((v) => v === true || v === 'true' || v === '1');
+
+/** `1.2.3.4`, `10.0.0.0/8`, `::1` or `fd00::/8`: what FEROPS_TRUSTED_PROXIES lists. */
+export function isAddressOrCidr(entry: string): boolean {
+  const [address, prefix, extra] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || extra !== undefined) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}
 
 /** The schema; defaults that depend on FEROPS_DATA_DIR read it from `env`. */
 export const makeConfigSchema = (env: NodeJS.ProcessEnv = process.env) => z.object({
@@ -79,6 +95,31 @@ export const makeConfigSchema = (env: NodeJS.ProcessEnv = process.env) => z.obje
   modelVariant: z.enum(['fp32', 'int8']).default('fp32'),
   /** FEROPS_RATE_LIMIT_RPS [0 = off]: requests per second per client address on /v1/predict. */
   rateLimitRps: z.coerce.number().min(0).default(0),
+  /** FEROPS_FEEDBACK_RATE_LIMIT_RPS [0 = off]: requests per second per client address on /v1/feedback (its own budget). */
+  feedbackRateLimitRps: z.coerce.number().min(0).default(0),
+  /** FEROPS_ADMIN_RATE_LIMIT_RPS [0 = off]: requests per second per client address on /admin (its own budget; counted before the token check). */
+  adminRateLimitRps: z.coerce.number().min(0).default(0),
+  /**
+   * FEROPS_TRUSTED_PROXIES [none]: comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For is
+   * believed when rate limiting; the client is the right-most hop that is not one of them. Unset: the socket address.
+   */
+  trustedProxies: z
+    .union([z.string(), z.array(z.string())])
+    .default([])
+    .transform((v, zctx) => {
+      const list = (Array.isArray(v) ? v : v.split(',')).map((x) => x.trim()).filter(Boolean);
+      const bad = list.filter((x) => !isAddressOrCidr(x));
+      if (bad.length > 0) zctx.addIssue({ code: 'custom', message: `not an IP address or CIDR: ${bad.join(', ')}` });
+      return list;
+    }),
+  /** FEROPS_MAX_INFLIGHT [64]: requests on /v1/predict and /v1/feedback being read or answered at once; more get 503 + Retry-After. */
+  maxInflight: int(1).default(64),
+  /**
+   * FEROPS_MAX_BUFFERED_BYTES [256 MiB]: request bodies plus decoded pixels held at once by those requests; a request
+   * that would pass it gets 503 + Retry-After (one request alone is always admitted, so a limit below one request's
+   * worst case cannot lock it out).
+   */
+  maxBufferedBytes: int(1).default(256 * 1024 * 1024),
   /** FEROPS_REQUEST_TIMEOUT_MS [30000]: whole-request deadline (node http requestTimeout). */
   requestTimeoutMs: int(1000).default(30_000),
   /** FEROPS_STATS_CAPACITY [20000]: per-request records kept for /admin/v1/stats (bounded memory). */
@@ -86,14 +127,23 @@ export const makeConfigSchema = (env: NodeJS.ProcessEnv = process.env) => z.obje
   /** FEROPS_FEEDBACK_DIR [<data dir>/feedback]: the durable feedback log and, with FEROPS_KEEP_CROPS, labelled crops. */
   feedbackDir: z.string().min(1).default(() => join(dataDir(env), 'feedback')),
   /** FEROPS_KEEP_CROPS [false]: keep recent 48x48 face crops in memory and save labelled ones as PNG (privacy: off). */
-  keepCrops: z
-    .union([z.boolean(), z.enum(['true', 'false', '1', '0'])])
-    .default(false)
-    .transform((v) => v === true || v === 'true' || v === '1'),
+  keepCrops: flag(),
+  /**
+   * FEROPS_FEEDBACK_CROPS_TRAINABLE [false]: save labelled crops straight into `<feedback dir>/crops/`, the dataset a
+   * (drift-triggered) retraining may read. Off: they go to `<feedback dir>/crops-unreviewed/`, for an operator to
+   * review and move, because anyone who can reach /v1/feedback can label (label poisoning).
+   */
+  feedbackCropsTrainable: flag(),
+  /** FEROPS_RECENT_CROP_BYTES [18432 = 8 crops]: crop bytes kept per remembered answer (FEROPS_KEEP_CROPS); faces past it are labelled without a crop. */
+  recentCropBytes: int(0).default(8 * 48 * 48),
+  /** FEROPS_RECENT_CROPS_TOTAL_BYTES [64 MiB]: crop bytes kept over all remembered answers; the oldest answers lose their crops first. */
+  recentCropsTotalBytes: int(0).default(64 * 1024 * 1024),
   /** FEROPS_RECENT_PREDICTIONS [10000]: answers remembered so feedback can be joined to them (bounded memory). */
   recentPredictions: int(1).default(10_000),
   /** FEROPS_FEEDBACK_TTL_SECONDS [3600]: how long after a prediction feedback on it is accepted. */
   feedbackTtlSeconds: int(1).default(3600),
+  /** FEROPS_FEEDBACK_MAX_BYTES [64 MiB]: size at which feedback.jsonl is rotated to feedback.jsonl.1 (one old file kept). */
+  feedbackMaxBytes: int(1024).default(64 * 1024 * 1024),
   /** FEROPS_LOG_LEVEL [info]: `silent` turns the per-request JSON log off (tests). */
   logLevel: z.enum(['silent', 'error', 'info']).default('info'),
 });
@@ -122,13 +172,22 @@ const ENV_KEYS: Record<keyof InferenceConfig, string> = {
   batchWaitMs: 'FEROPS_BATCH_WAIT_MS',
   modelVariant: 'FEROPS_MODEL_VARIANT',
   rateLimitRps: 'FEROPS_RATE_LIMIT_RPS',
+  feedbackRateLimitRps: 'FEROPS_FEEDBACK_RATE_LIMIT_RPS',
+  adminRateLimitRps: 'FEROPS_ADMIN_RATE_LIMIT_RPS',
+  trustedProxies: 'FEROPS_TRUSTED_PROXIES',
+  maxInflight: 'FEROPS_MAX_INFLIGHT',
+  maxBufferedBytes: 'FEROPS_MAX_BUFFERED_BYTES',
   requestTimeoutMs: 'FEROPS_REQUEST_TIMEOUT_MS',
   statsCapacity: 'FEROPS_STATS_CAPACITY',
   logLevel: 'FEROPS_LOG_LEVEL',
   feedbackDir: 'FEROPS_FEEDBACK_DIR',
   keepCrops: 'FEROPS_KEEP_CROPS',
+  feedbackCropsTrainable: 'FEROPS_FEEDBACK_CROPS_TRAINABLE',
+  recentCropBytes: 'FEROPS_RECENT_CROP_BYTES',
+  recentCropsTotalBytes: 'FEROPS_RECENT_CROPS_TOTAL_BYTES',
   recentPredictions: 'FEROPS_RECENT_PREDICTIONS',
   feedbackTtlSeconds: 'FEROPS_FEEDBACK_TTL_SECONDS',
+  feedbackMaxBytes: 'FEROPS_FEEDBACK_MAX_BYTES',
 };
 
 /** Reads the environment, applies `overrides` on top, validates; throws one message naming every bad key. */

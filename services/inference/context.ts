@@ -1,4 +1,6 @@
 import type { InferenceConfig } from './config';
+import type { Admission } from './http/admission';
+import type { ClientAddress } from './http/client-address';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
 import type { FaceFinder } from './runtime/face-finder';
@@ -14,6 +16,10 @@ export interface ServiceContext {
   config: InferenceConfig;
   logger: Logger;
   metrics: Metrics;
+  /** In-flight and buffered-bytes limits of /v1/predict and /v1/feedback. */
+  admission: Admission;
+  /** The address rate limits count a request against (FEROPS_TRUSTED_PROXIES). */
+  clientAddress: ClientAddress;
   slots: Slots;
   stats: StatsRing;
   /** Recent answers, joined by feedback; holds crops only with FEROPS_KEEP_CROPS. */

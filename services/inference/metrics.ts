@@ -66,6 +66,22 @@ export function createMetrics() {
       labelNames: ['version', 'correct'] as const,
       registers: [registry],
     }),
+    inflight: new Gauge({
+      name: 'ferops_inference_inflight_requests',
+      help: 'Requests on /v1/predict and /v1/feedback being read or answered (admission control, FEROPS_MAX_INFLIGHT)',
+      registers: [registry],
+    }),
+    bufferedBytes: new Gauge({
+      name: 'ferops_inference_buffered_bytes',
+      help: 'Request bodies and decoded pixels held by those requests (admission control, FEROPS_MAX_BUFFERED_BYTES)',
+      registers: [registry],
+    }),
+    shed: new Counter({
+      name: 'ferops_inference_shed_total',
+      help: 'Requests answered 503 overloaded, by the limit that was full',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
     feedbackAccuracy: new Gauge({
       name: 'ferops_feedback_accuracy',
       help: 'Live accuracy per model version: correct / labelled faces, over the whole durable feedback log',

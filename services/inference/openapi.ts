@@ -12,9 +12,12 @@ const labelCounts = { type: 'object', required: [...LABELS], properties: Object.
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: object) => ({ 'application/json': { schema } });
 const error = (description: string) => ({ description, content: json(ref('Error')) });
+/** 429 and 503 answers that say when to come back. */
+const retryLater = (description: string) => ({ ...error(description), headers: { 'retry-after': { description: 'seconds to wait before retrying', schema: { type: 'integer', minimum: 1 } } } });
 const adminErrors = {
   '401': error('missing bearer token'),
   '403': error('wrong token'),
+  '429': retryLater('rate_limited: more than FEROPS_ADMIN_RATE_LIMIT_RPS from this client (counted before the token check)'),
   '503': error('admin API disabled (no FEROPS_ADMIN_TOKEN)'),
 };
 
@@ -249,9 +252,9 @@ export const openapi = {
           '413': error('payload_too_large, too_many_pixels'),
           '415': error('unsupported_media_type'),
           '422': error('image_too_small'),
-          '429': error('rate_limited'),
+          '429': retryLater('rate_limited: more than FEROPS_RATE_LIMIT_RPS from this client'),
           '500': error('inference_failed'),
-          '503': error('no_model: no stable model loaded'),
+          '503': retryLater('overloaded: FEROPS_MAX_INFLIGHT requests in flight or FEROPS_MAX_BUFFERED_BYTES held (with Retry-After); no_model: no stable model loaded'),
         },
       },
     },
@@ -284,6 +287,7 @@ export const openapi = {
           '422': error('invalid_model, checksum_mismatch: the slot keeps its previous model'),
           '502': error('registry_unavailable'),
           '401': adminErrors['401'],
+          '429': adminErrors['429'],
           '503': adminErrors['503'],
         },
       },
@@ -327,7 +331,9 @@ export const openapi = {
           '400': error('invalid_request, invalid_json: bad body or faceIndex out of range'),
           '404': error('unknown_request: never answered, evicted or older than FEROPS_FEEDBACK_TTL_SECONDS'),
           '409': error('already_labelled'),
+          '429': retryLater('rate_limited: more than FEROPS_FEEDBACK_RATE_LIMIT_RPS from this client'),
           '500': error('feedback_not_stored'),
+          '503': retryLater('overloaded: FEROPS_MAX_INFLIGHT requests in flight or FEROPS_MAX_BUFFERED_BYTES held'),
         },
       },
     },

@@ -58,8 +58,7 @@ export async function startServer(overrides: Partial<InferenceConfig> = {}): Pro
     (stopping ??= new Promise<void>((resolve, reject) => {
       // close() waits for in-flight requests; idle keep-alive sockets are closed so it does not wait on them.
       server.close((err) => {
-        ctx.feedback.close();
-        Promise.all([ctx.slots.close(), ctx.faces.close()]).then(() => (err ? reject(err) : resolve()), reject);
+        Promise.all([ctx.feedback.close(), ctx.slots.close(), ctx.faces.close()]).then(() => (err ? reject(err) : resolve()), reject);
       });
       server.closeIdleConnections();
     }));

@@ -94,9 +94,24 @@ describe('monitoring: feedback and drift statistics on the real service', () => 
     }
   });
 
-  it('when crops are kept, then a labelled crop is saved as PNG under crops/<split>/<label>/ for the image-folder ingest', async () => {
-    const dir = tempDir('ferops-monitoring-crops-');
+  it('when crops are kept without FEROPS_FEEDBACK_CROPS_TRAINABLE, then labelled crops wait in crops-unreviewed/ and never reach crops/', async () => {
+    const dir = tempDir('ferops-monitoring-unreviewed-');
     const keeping = await startTestServer({ feedbackDir: dir, keepCrops: true });
+    try {
+      const id = await predictStrip(keeping.url, 2);
+      const res = await feedback(keeping.url, { requestId: id, faceIndex: 0, label: 'fear' });
+      assert.equal(res.status, 201);
+      assert.equal(res.json.cropPath, join(dir, 'crops-unreviewed', cropSplit(id, 0), 'fear', `${id.replace(/[^\w.-]/g, '_')}-0.png`));
+      assert.ok(existsSync(res.json.cropPath));
+      assert.equal(existsSync(join(dir, 'crops')), false, 'a label from an unauthenticated client is not training data until an operator says so');
+    } finally {
+      await keeping.stop();
+    }
+  });
+
+  it('when crops are kept and trainable, then a labelled crop is saved as PNG under crops/<split>/<label>/ for the image-folder ingest', async () => {
+    const dir = tempDir('ferops-monitoring-crops-');
+    const keeping = await startTestServer({ feedbackDir: dir, keepCrops: true, feedbackCropsTrainable: true });
     try {
       const id = await predictStrip(keeping.url, 5);
       const res = await feedback(keeping.url, { requestId: id, faceIndex: 0, label: 'surprise' });

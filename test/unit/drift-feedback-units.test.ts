@@ -36,27 +36,28 @@ describe('RecentPredictions', () => {
 });
 
 describe('FeedbackStore', () => {
-  test('when records are appended, then each is one JSON line and accuracy is counted per version', () => {
+  const open = (path: string) => FeedbackStore.open(path, { maxBytes: 1 << 20 });
+  test('when records are appended, then each is one JSON line and accuracy is counted per version', async () => {
     const path = join(dir, 'a', 'feedback.jsonl');
-    const s = new FeedbackStore(path);
-    s.append(rec('1', true));
-    s.append(rec('1', false));
-    s.append(rec('2', true));
-    s.close();
+    const s = await open(path);
+    await s.append(rec('1', true));
+    await s.append(rec('1', false));
+    await s.append(rec('2', true));
+    await s.close();
     assert.equal(readFileSync(path, 'utf8').trim().split('\n').length, 3);
     assert.deepEqual(Object.fromEntries(s.accuracy()), { 1: { total: 2, correct: 1 }, 2: { total: 1, correct: 1 } });
   });
-  test('when the log ends with a torn line (crash mid-write), then replay skips it, keeps the rest, and the next append starts a fresh line', () => {
+  test('when the log ends with a torn line (crash mid-write), then replay skips it, keeps the rest, and the next append starts a fresh line', async () => {
     const path = join(dir, 'b', 'feedback.jsonl');
-    const s = new FeedbackStore(path);
-    s.append(rec('3', true));
-    s.close();
+    const s = await open(path);
+    await s.append(rec('3', true));
+    await s.close();
     appendFileSync(path, '{"t":"2026","requestId":"x","modelVer');
-    const reopened = new FeedbackStore(path);
+    const reopened = await open(path);
     assert.deepEqual(Object.fromEntries(reopened.accuracy()), { 3: { total: 1, correct: 1 } });
-    assert.equal(reopened.skippedLines, 1);
-    reopened.append(rec('3', false));
-    reopened.close();
-    assert.deepEqual(Object.fromEntries(new FeedbackStore(path).accuracy()), { 3: { total: 2, correct: 1 } }, 'the next record survives a replay');
+    assert.equal(reopened.skipped.lines, 1);
+    await reopened.append(rec('3', false));
+    await reopened.close();
+    assert.deepEqual(Object.fromEntries((await open(path)).accuracy()), { 3: { total: 2, correct: 1 } }, 'the next record survives a replay');
   });
 });

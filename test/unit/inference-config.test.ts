@@ -50,4 +50,47 @@ describe('inference config', () => {
       return true;
     });
   });
+
+  it('when the admission, proxy and feedback keys are unset, then their documented defaults apply', () => {
+    const c = loadConfig({}, {});
+    assert.equal(c.maxInflight, 64);
+    assert.equal(c.maxBufferedBytes, 256 * 1024 * 1024);
+    assert.deepEqual(c.trustedProxies, []);
+    assert.equal(c.feedbackRateLimitRps, 0);
+    assert.equal(c.adminRateLimitRps, 0);
+    assert.equal(c.feedbackMaxBytes, 64 * 1024 * 1024);
+    assert.equal(c.feedbackCropsTrainable, false);
+    assert.equal(c.recentCropBytes, 8 * 48 * 48);
+    assert.equal(c.recentCropsTotalBytes, 64 * 1024 * 1024);
+  });
+
+  it('when the admission, proxy and feedback keys are set, then they are parsed', () => {
+    const env = {
+      FEROPS_MAX_INFLIGHT: '8',
+      FEROPS_MAX_BUFFERED_BYTES: '1048576',
+      FEROPS_TRUSTED_PROXIES: ' 10.0.0.0/8, 127.0.0.1 ,fd00::/8,::1',
+      FEROPS_FEEDBACK_RATE_LIMIT_RPS: '2',
+      FEROPS_ADMIN_RATE_LIMIT_RPS: '0.5',
+      FEROPS_FEEDBACK_MAX_BYTES: '4096',
+      FEROPS_FEEDBACK_CROPS_TRAINABLE: 'true',
+      FEROPS_RECENT_CROP_BYTES: '2304',
+      FEROPS_RECENT_CROPS_TOTAL_BYTES: '0',
+    };
+    const c = loadConfig({}, env);
+    assert.deepEqual(
+      [c.maxInflight, c.maxBufferedBytes, c.feedbackRateLimitRps, c.adminRateLimitRps, c.feedbackMaxBytes, c.feedbackCropsTrainable, c.recentCropBytes, c.recentCropsTotalBytes],
+      [8, 1048576, 2, 0.5, 4096, true, 2304, 0],
+    );
+    assert.deepEqual(c.trustedProxies, ['10.0.0.0/8', '127.0.0.1', 'fd00::/8', '::1']);
+  });
+
+  it('when a trusted proxy or a limit is not valid, then the error names the key and the bad entry', () => {
+    const env = { FEROPS_TRUSTED_PROXIES: '10.0.0.0/8,example.com,10.0.0.0/33', FEROPS_MAX_INFLIGHT: '0', FEROPS_MAX_BUFFERED_BYTES: 'lots' };
+    assert.throws(() => loadConfig({}, env), (err: Error) => {
+      assert.match(err.message, /FEROPS_TRUSTED_PROXIES: not an IP address or CIDR: example\.com, 10\.0\.0\.0\/33/);
+      assert.match(err.message, /FEROPS_MAX_INFLIGHT/);
+      assert.match(err.message, /FEROPS_MAX_BUFFERED_BYTES/);
+      return true;
+    });
+  });
 });

@@ -24,6 +24,8 @@ export interface ErrorReply {
   status: number;
   code: string;
   body: { error: { code: string; message: string; requestId: string } };
+  /** Seconds for the Retry-After header (429 rate_limited, 503 overloaded). */
+  retryAfterS?: number;
 }
 
 /** The one place that turns errors into `{error: {code, message, requestId}}` answers (express or plain node). */
@@ -43,7 +45,8 @@ export function errorReply(err: unknown, requestId: string, logger: Logger): Err
     });
   }
   const message = appErr.trusted ? appErr.message : 'internal error';
-  return { status: appErr.status, code: appErr.code, body: { error: { code: appErr.code, message, requestId } } };
+  const retryAfterS = (err as { retryAfterS?: number } | undefined)?.retryAfterS;
+  return { status: appErr.status, code: appErr.code, body: { error: { code: appErr.code, message, requestId } }, ...(retryAfterS !== undefined ? { retryAfterS } : {}) };
 }
 
 export function errorHandler(logger: Logger) {
@@ -52,6 +55,7 @@ export function errorHandler(logger: Logger) {
     const reply = errorReply(err, req.id, logger);
     res.locals.errorCode = reply.code;
     if (res.headersSent) return void res.end();
+    if (reply.retryAfterS !== undefined) res.setHeader('retry-after', String(reply.retryAfterS));
     res.status(reply.status).json(reply.body);
   };
 }

@@ -28,7 +28,11 @@ const DECODERS: Record<string, (buf: Buffer, opts: { maxOutputLength: number }) 
 
 const tooLarge = () => new AppError(413, 'payload_too_large', 'the request body is larger than FEROPS_MAX_BODY_BYTES');
 
-export type ImageReader = (req: IncomingMessage, res: ServerResponse) => Promise<Buffer>;
+/**
+ * `received(bytes)` is told the running total of body bytes as they arrive; when it throws (admission control's
+ * budget), reading stops and the read fails with that error.
+ */
+export type ImageReader = (req: IncomingMessage, res: ServerResponse, received?: (bytes: number) => void) => Promise<Buffer>;
 
 export function imageReader(maxBytes: number): ImageReader {
   // multer's middleware only uses node:http's request (headers, piping) and sets `files` on it.
@@ -37,11 +41,11 @@ export function imageReader(maxBytes: number): ImageReader {
     limits: { fileSize: maxBytes, files: 1, fields: 10, parts: 12, fieldSize: 64 * 1024 },
   }).any() as unknown as Upload;
 
-  return async (req, res) => {
+  return async (req, res, received = () => undefined) => {
     const type = (req.headers['content-type'] ?? '').toLowerCase();
-    if (type.startsWith('multipart/form-data')) return readMultipart(upload, req, res);
+    if (type.startsWith('multipart/form-data')) return readMultipart(upload, req, res, received);
     if (type.startsWith('image/') || type.startsWith('application/octet-stream')) {
-      const body = await readRaw(req, maxBytes);
+      const body = await readRaw(req, maxBytes, received);
       if (body.length === 0) throw new AppError(400, 'empty_body', 'the request body is empty');
       return body;
     }
@@ -54,9 +58,25 @@ export function imageReader(maxBytes: number): ImageReader {
 
 type Upload = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
 
-function readMultipart(upload: Upload, req: IncomingMessage, res: ServerResponse): Promise<Buffer> {
+function readMultipart(upload: Upload, req: IncomingMessage, res: ServerResponse, received: (bytes: number) => void): Promise<Buffer> {
   return new Promise((resolve, reject) => {
+    let size = 0;
+    let refused = false;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      try {
+        received(size);
+      } catch (err) {
+        refused = true;
+        req.off('data', onData);
+        req.unpipe();
+        req.pause(); // as readRaw: stop reading, answer, and leave the rest of the body unread
+        reject(err);
+      }
+    };
     upload(req, res, (err?: unknown) => {
+      req.off('data', onData);
+      if (refused) return;
       if (err) return reject(multerError(err));
       const files = ((req as { files?: Express.Multer.File[] }).files as Express.Multer.File[] | undefined) ?? [];
       if (files.length === 0) return reject(new AppError(400, 'missing_file', 'multipart request has no file in the field "image"'));
@@ -64,6 +84,8 @@ function readMultipart(upload: Upload, req: IncomingMessage, res: ServerResponse
       if (files[0].size === 0) return reject(new AppError(400, 'empty_body', 'the uploaded file is empty'));
       resolve(files[0].buffer);
     });
+    // After upload(): multer pipes the request into its parser synchronously, so no chunk can pass unseen.
+    req.on('data', onData);
   });
 }
 
@@ -71,7 +93,7 @@ function readMultipart(upload: Upload, req: IncomingMessage, res: ServerResponse
  * The raw body, refused with 413 as soon as it is known to be too large (declared length or bytes received), and
  * decoded when it has a content-encoding, with the same limit on the decoded size.
  */
-async function readRaw(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+async function readRaw(req: IncomingMessage, maxBytes: number, received: (bytes: number) => void): Promise<Buffer> {
   const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
   const decode = encoding === 'identity' ? undefined : DECODERS[encoding];
   if (encoding !== 'identity' && !decode) throw new AppError(415, 'unsupported_media_type', `unsupported content encoding "${encoding}"`);
@@ -79,7 +101,7 @@ async function readRaw(req: IncomingMessage, maxBytes: number): Promise<Buffer> 
   const body = await new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    const fail = (err: AppError) => {
+    const fail = (err: unknown) => {
       req.off('data', onData);
       req.pause(); // stop reading; the answer goes out and the connection is not reused for the rest
       reject(err);
@@ -87,6 +109,11 @@ async function readRaw(req: IncomingMessage, maxBytes: number): Promise<Buffer> 
     const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size > maxBytes) return fail(tooLarge());
+      try {
+        received(size);
+      } catch (err) {
+        return fail(err);
+      }
       chunks.push(chunk);
     };
     req.on('data', onData);

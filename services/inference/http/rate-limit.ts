@@ -1,4 +1,6 @@
+import type { NextFunction, Request, Response } from 'express';
 import { AppError } from '../errors';
+import type { ClientAddress } from './client-address';
 
 /**
  * Per-client token bucket (burst = one second of tokens). Buckets that have refilled completely carry no
@@ -26,5 +28,13 @@ export function rateLimiter(rps: number): (client: string) => void {
       });
     }
     b.tokens -= 1;
+  };
+}
+
+/** Express form: `check` against the request's client address; a 429 carries Retry-After (error-handler.ts). */
+export function rateLimited(check: (client: string) => void, clientOf: ClientAddress) {
+  return (req: Request, _res: Response, next: NextFunction): void => {
+    check(clientOf(req));
+    next();
   };
 }

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type ParsedUrlQuery, parse as parseQuery } from 'node:querystring';
 import type { ServiceContext } from '../context';
 import { AppError } from '../errors';
+import { type Ticket, declaredBytes, decodedBytes } from '../http/admission';
 import { errorReply } from '../http/error-handler';
 import { imageReader } from '../http/image-body';
 import { rateLimiter } from '../http/rate-limit';
@@ -43,8 +44,15 @@ export function predictHandler(ctx: ServiceContext): (req: IncomingMessage, res:
     res.setHeader('x-request-id', requestId);
     logWhenFinished(ctx.logger, req, res, requestId, pathOf(url), fields);
     const answer = async () => {
-      limit(req.socket.remoteAddress ?? 'unknown');
-      const image = await readImage(req, res);
+      limit(ctx.clientAddress(req));
+      const ticket = ctx.admission.admit(declaredBytes(req, ctx.config.maxBodyBytes));
+      const work = readAndPredict(ticket);
+      ticket.releaseWhen(res, work);
+      await work;
+    };
+    const readAndPredict = async (ticket: Ticket) => {
+      const image = await readImage(req, res, (bytes) => ticket.atLeast(bytes));
+      ticket.hold(image.length + decodedBytes(image, ctx.config.maxPixels));
       const detect = detectParam(parseQuery(url.slice(pathOf(url).length + 1)));
       const out = await predict(ctx, { image, detect, routeKey: header(req, 'x-ferops-route-key'), requestId });
       fields.slot = out.slot;
@@ -56,8 +64,7 @@ export function predictHandler(ctx: ServiceContext): (req: IncomingMessage, res:
       const reply = errorReply(err, requestId, ctx.logger);
       fields.errorCode = reply.code;
       if (res.headersSent) return void res.end();
-      const retryAfterS = (err as { retryAfterS?: number }).retryAfterS;
-      if (retryAfterS !== undefined) res.setHeader('retry-after', String(retryAfterS));
+      if (reply.retryAfterS !== undefined) res.setHeader('retry-after', String(reply.retryAfterS));
       sendJson(res, reply.status, reply.body);
     });
   };

@@ -9,7 +9,10 @@ export interface RecentPrediction {
   slot: string;
   /** Predicted class index per face. */
   classes: number[];
-  /** The 48x48 crops the model saw, only when FEROPS_KEEP_CROPS is on. */
+  /**
+   * The 48x48 crops the model saw, only when FEROPS_KEEP_CROPS is on: those of the first faces, as many as fit
+   * the per-answer byte cap; dropped when the answer is among the oldest and all crops pass the total cap.
+   */
   crops?: Uint8Array[];
   /**
    * Face indices already labelled: one label per face, so a retry cannot count twice. Created with the first
@@ -18,20 +21,44 @@ export interface RecentPrediction {
   labelled?: Set<number>;
 }
 
+/** Bytes of crops kept: per answer (an image with many faces) and over all answers. Unlimited by default. */
+export interface CropLimits {
+  perPrediction: number;
+  total: number;
+}
+
 export class RecentPredictions {
   private readonly entries = new Map<string, RecentPrediction>();
+  /** The entries that hold crops, oldest first, so the total cap drops crops without scanning the rest. */
+  private readonly withCrops = new Map<string, RecentPrediction>();
+  /** Bytes of crops held, over all entries. */
+  cropBytes = 0;
 
   constructor(
     private readonly capacity: number,
     private readonly ttlMs: number,
     private readonly now = () => Date.now(),
+    private readonly cropLimits: CropLimits = { perPrediction: Infinity, total: Infinity },
   ) {}
 
   remember(requestId: string, p: Omit<RecentPrediction, 't' | 'labelled'>): void {
-    this.entries.delete(requestId);
-    this.entries.set(requestId, { ...p, t: this.now() });
+    this.forget(requestId);
+    const entry: RecentPrediction = { ...p, t: this.now() };
+    if (entry.crops) {
+      const kept = within(entry.crops, this.cropLimits.perPrediction);
+      entry.crops = kept.length > 0 ? kept : undefined;
+    }
+    this.entries.set(requestId, entry);
+    if (entry.crops) {
+      this.withCrops.set(requestId, entry);
+      this.cropBytes += bytesOf(entry.crops);
+    }
     this.expire();
-    while (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value!);
+    while (this.entries.size > this.capacity) this.forget(this.entries.keys().next().value!);
+    while (this.cropBytes > this.cropLimits.total) {
+      const [id, e] = this.withCrops.entries().next().value!;
+      this.dropCrops(id, e);
+    }
   }
 
   /** The remembered answer, or undefined when it was never given, was evicted, or is older than the TTL. */
@@ -48,7 +75,31 @@ export class RecentPredictions {
     const oldest = this.now() - this.ttlMs;
     for (const [id, e] of this.entries) {
       if (e.t >= oldest) break;
-      this.entries.delete(id);
+      this.forget(id);
     }
   }
+
+  private forget(requestId: string): void {
+    const e = this.entries.get(requestId);
+    if (!e) return;
+    this.dropCrops(requestId, e);
+    this.entries.delete(requestId);
+  }
+
+  private dropCrops(requestId: string, e: RecentPrediction): void {
+    if (!e.crops) return;
+    this.cropBytes -= bytesOf(e.crops);
+    e.crops = undefined;
+    this.withCrops.delete(requestId);
+  }
+}
+
+const bytesOf = (crops: Uint8Array[]) => crops.reduce((n, c) => n + c.byteLength, 0);
+
+/** The leading crops whose bytes fit `maxBytes`: faces past it can still be labelled, without a crop. */
+function within(crops: Uint8Array[], maxBytes: number): Uint8Array[] {
+  let bytes = 0;
+  let n = 0;
+  while (n < crops.length && bytes + crops[n].byteLength <= maxBytes) bytes += crops[n++].byteLength;
+  return n === crops.length ? crops : crops.slice(0, n);
 }

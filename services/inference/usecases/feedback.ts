@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { encodePng48 } from '../../../lib/face-png';
 import { LABELS } from '../../../lib/labels';
+import type { InferenceConfig } from '../config';
 import type { ServiceContext } from '../context';
 import { AppError } from '../errors';
 import type { Metrics } from '../metrics';
@@ -29,7 +30,7 @@ export interface FeedbackOutput {
   predicted: string;
   label: string;
   correct: boolean;
-  /** Where the labelled crop was saved (FEROPS_KEEP_CROPS only). */
+  /** Where the labelled crop was saved (FEROPS_KEEP_CROPS only; under crops/ only with FEROPS_FEEDBACK_CROPS_TRAINABLE). */
   cropPath?: string;
 }
 
@@ -52,7 +53,7 @@ export async function submitFeedback(ctx: ServiceContext, input: FeedbackInput):
   const predicted = LABELS[served.classes[input.faceIndex]];
   const correct = predicted === input.label;
   try {
-    ctx.feedback.append({
+    await ctx.feedback.append({
       t: new Date().toISOString(),
       requestId: input.requestId,
       faceIndex: input.faceIndex,
@@ -67,18 +68,28 @@ export async function submitFeedback(ctx: ServiceContext, input: FeedbackInput):
     throw new AppError(500, 'feedback_not_stored', 'feedback could not be stored', true, { cause: err });
   }
   ctx.metrics.feedback.inc({ version: served.modelVersion, correct: String(correct) });
-  publishAccuracy(ctx.metrics, ctx.feedback, served.modelVersion);
+  publishAccuracy(ctx.metrics, ctx.feedback);
   const crop = served.crops?.[input.faceIndex];
-  const cropPath = crop ? await saveCrop(ctx.config.feedbackDir, input, crop) : undefined;
+  const cropPath = crop ? await saveCrop(cropsDir(ctx.config), input, crop) : undefined;
   return { requestId: input.requestId, faceIndex: input.faceIndex, modelVersion: served.modelVersion, predicted, label: input.label, correct, ...(cropPath ? { cropPath } : {}) };
 }
 
-/** Sets the accuracy gauge of one version, or of every version in the log (start-up). */
-export function publishAccuracy(metrics: Metrics, store: FeedbackStore, version?: string): void {
-  for (const [v, acc] of store.accuracy()) {
-    if (version !== undefined && v !== version) continue;
-    metrics.feedbackAccuracy.set({ version: v }, acc.correct / acc.total);
-  }
+/**
+ * Sets the accuracy gauge of every version in the retained log; a version whose labels all left with a rotated
+ * file loses its gauge rather than keep a stale value.
+ */
+export function publishAccuracy(metrics: Metrics, store: FeedbackStore): void {
+  metrics.feedbackAccuracy.reset();
+  for (const [v, acc] of store.accuracy()) metrics.feedbackAccuracy.set({ version: v }, acc.correct / acc.total);
+}
+
+/**
+ * Where labelled crops are saved. Anyone who can reach /v1/feedback can label, so a crop joins `crops/` (the
+ * image-folder dataset a retraining, drift-triggered ones included, may be pointed at) only when the operator
+ * opted in; otherwise it waits in `crops-unreviewed/`, same layout, for a person to check and move.
+ */
+export function cropsDir(config: Pick<InferenceConfig, 'feedbackDir' | 'feedbackCropsTrainable'>): string {
+  return join(config.feedbackDir, config.feedbackCropsTrainable ? 'crops' : 'crops-unreviewed');
 }
 
 /**
@@ -90,12 +101,12 @@ export function cropSplit(requestId: string, faceIndex: number): 'train' | 'test
 }
 
 /**
- * `<feedback dir>/crops/<train|test>/<label>/<requestId>-<face>.png`: the `<split>/<class>/` layout the
- * image-folder ingest source reads (val is carved from train), so `--dataset <feedback dir>/crops` trains on it.
+ * `<crops dir>/<train|test>/<label>/<requestId>-<face>.png`: the `<split>/<class>/` layout the image-folder
+ * ingest source reads (val is carved from train), so `--dataset <feedback dir>/crops` trains on it.
  * Written to a temp name and renamed, so a crash never leaves half a PNG to be ingested.
  */
-async function saveCrop(feedbackDir: string, input: FeedbackInput, crop: Uint8Array): Promise<string> {
-  const dir = join(feedbackDir, 'crops', cropSplit(input.requestId, input.faceIndex), input.label);
+async function saveCrop(root: string, input: FeedbackInput, crop: Uint8Array): Promise<string> {
+  const dir = join(root, cropSplit(input.requestId, input.faceIndex), input.label);
   const safeId = input.requestId.replace(/[^\w.-]/g, '_');
   const path = join(dir, `${safeId}-${input.faceIndex}.png`);
   await mkdir(dir, { recursive: true });
