@@ -3,6 +3,8 @@ export type LogLevel = 'silent' | 'error' | 'info';
 export interface Logger {
   info(msg: string, fields?: Record<string, unknown>): void;
   error(msg: string, fields?: Record<string, unknown>): void;
+  /** The admin audit trail (`"level":"audit"`): written at every level but `silent`, and at once, like errors. */
+  audit(msg: string, fields?: Record<string, unknown>): void;
 }
 
 /**
@@ -36,10 +38,10 @@ function enqueue(line: string): void {
 }
 
 export function createLogger(level: LogLevel): Logger {
-  const write = (lvl: 'info' | 'error', msg: string, fields: Record<string, unknown> = {}) => {
+  const write = (lvl: 'info' | 'error' | 'audit', msg: string, fields: Record<string, unknown> = {}) => {
     if (level === 'silent' || (level === 'error' && lvl === 'info')) return;
     enqueue(`${JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...fields })}\n`);
-    if (lvl === 'error') flush();
+    if (lvl !== 'info') flush();
   };
-  return { info: (m, f) => write('info', m, f), error: (m, f) => write('error', m, f) };
+  return { info: (m, f) => write('info', m, f), error: (m, f) => write('error', m, f), audit: (m, f) => write('audit', m, f) };
 }

@@ -281,3 +281,107 @@ describe('inference admin API', () => {
     assert.ok(original.isReleased, 'the replaced model released its session once its requests finished');
   });
 });
+
+describe('inference admin audit log', () => {
+  let server: RunningServer;
+  let token: string;
+  /** What the service logged: tests run with FEROPS_LOG_LEVEL=silent, so its logger is swapped for one that keeps lines. */
+  const lines: Record<string, any>[] = [];
+  let seq = 0;
+  before(async () => {
+    ({ ADMIN_TOKEN: token } = await import('../../services/inference/testing/harness'));
+    server = await startTestServer();
+    const keep = (level: string) => (msg: string, fields: Record<string, unknown> = {}) => void lines.push({ level, msg, ...fields });
+    server.ctx.logger = { info: keep('info'), error: keep('error'), audit: keep('audit') };
+  });
+  after(() => server.stop());
+
+  /** One admin call under its own request id; answers its status and the audit lines logged under that id. */
+  const call = async (method: string, path: string, opts: { body?: unknown; raw?: string; token?: string | null } = {}) => {
+    const requestId = `audit-${++seq}`;
+    const headers: Record<string, string> = { 'x-request-id': requestId };
+    const bearer = opts.token === undefined ? token : opts.token;
+    if (bearer !== null) headers.authorization = `Bearer ${bearer}`;
+    const body = opts.raw ?? (opts.body === undefined ? undefined : JSON.stringify(opts.body));
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const res = await fetch(`${server.url}${path}`, { method, headers, body });
+    await res.arrayBuffer();
+    return { status: res.status, audit: lines.filter((l) => l.level === 'audit' && l.requestId === requestId) };
+  };
+  const state = (stable: string | null, canary: string | null, canaryWeight = 0, shadow = false) => ({ stable, canary, canaryWeight, shadow });
+
+  it('when admin calls change the slots, then each leaves one audit line with its request id, caller, action and the versions and weight before and after', async () => {
+    const steps: [string, string, unknown, string, ReturnType<typeof state>, ReturnType<typeof state>][] = [
+      ['PUT', '/admin/v1/slots/canary', { source: model('constant-happy'), version: 'audit-happy' }, 'load-slot', state('strips', null), state('strips', 'audit-happy')],
+      ['PUT', '/admin/v1/traffic', { canaryWeight: 25, shadow: true }, 'set-traffic', state('strips', 'audit-happy'), state('strips', 'audit-happy', 25, true)],
+      ['POST', '/admin/v1/promote', undefined, 'promote', state('strips', 'audit-happy', 25, true), state('audit-happy', null)],
+      ['PUT', '/admin/v1/slots/canary', { source: model('constant-sad'), version: 'audit-sad' }, 'load-slot', state('audit-happy', null), state('audit-happy', 'audit-sad')],
+      ['POST', '/admin/v1/rollback', undefined, 'rollback', state('audit-happy', 'audit-sad'), state('audit-happy', null)],
+      ['GET', '/admin/v1/slots', undefined, 'read-slots', state('audit-happy', null), state('audit-happy', null)],
+    ];
+    for (const [method, path, body, action, before, after] of steps) {
+      const res = await call(method, path, { body });
+      assert.equal(res.status, 200, `${method} ${path}`);
+      assert.equal(res.audit.length, 1, `${method} ${path}: one audit line`);
+      const [line] = res.audit;
+      assert.equal(line.msg, 'admin call');
+      assert.equal(line.action, action);
+      assert.equal(line.method, method);
+      assert.equal(line.path, path);
+      assert.equal(line.client, '127.0.0.1');
+      assert.match(line.peer, /^(::ffff:)?127\.0\.0\.1$/);
+      assert.equal(line.status, 200);
+      assert.equal(line.outcome, 'done');
+      assert.equal(line.reason, undefined);
+      assert.deepEqual(line.before, before, `${action}: before`);
+      assert.deepEqual(line.after, after, `${action}: after`);
+      if (action === 'load-slot') assert.equal(line.source, (body as { source: string }).source, 'the model source a load asked for');
+    }
+  });
+
+  it('when an admin call is refused, then its audit line gives the status and the reason, the state is unchanged and no line holds a token', async () => {
+    const wrongToken = 'not-the-token-at-all';
+    const cases: [string, string, Parameters<typeof call>[2], number, string, string][] = [
+      ['POST', '/admin/v1/promote', { token: null }, 401, 'unauthorized', 'promote'],
+      ['PUT', '/admin/v1/traffic', { token: wrongToken, body: { canaryWeight: 100 } }, 403, 'forbidden', 'set-traffic'],
+      ['PUT', '/admin/v1/slots/canary', { token: `${token}x` }, 403, 'forbidden', 'load-slot'],
+      ['PUT', '/admin/v1/traffic', { body: { canaryWeight: 101 } }, 400, 'invalid_request', 'set-traffic'],
+      ['PUT', '/admin/v1/traffic', { raw: '{"canaryWeight":' }, 400, 'invalid_json', 'set-traffic'],
+      ['POST', '/admin/v1/promote', {}, 409, 'no_canary', 'promote'],
+      ['PUT', '/admin/v1/slots/stable', { body: { source: model('failing') } }, 422, 'invalid_model', 'load-slot'],
+      ['DELETE', '/admin/v1/slots/stable', {}, 400, 'invalid_request', 'clear-slot'],
+      ['POST', '/admin/v1/reboot', {}, 404, 'not_found', 'unknown'],
+    ];
+    const unchanged = state(server.ctx.slots.get('stable')!.info.version, null);
+    for (const [method, path, opts, status, reason, action] of cases) {
+      const res = await call(method, path, opts);
+      assert.equal(res.status, status, `${method} ${path}`);
+      assert.equal(res.audit.length, 1, `${method} ${path}: one audit line`);
+      const [line] = res.audit;
+      assert.equal(line.action, action, `${method} ${path}`);
+      assert.equal(line.status, status);
+      assert.equal(line.outcome, 'refused');
+      assert.equal(line.reason, reason);
+      assert.ok(typeof line.detail === 'string' && line.detail.length > 0, 'the message the caller got');
+      assert.deepEqual(line.before, unchanged);
+      assert.deepEqual(line.after, unchanged);
+    }
+    const everything = JSON.stringify(lines);
+    assert.ok(!everything.includes(token) && !everything.includes(wrongToken), 'a token reached the log');
+  });
+
+  it('when the log level is error, then audit lines are still written, and silent writes none', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const logger = join(__dirname, '..', '..', 'services', 'inference', 'logger.ts');
+    const script = [
+      `const { createLogger } = require(${JSON.stringify(logger)});`,
+      `createLogger('error').info('request', { dropped: true });`,
+      `createLogger('error').audit('admin call', { action: 'promote' });`,
+      `createLogger('silent').audit('admin call', { action: 'rollback' });`,
+    ].join('\n');
+    const run = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], { encoding: 'utf8' });
+    assert.equal(run.status, 0, run.stderr);
+    const out = run.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(out.map(({ level, msg, action }) => ({ level, msg, action })), [{ level: 'audit', msg: 'admin call', action: 'promote' }]);
+  });
+});
