@@ -77,11 +77,14 @@ export async function waitFor<T>(what: string, check: () => T | undefined | fals
 export const waitForCheckpoint = (dataDir: string, workflowId: string, minEpoch: number) =>
   waitFor(`the checkpoint of epoch ${minEpoch}`, () => trainerEvents(dataDir, workflowId).some((e) => e.event === 'checkpoint' && (e.epoch ?? 0) >= minEpoch), 300_000);
 
-/** One MLflow run for the pipeline, one model version, and every epoch's metrics exactly once. */
+/** Every metric the train activity logs once per epoch, stepped by epoch (`epochPoints` in activities/train). */
+const EPOCH_METRIC_KEYS = ['train_loss', 'val_loss', 'val_accuracy', 'learning_rate', 'images_per_s'] as const;
+
+/** One MLflow run for the pipeline, one model version, and every per-epoch metric exactly once per epoch. */
 export async function assertNothingDuplicated(mlflowUrl: string, runId: string, epochs: number): Promise<void> {
   const mlflow = new MlflowClient({ baseUrl: mlflowUrl });
   const expected = Array.from({ length: epochs }, (_, i) => i + 1);
-  for (const key of ['val_accuracy', 'train_loss', 'val_loss']) {
+  for (const key of EPOCH_METRIC_KEYS) {
     const steps = (await mlflow.getMetricHistory(runId, key)).map((m) => m.step).sort((a, b) => a - b);
     assert.deepEqual(steps, expected, `${key}: every epoch exactly once`);
   }

@@ -7,7 +7,7 @@ let s: ChaosStack;
 before(async () => void (s = await startChaosStack('chaos-pipeline')), { timeout: 300_000 });
 after(async () => await s?.close());
 
-describe('chaos: pipeline faults', { timeout: 1_800_000 }, () => {
+describe('chaos: pipeline faults', { timeout: 1_200_000 }, () => {
   it('when MLflow is stopped for 60 s mid-training and restarted on the same port and dir, then the pipeline completes and every epoch metric is logged exactly once', (t) => mlflowOutage(s, t));
   it('when the Temporal dev server is restarted on the same database mid-pipeline, then the workflow continues from its history and completes', (t) => temporalRestart(s, t));
   it('when the same pipeline is started twice at once, then it runs once: one workflow, one train activity, one trainer start, one MLflow run', (t) => doubleStart(s, t));

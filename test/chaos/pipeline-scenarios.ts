@@ -4,8 +4,10 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { WorkflowHandle } from '@temporalio/client';
+import { optionalTsToMs } from '@temporalio/common/lib/time';
 import { TASK_QUEUE } from '../../lib/temporal-constants';
-import { pipelineIdFor, readProgress, startOrAttach } from '../../services/cli/pipeline-runner';
+import { pipelineIdFor, startOrAttach } from '../../services/cli/pipeline-runner';
 import type { trainingPipeline } from '../../workflows';
 import {
   assertNothingDuplicated, resultAcrossRestarts, smallPipeline, trainDir, trainerEvents, waitFor, waitForCheckpoint,
@@ -42,22 +44,41 @@ export async function mlflowOutage(s: Scope, t: Observer): Promise<void> {
   t.diagnostic(`observed: MLflow down ${Math.round(downFor / 1000)} s; epochs done at stop ${epochsAtStop}, at restart ${epochsDuringOutage}; trainer starts ${JSON.stringify(startsOf(s, handle.workflowId))}`);
 }
 
+/** The running train attempt as the server sees it (its last heartbeat), or undefined once none runs. */
+async function runningTrainAttempt(handle: WorkflowHandle): Promise<{ heartbeatAt?: number } | undefined> {
+  const train = (await handle.describe()).raw.pendingActivities?.find((a) => a.activityType?.name === 'train');
+  return train && { heartbeatAt: optionalTsToMs(train.lastHeartbeatTime) };
+}
+
 /** when the Temporal dev server is restarted on the same database mid-pipeline, then the workflow continues from its history and completes */
 export async function temporalRestart(s: Scope, t: Observer): Promise<void> {
-  const epochs = 4;
+  const epochs = 6;
   const { handle } = await startOrAttach(s.client, TASK_QUEUE, smallPipeline(22, epochs), `chaos-temporal-${randomUUID()}`);
-  await waitForCheckpoint(s.dataDir, handle.workflowId, 2);
-  const stageAtRestart = (await readProgress(handle)).progress?.stages.at(-1)?.stage;
+  // The worker sends the attempt's heartbeats at most every 24 s (0.8 x its 30 s heartbeatTimeout) and retries one
+  // for 10 s. Restarted just before a heartbeat is due, the server has ~6 s to come back before it times the attempt
+  // out and schedules attempt 2; restarted within 10 s after one landed, it has over 15 s. So the restart waits for
+  // training to be under way (a checkpoint) and for a recent heartbeat.
+  const beatAt = await waitFor('a checkpoint, then a heartbeat of the train attempt under 10 s old', async () => {
+    if (!trainerEvents(s.dataDir, handle.workflowId).some((e) => e.event === 'checkpoint')) return false;
+    const train = await runningTrainAttempt(handle);
+    if (!train) throw new Error(`training ended before a heartbeat came to restart after: trainer starts ${JSON.stringify(startsOf(s, handle.workflowId))}`);
+    return train.heartbeatAt !== undefined && Date.now() - train.heartbeatAt < 10_000 && train.heartbeatAt;
+  }, 300_000);
   const restartAt = Date.now();
   await s.stack.restart('temporal');
   const restartMs = Date.now() - restartAt;
   const result = await resultAcrossRestarts(() => handle.result(), 600_000);
   assert.ok(result.modelVersion, `registered: ${result.reason}`);
-  const history = await handle.fetchHistory();
-  const trains = history.events!.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'train');
+  const events = (await handle.fetchHistory()).events!;
+  const trains = events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'train');
   assert.equal(trains.length, 1, 'the train activity was scheduled once; the restart did not re-run the workflow');
+  // The started event is written when the activity closes, with the attempt that closed it.
+  const started = events.find((e) => String(e.activityTaskStartedEventAttributes?.scheduledEventId) === String(trains[0].eventId));
+  const timing = `restart began ${restartAt - beatAt} ms after the last heartbeat and took ${restartMs} ms`;
+  assert.equal(started?.activityTaskStartedEventAttributes?.attempt, 1, `the train activity finished on its first attempt (${timing})`);
+  assert.deepEqual(startsOf(s, handle.workflowId), [null], 'one trainer run, never restarted');
   await assertNothingDuplicated(s.stack.mlflowUrl, result.mlflowRunId, epochs);
-  t.diagnostic(`observed: restarted during stage ${stageAtRestart} (restart took ${restartMs} ms); outcome ${result.outcome}; trainer starts ${JSON.stringify(startsOf(s, handle.workflowId))}`);
+  t.diagnostic(`observed: restarted during the train attempt, ${timing}; outcome ${result.outcome}; train attempt ${started?.activityTaskStartedEventAttributes?.attempt}; trainer starts ${JSON.stringify(startsOf(s, handle.workflowId))}`);
 }
 
 /** when the same pipeline is started twice at once, then it runs once: one workflow, one train activity, one trainer start, one MLflow run */
