@@ -10,14 +10,14 @@ import type { Worker } from '@temporalio/worker';
 import { createDeployActivities } from '../../activities/deploy';
 import { InferenceAdminClient } from '../../activities/deploy/inference-admin-client';
 import { ingestDataset } from '../../activities/ingest';
-import { logModel, promoteChampion, registerModel } from '../../activities/register';
+import { promoteChampion } from '../../activities/register';
 import { withDefaults } from '../../lib/pipeline-input';
 import { startLoad } from '../../services/cli/load-generator';
-import { ADMIN_TOKEN, model, startTestServer } from '../../services/inference/testing/harness';
+import { ADMIN_TOKEN, startTestServer } from '../../services/inference/testing/harness';
 import type { RunningServer } from '../../services/inference/server';
 import { canaryRollout, type RolloutResult } from '../../workflows/canary-rollout';
 import { abortSignal, approveUpdate, rolloutStateQuery } from '../../workflows/definitions';
-import { startMlflowFixture, type MlflowFixture } from './mlflow-fixtures';
+import { registerFixture, startMlflowFixture, type MlflowFixture } from './mlflow-fixtures';
 import { startTemporalTestEnv, type TemporalTestEnv } from '../helpers/temporal-env';
 
 // canaryRollout with its real activities: a real Temporal dev server, a real MLflow registry and the real
@@ -35,16 +35,7 @@ let dataRoot: string;
 const taskQueue = `canary-${randomUUID()}`;
 const versions: Record<string, string> = {};
 
-async function register(fixture: string): Promise<string> {
-  const experimentId = await mlflow.client.getOrCreateExperiment('canary-test');
-  const run = await mlflow.client.createRun({ experimentId });
-  const ref = await logModel({ client: mlflow.client, runId: run.info.run_id, experimentId, modelDir: model(fixture), name: NAME });
-  const r = await registerModel({
-    client: mlflow.client, name: NAME, runId: run.info.run_id, runKey: `${fixture}-${randomUUID()}`, modelSource: ref,
-    evaluation: { accuracy: 1 }, gate: { minAccuracy: 0, maxDropVsChampion: 1 },
-  });
-  return r.version!;
-}
+const register = (fixture: string) => registerFixture(mlflow.client, NAME, 'canary-test', fixture);
 
 async function rollout(
   version: string,

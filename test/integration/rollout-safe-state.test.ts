@@ -13,17 +13,17 @@ import type { Activities } from '../../activities';
 import { createDeployActivities } from '../../activities/deploy';
 import { InferenceAdminClient } from '../../activities/deploy/inference-admin-client';
 import { ingestDataset } from '../../activities/ingest';
-import { logModel, promoteChampion, registerModel } from '../../activities/register';
+import { promoteChampion } from '../../activities/register';
 import { withDefaults } from '../../lib/pipeline-input';
 import { startLoad, type LoadStats } from '../../services/cli/load-generator';
-import { ADMIN_TOKEN, model, startTestServer } from '../../services/inference/testing/harness';
+import { ADMIN_TOKEN, startTestServer } from '../../services/inference/testing/harness';
 import type { RunningServer } from '../../services/inference/server';
 import { canaryRollout, type RolloutResult } from '../../workflows/canary-rollout';
 import { rolloutStateQuery } from '../../workflows/definitions';
 import { fakeActivities, healthyStats, type FakeWorld } from '../helpers/fake-activities';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy';
 import { startTemporalTestEnv, type TemporalTestEnv } from '../helpers/temporal-env';
-import { startMlflowFixture, type MlflowFixture } from './mlflow-fixtures';
+import { registerFixture, startMlflowFixture, type MlflowFixture } from './mlflow-fixtures';
 
 // Issue #17: once the candidate is loaded, every way out of canaryRollout ends rolled back or promoted, with the
 // reason recorded, however long the service or the registry is away. First with real processes (a Temporal dev
@@ -42,16 +42,7 @@ let dataRoot: string;
 let datasetUri: string;
 const versions: Record<string, string> = {};
 
-async function register(fixture: string): Promise<string> {
-  const experimentId = await mlflow.client.getOrCreateExperiment(NAME);
-  const run = await mlflow.client.createRun({ experimentId });
-  const ref = await logModel({ client: mlflow.client, runId: run.info.run_id, experimentId, modelDir: model(fixture), name: NAME });
-  const r = await registerModel({
-    client: mlflow.client, name: NAME, runId: run.info.run_id, runKey: `${fixture}-${randomUUID()}`, modelSource: ref,
-    evaluation: { accuracy: 1 }, gate: { minAccuracy: 0, maxDropVsChampion: 1 },
-  });
-  return r.version!;
-}
+const register = (fixture: string) => registerFixture(mlflow.client, NAME, NAME, fixture);
 
 /** Polls until `check` holds; its last answer is the failure message when it never does. */
 async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
