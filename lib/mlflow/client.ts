@@ -14,6 +14,8 @@ export interface MlflowClientOptions {
   retry?: RetryOptions;
   /** Per-request timeout for REST calls (artifact transfers get four times as much). */
   requestTimeoutMs?: number;
+  /** Where MLFLOW_TRACKING_TOKEN / _USERNAME / _PASSWORD are read (default process.env). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /**

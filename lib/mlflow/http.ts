@@ -18,14 +18,17 @@ export class MlflowHttp {
   readonly baseUrl: string;
   readonly retry: ResolvedRetry;
 
-  constructor(opts: { baseUrl: string; retry?: RetryOptions; requestTimeoutMs?: number }) {
+  constructor(opts: { baseUrl: string; retry?: RetryOptions; requestTimeoutMs?: number; env?: NodeJS.ProcessEnv }) {
     if (!/^https?:\/\//.test(opts.baseUrl)) throw new Error(`MLflow baseUrl must start with http(s)://, got "${opts.baseUrl}"`);
     this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
     this.retry = resolveRetry(opts.retry);
     this.timeoutMs = opts.requestTimeoutMs ?? 30_000;
+    this.auth = authHeaders(opts.env ?? process.env);
   }
 
   private readonly timeoutMs: number;
+  /** Sent with every request: the credentials MLflow's own clients read from the environment, if any. */
+  private readonly auth: Record<string, string>;
 
   /** One REST call under `/api/2.0/mlflow`; GET takes `query`, the others a JSON `body`. */
   async json<T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, args: { query?: Query; body?: unknown } = {}): Promise<T> {
@@ -34,7 +37,7 @@ export class MlflowHttp {
       const res = await request(url, {
         method,
         // The server rejects POST/PATCH/DELETE without this content type, and undici adds none itself.
-        headers: args.body === undefined ? {} : { 'content-type': 'application/json' },
+        headers: args.body === undefined ? this.auth : { ...this.auth, 'content-type': 'application/json' },
         body: args.body === undefined ? undefined : JSON.stringify(args.body),
         headersTimeout: this.timeoutMs,
         bodyTimeout: this.timeoutMs,
@@ -53,7 +56,7 @@ export class MlflowHttp {
       // A fresh stream per try: a half-read stream from a failed try cannot be replayed.
       const res = await request(this.baseUrl + path, {
         method: 'PUT',
-        headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
+        headers: { ...this.auth, 'content-type': 'application/octet-stream', 'content-length': String(size) },
         body: createReadStream(localFile),
         headersTimeout: this.timeoutMs * 4,
         bodyTimeout: this.timeoutMs * 4,
@@ -68,7 +71,7 @@ export class MlflowHttp {
     const path = ARTIFACTS + '/' + encodePath(artifactPath);
     mkdirSync(dirname(localFile), { recursive: true });
     await withRetry(`GET ${path}`, this.retry, async () => {
-      const res = await request(this.baseUrl + path, { method: 'GET', headersTimeout: this.timeoutMs * 4, bodyTimeout: this.timeoutMs * 4 });
+      const res = await request(this.baseUrl + path, { method: 'GET', headers: this.auth, headersTimeout: this.timeoutMs * 4, bodyTimeout: this.timeoutMs * 4 });
       if (res.statusCode >= 400) throw errorFrom(res.statusCode, await res.body.text(), `GET ${path}`);
       await pipeline(res.body, createWriteStream(localFile));
     });
@@ -78,7 +81,7 @@ export class MlflowHttp {
   async listDir(artifactPath: string): Promise<{ path: string; is_dir?: boolean; file_size?: number }[]> {
     const url = this.baseUrl + ARTIFACTS + queryString({ path: artifactPath });
     return withRetry(`GET ${ARTIFACTS}?path=${artifactPath}`, this.retry, async () => {
-      const res = await request(url, { method: 'GET', headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs });
+      const res = await request(url, { method: 'GET', headers: this.auth, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs });
       const text = await res.body.text();
       if (res.statusCode >= 400) throw errorFrom(res.statusCode, text, `GET ${ARTIFACTS}`);
       return ((text ? JSON.parse(text) : {}) as { files?: { path: string; is_dir?: boolean; file_size?: number }[] }).files ?? [];
@@ -107,4 +110,15 @@ function errorFrom(status: number, text: string, endpoint: string): MlflowError 
   } catch {
     return new MlflowError(status, `HTTP_${status}`, text.slice(0, 500), endpoint);
   }
+}
+
+/**
+ * The credentials of a tracking server behind MLflow's basic-auth app (or a proxy that takes a bearer token), from
+ * the variables MLflow's own clients read: MLFLOW_TRACKING_TOKEN, else MLFLOW_TRACKING_USERNAME and _PASSWORD.
+ */
+export function authHeaders(env: NodeJS.ProcessEnv): Record<string, string> {
+  if (env.MLFLOW_TRACKING_TOKEN) return { authorization: `Bearer ${env.MLFLOW_TRACKING_TOKEN}` };
+  const user = env.MLFLOW_TRACKING_USERNAME;
+  if (!user) return {};
+  return { authorization: `Basic ${Buffer.from(`${user}:${env.MLFLOW_TRACKING_PASSWORD ?? ''}`).toString('base64')}` };
 }

@@ -1,6 +1,7 @@
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import { loadConfig } from '../../lib/config';
+import { temporalTls } from '../../lib/temporal-tls';
 
 /**
  * The Temporal worker. By default one process serves both task queues: the pipeline queue (workflows and the
@@ -12,7 +13,7 @@ async function main(): Promise<void> {
   const queues = config.workerTaskQueues.length ? config.workerTaskQueues : [config.taskQueue, config.trainingTaskQueue];
   const unknown = queues.filter((q) => q !== config.taskQueue && q !== config.trainingTaskQueue);
   if (unknown.length) throw new Error(`FEROPS_WORKER_TASK_QUEUES names unknown queues: ${unknown.join(', ')}`);
-  const connection = await NativeConnection.connect({ address: config.temporalAddress });
+  const connection = await NativeConnection.connect({ address: config.temporalAddress, tls: temporalTls(config) });
   const activities = createActivities(config);
   const common = { connection, namespace: config.temporalNamespace, shutdownGraceTime: '45s' } as const;
   const workers: Worker[] = [];

@@ -7,7 +7,7 @@ import { MetricBuffer, MlflowClient, MlflowError } from '../../lib/mlflow';
 // A scripted stand-in for the server: each request takes the next answer, so retry behaviour is exact.
 let server: Server;
 let answers: { status: number; body: unknown }[] = [];
-let seen: { method: string; url: string; contentType?: string; body: string }[] = [];
+let seen: { method: string; url: string; contentType?: string; authorization?: string; body: string }[] = [];
 let client: MlflowClient;
 
 const read = async (req: IncomingMessage): Promise<string> => {
@@ -18,7 +18,7 @@ const read = async (req: IncomingMessage): Promise<string> => {
 
 before(async () => {
   server = createServer(async (req, res) => {
-    seen.push({ method: req.method!, url: req.url!, contentType: req.headers['content-type'], body: await read(req) });
+    seen.push({ method: req.method!, url: req.url!, contentType: req.headers['content-type'], authorization: req.headers.authorization, body: await read(req) });
     const a = answers.shift() ?? { status: 500, body: { error_code: 'INTERNAL_ERROR', message: 'no scripted answer' } };
     res.writeHead(a.status, { 'content-type': 'application/json' }).end(JSON.stringify(a.body));
   });
@@ -33,6 +33,21 @@ const reset = (a: typeof answers) => {
 };
 
 describe('MLflow HTTP layer', () => {
+  it("when MLflow's credentials are in the environment, then every call carries them (basic-auth app or a bearer proxy)", async () => {
+    const url = client.baseUrl;
+    const basic = new MlflowClient({ baseUrl: url, env: { MLFLOW_TRACKING_USERNAME: 'ada', MLFLOW_TRACKING_PASSWORD: 'pw:1' } });
+    reset([{ status: 200, body: { run: { info: { run_id: 'r1', status: 'RUNNING' }, data: {} } } }, { status: 200, body: {} }]);
+    await basic.getRun('r1');
+    await basic.setTags('r1', { a: 'b' });
+    assert.deepEqual(seen.map((s) => s.authorization), Array(2).fill(`Basic ${Buffer.from('ada:pw:1').toString('base64')}`));
+    reset([{ status: 200, body: { run: { info: { run_id: 'r1', status: 'RUNNING' }, data: {} } } }]);
+    await new MlflowClient({ baseUrl: url, env: { MLFLOW_TRACKING_TOKEN: 't0k', MLFLOW_TRACKING_USERNAME: 'ignored' } }).getRun('r1');
+    assert.equal(seen[0].authorization, 'Bearer t0k');
+    reset([{ status: 200, body: { run: { info: { run_id: 'r1', status: 'RUNNING' }, data: {} } } }]);
+    await new MlflowClient({ baseUrl: url, env: {} }).getRun('r1');
+    assert.equal(seen[0].authorization, undefined, 'no credentials configured, none sent');
+  });
+
   it('when the server answers 503 twice, then the call is retried and succeeds', async () => {
     reset([
       { status: 503, body: { error_code: 'TEMPORARILY_UNAVAILABLE', message: 'busy' } },
