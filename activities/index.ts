@@ -43,11 +43,11 @@ export function createActivities(config: FeropsConfig) {
     }),
     evaluate: createEvaluateStage(run, { runsDir, modelCacheDir: join(config.dataDir, 'model-cache') }),
     register: createRegisterStage(run),
-    ...createDeployActivities(new InferenceAdminClient(config.inferenceUrl, config.adminToken), mlflow),
+    ...createDeployActivities(new InferenceAdminClient(config.inferenceAdminUrl, config.adminToken), mlflow),
     ...createMonitorActivities({
       mlflow,
       modelName: config.modelName,
-      inferenceUrl: config.inferenceUrl,
+      inferenceUrl: config.inferenceAdminUrl,
       adminToken: config.adminToken,
       baselineCacheDir: join(config.dataDir, 'monitoring', 'baselines'),
     }),

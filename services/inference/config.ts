@@ -45,6 +45,13 @@ export const makeConfigSchema = (env: NodeJS.ProcessEnv = process.env) => z.obje
   host: z.string().min(1).default('127.0.0.1'),
   /** FEROPS_INFERENCE_PORT [8080]: TCP port; 0 picks a free one (tests). */
   port: int(0, 65535).default(8080),
+  /**
+   * FEROPS_ADMIN_PORT [unset]: serve the admin API (/admin/v1) on this port alone (0 picks a free one), so that a
+   * network rule can admit only the pipeline worker to it; the public port then answers 404 for /admin.
+   */
+  adminPort: int(0, 65535).optional(),
+  /** FEROPS_ADMIN_HOST [FEROPS_INFERENCE_HOST]: interface the admin port binds. */
+  adminHost: z.string().min(1).optional(),
   /** FEROPS_ADMIN_TOKEN [none]: bearer token of the admin API; without it the admin API answers 503. */
   adminToken: z.string().min(16, 'FEROPS_ADMIN_TOKEN must be at least 16 characters').optional(),
   /** FEROPS_MLFLOW_URL [http://127.0.0.1:5000]: registry used for `models:/` sources. */
@@ -153,6 +160,8 @@ export type InferenceConfig = z.output<ReturnType<typeof makeConfigSchema>>;
 const ENV_KEYS: Record<keyof InferenceConfig, string> = {
   host: 'FEROPS_INFERENCE_HOST',
   port: 'FEROPS_INFERENCE_PORT',
+  adminPort: 'FEROPS_ADMIN_PORT',
+  adminHost: 'FEROPS_ADMIN_HOST',
   adminToken: 'FEROPS_ADMIN_TOKEN',
   mlflowUrl: 'FEROPS_MLFLOW_URL',
   modelCacheDir: 'FEROPS_MODEL_CACHE_DIR',

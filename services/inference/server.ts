@@ -1,4 +1,4 @@
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import { type InferenceConfig, loadConfig } from './config';
@@ -9,6 +9,8 @@ import { loadSlot } from './usecases/slots';
 
 export interface RunningServer {
   url: string;
+  /** Where the admin API answers: `url`, or the FEROPS_ADMIN_PORT listener when one is configured. */
+  adminUrl: string;
   port: number;
   app: Express;
   ctx: ServiceContext;
@@ -31,38 +33,73 @@ export async function startServer(overrides: Partial<InferenceConfig> = {}): Pro
   const predict = predictHandler(ctx);
   // requestTimeout bounds how long a client may take to send its request (slow uploads hold a socket and a
   // body buffer); node only checks it every connectionsCheckingInterval, so that is scaled down with it.
-  const server = createServer(
-    {
-      requestTimeout: config.requestTimeoutMs,
-      headersTimeout: Math.min(config.requestTimeoutMs, 60_000),
-      connectionsCheckingInterval: Math.min(30_000, Math.max(250, config.requestTimeoutMs / 4)),
-    },
-    (req, res) => (isPredictRequest(req) ? predict(req, res) : app(req, res)),
-  );
+  const serverOptions = {
+    requestTimeout: config.requestTimeoutMs,
+    headersTimeout: Math.min(config.requestTimeoutMs, 60_000),
+    connectionsCheckingInterval: Math.min(30_000, Math.max(250, config.requestTimeoutMs / 4)),
+  };
+  const separateAdmin = config.adminPort !== undefined;
+  const server = createServer(serverOptions, (req, res) => {
+    if (isPredictRequest(req)) return predict(req, res);
+    if (separateAdmin && isAdminPath(req)) return notFound(res);
+    return app(req, res);
+  });
+  const adminServer = separateAdmin ? createServer(serverOptions, (req, res) => (isAdminPath(req) ? app(req, res) : notFound(res))) : undefined;
+  let url: string;
+  let adminUrl: string;
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('listening', resolve);
-      server.once('error', reject);
-      server.listen(config.port, config.host);
-    });
+    url = await listen(server, config.port, config.host);
+    adminUrl = adminServer ? await listen(adminServer, config.adminPort!, config.adminHost ?? config.host) : url;
   } catch (err) {
+    server.close();
     await ctx.faces.close();
     throw err;
   }
-  const { port } = server.address() as AddressInfo;
-  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-  ctx.logger.info('inference service listening', { url: `http://${host}:${port}`, stable: ctx.slots.get('stable')?.info.version ?? null });
+  const port = Number(new URL(url).port);
+  ctx.logger.info('inference service listening', { url, adminUrl, stable: ctx.slots.get('stable')?.info.version ?? null });
 
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= new Promise<void>((resolve, reject) => {
       // close() waits for in-flight requests; idle keep-alive sockets are closed so it does not wait on them.
+      adminServer?.close();
+      adminServer?.closeIdleConnections();
       server.close((err) => {
         Promise.all([ctx.feedback.close(), ctx.slots.close(), ctx.faces.close()]).then(() => (err ? reject(err) : resolve()), reject);
       });
       server.closeIdleConnections();
     }));
-  return { url: `http://${host}:${port}`, port, app, ctx, stop };
+  return { url, adminUrl, port, app, ctx, stop };
+}
+
+function listen(server: Server, port: number, host: string): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    server.once('listening', () => {
+      const bound = (server.address() as AddressInfo).port;
+      resolve(`http://${host.includes(':') ? `[${host}]` : host}:${bound}`);
+    });
+    server.once('error', reject);
+    server.listen(port, host);
+  });
+}
+
+/**
+ * Whether a request is for the admin API, as express would route it (case-insensitive, percent-decoded, repeated
+ * slashes folded), so that no spelling of the path reaches it through the public port.
+ */
+function isAdminPath(req: IncomingMessage): boolean {
+  const path = (req.url ?? '/').split('?')[0];
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(path);
+  } catch {
+    decoded = path;
+  }
+  return /^\/+admin(\/|$)/i.test(decoded.replace(/\/{2,}/g, '/'));
+}
+
+function notFound(res: ServerResponse): void {
+  res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'not_found', message: 'no such route' } }));
 }
 
 /** The first cascade run compiles wasm paths and allocates buffers (~0.5 s); every worker pays it before traffic. */
