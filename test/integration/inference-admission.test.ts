@@ -116,7 +116,9 @@ describe('inference admission control', () => {
 
       const excess = await Promise.all(Array.from({ length: 20 }, () => post(server.url, crop)));
       for (const a of excess) assertOverloaded(a, /FEROPS_MAX_INFLIGHT/);
-      assert.ok(Math.max(...excess.map((a) => a.ms)) < 2000, `refusals took up to ${Math.max(...excess.map((a) => a.ms)).toFixed(0)} ms`);
+      // Refused at once, not after waiting behind the held uploads (which stay open up to the 30 s request timeout);
+      // the bound is wide because 20 connections on a busy 2-core runner can take a while just to be accepted.
+      assert.ok(Math.max(...excess.map((a) => a.ms)) < 10_000, `refusals took up to ${Math.max(...excess.map((a) => a.ms)).toFixed(0)} ms`);
       const fb = await fetch(`${server.url}/v1/feedback`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
       assert.equal(fb.status, 503, '/v1/feedback shares the in-flight limit');
       assert.equal(fb.headers.get('retry-after'), '1');
