@@ -56,17 +56,25 @@ export async function temporalRestart(s: Scope, t: Observer): Promise<void> {
   const { handle } = await startOrAttach(s.client, TASK_QUEUE, smallPipeline(22, epochs), `chaos-temporal-${randomUUID()}`);
   // The worker sends the attempt's heartbeats at most every 24 s (0.8 x its 30 s heartbeatTimeout) and retries one
   // for 10 s. Restarted just before a heartbeat is due, the server has ~6 s to come back before it times the attempt
-  // out and schedules attempt 2; restarted within 10 s after one landed, it has over 15 s. So the restart waits for
-  // training to be under way (a checkpoint) and for a recent heartbeat.
-  const beatAt = await waitFor('a checkpoint, then a heartbeat of the train attempt under 10 s old', async () => {
-    if (!trainerEvents(s.dataDir, handle.workflowId).some((e) => e.event === 'checkpoint')) return false;
-    const train = await runningTrainAttempt(handle);
-    if (!train) throw new Error(`training ended before a heartbeat came to restart after: trainer starts ${JSON.stringify(startsOf(s, handle.workflowId))}`);
-    return train.heartbeatAt !== undefined && Date.now() - train.heartbeatAt < 10_000 && train.heartbeatAt;
-  }, 300_000);
-  const restartAt = Date.now();
-  await s.stack.restart('temporal');
-  const restartMs = Date.now() - restartAt;
+  // out and schedules attempt 2; restarted within 10 s after one landed, it has over 15 s. On a fast CPU the whole
+  // training can end before the next heartbeat, so the trainer is frozen (SIGSTOP) once it has written a checkpoint:
+  // the worker keeps heartbeating for it, and the restart waits for a fresh heartbeat whatever the CPU's speed.
+  await waitForCheckpoint(s.dataDir, handle.workflowId, 1);
+  const trainerGroup = -Number(readFileSync(join(trainDir(s.dataDir, handle.workflowId), 'trainer.pid'), 'utf8'));
+  process.kill(trainerGroup, 'SIGSTOP');
+  let beatAt: number, restartAt: number, restartMs: number;
+  try {
+    beatAt = await waitFor('a heartbeat of the frozen train attempt under 10 s old', async () => {
+      const train = await runningTrainAttempt(handle);
+      assert.ok(train, `the train attempt is still running while its trainer is frozen: trainer starts ${JSON.stringify(startsOf(s, handle.workflowId))}`);
+      return train.heartbeatAt !== undefined && Date.now() - train.heartbeatAt < 10_000 && train.heartbeatAt;
+    }, 120_000);
+    restartAt = Date.now();
+    await s.stack.restart('temporal');
+    restartMs = Date.now() - restartAt;
+  } finally {
+    process.kill(trainerGroup, 'SIGCONT');
+  }
   const result = await resultAcrossRestarts(() => handle.result(), 600_000);
   assert.ok(result.modelVersion, `registered: ${result.reason}`);
   const events = (await handle.fetchHistory()).events!;
