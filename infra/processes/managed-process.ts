@@ -74,7 +74,8 @@ async function stopGroup(pid: number | undefined, exited: Promise<number | null>
     }
   };
   signal('SIGTERM');
-  const done = await Promise.race([exited.then(() => true), sleep(graceMs).then(() => false)]);
+  // Unref'd: a timer left running after a quick exit would keep the caller's process alive for the whole grace.
+  const done = await Promise.race([exited.then(() => true), sleep(graceMs, false, { ref: false })]);
   if (!done) {
     signal('SIGKILL');
     await exited;

@@ -11,8 +11,15 @@ export interface MlflowServer extends ManagedProcess {
 /**
  * MLflow tracking server with a SQLite backend and artifacts served by the server itself (`--serve-artifacts`),
  * so clients only ever talk HTTP to one address. State lives in `dir`; restarting on the same dir keeps it.
+ * `backendStoreUri` replaces the SQLite file with another SQLAlchemy store, e.g. the `url` of startPostgres (which
+ * several servers can share); artifacts stay in `dir`.
  */
-export async function startMlflow(opts: { dir: string; host?: string; port?: number }): Promise<MlflowServer> {
+export async function startMlflow(opts: {
+  dir: string;
+  host?: string;
+  port?: number;
+  backendStoreUri?: string;
+}): Promise<MlflowServer> {
   const host = opts.host ?? '127.0.0.1';
   const port = opts.port || (await freePort());
   mkdirSync(join(opts.dir, 'artifacts'), { recursive: true });
@@ -22,7 +29,7 @@ export async function startMlflow(opts: { dir: string; host?: string; port?: num
     command: venvBin('mlflow'),
     args: [
       'server',
-      '--backend-store-uri', `sqlite:///${join(opts.dir, 'mlflow.db')}`,
+      '--backend-store-uri', opts.backendStoreUri ?? `sqlite:///${join(opts.dir, 'mlflow.db')}`,
       '--artifacts-destination', join(opts.dir, 'artifacts'),
       '--serve-artifacts',
       '--host', host,
