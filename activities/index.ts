@@ -3,7 +3,8 @@ import type { FeropsConfig } from '../lib/config';
 import { MetricBuffer, MlflowClient } from '../lib/mlflow';
 import { pythonBin, TRAINER_DIR } from '../lib/paths';
 import { createDeployActivities } from './deploy';
-import { InferenceAdminClient } from './deploy/inference-admin-client';
+import { discovery } from '../lib/inference-admin/discovery';
+import { Fleet } from '../lib/inference-admin/fleet';
 import { createMonitorActivities } from './monitor';
 import { createEvaluateStage } from './pipeline/evaluate-stage';
 import { createIngestStage } from './pipeline/ingest-stage';
@@ -25,6 +26,7 @@ export function createActivities(config: FeropsConfig) {
     namespace: config.temporalNamespace,
   };
   const runsDir = join(config.dataDir, 'runs');
+  const fleet = new Fleet(discovery(config.inferenceDiscovery), config.adminToken);
   return {
     ingest: createIngestStage(run, config.dataDir, { kaggleApiBase: config.kaggleApiBase }),
     train: createTrainActivity({
@@ -43,12 +45,11 @@ export function createActivities(config: FeropsConfig) {
     }),
     evaluate: createEvaluateStage(run, { runsDir, modelCacheDir: join(config.dataDir, 'model-cache') }),
     register: createRegisterStage(run),
-    ...createDeployActivities(new InferenceAdminClient(config.inferenceAdminUrl, config.adminToken), mlflow),
+    ...createDeployActivities(fleet, mlflow, config.modelName),
     ...createMonitorActivities({
       mlflow,
       modelName: config.modelName,
-      inferenceUrl: config.inferenceAdminUrl,
-      adminToken: config.adminToken,
+      fleet,
       baselineCacheDir: join(config.dataDir, 'monitoring', 'baselines'),
     }),
   };

@@ -49,25 +49,5 @@ export interface RegisterInput {
 }
 export interface RegisterOutput { decision: 'registered' | 'refused'; version?: string; reason: string }
 
-export type Slot = 'stable' | 'canary';
-export interface SlotState { version: string; source: string }
-export interface DeploymentState { stable?: SlotState; canary?: SlotState; canaryWeight: number; shadow: boolean }
-
-export interface SlotWindowStats {
-  version?: string;
-  requests: number;
-  errors: number;
-  latencyMs: { p50: number; p95: number; p99: number };
-  classCounts: Record<string, number>;
-  meanConfidence: number;
-  faces: number;
-}
-export interface WindowStats {
-  stable: SlotWindowStats;
-  canary: SlotWindowStats;
-  /**
-   * Mirrored requests the canary answered (compared with stable) and the ones it failed on; chanceAgreement is
-   * what two models with these class distributions agree on by chance (absent from services older than it).
-   */
-  shadow: { compared: number; agreement: number; chanceAgreement?: number; errors: number };
-}
+// The deployment and canary-window types belong to the admin contract (lib/inference-admin); re-exported for workflows.
+export type { DeploymentState, Slot, SlotState, SlotWindowStats, WindowStats } from '../lib/inference-admin/window';

@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { MlflowClient } from '../lib/mlflow';
-import { freePort, httpOk, type ManagedProcess } from './processes/managed-process';
+import { startInferenceFleet, type InferenceFleet } from './inference-fleet';
+import { freePort, type ManagedProcess } from './processes/managed-process';
 import { startMlflow } from './processes/mlflow';
-import { INFERENCE_NODE_FLAGS } from '../services/inference/node-flags';
 import { logContains, startNodeService } from './processes/node-service';
 import { startTemporal } from './processes/temporal';
 import { driftScheduleFromEnv, ensureDriftScheduleAt } from './schedules';
@@ -15,6 +14,10 @@ export interface StackOptions {
   ports: { temporal: number; temporalUi: number; mlflow: number; inference: number };
   ui: boolean;
   modelName: string;
+  /** Inference replicas (FEROPS_INFERENCE_REPLICAS, default 1); more than one run behind HAProxy. */
+  replicas?: number;
+  /** MLflow's backend store (default: SQLite in its dir), e.g. a PostgreSQL URL. */
+  mlflowBackendStoreUri?: string;
   /** Extra environment for the worker and the inference service (test overrides). */
   env?: NodeJS.ProcessEnv;
 }
@@ -28,8 +31,10 @@ export interface Stack {
   dataDir: string;
   /** The service env the stack's processes got (the CLI and tests reuse it). */
   env: NodeJS.ProcessEnv;
-  processes: Record<'temporal' | 'mlflow' | 'inference' | 'worker', ManagedProcess>;
-  /** Stops and starts one process on the same port and state dir (Temporal and MLflow keep their databases). */
+  processes: Record<'temporal' | 'mlflow' | 'worker', ManagedProcess>;
+  /** The inference replicas (and their load balancer), each following the desired state in the registry. */
+  inference: InferenceFleet;
+  /** Stops and starts one process on the same port and state dir (Temporal and MLflow keep their databases); `inference` restarts every replica. */
   restart(name: 'worker' | 'inference' | 'temporal' | 'mlflow'): Promise<void>;
   stop(): Promise<void>;
 }
@@ -44,40 +49,34 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   mkdirSync(o.dataDir, { recursive: true });
   const logDir = join(o.dataDir, 'logs');
   const adminToken = readOrCreateToken(join(o.dataDir, 'admin-token'));
-  const started: ManagedProcess[] = [];
+  // How to undo what started so far, should a later start fail.
+  const started: { stop(): Promise<void> }[] = [];
   try {
     const temporalOpts = { dir: join(o.dataDir, 'temporal'), port: o.ports.temporal, uiPort: o.ports.temporalUi, ui: o.ui };
     const temporal = await startTemporal(temporalOpts);
     started.push(temporal);
-    const mlflowOpts = { dir: join(o.dataDir, 'mlflow'), port: o.ports.mlflow };
+    const mlflowOpts = { dir: join(o.dataDir, 'mlflow'), port: o.ports.mlflow, backendStoreUri: o.mlflowBackendStoreUri };
     const mlflow = await startMlflow(mlflowOpts);
     started.push(mlflow);
     const port = o.ports.inference || (await freePort());
     const inferenceUrl = `http://127.0.0.1:${port}`;
+    const replicas = o.replicas ?? replicaCount(process.env.FEROPS_INFERENCE_REPLICAS);
     const env: NodeJS.ProcessEnv = {
       FEROPS_DATA_DIR: o.dataDir,
       FEROPS_TEMPORAL_ADDRESS: temporal.address,
       FEROPS_MLFLOW_URL: mlflow.url,
       FEROPS_INFERENCE_URL: inferenceUrl,
-      FEROPS_INFERENCE_PORT: String(port),
       FEROPS_ADMIN_TOKEN: adminToken,
       FEROPS_MODEL_NAME: o.modelName,
       ...o.env,
     };
-    const startInference = () =>
-      startNodeService({
-        name: 'inference',
-        entry: 'services/inference/main.ts',
-        nodeFlags: INFERENCE_NODE_FLAGS,
-        env,
-        logDir,
-        ready: () => httpOk(`${inferenceUrl}/healthz`),
-      });
+    const inference = await startInferenceFleet({ count: replicas, publicPort: port, dataDir: o.dataDir, logDir, env });
+    started.push(inference);
+    env.FEROPS_INFERENCE_DISCOVERY ??= inference.discovery;
     const startWorker = () =>
       startNodeService({ name: 'worker', entry: 'services/worker/main.ts', env, logDir, ready: logContains(join(logDir, 'worker.log'), 'worker ready'), readyTimeoutMs: 180_000 });
-    const processes = { temporal, mlflow, inference: await startInference(), worker: await startWorker() };
-    started.push(processes.inference, processes.worker);
-    await restoreChampion(mlflow.url, inferenceUrl, adminToken, o.modelName);
+    const processes = { temporal, mlflow, worker: await startWorker() };
+    started.push(processes.worker);
     // After the worker is ready, so the first scheduled driftMonitor finds a worker; idempotent across restarts.
     await ensureDriftScheduleAt(temporal.address, driftScheduleFromEnv({ ...process.env, ...env }));
     const stack: Stack = {
@@ -89,21 +88,26 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       dataDir: o.dataDir,
       env,
       processes,
+      inference,
       async restart(name) {
+        if (name === 'inference') {
+          for (let i = 0; i < inference.replicas.length; i++) await inference.restart(i);
+          return;
+        }
         await processes[name].stop();
         // Servers come back on the ports they had (clients hold those addresses) and on the same state dirs.
         if (name === 'temporal') processes.temporal = await startTemporal({ ...temporalOpts, port: portOf(temporal.address), uiPort: temporal.uiUrl ? portOf(temporal.uiUrl) : undefined });
         else if (name === 'mlflow') processes.mlflow = await startMlflow({ ...mlflowOpts, port: mlflow.port });
-        else if (name === 'worker') processes.worker = await startWorker();
-        else processes.inference = await startInference();
-        if (name === 'inference') await restoreChampion(mlflow.url, inferenceUrl, adminToken, o.modelName);
+        else processes.worker = await startWorker();
       },
       async stop() {
         // Reverse start order: clients first, servers last, so nothing logs connection errors while stopping.
-        for (const p of [processes.worker, processes.inference, processes.mlflow, processes.temporal]) await p.stop();
+        await processes.worker.stop();
+        await inference.stop();
+        for (const p of [processes.mlflow, processes.temporal]) await p.stop();
       },
     };
-    writeFileSync(join(o.dataDir, 'stack.json'), JSON.stringify({ pids: Object.fromEntries(Object.entries(processes).map(([k, p]) => [k, p.pid])), temporalAddress: temporal.address, temporalUiUrl: temporal.uiUrl, mlflowUrl: mlflow.url, inferenceUrl }, null, 2));
+    writeFileSync(join(o.dataDir, 'stack.json'), JSON.stringify({ pids: { ...Object.fromEntries(Object.entries(processes).map(([k, p]) => [k, p.pid])), inference: inference.replicas.map((r) => r.process.pid) }, temporalAddress: temporal.address, temporalUiUrl: temporal.uiUrl, mlflowUrl: mlflow.url, inferenceUrl }, null, 2));
     return stack;
   } catch (e) {
     for (const p of started.reverse()) await p.stop();
@@ -121,14 +125,8 @@ function readOrCreateToken(file: string): string {
   return token;
 }
 
-/** After a restart the service starts empty; the registry's champion is what should be serving. */
-async function restoreChampion(mlflowUrl: string, inferenceUrl: string, token: string, modelName: string): Promise<void> {
-  const champion = await new MlflowClient({ baseUrl: mlflowUrl }).getModelVersionByAlias(modelName, 'champion');
-  if (!champion) return;
-  const res = await fetch(`${inferenceUrl}/admin/v1/slots/stable`, {
-    method: 'PUT',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ source: `models:/${modelName}/${champion.version}`, version: champion.version }),
-  });
-  if (!res.ok) throw new Error(`could not restore champion v${champion.version} into the service: ${res.status} ${await res.text()}`);
+function replicaCount(value: string | undefined): number {
+  const n = Number(value ?? '1');
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new Error(`FEROPS_INFERENCE_REPLICAS=${value}: give a whole number from 1 to 64`);
+  return n;
 }

@@ -3,7 +3,7 @@
  * the numbers behind the decision. Workflow code calls it, so it must stay deterministic and free of I/O.
  */
 import type { RolloutInput } from './pipeline-input';
-import type { SlotWindowStats, WindowStats } from '../activities/types';
+import type { SlotWindowStats, WindowStats } from './inference-admin/window';
 
 export type Verdict = 'pass' | 'fail' | 'inconclusive';
 

@@ -8,7 +8,7 @@ import { trainingPipeline } from './training-pipeline';
 
 const { checkDrift, logDriftReport } = proxyActivities<Activities>({
   startToCloseTimeout: '10m',
-  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5, nonRetryableErrorTypes: ['NoBaseline', 'InferenceRejected'] },
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5, nonRetryableErrorTypes: ['NoBaseline', 'BadInput'] },
 });
 
 export interface DriftMonitorInput {

@@ -3,7 +3,7 @@ import { compareFeatures } from '../../lib/drift';
 import type { MlflowClient } from '../../lib/mlflow';
 import { loadBaseline } from './baseline';
 import { predictedClassBaseline } from './class-baseline';
-import { fetchLiveDrift } from './live-stats';
+import type { Fleet } from '../../lib/inference-admin/fleet';
 import type { DriftCheckInput, DriftReport } from './types';
 
 export const DATASET_URI_TAG = 'ferops.dataset_uri';
@@ -11,8 +11,8 @@ export const DATASET_URI_TAG = 'ferops.dataset_uri';
 export interface CheckDriftDeps {
   mlflow: MlflowClient;
   modelName: string;
-  inferenceUrl: string;
-  adminToken: string;
+  /** Every inference replica: live statistics are merged over all of them. */
+  fleet: Pick<Fleet, 'drift'>;
   baselineCacheDir: string;
 }
 
@@ -28,7 +28,7 @@ export async function checkDrift(deps: CheckDriftDeps, input: DriftCheckInput): 
   }
   const baseline = loadBaseline(datasetUri, deps.baselineCacheDir);
   const predicted = await predictedClassBaseline(deps.mlflow, run.info.artifact_uri);
-  const live = (await fetchLiveDrift(deps.inferenceUrl, deps.adminToken, input.windowSeconds)).slots.stable;
+  const live = (await deps.fleet.drift(input.windowSeconds)).slots.stable;
   const comparison = compareFeatures(
     { ...baseline.features, classes: predicted ?? baseline.features.classes },
     live.features,

@@ -15,6 +15,9 @@ import { FeedbackStore } from './runtime/feedback-store';
 import { RecentPredictions } from './runtime/recent-predictions';
 import { createModelSource, mlflowRegistry } from './runtime/model-source';
 import { Slots } from './runtime/slots';
+import { DesiredStateFollower } from './runtime/desired-state-follower';
+import { prepareModel } from './usecases/slots';
+import { MlflowClient } from '../../lib/mlflow/client';
 import { StatsRing } from './runtime/stats-ring';
 import { adminRoutes } from './routes/admin';
 import { feedbackRoutes } from './routes/feedback';
@@ -32,13 +35,14 @@ export async function createContext(config: InferenceConfig): Promise<ServiceCon
   }
   // Live accuracy is over the retained durable log, so a restart does not reset the gauge to "no data".
   publishAccuracy(metrics, feedback);
-  return {
+  const ctx: ServiceContext = {
     config,
     logger,
     metrics,
     admission: new Admission(config, { inflight: metrics.inflight, bufferedBytes: metrics.bufferedBytes, shed: metrics.shed }),
     clientAddress: clientAddress(config.trustedProxies),
     slots: new Slots(),
+    deployment: STANDALONE,
     stats: new StatsRing(config.statsCapacity),
     recent: new RecentPredictions(config.recentPredictions, config.feedbackTtlSeconds * 1000, undefined, {
       perPrediction: config.recentCropBytes,
@@ -61,7 +65,22 @@ export async function createContext(config: InferenceConfig): Promise<ServiceCon
       return run;
     },
   };
+  if (config.desiredState === 'mlflow') {
+    ctx.deployment = new DesiredStateFollower({
+      slots: ctx.slots,
+      store: new MlflowClient({ baseUrl: config.mlflowUrl }),
+      modelName: config.modelName,
+      pollMs: config.desiredStatePollMs,
+      prepare: (model) => prepareModel(ctx, model),
+      lock: ctx.adminLock,
+      log: (message, fields) => logger.info(message, fields),
+    });
+  }
+  return ctx;
 }
+
+/** A service driven by admin calls alone (FEROPS_DESIRED_STATE=off). */
+const STANDALONE = { status: () => ({ following: null, generation: null, appliedAt: null, error: null }) };
 
 export function createApp(ctx: ServiceContext): Express {
   const app = express();

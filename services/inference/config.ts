@@ -65,6 +65,15 @@ export const makeConfigSchema = (env: NodeJS.ProcessEnv = process.env) => z.obje
     .transform((v) => (Array.isArray(v) ? v : v.split(':')).filter(Boolean).map((d) => resolve(d))),
   /** FEROPS_STABLE_MODEL [none]: model dir or `models:/` URI loaded into the stable slot at start. */
   stableModel: z.string().min(1).optional(),
+  /**
+   * FEROPS_DESIRED_STATE [off]: `mlflow` makes this replica follow the fleet's desired deployment (the registry tag
+   * of FEROPS_MODEL_NAME, lib/inference-admin/desired-state.ts) instead of taking slot changes by admin calls.
+   */
+  desiredState: z.enum(['off', 'mlflow']).default('off'),
+  /** FEROPS_MODEL_NAME [ferops-fer]: the registered model whose desired state a following replica serves. */
+  modelName: z.string().min(1).default('ferops-fer'),
+  /** FEROPS_DESIRED_STATE_POLL_MS [2000]: how often a following replica reads the desired state (bounds convergence). */
+  desiredStatePollMs: int(100, 600_000).default(2000),
   /** FEROPS_CASCADE_DIR [<venv>/lib/python3.*\/site-packages/cv2/data]: Haar cascade XML files. */
   cascadeDir: z.string().min(1).default(defaultCascadeDir),
   /** FEROPS_CV_WORKERS [min(4, cores - 1), at least 1]: face-detection worker threads; 0 runs it in-process. */
@@ -164,6 +173,9 @@ const ENV_KEYS: Record<keyof InferenceConfig, string> = {
   adminHost: 'FEROPS_ADMIN_HOST',
   adminToken: 'FEROPS_ADMIN_TOKEN',
   mlflowUrl: 'FEROPS_MLFLOW_URL',
+  desiredState: 'FEROPS_DESIRED_STATE',
+  modelName: 'FEROPS_MODEL_NAME',
+  desiredStatePollMs: 'FEROPS_DESIRED_STATE_POLL_MS',
   modelCacheDir: 'FEROPS_MODEL_CACHE_DIR',
   modelDirs: 'FEROPS_MODEL_DIRS',
   stableModel: 'FEROPS_STABLE_MODEL',

@@ -8,6 +8,7 @@ import type { FeedbackStore } from './runtime/feedback-store';
 import type { SessionOptions } from './runtime/model';
 import type { ResolvedSource } from './runtime/model-source';
 import type { RecentPredictions } from './runtime/recent-predictions';
+import type { ReplicaDeployment } from '../../lib/inference-admin/wire';
 import type { Slots } from './runtime/slots';
 import type { StatsRing } from './runtime/stats-ring';
 
@@ -21,6 +22,8 @@ export interface ServiceContext {
   /** The address rate limits count a request against (FEROPS_TRUSTED_PROXIES). */
   clientAddress: ClientAddress;
   slots: Slots;
+  /** Whether and how this replica follows the fleet's desired state (runtime/desired-state-follower.ts). */
+  deployment: { status(): ReplicaDeployment };
   stats: StatsRing;
   /** Recent answers, joined by feedback; holds crops only with FEROPS_KEEP_CROPS. */
   recent: RecentPredictions;

@@ -83,7 +83,7 @@ export const schemas = {
   },
   SlotsState: {
     type: 'object',
-    required: ['stable', 'canary', 'traffic'],
+    required: ['stable', 'canary', 'traffic', 'replica', 'deployment'],
     properties: {
       stable: { oneOf: [ref('SlotView'), { type: 'null' }] },
       canary: { oneOf: [ref('SlotView'), { type: 'null' }] },
@@ -93,16 +93,57 @@ export const schemas = {
         properties: { canaryWeight: { type: 'integer' }, shadow: { type: 'boolean' } },
         additionalProperties: false,
       },
+      replica: ref('ReplicaIdentity'),
+      deployment: {
+        type: 'object',
+        description: "how this replica follows the fleet's desired state (FEROPS_DESIRED_STATE); following null for a standalone service",
+        required: ['following', 'generation', 'appliedAt', 'error'],
+        properties: {
+          following: { type: ['string', 'null'] },
+          generation: { type: ['integer', 'null'] },
+          appliedAt: { type: ['string', 'null'] },
+          error: {
+            oneOf: [
+              { type: 'object', required: ['generation', 'message', 'at'], properties: { generation: { type: ['integer', 'null'] }, message: str, at: str }, additionalProperties: false },
+              { type: 'null' },
+            ],
+          },
+        },
+        additionalProperties: false,
+      },
     },
+    additionalProperties: false,
+  },
+  LatencySketch: {
+    type: 'object',
+    description: 'mergeable latency histogram (lib/latency-sketch.ts): bucket i holds (gamma^(i-1), gamma^i] ms; fleets sum the counts of equal gamma',
+    required: ['gamma', 'minMs', 'zeroCount', 'counts'],
+    properties: {
+      gamma: num,
+      minMs: { ...num, description: 'latencies at or below it are counted in zeroCount' },
+      zeroCount: { type: 'integer' },
+      counts: { type: 'object', description: 'count per bucket index (integer keys, negative below 1 ms)', additionalProperties: { type: 'integer' } },
+    },
+    additionalProperties: false,
+  },
+  ReplicaIdentity: {
+    type: 'object',
+    required: ['id', 'startedAt'],
+    properties: { id: { ...str, description: 'FEROPS_REPLICA_ID, or host:pid' }, startedAt: str },
     additionalProperties: false,
   },
   SlotStats: {
     type: 'object',
-    required: ['version', 'requests', 'errors', 'latencyMs', 'classCounts', 'meanConfidence', 'faces', 'noFaceRate'],
+    description: 'raw counts (summed over replicas by a fleet merge) and the figures derived from them',
+    required: ['version', 'requests', 'errors', 'okRequests', 'noFaceRequests', 'faces', 'confidenceSum', 'classCounts', 'latency', 'latencyMs', 'meanConfidence', 'noFaceRate'],
     properties: {
       version: { type: ['string', 'null'] },
       requests: { type: 'integer' },
       errors: { type: 'integer' },
+      okRequests: { type: 'integer' },
+      noFaceRequests: { type: 'integer', description: 'successful requests without a face' },
+      confidenceSum: { ...num, description: 'sum of the top-class probability over the faces' },
+      latency: ref('LatencySketch'),
       latencyMs: {
         type: 'object',
         required: ['p50', 'p95', 'p99'],
@@ -142,11 +183,13 @@ export const schemas = {
   },
   SlotDrift: {
     type: 'object',
-    required: ['version', 'requests', 'faces', 'faceDetectionRate', 'meanConfidence', 'features'],
+    required: ['version', 'requests', 'requestsWithFace', 'faces', 'confidenceSum', 'faceDetectionRate', 'meanConfidence', 'features'],
     properties: {
       version: { type: ['string', 'null'] },
-      requests: { type: 'integer' },
+      requests: { type: 'integer', description: 'successful requests' },
+      requestsWithFace: { type: 'integer' },
       faces: { type: 'integer' },
+      confidenceSum: num,
       faceDetectionRate: nullableNum,
       meanConfidence: nullableNum,
       features: {
@@ -164,9 +207,11 @@ export const schemas = {
   },
   DriftResponse: {
     type: 'object',
-    required: ['windowSeconds', 'binning', 'slots'],
+    required: ['windowSeconds', 'generation', 'replica', 'binning', 'slots'],
     properties: {
       windowSeconds: { type: 'integer' },
+      generation: { type: ['integer', 'null'], description: 'the desired-state generation counted; null for a standalone service' },
+      replica: ref('ReplicaIdentity'),
       binning: {
         type: 'object',
         required: ['classes', 'bins', 'brightnessRange', 'contrastRange'],
@@ -189,9 +234,11 @@ export const schemas = {
   },
   StatsResponse: {
     type: 'object',
-    required: ['windowSeconds', 'slots', 'shadow'],
+    required: ['windowSeconds', 'generation', 'replica', 'slots', 'shadow'],
     properties: {
       windowSeconds: { type: 'integer' },
+      generation: { type: ['integer', 'null'], description: 'the desired-state generation counted; null for a standalone service' },
+      replica: ref('ReplicaIdentity'),
       slots: {
         type: 'object',
         required: ['stable', 'canary'],
@@ -200,9 +247,17 @@ export const schemas = {
       },
       shadow: {
         type: 'object',
-        required: ['compared', 'agreement', 'chanceAgreement', 'errors'],
+        required: ['compared', 'agreed', 'errors', 'classCounts', 'agreement', 'chanceAgreement'],
         properties: {
           compared: { type: 'integer' },
+          agreed: { type: 'integer' },
+          classCounts: {
+            type: 'object',
+            description: "compared faces per label as each model classified them (the marginals of Cohen's p_e)",
+            required: ['stable', 'canary'],
+            properties: { stable: labelCounts, canary: labelCounts },
+            additionalProperties: false,
+          },
           agreement: nullableNum,
           chanceAgreement: { ...nullableNum, description: "agreement two models with the window's class distributions reach by chance (Cohen's p_e)" },
           errors: { type: 'integer', description: 'shadow runs that failed' },
@@ -285,6 +340,7 @@ export const openapi = {
           '403': error('forbidden, source_not_allowed'),
           '404': error('model_not_found'),
           '422': error('invalid_model, checksum_mismatch: the slot keeps its previous model'),
+          '409': error("follows_desired_state: this replica serves the fleet's desired state (FEROPS_DESIRED_STATE=mlflow)"),
           '502': error('registry_unavailable'),
           '401': adminErrors['401'],
           '429': adminErrors['429'],
@@ -294,7 +350,7 @@ export const openapi = {
       delete: {
         summary: 'Empty the canary slot (only canary)',
         security: [{ adminToken: [] }],
-        responses: { '200': { description: 'slots', content: json(ref('SlotsState')) }, '400': error('only canary can be emptied'), ...adminErrors },
+        responses: { '200': { description: 'slots', content: json(ref('SlotsState')) }, '400': error('only canary can be emptied'), '409': error("follows_desired_state: this replica serves the fleet's desired state (FEROPS_DESIRED_STATE=mlflow)"), ...adminErrors },
       },
     },
     '/admin/v1/traffic': {
@@ -305,20 +361,20 @@ export const openapi = {
           required: true,
           content: json({ type: 'object', properties: { canaryWeight: { type: 'integer', minimum: 0, maximum: 100 }, shadow: { type: 'boolean' } } }),
         },
-        responses: { '200': { description: 'slots', content: json(ref('SlotsState')) }, '400': error('invalid_request'), '409': error('no_canary'), ...adminErrors },
+        responses: { '200': { description: 'slots', content: json(ref('SlotsState')) }, '400': error('invalid_request'), '409': error("no_canary, or follows_desired_state: this replica serves the fleet's desired state (FEROPS_DESIRED_STATE=mlflow)"), ...adminErrors },
       },
     },
     '/admin/v1/promote': {
-      post: { summary: 'Canary becomes stable; canary emptied, weight 0', security: [{ adminToken: [] }], responses: { '200': { description: 'slots', content: json(ref('SlotsState')) }, '409': error('no_canary'), ...adminErrors } },
+      post: { summary: 'Canary becomes stable; canary emptied, weight 0', security: [{ adminToken: [] }], responses: { '200': { description: 'slots', content: json(ref('SlotsState')) }, '409': error("no_canary, or follows_desired_state: this replica serves the fleet's desired state (FEROPS_DESIRED_STATE=mlflow)"), ...adminErrors } },
     },
     '/admin/v1/rollback': {
-      post: { summary: 'Weight 0, shadow off, canary emptied', security: [{ adminToken: [] }], responses: { '200': { description: 'slots', content: json(ref('SlotsState')) }, ...adminErrors } },
+      post: { summary: 'Weight 0, shadow off, canary emptied', security: [{ adminToken: [] }], responses: { '200': { description: 'slots', content: json(ref('SlotsState')) }, '409': error("follows_desired_state: this replica serves the fleet's desired state (FEROPS_DESIRED_STATE=mlflow)"), ...adminErrors } },
     },
     '/admin/v1/drift': {
       get: {
         summary: 'Per-slot live input statistics for drift: predicted classes, crop brightness/contrast histograms, confidence, face-detection rate',
         security: [{ adminToken: [] }],
-        parameters: [{ name: 'windowSeconds', in: 'query', required: false, schema: { type: 'integer', minimum: 1, default: 600 } }],
+        parameters: [{ name: 'windowSeconds', in: 'query', required: false, schema: { type: 'integer', minimum: 1, default: 600 } }, { name: 'generation', in: 'query', required: false, description: 'count only requests routed under this desired-state generation (default: the one served now)', schema: { type: 'integer', minimum: 0 } }],
         responses: { '200': { description: 'drift statistics', content: json(ref('DriftResponse')) }, '400': error('invalid_request'), ...adminErrors },
       },
     },
@@ -339,9 +395,9 @@ export const openapi = {
     },
     '/admin/v1/stats': {
       get: {
-        summary: 'Per-slot statistics over a time window (ring buffer of recent requests)',
+        summary: 'Per-slot statistics of one replica over a time window and one generation (ring buffer of recent requests), with the raw counts a fleet merge sums',
         security: [{ adminToken: [] }],
-        parameters: [{ name: 'windowSeconds', in: 'query', required: false, schema: { type: 'integer', minimum: 1, default: 60 } }],
+        parameters: [{ name: 'windowSeconds', in: 'query', required: false, schema: { type: 'integer', minimum: 1, default: 60 } }, { name: 'generation', in: 'query', required: false, description: 'count only requests routed under this desired-state generation (default: the one served now)', schema: { type: 'integer', minimum: 0 } }],
         responses: { '200': { description: 'stats', content: json(ref('StatsResponse')) }, '400': error('invalid_request'), ...adminErrors },
       },
     },

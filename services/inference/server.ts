@@ -6,6 +6,7 @@ import type { ServiceContext } from './context';
 import { createApp, createContext } from './app';
 import { isPredictRequest, predictHandler } from './routes/predict';
 import { loadSlot } from './usecases/slots';
+import { DesiredStateFollower } from './runtime/desired-state-follower';
 
 export interface RunningServer {
   url: string;
@@ -21,6 +22,9 @@ export interface RunningServer {
 /** Starts the service; `port: 0` binds a free port (tests). Fails fast on bad config or a bad stable model. */
 export async function startServer(overrides: Partial<InferenceConfig> = {}): Promise<RunningServer> {
   const config = loadConfig(overrides);
+  if (config.stableModel && config.desiredState !== 'off') {
+    throw new Error('invalid inference config: FEROPS_STABLE_MODEL and FEROPS_DESIRED_STATE=mlflow exclude each other (a following replica serves the desired state)');
+  }
   const ctx = await createContext(config);
   try {
     await warmUpDetector(ctx);
@@ -56,6 +60,9 @@ export async function startServer(overrides: Partial<InferenceConfig> = {}): Pro
     throw err;
   }
   const port = Number(new URL(url).port);
+  // After listening: the replica answers /healthz and, until it has applied the desired state, 503 on /readyz.
+  const follower = ctx.deployment instanceof DesiredStateFollower ? ctx.deployment : undefined;
+  follower?.start();
   ctx.logger.info('inference service listening', { url, adminUrl, stable: ctx.slots.get('stable')?.info.version ?? null });
 
   let stopping: Promise<void> | undefined;
@@ -65,7 +72,7 @@ export async function startServer(overrides: Partial<InferenceConfig> = {}): Pro
       adminServer?.close();
       adminServer?.closeIdleConnections();
       server.close((err) => {
-        Promise.all([ctx.feedback.close(), ctx.slots.close(), ctx.faces.close()]).then(() => (err ? reject(err) : resolve()), reject);
+        Promise.all([follower?.stop()]).then(() => Promise.all([ctx.feedback.close(), ctx.slots.close(), ctx.faces.close()])).then(() => (err ? reject(err) : resolve()), reject);
       });
       server.closeIdleConnections();
     }));

@@ -8,12 +8,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
 import { createDeployActivities } from '../../activities/deploy';
-import { InferenceAdminClient } from '../../activities/deploy/inference-admin-client';
+import { InferenceAdminClient } from '../../lib/inference-admin/client';
 import { ingestDataset } from '../../activities/ingest';
 import { promoteChampion } from '../../activities/register';
 import { withDefaults } from '../../lib/pipeline-input';
 import { startLoad } from '../../services/cli/load-generator';
-import { ADMIN_TOKEN, startTestServer } from '../../services/inference/testing/harness';
+import { ADMIN_TOKEN } from '../../services/inference/testing/harness';
+import { desireStable, fleetOf, startFollowingService } from '../helpers/following-service';
 import type { RunningServer } from '../../services/inference/server';
 import { canaryRollout, type RolloutResult } from '../../workflows/canary-rollout';
 import { abortSignal, approveUpdate, rolloutStateQuery } from '../../workflows/definitions';
@@ -63,7 +64,7 @@ async function waitForPhase(h: WorkflowHandle<typeof canaryRollout>, phase: stri
   throw new Error(`rollout never reached ${phase}`);
 }
 
-const stableVersion = async () => (await new InferenceAdminClient(service.url, ADMIN_TOKEN).state()).stable?.version;
+const stableVersion = async () => (await new InferenceAdminClient(service.url, ADMIN_TOKEN).slots()).stable?.version;
 
 before(async () => {
   [mlflow, temporal] = await Promise.all([startMlflowFixture(), startTemporalTestEnv()]);
@@ -72,10 +73,10 @@ before(async () => {
   for (const f of ['strips', 'constant-happy', 'fails-on-bright', 'failing']) versions[f] = await register(f);
   versions.stripsAborted = await register('strips');
   versions.stripsAgain = await register('strips');
-  service = await startTestServer({ mlflowUrl: mlflow.server.url });
-  await new InferenceAdminClient(service.url, ADMIN_TOKEN).loadModel('stable', `models:/${NAME}/${versions.strips}`, versions.strips);
+  await desireStable(mlflow.server.url, NAME, versions.strips);
+  service = await startFollowingService(mlflow.server.url, NAME);
   await promoteChampion({ client: mlflow.client, name: NAME, version: versions.strips, reason: 'baseline' });
-  worker = await temporal.createWorker({ taskQueue, activities: createDeployActivities(new InferenceAdminClient(service.url, ADMIN_TOKEN), mlflow.client) });
+  worker = await temporal.createWorker({ taskQueue, activities: createDeployActivities(fleetOf(service.url), mlflow.client, NAME) });
   workerDone = worker.run();
 }, { timeout: 300_000 });
 
@@ -130,10 +131,10 @@ describe('canaryRollout against the real service and registry', { timeout: 600_0
     assert.equal(result.outcome, 'rolled_back');
     assert.equal(result.reason, 'operator abort');
     assert.equal(load.failed, 0);
-    const state = await new InferenceAdminClient(service.url, ADMIN_TOKEN).state();
+    const state = await new InferenceAdminClient(service.url, ADMIN_TOKEN).slots();
     assert.equal(state.stable?.version, versions.strips);
-    assert.equal(state.canary, undefined);
-    assert.equal(state.canaryWeight, 0);
+    assert.equal(state.canary, null);
+    assert.equal(state.traffic.canaryWeight, 0);
   });
 
   it('when approval is required and a candidate behaves like stable, then nothing moves until approve, then it goes through every step and becomes champion', async () => {
@@ -145,7 +146,7 @@ describe('canaryRollout against the real service and registry', { timeout: 600_0
       during: async (h) => {
         await waitForPhase(h, 'awaiting_approval');
         await sleep(1000);
-        assert.equal((await new InferenceAdminClient(service.url, ADMIN_TOKEN).state()).canary, undefined, 'no canary before approval');
+        assert.equal((await new InferenceAdminClient(service.url, ADMIN_TOKEN).slots()).canary, null, 'no canary before approval');
         assert.equal(await h.executeUpdate(approveUpdate, { args: [{ approved: true, by: 'alice' }] }), 'approved');
       },
     });

@@ -5,6 +5,8 @@ import { LABELS } from '../../lib/labels';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
+import { discovery } from '../../lib/inference-admin/discovery';
+import { Fleet } from '../../lib/inference-admin/fleet';
 import { createMonitorActivities } from '../../activities/monitor';
 import { MONITORING_EXPERIMENT } from '../../activities/monitor/log-report';
 import { writeNpyUint8 } from '../../lib/dataset';
@@ -77,7 +79,7 @@ describe('monitoring: injected drift on the real service', { timeout: 150_000 },
   });
 
   const activitiesFor = (server: RunningServer, name = modelName) =>
-    createMonitorActivities({ mlflow: mlflow.client, modelName: name, inferenceUrl: server.url, adminToken: ADMIN_TOKEN, baselineCacheDir: cacheDir });
+    createMonitorActivities({ mlflow: mlflow.client, modelName: name, fleet: new Fleet(discovery(server.url), ADMIN_TOKEN), baselineCacheDir: cacheDir });
   const input = { windowSeconds: 300, psiThreshold: 0.25, minSamples: 35 };
 
   it('when traffic looks like the training data, then no feature drifts and the report is logged to MLflow', async () => {

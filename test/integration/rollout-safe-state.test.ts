@@ -11,12 +11,13 @@ import { temporal as proto } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import type { Activities } from '../../activities';
 import { createDeployActivities } from '../../activities/deploy';
-import { InferenceAdminClient } from '../../activities/deploy/inference-admin-client';
+import { InferenceAdminClient } from '../../lib/inference-admin/client';
 import { ingestDataset } from '../../activities/ingest';
 import { promoteChampion } from '../../activities/register';
 import { withDefaults } from '../../lib/pipeline-input';
 import { startLoad, type LoadStats } from '../../services/cli/load-generator';
-import { ADMIN_TOKEN, startTestServer } from '../../services/inference/testing/harness';
+import { ADMIN_TOKEN } from '../../services/inference/testing/harness';
+import { desireStable, fleetOf, startFollowingService } from '../helpers/following-service';
 import type { RunningServer } from '../../services/inference/server';
 import { canaryRollout, type RolloutResult } from '../../workflows/canary-rollout';
 import { rolloutStateQuery } from '../../workflows/definitions';
@@ -50,7 +51,7 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: n
   throw new Error(`timed out waiting for ${what}`);
 }
 
-const serviceState = () => new InferenceAdminClient(service.url, ADMIN_TOKEN).state();
+const serviceState = () => new InferenceAdminClient(service.url, ADMIN_TOKEN).slots();
 
 before(async () => {
   [mlflow, temporal] = await Promise.all([startMlflowFixture(), startTemporalTestEnv()]);
@@ -58,8 +59,8 @@ before(async () => {
   datasetUri = (await ingestDataset({ kind: 'synthetic', size: 100, seed: 7 }, { dataRoot })).uri;
   versions.stable = await register('strips');
   versions.candidate = await register('strips');
-  service = await startTestServer({ mlflowUrl: mlflow.server.url });
-  await new InferenceAdminClient(service.url, ADMIN_TOKEN).loadModel('stable', `models:/${NAME}/${versions.stable}`, versions.stable);
+  await desireStable(mlflow.server.url, NAME, versions.stable);
+  service = await startFollowingService(mlflow.server.url, NAME);
   await promoteChampion({ client: mlflow.client, name: NAME, version: versions.stable, reason: 'baseline' });
   proxy = await startTcpProxy(service.port);
 }, { timeout: 300_000 });
@@ -76,7 +77,7 @@ describe('canaryRollout ends in a safe state: real service, registry and a netwo
   it('when the worker is cut off from the service past the retry budget mid traffic step, then on reconnection stable alone serves and the version carries the rollback reason', async (t) => {
     const taskQueue = `safe-state-${randomUUID()}`;
     // The worker reaches the service only through the proxy; clients and this test talk to the service directly.
-    const worker = await temporal.createWorker({ taskQueue, activities: createDeployActivities(new InferenceAdminClient(proxy.url, ADMIN_TOKEN), mlflow.client) });
+    const worker = await temporal.createWorker({ taskQueue, activities: createDeployActivities(fleetOf(proxy.url), mlflow.client, NAME) });
     const load = startLoad(service.url, datasetUri, 5);
     let clients: LoadStats;
     try {
@@ -88,7 +89,7 @@ describe('canaryRollout ends in a safe state: real service, registry and a netwo
         // The service's own state, not the rollout's (that is set before its setTraffic call has landed).
         await waitFor('the service to send the canary 25% of traffic', async () => {
           const s = await serviceState().catch(() => undefined);
-          return s?.canary?.version === versions.candidate && s.canaryWeight === 25;
+          return s?.canary?.version === versions.candidate && s.traffic.canaryWeight === 25;
         }, 120_000);
         await proxy.cut();
         const cutAt = Date.now();
@@ -97,15 +98,19 @@ describe('canaryRollout ends in a safe state: real service, registry and a netwo
         // service: the workflow must still be running, with the rollback pending, once the budget is spent.
         await waitFor('the rollback to wait for the service, or the rollout to end', async () => {
           const d = await handle.describe();
-          return d.status.name !== 'RUNNING' || pendingAttempts(d.raw.pendingActivities, 'rollbackService') >= 2;
+          return d.status.name !== 'RUNNING' || pendingAttempts(d.raw.pendingActivities, 'rollbackService') >= 1;
         }, DEPLOY_RETRY_BUDGET_MS + 120_000);
+        // The rollback lands on the replica through the registry within a poll.
+        await waitFor('the replica to follow the rollback', async () => (await serviceState()).canary === null, 10_000);
         const described = await handle.describe();
         const cutOff = await serviceState();
         const failure = described.status.name === 'RUNNING' ? '' : await handle.result().then(() => 'completed', failureChain);
-        const left = `canary ${cutOff.canary?.version ?? 'none'} at ${cutOff.canaryWeight}%`;
+        const left = `canary ${cutOff.canary?.version ?? 'none'} at ${cutOff.traffic.canaryWeight}%`;
         assert.equal(described.status.name, 'RUNNING', `the rollout ended while cut off from the service, leaving ${left}: ${failure}`);
-        assert.equal(cutOff.canaryWeight, 25, 'nothing moved while the worker was cut off: the canary still takes its share');
-        assert.equal(cutOff.canary?.version, versions.candidate);
+        // The rollback is a desired state in the registry, which the replica reads itself: it is served already,
+        // though the worker cannot see the replica to confirm it (and so keeps waiting).
+        assert.equal(cutOff.canary, null, `the replica followed the rollback through the registry, leaving ${left}`);
+        assert.equal(cutOff.traffic.canaryWeight, 0);
         assert.ok(Date.now() - cutAt > DEPLOY_RETRY_BUDGET_MS, 'the cut outlasted the deploy retry budget');
 
         await proxy.reconnect();
@@ -114,12 +119,12 @@ describe('canaryRollout ends in a safe state: real service, registry and a netwo
         const settledMs = Date.now() - reconnectedAt;
 
         assert.equal(result.outcome, 'rolled_back');
-        assert.match(result.reason, /^readStats failed: inference GET \/admin\/v1\/stats\?windowSeconds=4 unreachable: /);
+        assert.match(result.reason, /^readStats failed: no inference replica answers: http:\/\/127\.0\.0\.1:\d+ unreachable/);
         const after = await serviceState();
         assert.equal(after.stable?.version, versions.stable, 'stable serves');
-        assert.equal(after.canary, undefined, 'the canary slot is empty');
-        assert.equal(after.canaryWeight, 0);
-        assert.equal(after.shadow, false);
+        assert.equal(after.canary, null, 'the canary slot is empty');
+        assert.equal(after.traffic.canaryWeight, 0);
+        assert.equal(after.traffic.shadow, false);
         const tags = Object.fromEntries((await mlflow.client.getModelVersion(NAME, versions.candidate)).tags?.map((x) => [x.key, x.value]) ?? []);
         assert.equal(tags['ferops.rollback'], 'true');
         assert.equal(tags['ferops.rollback_reason'], result.reason);

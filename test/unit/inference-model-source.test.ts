@@ -50,7 +50,7 @@ describe('model source', () => {
     const { client, calls } = fakeRegistry({ tagSha: SHA });
     const { source, cacheDir } = setup(client);
     const first = await source.resolve('models:/fer@champion');
-    assert.equal(first.version, 'fer/3');
+    assert.equal(first.version, '3', 'the registry version number, as the pipeline names it');
     assert.equal(first.dir, join(cacheDir, 'fer', '3'));
     assert.equal(readFileSync(join(first.dir, '.ferops-sha256'), 'utf8'), SHA);
     const again = await source.resolve('models:/fer/3');

@@ -36,8 +36,8 @@ const ROUTES: AdminRoute[] = [
   { method: 'put', path: '/traffic', action: 'set-traffic', run: (ctx, req) => setTraffic(ctx, trafficBody.parse(req.body)) },
   { method: 'post', path: '/promote', action: 'promote', run: (ctx) => promote(ctx) },
   { method: 'post', path: '/rollback', action: 'rollback', run: (ctx) => rollback(ctx) },
-  { method: 'get', path: '/stats', action: 'read-stats', run: (ctx, req) => stats(ctx, statsQuery.parse(req.query).windowSeconds) },
-  { method: 'get', path: '/drift', action: 'read-drift', run: (ctx, req) => drift(ctx, driftQuery.parse(req.query).windowSeconds) },
+  { method: 'get', path: '/stats', action: 'read-stats', run: (ctx, req) => stats(ctx, statsQuery.parse(req.query)) },
+  { method: 'get', path: '/drift', action: 'read-drift', run: (ctx, req) => drift(ctx, driftQuery.parse(req.query)) },
 ];
 
 export function adminRoutes(ctx: ServiceContext): Router {

@@ -9,6 +9,12 @@ export function opsRoutes(ctx: ServiceContext): Router {
     res.json({ status: 'ok' });
   });
   router.get('/readyz', (_req, res) => {
+    // A replica of a fleet is ready only once it serves the fleet's desired state, never what it booted with.
+    const d = ctx.deployment.status();
+    if (d.following !== null && d.generation === null) {
+      res.status(503).json({ status: 'not_ready', reason: `has not applied the desired state of ${d.following} yet${d.error ? `: ${d.error.message}` : ''}` });
+      return;
+    }
     const stable = ctx.slots.get('stable');
     if (!stable) {
       res.status(503).json({ status: 'not_ready', reason: 'no stable model loaded' });

@@ -58,7 +58,10 @@ export function predictHandler(ctx: ServiceContext): (req: IncomingMessage, res:
       fields.slot = out.slot;
       fields.modelVersion = out.modelVersion;
       res.setHeader('x-model-version', out.modelVersion);
-      sendJson(res, 200, out);
+      const { generation, ...body } = out;
+      // Which deployment state answered: a client or a test can attribute answers to a canary window.
+      if (generation !== undefined) res.setHeader('x-ferops-generation', String(generation));
+      sendJson(res, 200, body);
     };
     answer().catch((err: unknown) => {
       const reply = errorReply(err, requestId, ctx.logger);

@@ -22,7 +22,7 @@ export interface RegistryClient {
 
 export interface ResolvedSource {
   dir: string;
-  /** `name/version` for registry models, the directory name otherwise (callers may override). */
+  /** The registry's version number for registry models, the directory name otherwise (callers may override). */
   version: string;
   source: string;
 }
@@ -109,7 +109,8 @@ async function fromRegistry(source: string, opts: ModelSourceOptions): Promise<R
     await mkdir(join(dir, '..'), { recursive: true });
     await rename(tmp, dir); // atomic: a half-downloaded dir is never mistaken for a cached one
   }
-  return { dir, version: `${name}/${mv.version}`, source };
+  // The registry's own version number: a replica reports the same "3" whether the pipeline or FEROPS_STABLE_MODEL loaded it.
+  return { dir, version: mv.version, source };
 }
 
 /** A cached dir is reused only if model.onnx still hashes to what was recorded (and to the registry's tag). */

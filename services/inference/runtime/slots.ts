@@ -2,14 +2,19 @@ import { createHash } from 'node:crypto';
 import { AppError } from '../errors';
 import type { LoadedModel } from './model';
 
-export type SlotName = 'stable' | 'canary';
-export const SLOT_NAMES: readonly SlotName[] = ['stable', 'canary'];
+export { SLOT_NAMES, type SlotName } from '../../../lib/inference-admin/wire';
+import { SLOT_NAMES, type SlotName } from '../../../lib/inference-admin/wire';
 
 export interface Route {
   slot: SlotName;
   model: LoadedModel;
   /** Canary model mirrored in shadow mode; its answer is compared, never returned. */
   shadow?: LoadedModel;
+  /**
+   * The generation served when the request was routed: its statistics count under it even if a new generation is
+   * applied while it runs, so a window of one generation holds only requests routed under that deployment.
+   */
+  generation: number | null;
 }
 
 /**
@@ -23,6 +28,8 @@ export class Slots {
   private retiring = new Set<LoadedModel>();
   canaryWeight = 0;
   shadow = false;
+  /** The fleet's desired-state generation these slots serve; null for a standalone service driven by admin calls. */
+  generation: number | null = null;
 
   get(slot: SlotName): LoadedModel | undefined {
     return this.models[slot];
@@ -61,6 +68,21 @@ export class Slots {
     void model.whenReleased.then(() => this.retiring.delete(model));
   }
 
+  /**
+   * Puts a whole deployment in place at once (a generation of the fleet's desired state): the same model may move
+   * from canary to stable; models in neither slot afterwards are retired.
+   */
+  apply(next: { stable?: LoadedModel; canary?: LoadedModel; canaryWeight: number; shadow: boolean; generation: number }): void {
+    const before = [this.models.stable, this.models.canary];
+    this.models = {};
+    if (next.stable) this.models.stable = next.stable;
+    if (next.canary) this.models.canary = next.canary;
+    this.canaryWeight = next.canary ? next.canaryWeight : 0;
+    this.shadow = next.canary ? next.shadow : false;
+    this.generation = next.generation;
+    for (const m of new Set(before)) if (m && m !== next.stable && m !== next.canary) this.retire(m);
+  }
+
   promote(): LoadedModel {
     const canary = this.models.canary;
     if (!canary) throw new AppError(409, 'no_canary', 'there is no canary model to promote');
@@ -80,9 +102,9 @@ export class Slots {
     const canary = this.models.canary;
     if (!stable) throw new AppError(503, 'no_model', 'no stable model is loaded yet');
     if (canary && this.canaryWeight > 0 && bucket(routeKey) < this.canaryWeight) {
-      return { slot: 'canary', model: canary.acquire() };
+      return { slot: 'canary', model: canary.acquire(), generation: this.generation };
     }
-    const route: Route = { slot: 'stable', model: stable.acquire() };
+    const route: Route = { slot: 'stable', model: stable.acquire(), generation: this.generation };
     if (canary && this.shadow) route.shadow = canary.acquire();
     return route;
   }

@@ -1,15 +1,23 @@
-import { addFace, type CropStats, type DriftFeatures, emptyFeatures } from '../../../lib/drift';
+import { addFace, type CropStats, emptyFeatures } from '../../../lib/drift';
+import { type SlotDrift, slotDrift } from '../../../lib/inference-admin/drift';
+import { emptyClassCounts, emptySlotCounts, type ShadowStats, shadowStats, type SlotStats, slotStats } from '../../../lib/inference-admin/stats';
 import { LABELS } from '../../../lib/labels';
+import { addToSketch } from '../../../lib/latency-sketch';
 
 /**
  * Per-request records for canary analysis, kept in fixed-size ring buffers so memory stays bounded whatever the
  * traffic; queries scan the ring and keep the records inside the time window. Queries are rare (canary analysis
  * polls), records are per request: storage is laid out for the writer.
+ *
+ * Each record carries the desired-state generation its request was routed under, and a query can count one
+ * generation only: a fleet's window must never mix two deployment states (one canary weight with the next).
  */
 export interface RequestRecord {
   t: number;
   slot: string;
   version: string;
+  /** The generation the request was routed under; null for a standalone service. */
+  generation: number | null;
   ok: boolean;
   latencyMs: number;
   /** Predicted class index per face. */
@@ -21,6 +29,7 @@ export interface RequestRecord {
 
 export interface ShadowRecord {
   t: number;
+  generation: number | null;
   compared: number;
   agreed: number;
   /** Shadow runs that failed (the client never sees them; canary analysis must). */
@@ -28,14 +37,6 @@ export interface ShadowRecord {
   /** Class index per compared face, from each model: the window's chance agreement is computed from them. */
   stableClasses: number[];
   canaryClasses: number[];
-}
-
-export interface ShadowStats {
-  compared: number;
-  agreement: number | null;
-  /** Agreement two models with these class distributions would reach by chance (Cohen's p_e). */
-  chanceAgreement: number | null;
-  errors: number;
 }
 
 class Ring<T extends { t: number }> {
@@ -55,6 +56,11 @@ class Ring<T extends { t: number }> {
 
 /** Faces kept per request of capacity: photos average well under this, so faces outlive their request's record. */
 const FACES_PER_REQUEST = 4;
+/** A null generation in the generation column (generations are >= 0). */
+const NO_GENERATION = -1;
+
+/** A query's generation as the column holds it; undefined (count every generation) stays undefined. */
+const generationCode = (g: number | null | undefined): number | undefined => (g === undefined ? undefined : g ?? NO_GENERATION);
 
 /**
  * The request records, column by column in typed arrays. Why not an array of objects: each record (with its
@@ -67,6 +73,8 @@ class RequestColumns {
   facesWritten = 0;
   readonly t: Float64Array;
   readonly owner: Uint32Array;
+  /** Float64 rather than Int32: generations only grow, and this never wraps. */
+  readonly generation: Float64Array;
   readonly ok: Uint8Array;
   readonly latencyMs: Float64Array;
   readonly confidenceSum: Float64Array;
@@ -80,6 +88,7 @@ class RequestColumns {
   constructor(readonly capacity: number) {
     this.t = new Float64Array(capacity);
     this.owner = new Uint32Array(capacity);
+    this.generation = new Float64Array(capacity);
     this.ok = new Uint8Array(capacity);
     this.latencyMs = new Float64Array(capacity);
     this.confidenceSum = new Float64Array(capacity);
@@ -96,6 +105,7 @@ class RequestColumns {
     const i = seq % this.capacity;
     this.t[i] = t;
     this.owner[i] = owner;
+    this.generation[i] = r.generation ?? NO_GENERATION;
     this.ok[i] = r.ok ? 1 : 0;
     this.latencyMs[i] = r.latencyMs;
     this.confidenceSum[i] = r.confidenceSum;
@@ -109,42 +119,34 @@ class RequestColumns {
     });
   }
 
-  /** Indices of the kept records of `owner` at or after `from`. */
-  *requests(owner: number, from: number): Iterable<number> {
-    for (let i = 0; i < Math.min(this.written, this.capacity); i++) if (this.owner[i] === owner && this.t[i] >= from) yield i;
+  /** Whether kept record `i` is in the window (at or after `from`) and of the generation `g` (generationCode). */
+  private counts(i: number, from: number, g: number | undefined): boolean {
+    return this.t[i] >= from && (g === undefined || this.generation[i] === g);
   }
 
-  /** Indices of the faces of successful requests of `owner` at or after `from` whose record is still kept. */
-  *okFaces(owner: number, from: number): Iterable<number> {
+  /** Indices of the kept records of `owner` in the window and generation. */
+  *requests(owner: number, from: number, g: number | undefined): Iterable<number> {
+    for (let i = 0; i < Math.min(this.written, this.capacity); i++) if (this.owner[i] === owner && this.counts(i, from, g)) yield i;
+  }
+
+  /** Indices of the faces of successful requests of `owner` in the window and generation whose record is still kept. */
+  *okFaces(owner: number, from: number, g: number | undefined): Iterable<number> {
     const oldestKept = this.written - this.capacity;
     for (let j = 0; j < Math.min(this.facesWritten, this.faceSeq.length); j++) {
       const seq = this.faceSeq[j];
       const i = seq % this.capacity;
-      if (seq >= oldestKept && this.owner[i] === owner && this.ok[i] && this.t[i] >= from) yield j;
+      if (seq >= oldestKept && this.owner[i] === owner && this.ok[i] && this.counts(i, from, g)) yield j;
     }
   }
-}
 
-export interface SlotStats {
-  version: string | null;
-  requests: number;
-  errors: number;
-  latencyMs: { p50: number | null; p95: number | null; p99: number | null };
-  classCounts: Record<string, number>;
-  meanConfidence: number | null;
-  faces: number;
-  noFaceRate: number | null;
-}
-
-/** Live input statistics of one slot, binned with lib/drift so they compare against a training baseline. */
-export interface SlotDrift {
-  version: string | null;
-  requests: number;
-  faces: number;
-  /** Share of successful requests in which at least one face was found. */
-  faceDetectionRate: number | null;
-  meanConfidence: number | null;
-  features: DriftFeatures;
+  /** The owner of the newest kept record in the window and generation that `accept` takes, if any. */
+  newestOwner(from: number, g: number | undefined, accept: (owner: number) => boolean): number | undefined {
+    for (let seq = this.written - 1; seq >= Math.max(0, this.written - this.capacity); seq--) {
+      const i = seq % this.capacity;
+      if (this.counts(i, from, g) && accept(this.owner[i])) return this.owner[i];
+    }
+    return undefined;
+  }
 }
 
 export class StatsRing {
@@ -152,6 +154,8 @@ export class StatsRing {
   private readonly shadows: Ring<ShadowRecord>;
   /** Slot and version pairs as small numbers, for the owner column (a handful per process: one per model loaded). */
   private readonly owners = new Map<string, number>();
+  /** The same pairs by owner number (index owner - 1). */
+  private readonly ownerNames: { slot: string; version: string }[] = [];
 
   constructor(capacity: number, private readonly now = () => Date.now()) {
     this.requests = new RequestColumns(capacity);
@@ -161,118 +165,105 @@ export class StatsRing {
   record(r: Omit<RequestRecord, 't'>): void {
     const key = ownerKey(r.slot, r.version);
     let owner = this.owners.get(key);
-    if (owner === undefined) this.owners.set(key, (owner = this.owners.size + 1));
+    if (owner === undefined) {
+      this.owners.set(key, (owner = this.owners.size + 1));
+      this.ownerNames.push({ slot: r.slot, version: r.version });
+    }
     this.requests.push(this.now(), owner, r);
   }
 
   /** One shadow comparison (the classes each model gave the same faces) or a failed shadow run; returns how many agreed. */
-  recordShadow(classes: { stable: number[]; canary: number[] } | 'failed'): number {
+  recordShadow(classes: { stable: number[]; canary: number[] } | 'failed', generation: number | null): number {
     if (classes === 'failed') {
-      this.shadows.push({ t: this.now(), compared: 0, agreed: 0, errors: 1, stableClasses: [], canaryClasses: [] });
+      this.shadows.push({ t: this.now(), generation, compared: 0, agreed: 0, errors: 1, stableClasses: [], canaryClasses: [] });
       return 0;
     }
     const agreed = classes.stable.filter((c, i) => c === classes.canary[i]).length;
-    this.shadows.push({ t: this.now(), compared: classes.stable.length, agreed, errors: 0, stableClasses: classes.stable, canaryClasses: classes.canary });
+    this.shadows.push({ t: this.now(), generation, compared: classes.stable.length, agreed, errors: 0, stableClasses: classes.stable, canaryClasses: classes.canary });
     return agreed;
   }
 
-  /** Statistics of `slot` while it served `version` (records of a previous occupant are not mixed in). */
-  slot(slot: string, version: string | null, windowSeconds: number): SlotStats {
+  /**
+   * The version `slot` served under `generation` in the window (its newest record's), or null without records: what
+   * a query for a generation the service has moved on from reports, since the slot's occupant may have changed.
+   */
+  versionServed(slot: string, windowSeconds: number, generation: number | null): string | null {
     const from = this.now() - windowSeconds * 1000;
-    const owner = version === null ? undefined : this.owners.get(ownerKey(slot, version));
-    const cols = this.requests;
-    const latencies: number[] = [];
-    const classCounts = Object.fromEntries(LABELS.map((l) => [l, 0])) as Record<string, number>;
-    let requests = 0;
-    let errors = 0;
-    let faces = 0;
-    let noFace = 0;
-    let okRequests = 0;
-    let confidenceSum = 0;
-    if (owner !== undefined) {
-      for (const i of cols.requests(owner, from)) {
-        requests++;
-        latencies.push(cols.latencyMs[i]);
-        if (!cols.ok[i]) {
-          errors++;
-          continue;
-        }
-        okRequests++;
-        faces += cols.faces[i];
-        if (cols.faces[i] === 0) noFace++;
-        confidenceSum += cols.confidenceSum[i];
-      }
-      for (const j of cols.okFaces(owner, from)) classCounts[LABELS[cols.faceClass[j]]]++;
-    }
-    latencies.sort((a, b) => a - b);
-    return {
-      version,
-      requests,
-      errors,
-      latencyMs: { p50: quantile(latencies, 0.5), p95: quantile(latencies, 0.95), p99: quantile(latencies, 0.99) },
-      classCounts,
-      meanConfidence: faces ? round(confidenceSum / faces) : null,
-      faces,
-      noFaceRate: okRequests ? round(noFace / okRequests) : null,
-    };
+    const owner = this.requests.newestOwner(from, generationCode(generation), (o) => this.ownerNames[o - 1].slot === slot);
+    return owner === undefined ? null : this.ownerNames[owner - 1].version;
   }
 
-  /** Drift histograms of `slot` while it served `version`: predicted classes, crop brightness and contrast. */
-  drift(slot: string, version: string | null, windowSeconds: number): SlotDrift {
+  /**
+   * Statistics of `slot` while it served `version` (records of a previous occupant are not mixed in), counting only
+   * the records of `generation` unless it is undefined. Latencies go into a sketch, which fleet merges can sum.
+   */
+  slot(slot: string, version: string | null, windowSeconds: number, generation?: number | null): SlotStats {
     const from = this.now() - windowSeconds * 1000;
+    const g = generationCode(generation);
+    const owner = version === null ? undefined : this.owners.get(ownerKey(slot, version));
+    const cols = this.requests;
+    const c = emptySlotCounts(version);
+    if (owner !== undefined) {
+      for (const i of cols.requests(owner, from, g)) {
+        c.requests++;
+        addToSketch(c.latency, cols.latencyMs[i]);
+        if (!cols.ok[i]) {
+          c.errors++;
+          continue;
+        }
+        c.okRequests++;
+        c.faces += cols.faces[i];
+        if (cols.faces[i] === 0) c.noFaceRequests++;
+        c.confidenceSum += cols.confidenceSum[i];
+      }
+      for (const j of cols.okFaces(owner, from, g)) c.classCounts[LABELS[cols.faceClass[j]]]++;
+    }
+    return slotStats(c);
+  }
+
+  /**
+   * Drift histograms of `slot` while it served `version`, of `generation` only unless it is undefined: predicted
+   * classes, crop brightness and contrast.
+   */
+  drift(slot: string, version: string | null, windowSeconds: number, generation?: number | null): SlotDrift {
+    const from = this.now() - windowSeconds * 1000;
+    const g = generationCode(generation);
     const owner = version === null ? undefined : this.owners.get(ownerKey(slot, version));
     const cols = this.requests;
     const features = emptyFeatures();
     let requests = 0;
-    let withFace = 0;
+    let requestsWithFace = 0;
     let faces = 0;
     let confidenceSum = 0;
     if (owner !== undefined) {
-      for (const i of cols.requests(owner, from)) {
+      for (const i of cols.requests(owner, from, g)) {
         if (!cols.ok[i]) continue;
         requests++;
-        if (cols.faces[i] > 0) withFace++;
+        if (cols.faces[i] > 0) requestsWithFace++;
         faces += cols.faces[i];
         confidenceSum += cols.confidenceSum[i];
       }
-      for (const j of cols.okFaces(owner, from)) {
+      for (const j of cols.okFaces(owner, from, g)) {
         if (!Number.isNaN(cols.brightness[j])) addFace(features, cols.faceClass[j], { brightness: cols.brightness[j], contrast: cols.contrast[j] });
       }
     }
-    return {
-      version,
-      requests,
-      faces,
-      faceDetectionRate: requests ? round(withFace / requests) : null,
-      meanConfidence: faces ? round(confidenceSum / faces) : null,
-      features,
-    };
+    return slotDrift({ version, requests, requestsWithFace, faces, confidenceSum, features });
   }
 
-  shadow(windowSeconds: number): ShadowStats {
+  /** Shadow comparisons in the window, of `generation` only unless it is undefined. */
+  shadow(windowSeconds: number, generation?: number | null): ShadowStats {
     const from = this.now() - windowSeconds * 1000;
-    let compared = 0;
-    let agreed = 0;
-    let errors = 0;
-    const stable = new Array<number>(LABELS.length).fill(0);
-    const canary = new Array<number>(LABELS.length).fill(0);
+    const c = { compared: 0, agreed: 0, errors: 0, classCounts: { stable: emptyClassCounts(), canary: emptyClassCounts() } };
     for (const s of this.shadows.since(from)) {
-      compared += s.compared;
-      agreed += s.agreed;
-      errors += s.errors;
-      for (const c of s.stableClasses) stable[c]++;
-      for (const c of s.canaryClasses) canary[c]++;
+      if (generation !== undefined && s.generation !== generation) continue;
+      c.compared += s.compared;
+      c.agreed += s.agreed;
+      c.errors += s.errors;
+      for (const k of s.stableClasses) c.classCounts.stable[LABELS[k]]++;
+      for (const k of s.canaryClasses) c.classCounts.canary[LABELS[k]]++;
     }
-    const chance = stable.reduce((sum, n, c) => sum + n * canary[c], 0) / (compared * compared);
-    return { compared, agreement: compared ? round(agreed / compared) : null, chanceAgreement: compared ? round(chance) : null, errors };
+    return shadowStats(c);
   }
-}
-
-/** Nearest-rank quantile of sorted values. */
-function quantile(sorted: number[], q: number): number | null {
-  if (sorted.length === 0) return null;
-  return round(sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]);
 }
 
 const ownerKey = (slot: string, version: string) => `${slot}\n${version}`;
-const round = (x: number) => Math.round(x * 1000) / 1000;

@@ -44,7 +44,8 @@ export function startTestServer(overrides: Partial<InferenceConfig> = {}): Promi
     modelDirs: [fixtureModels()],
     modelCacheDir: tempDir('ferops-inference-cache-'),
     feedbackDir: tempDir('ferops-inference-feedback-'),
-    stableModel: model('strips'),
+    // A replica that follows the desired state takes its stable model from there.
+    ...(overrides.desiredState === 'mlflow' ? {} : { stableModel: model('strips') }),
     ...overrides,
   });
 }

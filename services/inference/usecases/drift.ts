@@ -1,29 +1,21 @@
 import { z } from 'zod';
-import { BRIGHTNESS_RANGE, CONTRAST_RANGE, HIST_BINS } from '../../../lib/drift';
-import { LABELS } from '../../../lib/labels';
+import { driftBinning, type DriftOutput } from '../../../lib/inference-admin/drift';
 import type { ServiceContext } from '../context';
 import { SLOT_NAMES } from '../runtime/slots';
-import type { SlotDrift } from '../runtime/stats-ring';
+import { replicaIdentity } from './replica';
+import { generationParam, queriedGeneration, queriedVersion } from './window-query';
 
 export const driftQuery = z.object({
   windowSeconds: z.coerce.number().int().min(1).max(24 * 3600).default(600),
+  generation: generationParam,
 });
+export type DriftQuery = z.infer<typeof driftQuery>;
 
-export interface DriftOutput {
-  windowSeconds: number;
-  /** How the histograms are binned, so a reader can rebuild the baseline with the same edges. */
-  binning: { classes: string[]; bins: number; brightnessRange: [number, number]; contrastRange: [number, number] };
-  slots: Record<string, SlotDrift>;
-}
-
-/** Live input statistics per slot over the window, for the drift monitor (lib/drift.ts compares them). */
-export function drift(ctx: ServiceContext, windowSeconds: number): DriftOutput {
+/** Live input statistics per slot over the window, of one generation only, for the drift monitor (lib/drift.ts compares them). */
+export function drift(ctx: ServiceContext, q: DriftQuery): DriftOutput {
+  const generation = queriedGeneration(ctx, q.generation);
   const slots = Object.fromEntries(
-    SLOT_NAMES.map((slot) => [slot, ctx.stats.drift(slot, ctx.slots.get(slot)?.info.version ?? null, windowSeconds)]),
-  );
-  return {
-    windowSeconds,
-    binning: { classes: [...LABELS], bins: HIST_BINS, brightnessRange: [...BRIGHTNESS_RANGE], contrastRange: [...CONTRAST_RANGE] },
-    slots,
-  };
+    SLOT_NAMES.map((slot) => [slot, ctx.stats.drift(slot, queriedVersion(ctx, slot, q.windowSeconds, generation), q.windowSeconds, generation)]),
+  ) as DriftOutput['slots'];
+  return { windowSeconds: q.windowSeconds, generation, replica: replicaIdentity(ctx), binning: driftBinning(), slots };
 }

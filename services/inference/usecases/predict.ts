@@ -30,6 +30,8 @@ export interface PredictOutput {
   faces: FacePrediction[];
   reason?: 'no_face_detected';
   timingsMs: { decode: number; detect: number; align: number; infer: number; total: number };
+  /** The fleet's desired-state generation that routed the request (a header, not part of the body). */
+  generation?: number;
 }
 
 /**
@@ -50,7 +52,7 @@ export async function predict(ctx: ServiceContext, input: PredictInput): Promise
     const t3 = performance.now();
     if (route.shadow) {
       shadowHandedOff = true;
-      void compareShadow(ctx, route.shadow, pixels, logits);
+      void compareShadow(ctx, route.shadow, pixels, logits, route.generation);
     }
     const faces = found.faces.map((f, i) => toPrediction(f.box, f.alignment, logits[i]));
     const timingsMs = {
@@ -65,6 +67,7 @@ export async function predict(ctx: ServiceContext, input: PredictInput): Promise
       requestId: input.requestId,
       modelVersion: route.model.info.version,
       slot: route.slot,
+      ...(route.generation === null ? {} : { generation: route.generation }),
       faces,
       ...(faces.length === 0 ? { reason: 'no_face_detected' as const } : {}),
       timingsMs,
@@ -73,7 +76,7 @@ export async function predict(ctx: ServiceContext, input: PredictInput): Promise
     const appErr = toAppError(err);
     // Bad input is the client's doing, not the model's: only server-side failures count against a slot.
     if (appErr.status >= 500) {
-      ctx.stats.record({ slot: route.slot, version: route.model.info.version, ok: false, latencyMs: performance.now() - t0, classes: [], confidenceSum: 0 });
+      ctx.stats.record({ slot: route.slot, version: route.model.info.version, generation: route.generation, ok: false, latencyMs: performance.now() - t0, classes: [], confidenceSum: 0 });
     }
     ctx.metrics.requests.inc({ slot: route.slot, version: route.model.info.version, status: String(appErr.status) });
     throw appErr;
@@ -127,6 +130,7 @@ function observe(
   ctx.stats.record({
     slot: route.slot,
     version,
+    generation: route.generation,
     ok: true,
     latencyMs: t.total,
     classes,
@@ -138,15 +142,15 @@ function observe(
 }
 
 /** Runs the canary on the same faces after the stable answer is ready; failures only count, never surface. */
-async function compareShadow(ctx: ServiceContext, shadow: LoadedModel, pixels: Float32Array, stable: Float32Array[]): Promise<void> {
+async function compareShadow(ctx: ServiceContext, shadow: LoadedModel, pixels: Float32Array, stable: Float32Array[], generation: number | null): Promise<void> {
   try {
     if (stable.length === 0) return;
     const rows = await shadow.infer(pixels, stable.length);
-    const agreed = ctx.stats.recordShadow({ stable: stable.map(argmax), canary: rows.map(argmax) });
+    const agreed = ctx.stats.recordShadow({ stable: stable.map(argmax), canary: rows.map(argmax) }, generation);
     ctx.metrics.shadowCompared.inc({ agreed: 'true' }, agreed);
     ctx.metrics.shadowCompared.inc({ agreed: 'false' }, rows.length - agreed);
   } catch (err) {
-    ctx.stats.recordShadow('failed');
+    ctx.stats.recordShadow('failed', generation);
     ctx.logger.error('shadow inference failed', { version: shadow.info.version, error: (err as Error).message });
   } finally {
     shadow.release();

@@ -1,8 +1,10 @@
 import { z } from 'zod';
 import type { ServiceContext } from '../context';
 import { AppError } from '../errors';
-import { loadModel } from '../runtime/model';
+import type { LoadSlotRequest, SlotsState, SlotView } from '../../../lib/inference-admin/wire';
+import { type LoadedModel, loadModel } from '../runtime/model';
 import { SLOT_NAMES, type SlotName } from '../runtime/slots';
+import { replicaIdentity } from './replica';
 
 export const slotParam = z.enum(SLOT_NAMES as [SlotName, ...SlotName[]]);
 
@@ -17,7 +19,7 @@ export const loadSlotBody = z.object({
   source: z.string().min(1).max(4096),
   version: modelVersion.optional(),
 });
-export type LoadSlotBody = z.infer<typeof loadSlotBody>;
+export type LoadSlotBody = LoadSlotRequest;
 
 export const trafficBody = z
   .object({
@@ -27,12 +29,26 @@ export const trafficBody = z
   .refine((b) => b.canaryWeight !== undefined || b.shadow !== undefined, 'give canaryWeight and/or shadow');
 export type TrafficBody = z.infer<typeof trafficBody>;
 
-export interface SlotView {
-  slot: SlotName;
-  version: string;
-  source: string;
-  checksum: string;
-  loadedAt: string;
+/** Resolves, loads, validates and warms up a model without touching any slot; a refused model throws (422). */
+export async function prepareModel(ctx: ServiceContext, body: LoadSlotBody): Promise<LoadedModel> {
+  const resolved = await ctx.modelSource.resolve(body.source);
+  const version = body.version ?? resolved.version;
+  if (!modelVersion.safeParse(version).success) {
+    const from = body.version === undefined ? ', derived from the source,' : '';
+    throw new AppError(400, 'invalid_request', `version: ${JSON.stringify(version)}${from} must be ${VERSION_RULE}; give one in "version"`);
+  }
+  return loadModel(resolved.dir, { version, source: body.source }, ctx.sessionOptions);
+}
+
+/**
+ * A replica that follows the fleet's desired state takes slot changes only from it: an admin call would be undone
+ * at the next poll, and would make this replica disagree with the others meanwhile.
+ */
+function assertAdminDriven(ctx: ServiceContext): void {
+  const following = ctx.deployment.status().following;
+  if (following !== null) {
+    throw new AppError(409, 'follows_desired_state', `this replica serves the desired state of ${following} in the registry; change it through a rollout, not on one replica`);
+  }
 }
 
 /**
@@ -40,14 +56,9 @@ export interface SlotView {
  * so a refused model (422) leaves the slot's previous model serving.
  */
 export async function loadSlot(ctx: ServiceContext, slot: SlotName, body: LoadSlotBody): Promise<SlotView> {
+  assertAdminDriven(ctx);
   return ctx.adminLock(async () => {
-    const resolved = await ctx.modelSource.resolve(body.source);
-    const version = body.version ?? resolved.version;
-    if (!modelVersion.safeParse(version).success) {
-      const from = body.version === undefined ? ', derived from the source,' : '';
-      throw new AppError(400, 'invalid_request', `version: ${JSON.stringify(version)}${from} must be ${VERSION_RULE}; give one in "version"`);
-    }
-    const model = await loadModel(resolved.dir, { version, source: body.source }, ctx.sessionOptions);
+    const model = await prepareModel(ctx, body);
     ctx.slots.set(slot, model);
     ctx.logger.info('model loaded', { slot, version: model.info.version, source: body.source, checksum: model.info.checksum });
     return view(ctx, slot)!;
@@ -55,6 +66,7 @@ export async function loadSlot(ctx: ServiceContext, slot: SlotName, body: LoadSl
 }
 
 export async function clearCanary(ctx: ServiceContext): Promise<SlotsState> {
+  assertAdminDriven(ctx);
   return ctx.adminLock(async () => {
     ctx.slots.clear('canary');
     ctx.logger.info('canary cleared');
@@ -63,6 +75,7 @@ export async function clearCanary(ctx: ServiceContext): Promise<SlotsState> {
 }
 
 export async function setTraffic(ctx: ServiceContext, body: TrafficBody): Promise<SlotsState> {
+  assertAdminDriven(ctx);
   return ctx.adminLock(async () => {
     const wantsCanary = (body.canaryWeight ?? 0) > 0 || body.shadow === true;
     if (wantsCanary && !ctx.slots.get('canary')) {
@@ -76,6 +89,7 @@ export async function setTraffic(ctx: ServiceContext, body: TrafficBody): Promis
 }
 
 export async function promote(ctx: ServiceContext): Promise<SlotsState> {
+  assertAdminDriven(ctx);
   return ctx.adminLock(async () => {
     const model = ctx.slots.promote();
     ctx.logger.info('canary promoted', { version: model.info.version });
@@ -84,6 +98,7 @@ export async function promote(ctx: ServiceContext): Promise<SlotsState> {
 }
 
 export async function rollback(ctx: ServiceContext): Promise<SlotsState> {
+  assertAdminDriven(ctx);
   return ctx.adminLock(async () => {
     const was = ctx.slots.get('canary')?.info.version ?? null;
     ctx.slots.clear('canary');
@@ -92,17 +107,13 @@ export async function rollback(ctx: ServiceContext): Promise<SlotsState> {
   });
 }
 
-export interface SlotsState {
-  stable: SlotView | null;
-  canary: SlotView | null;
-  traffic: { canaryWeight: number; shadow: boolean };
-}
-
 export function slotsState(ctx: ServiceContext): SlotsState {
   return {
     stable: view(ctx, 'stable'),
     canary: view(ctx, 'canary'),
     traffic: { canaryWeight: ctx.slots.canaryWeight, shadow: ctx.slots.shadow },
+    replica: replicaIdentity(ctx),
+    deployment: ctx.deployment.status(),
   };
 }
 
