@@ -156,6 +156,51 @@ function dockerfileFroms(text: string): string[] {
 const withDefaults = (s: string): string => s.replace(/\$\{[A-Za-z0-9_]+(?::?-([^}]*))?[^}]*\}/g, (_m, d: string | undefined) => d ?? '');
 
 /**
+ * The compose file as docker compose validates it: every string interpolated with the variables unset, then the
+ * fields that compose casts after interpolation turned into numbers (compose-go's interpolateTypeCastMapping; only
+ * the ones this file interpolates are listed).
+ */
+export function interpolated(node: unknown, path: string[] = []): unknown {
+  if (typeof node === 'string') {
+    const value = withDefaults(node);
+    const castToInt = path.length === 4 && path[0] === 'services' && path[2] === 'deploy' && path[3] === 'replicas';
+    return castToInt && /^\d+$/.test(value) ? Number(value) : value;
+  }
+  if (Array.isArray(node)) return node.map((n, i) => interpolated(n, [...path, String(i)]));
+  if (node && typeof node === 'object') return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, interpolated(v, [...path, k])]));
+  return node;
+}
+
+/** One section of an HAProxy configuration: `backend inference` -> { kind: 'backend', name: 'inference', lines }. */
+export interface HaproxySection { kind: string; name: string; lines: string[][] }
+
+/** Sections and their directives (whitespace-split words, comments dropped); a section starts at column 0. */
+export function haproxySections(text: string): HaproxySection[] {
+  const sections: HaproxySection[] = [];
+  for (const raw of text.split('\n')) {
+    const line = raw.replace(/(^|\s)#.*$/, '').trimEnd();
+    if (!line.trim()) continue;
+    const words = line.trim().split(/\s+/);
+    if (!/^\s/.test(line)) sections.push({ kind: words[0], name: words[1] ?? '', lines: [] });
+    else if (sections.length > 0) sections[sections.length - 1].lines.push(words);
+    else throw new Error(`directive outside any section: ${line}`);
+  }
+  return sections;
+}
+
+/** The directives that start with `keyword...` (e.g. ['option', 'redispatch']), each as the words after it. */
+const directives = (lines: string[][], ...keyword: string[]): string[][] =>
+  lines.filter((l) => keyword.every((k, i) => l[i] === k)).map((l) => l.slice(keyword.length));
+
+/** HAProxy time: 35s, 500ms, 2m, or bare milliseconds. */
+export function haproxyMs(value: string): number {
+  const m = /^(\d+)(us|ms|s|m|h|d)?$/.exec(value);
+  if (!m) throw new Error(`not an HAProxy time: ${value}`);
+  const unit = { us: 0.001, ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] ?? 'ms']!;
+  return Number(m[1]) * unit;
+}
+
+/**
  * One entry of a compose `ports` list, variables at their defaults: the host address it binds ('' when it names
  * none, which Docker publishes on every interface), the host port(s) and the container port. Short syntax is
  * `[[HOST_IP:]HOST_PORT:]CONTAINER_PORT[/PROTOCOL]`, an IPv6 host address in brackets; long syntax is an object.
@@ -242,8 +287,10 @@ const CONTAINER_ONLY_KEYS = new Set(['FEROPS_SERVICE', 'FEROPS_WORKER_TASK_QUEUE
 const knownKey = (k: string): boolean => k in CONFIG_KEYS || inferenceEnvKeys.has(k) || CONTAINER_ONLY_KEYS.has(k);
 const REQUIRED_SERVICES = [
   'postgres', 'temporal', 'temporal-setup', 'temporal-ui', 'minio', 'minio-buckets', 'mlflow',
-  'worker', 'training-worker', 'inference', 'prometheus', 'grafana',
+  'worker', 'training-worker', 'inference', 'inference-lb', 'prometheus', 'grafana',
 ];
+/** The load balancer in front of the inference replicas: clients' way in, never the admin API's. */
+const LB = 'inference-lb';
 const oneShot = (svc: Obj): boolean => svc.restart === 'no';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -251,12 +298,15 @@ const oneShot = (svc: Obj): boolean => svc.restart === 'no';
 describe('docker-compose.yml', () => {
   test('when validated against the compose-spec JSON schema, then it conforms', () => {
     const validate = composeSchemaValidator();
-    assert.ok(validate(compose), JSON.stringify(validate.errors, null, 1));
+    const resolved = interpolated(compose);
+    assert.ok(validate(resolved), JSON.stringify(validate.errors, null, 1));
   });
 
   test('when listing services, then every part of the design is there', () => {
     for (const name of REQUIRED_SERVICES) assert.ok(services[name], `missing service ${name}`);
-    assert.equal(services.inference.deploy?.replicas, 2, 'inference runs 2 replicas');
+    const replicas = (interpolated(compose) as Obj).services.inference.deploy?.replicas;
+    assert.equal(replicas, 3, 'inference runs 3 replicas unless FEROPS_INFERENCE_REPLICAS says otherwise');
+    assert.match(String(services.inference.deploy.replicas), /^\$\{FEROPS_INFERENCE_REPLICAS:-\d+\}$/, 'the replica count is FEROPS_INFERENCE_REPLICAS');
   });
 
   test('when reading images, then each one is pinned to an exact version', () => {
@@ -334,7 +384,7 @@ describe('docker-compose.yml', () => {
     // Docker publishes through its own iptables rules, ahead of host firewalls such as ufw: a mapping without a host
     // address is open to every network the host is on. Temporal's 7233 starts pipelines and approves rollouts,
     // MLflow moves `champion`; neither (nor the Temporal UI, MinIO's console, Prometheus) authenticates here.
-    const optIn = new Set(['inference', 'grafana']); // a bearer token on /admin, a login: FEROPS_*_BIND opens them
+    const optIn = new Set([LB, 'grafana']); // predict and feedback only (no /admin), a login: FEROPS_*_BIND opens them
     const open: string[] = [];
     for (const [name, svc] of Object.entries(services)) {
       for (const spec of (svc.ports ?? []) as Array<string | Obj>) {
@@ -375,7 +425,7 @@ describe('docker-compose.yml', () => {
       const temporal = hostPort(e.FEROPS_TEMPORAL_ADDRESS);
       assert.deepEqual(temporal, { host: 'temporal', port: defaults.temporal }, `${name} temporal address`);
       assert.deepEqual(hostPort(e.FEROPS_MLFLOW_URL), { host: 'mlflow', port: defaults.mlflow }, `${name} mlflow url`);
-      assert.deepEqual(hostPort(e.FEROPS_INFERENCE_URL), { host: 'inference', port: defaults.inference }, `${name} inference url`);
+      assert.deepEqual(hostPort(e.FEROPS_INFERENCE_URL), { host: LB, port: defaults.inference }, `${name}: the inference url is the load balancer`);
       assert.equal(e.FEROPS_TEMPORAL_NAMESPACE, CONFIG_KEYS.FEROPS_TEMPORAL_NAMESPACE.default);
       assert.equal(e.FEROPS_TASK_QUEUE, TASK_QUEUE);
       assert.equal(e.FEROPS_TRAINING_TASK_QUEUE, TRAINING_TASK_QUEUE);
@@ -390,7 +440,7 @@ describe('docker-compose.yml', () => {
     assert.equal(inf.FEROPS_INFERENCE_HOST, '0.0.0.0', 'a container must bind all interfaces');
     assert.equal(Number(inf.FEROPS_INFERENCE_PORT), defaults.inference);
     assert.deepEqual(hostPort(inf.FEROPS_MLFLOW_URL), { host: 'mlflow', port: defaults.mlflow });
-    assert.ok(published('inference').some((p) => p.container === `${defaults.inference}`), 'inference container port');
+    assert.ok(published(LB).some((p) => p.hostPort === `${defaults.inference}`), 'clients find the service on the embedded port');
 
     const mlflowArgs = services.mlflow.command as string[];
     const arg = (flag: string): string => mlflowArgs[mlflowArgs.indexOf(flag) + 1];
@@ -466,6 +516,109 @@ describe('docker-compose.yml', () => {
       const r = spawnSync('sh', ['-n', repo(script)], { encoding: 'utf8' });
       assert.equal(r.status, 0, `${script}: ${r.stderr}`);
     }
+  });
+});
+
+describe('the inference fleet in compose: replicas behind HAProxy', () => {
+  const lb = services[LB];
+  const mount = ((lb?.volumes ?? []) as string[]).map((v) => v.split(':')).find(([, target]) => target === '/usr/local/etc/haproxy/haproxy.cfg');
+  const cfgPath = mount?.[0] ?? '';
+  const sections = haproxySections(cfgPath ? read(cfgPath) : '');
+  const section = (kind: string, name?: string): HaproxySection => {
+    const hit = sections.filter((x) => x.kind === kind && (name === undefined || x.name === name));
+    assert.equal(hit.length, 1, `one ${kind} ${name ?? ''} section`);
+    return hit[0];
+  };
+  const defaults = (): string[][] => sections.find((x) => x.kind === 'defaults')?.lines ?? [];
+  /** The frontend that the published port reaches, and the backend it sends requests to. */
+  const publicFrontend = (): HaproxySection => {
+    const container = (lb.ports as Array<string | Obj>).map(publishedPort)[0].container;
+    const hit = sections.filter((x) => x.kind === 'frontend' && directives(x.lines, 'bind').some(([addr]) => addr.endsWith(`:${container}`)));
+    assert.equal(hit.length, 1, `one frontend binds the published container port ${container}`);
+    return hit[0];
+  };
+  const backend = (): HaproxySection => section('backend', directives(publicFrontend().lines, 'default_backend')[0]?.[0]);
+  /** A directive as the backend sees it: its own, else the defaults section's (HAProxy's inheritance). */
+  const effective = (...keyword: string[]): string[][] => {
+    const own = directives(backend().lines, ...keyword);
+    return own.length > 0 ? own : directives(defaults(), ...keyword);
+  };
+  const inferencePort = Number(env('inference').FEROPS_INFERENCE_PORT);
+  /** Where the admin API answers on a replica: its own port when FEROPS_ADMIN_PORT is set, else the one port. */
+  const adminPort = Number(env('inference').FEROPS_ADMIN_PORT ?? env('inference').FEROPS_INFERENCE_PORT);
+
+  test('when clients call the service, then they reach the load balancer on the published port, and no replica publishes one', () => {
+    assert.match(lb.image, /^haproxy:\d+\.\d+\.\d+-alpine$/, 'the official HAProxy image, pinned');
+    assert.ok(mount, 'the config is mounted where the official image reads it');
+    assert.equal(mount[0], './infra/haproxy/compose.cfg');
+    assert.equal(mount[2], 'ro', 'mounted read-only');
+    assert.equal(services.inference.ports, undefined, 'replicas publish no host port: two of them could not share one, and clients must go through the load balancer');
+    const hostPortOf = (n: string): string[] => ((services[n].ports ?? []) as Array<string | Obj>).map((p) => publishedPort(p).hostPort);
+    assert.deepEqual(Object.keys(services).filter((n) => hostPortOf(n).includes(`${inferencePort}`)), [LB], 'only the load balancer publishes the inference port');
+    assert.ok(publicFrontend(), 'a frontend on the published port');
+    assert.deepEqual(lb.depends_on?.inference, { condition: 'service_healthy' });
+  });
+
+  test('when the load balancer looks for replicas, then it asks Docker\'s DNS for every address of the inference service and health-checks /readyz', () => {
+    const templates = directives(backend().lines, 'server-template');
+    assert.equal(templates.length, 1, 'one server-template: one server slot per address the name resolves to');
+    const [, count, fqdn, ...params] = templates[0];
+    assert.deepEqual(hostPort(fqdn), { host: 'inference', port: inferencePort }, 'the replicas\' service name and port');
+    assert.ok(Number(count) >= ((interpolated(compose) as Obj).services.inference.deploy.replicas as number), 'room for every default replica');
+    assert.ok(params.includes('check'), 'health-checked');
+    const resolvers = params[params.indexOf('resolvers') + 1];
+    assert.ok(params.includes('resolvers') && resolvers, 'resolved at run time, so scaling shows up without a restart');
+    assert.deepEqual(directives(section('resolvers', resolvers).lines, 'nameserver').map(([, addr]) => addr), ['127.0.0.11:53'], 'Docker\'s embedded DNS');
+    assert.ok(params.includes('init-addr') && params[params.indexOf('init-addr') + 1].split(',').includes('none'), 'init-addr ...,none: starts while no replica resolves yet');
+    const check = [...directives(backend().lines, 'option', 'httpchk'), ...directives(backend().lines, 'http-check', 'send')].flat();
+    assert.ok(check.includes('/readyz'), 'traffic only to replicas that serve the desired state (/readyz)');
+    assert.deepEqual(directives(backend().lines, 'http-check', 'expect'), [['status', '200']]);
+  });
+
+  test('when a replica dies mid-request, then the load balancer runs the request again on another replica', () => {
+    const retryOn = effective('retry-on').flat();
+    for (const event of ['conn-failure', 'empty-response', 'response-timeout']) assert.ok(retryOn.includes(event), `retry-on ${event}`);
+    assert.deepEqual(effective('retries'), [['3']]);
+    assert.deepEqual(effective('option', 'redispatch'), [['1']], 'every retry goes to another replica');
+    // Only a request held whole can be replayed; held whole, the replica's own upload deadline never comes into it,
+    // and the server timeout bounds its thinking: seconds, so a hung replica does not hold a client for a minute.
+    assert.deepEqual(effective('option', 'http-buffer-request'), [[]]);
+    const [[serverTimeout]] = effective('timeout', 'server');
+    assert.ok(haproxyMs(serverTimeout) >= 5_000 && haproxyMs(serverTimeout) <= 15_000, `timeout server ${serverTimeout}: between 5 and 15 s`);
+    assert.equal(String(effective('mode')[0]), 'http', 'retry-on is an HTTP-mode feature');
+  });
+
+  test('when anything asks the load balancer for /admin, in any spelling express would route, then it answers 404 and forwards nothing', () => {
+    const denies = directives(publicFrontend().lines, 'http-request', 'deny');
+    assert.equal(denies.length, 1, 'one deny rule on the public frontend');
+    const rule = denies[0].join(' ');
+    assert.match(rule, /deny_status 404/);
+    const m = /\{ path,url_dec,lower -m reg (\S+) \}/.exec(rule);
+    assert.ok(m, `the path, percent-decoded and lower-cased, against a regex: ${rule}`);
+    const denied = (path: string): boolean => new RegExp(m[1]).test(decodeURIComponent(path).toLowerCase());
+    for (const path of ['/admin', '/admin/v1/slots', '/ADMIN/v1/promote', '//admin/v1/traffic', '/%61dmin/v1/slots', '/Admin/']) assert.equal(denied(path), true, path);
+    for (const path of ['/v1/predict', '/v1/feedback', '/readyz', '/healthz', '/openapi.json', '/administrator']) assert.equal(denied(path), false, path);
+  });
+
+  test('when haproxy is installed, then it accepts the configuration', { skip: spawnSync('haproxy', ['-v']).status !== 0 && 'haproxy is not installed (infra/bootstrap.sh installs it for the fleet)' }, () => {
+    const r = spawnSync('haproxy', ['-c', '-f', repo(cfgPath)], { encoding: 'utf8' });
+    assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+  });
+
+  test('when the deploy activities look for replicas, then the worker names each replica of the inference service on its admin port, never the load balancer', () => {
+    const worker = env('worker');
+    const m = /^dns:([^:]+):(\d+)$/.exec(worker.FEROPS_INFERENCE_DISCOVERY ?? '');
+    assert.ok(m, `FEROPS_INFERENCE_DISCOVERY is dns:<service>:<port>: ${worker.FEROPS_INFERENCE_DISCOVERY}`);
+    assert.equal(m[1], 'inference', 'the replicas\' service: Docker\'s DNS answers it with one address per replica');
+    assert.equal(Number(m[2]), adminPort, 'the port the admin API answers on');
+    assert.notEqual(m[1], LB);
+    assert.equal(hostPort(worker.FEROPS_INFERENCE_URL).host, LB, 'FEROPS_INFERENCE_URL stays the clients\' address');
+    assert.equal(worker.FEROPS_INFERENCE_ADMIN_URL, undefined, 'no single admin address beside the discovery');
+    const inf = env('inference');
+    assert.equal(inf.FEROPS_DESIRED_STATE, 'mlflow', 'replicas follow the desired state in the registry');
+    assert.equal(inf.FEROPS_STABLE_MODEL, undefined, 'a following replica loads nothing of its own (the service refuses both)');
+    assert.equal(inf.FEROPS_MODEL_NAME, worker.FEROPS_MODEL_NAME, 'replicas follow the model the deploy activities write');
+    assert.equal(hostPort(inf.FEROPS_MLFLOW_URL).host, hostPort(worker.FEROPS_MLFLOW_URL).host, 'one registry');
   });
 });
 
@@ -664,6 +817,39 @@ describe('Kubernetes manifests', () => {
     assert.ok(hpa.spec.minReplicas >= deployment.spec.replicas && hpa.spec.maxReplicas > hpa.spec.minReplicas);
     const config = find('ConfigMap', 'ferops-config').data;
     assert.equal(hostPort(config.FEROPS_INFERENCE_URL).port, service.spec.ports[0].port);
+  });
+
+  test('when the deploy activities look for replicas, then a headless Service lists every inference pod on the admin port, and the worker names it', () => {
+    const replicas = find('Service', 'inference-replicas');
+    assert.equal(replicas.spec.clusterIP, 'None', 'headless: DNS answers every pod address, not one virtual IP');
+    assert.notEqual(replicas.spec.publishNotReadyAddresses, true, 'ready pods only: a pod that has not applied the desired state serves nothing yet');
+    const inference = pod('ferops-inference');
+    const selector = replicas.spec.selector as Record<string, string>;
+    assert.ok(Object.keys(selector).length > 0 && selects({ matchLabels: selector }, inference.labels), 'selects the inference pods');
+    for (const other of ['ferops-worker', 'ferops-training-worker']) assert.equal(selects({ matchLabels: selector }, pod(other).labels), false, `not ${other}`);
+    const c = container('ferops-inference');
+    const [servicePort] = replicas.spec.ports as Obj[];
+    const containerPort = (c.ports as Obj[]).find((p) => p.name === servicePort.targetPort || p.containerPort === servicePort.targetPort)?.containerPort;
+    const config = find('ConfigMap', 'ferops-config').data as Record<string, string>;
+    const podEnv = { ...config, ...Object.fromEntries((c.env as Obj[]).filter((e) => 'value' in e).map((e) => [e.name, e.value])) };
+    const { port, adminPort } = loadInferenceConfig({}, podEnv);
+    assert.equal(containerPort, adminPort ?? port, 'the port the admin API answers on');
+    const discovery = (container('ferops-worker').env as Obj[]).find((e) => e.name === 'FEROPS_INFERENCE_DISCOVERY')?.value;
+    assert.equal(discovery, `dns:${replicas.metadata.name}.${kustomization.namespace}.svc.cluster.local:${servicePort.port}`);
+    assert.equal(podEnv.FEROPS_DESIRED_STATE, 'mlflow', 'every pod follows the desired state in the registry');
+    assert.equal(podEnv.FEROPS_STABLE_MODEL, undefined, 'a following replica loads nothing of its own (the service refuses both)');
+    assert.equal(c.readinessProbe?.httpGet?.path, '/readyz', 'ready = serves the desired state');
+  });
+
+  test('when the deploy activities call each pod, then the network policies admit the pipeline worker on the admin port and no one new', () => {
+    const replicas = find('Service', 'inference-replicas');
+    const [inference, worker, trainer] = ['ferops-inference', 'ferops-worker', 'ferops-training-worker'].map(pod);
+    const targetPort = replicas.spec.ports[0].targetPort;
+    const port = typeof targetPort === 'number' ? targetPort : inference.namedPorts![targetPort];
+    assert.equal(allows(worker, inference, port), true, 'worker -> each pod\'s admin API');
+    assert.equal(allows(trainer, inference, port), false, 'training worker');
+    assert.equal(allows({ namespace: kustomization.namespace, labels: { app: 'anything' } }, inference, port), false, 'an unlabelled pod in ferops');
+    assert.equal(allows({ namespace: 'default', labels: { 'app.kubernetes.io/name': 'ferops-worker' } }, inference, port), false, 'a look-alike worker in another namespace');
   });
 
   test('when an inference pod starts, then FEROPS_NODE_FLAGS carries the service\'s node flags', () => {
@@ -891,6 +1077,26 @@ describe('the checks themselves', () => {
     assert.equal(networkAllows([dnsOnly], a, { external: '169.254.169.254' }, 80), false, 'egress isolated');
     assert.equal(networkAllows([dnsOnly], b, { external: '169.254.169.254' }, 80), true, 'a pod no egress policy selects');
     assert.throws(() => networkAllows([policy({ podSelector: { matchExpressions: [] } })], b, a, 80), /matchExpressions/);
+  });
+
+  test('when compose values are interpolated, then variables take their defaults and deploy.replicas becomes a number', () => {
+    const doc = { services: { a: { image: 'x:${TAG:-1.0}', deploy: { replicas: '${N:-3}' }, environment: { T: '${T:?set T}' } } } };
+    assert.deepEqual(interpolated(doc), { services: { a: { image: 'x:1.0', deploy: { replicas: 3 }, environment: { T: '' } } } });
+    assert.equal(composeSchemaValidator()(interpolated(doc)), true);
+    assert.equal(composeSchemaValidator()(doc), false, 'uninterpolated, replicas is a string');
+  });
+
+  test('when an HAProxy file is read, then haproxySections keeps each directive in its section and drops comments', () => {
+    const parsed = haproxySections('# head\nglobal\n    log stdout\n\nbackend b  # trailing\n    retry-on conn-failure empty-response\n    # inside\n    timeout server 35s\n');
+    assert.deepEqual(parsed, [
+      { kind: 'global', name: '', lines: [['log', 'stdout']] },
+      { kind: 'backend', name: 'b', lines: [['retry-on', 'conn-failure', 'empty-response'], ['timeout', 'server', '35s']] },
+    ]);
+    assert.deepEqual(directives(parsed[1].lines, 'timeout', 'server'), [['35s']]);
+    assert.throws(() => haproxySections('    retries 3\n'), /outside any section/);
+    assert.equal(haproxyMs('35s'), 35_000);
+    assert.equal(haproxyMs('500'), 500);
+    assert.throws(() => haproxyMs('soon'));
   });
 
   test('when the compose file breaks the spec, then schema validation fails', () => {
