@@ -60,7 +60,9 @@ describe('chaos: canary faults', { timeout: 600_000 }, () => {
     const state = await admin.slots();
     assert.equal(state.stable?.version, b.modelVersion, 'the new champion serves');
     assert.equal(state.canary, null, 'no canary left behind');
-    assert.equal(stats.failed, 0, `no client request failed (${JSON.stringify(stats)})`);
+    // One replica and no load balancer here (the fleet test has those): while it restarts, clients are refused or
+    // told it is not ready yet, and nothing else.
+    assert.ok(Object.keys(stats.failures).every((cause) => /ECONNREFUSED|^503$/.test(cause)), `failures only while it was down: ${JSON.stringify(stats.failures)}`);
     t.diagnostic(`observed: restart to serving the desired state ${convergedMs} ms; windows ${JSON.stringify(decisions.map((d) => [d.canaryWeight, d.attempt, d.analysis.verdict, d.analysis.numbers.canaryRequests]))}; load ${JSON.stringify(stats)}`);
   });
 
