@@ -13,5 +13,7 @@ echo "=== inference: HTTP vs raw onnxruntime-node ==="
 node --import tsx bench/inference-http.ts
 echo "=== inference: sustained crop load, node defaults vs the service's node flags ==="
 node --import tsx bench/inference-soak.ts
+echo "=== inference: photo throughput, 1 vs 3 replicas behind HAProxy, and 1 replica direct ==="
+node --import tsx bench/inference-fleet.ts
 echo "=== trainer step: plain fp32 HF loop vs ours (tiny model on CPU; ViT-B/16 on a GPU) ==="
 (cd training-py && "$py" ../bench/gpu_train_throughput.py)
