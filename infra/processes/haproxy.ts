@@ -65,6 +65,12 @@ export function haproxyConfig(o: HaproxyConfigOptions): string {
     '',
     'backend replicas',
     '  balance roundrobin',
+    // Feedback labels the answer a replica remembers (its recent predictions are in memory): each answer's request
+    // id is remembered with the replica that gave it, and POST /v1/feedback names it in its body, so the label goes
+    // to that replica. Kept as long as the service accepts feedback (FEROPS_FEEDBACK_TTL_SECONDS, 1 h by default).
+    '  stick-table type string len 64 size 200k expire 1h',
+    '  stick store-response res.hdr(x-request-id)',
+    "  stick match req.body,json_query('$.requestId') if { path /v1/feedback }",
     `  option httpchk GET ${o.healthPath}`,
     // A dead replica is out after two failed checks, a restarted one back in after one good check. Until then the
     // retries below cover requests sent to it.

@@ -157,3 +157,55 @@ describe('HAProxy in front of replicas', () => {
     assert.ok((by.r3 ?? 0) > 0, `r3 got no request: ${JSON.stringify(by)}`);
   });
 });
+
+describe('HAProxy routes feedback to the replica that answered', () => {
+  /** Stand-ins that remember the request ids they answered, as the service remembers recent predictions. */
+  const answered = [new Set<string>(), new Set<string>(), new Set<string>()];
+  const servers: Server[] = [];
+  let haproxy: HaproxyServer;
+  before(async () => {
+    let next = 0;
+    for (const [i, ids] of answered.entries()) {
+      const server = createServer((req, res) => {
+        if (req.url === '/readyz') return void res.end('ok');
+        let body = '';
+        req.on('data', (c) => (body += c));
+        req.on('end', () => {
+          if (req.url === '/v1/predict') {
+            const id = `r${i}-${next++}`;
+            ids.add(id);
+            return void res.setHeader('x-request-id', id).end('{}');
+          }
+          res.statusCode = ids.has((JSON.parse(body) as { requestId: string }).requestId) ? 201 : 404;
+          res.end();
+        });
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      servers.push(server);
+    }
+    haproxy = await startHaproxy({ dir: tempDir('ferops-haproxy-'), servers: servers.map((s) => `http://127.0.0.1:${(s.address() as AddressInfo).port}`), healthPath: '/readyz' });
+  });
+  after(async () => {
+    await haproxy?.stop();
+    for (const s of servers) await new Promise((resolve) => (s.closeAllConnections(), s.close(resolve)));
+  });
+
+  it('when feedback names a prediction, then it reaches the replica that made it, however the round robin stands', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      const res = await fetch(`${haproxy.url}/v1/predict`, { method: 'POST', body: 'x' });
+      ids.push(res.headers.get('x-request-id')!);
+      await res.text();
+    }
+    assert.deepEqual(answered.map((a) => a.size), [10, 10, 10], 'predictions spread over every replica');
+    // One more prediction shifts the round robin, so plain balancing would send each label to another replica.
+    await (await fetch(`${haproxy.url}/v1/predict`, { method: 'POST', body: 'x' })).text();
+    const statuses: number[] = [];
+    for (const requestId of ids) {
+      const res = await fetch(`${haproxy.url}/v1/feedback`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ requestId, faceIndex: 0, label: 'happy' }) });
+      statuses.push(res.status);
+      await res.text();
+    }
+    assert.deepEqual(statuses, ids.map(() => 201), 'every label reached the replica that remembers its prediction');
+  });
+});

@@ -46,6 +46,8 @@ describe('HAProxy configuration', () => {
       'http-reuse safe',
       'timeout client 60s',
       'timeout server 10s',
+      'stick store-response res.hdr(x-request-id)',
+      "stick match req.body,json_query('$.requestId') if { path /v1/feedback }",
       'option idle-close-on-response',
       'load-server-state-from-file global',
       'server-state-file /tmp/state',
