@@ -10,9 +10,9 @@ import { type AccessFields, logWhenFinished, requestIdFrom } from '../http/reque
 import { predict } from '../usecases/predict';
 
 /**
- * POST /v1/predict, served on plain node:http rather than through express. Why: on a 48x48 crop the demo model
- * takes ~0.45 ms, and express' routing, body parser and `res.json` (etag and all) cost ~0.4 ms more per request;
- * outside express the service went from ~540 to ~680 crops/s at concurrency 1 and ~1,030 to ~1,330 at 8. The
+ * POST /v1/predict, served on plain node:http rather than through express. Why: on a 48x48 crop express' routing,
+ * body parser and `res.json` (etag and all) cost about as much per request as the demo model's inference, and
+ * leaving them out raised crop throughput (docs/inference.md#design-measurements-moved-from-code-comments). The
  * behaviour is express' own: same request ids, access log line, error body (`errorReply`), body limits, routing
  * (case-insensitive, optional trailing slash) and query parsing. Every other route stays in express.
  */
@@ -20,8 +20,8 @@ const PREDICT_PATH = /^\/v1\/predict\/?$/i;
 
 /**
  * `?detect=`, parsed by hand rather than with zod like the other routes: zod 3's parse leaves objects that survive
- * young-generation collections (a loop of 300,000 parses promoted 3.7 MB per scavenge, pauses of 9 ms; querystring
- * alone 94 KB, 0.8 ms), and on this route that made crop requests promote ~1 KB each and scavenges take ~5 ms.
+ * young-generation collections (node's querystring alone leaves far fewer), and on this route that made every
+ * crop request promote memory and scavenges slow (docs/inference.md#design-measurements-moved-from-code-comments).
  */
 function detectParam(query: ParsedUrlQuery): boolean {
   const v = query.detect;

@@ -6,7 +6,8 @@ import { FACE_PIXELS } from '../../../lib/preprocess';
  * queue is flushed on the next turn of the event loop (requests that arrived together still share a run, and
  * a lone request never sits idle); while a run is in flight, arrivals queue up and go together when it ends,
  * or after `waitMs` at most, or as soon as `maxBatch` faces are queued. A fixed wait cost every request at
- * concurrency 1 its full `waitMs` (2 ms of a ~6 ms crop request) for nothing.
+ * concurrency 1 its full `waitMs`, a large part of a crop request, for nothing
+ * (docs/inference.md#design-measurements-moved-from-code-comments).
  */
 export type RunBatch = (pixels: Float32Array, batch: number) => Promise<Float32Array[]>;
 

@@ -7,8 +7,8 @@ import type { Box, Detection } from './faces';
 /**
  * Face detection with face-api.js's Tiny Face Detector (a 190k-parameter Tiny-YOLOv2 with depthwise-separable
  * convolutions), converted to ONNX by infra/face-detector/convert.py. It replaced Haar as the default because
- * Haar in opencv-wasm cost 50-150 ms per 640x480 photo while this costs ~5 ms, and on the test photos it finds
- * every face Haar finds, tilted heads included, with no rotated passes (docs/inference.md).
+ * Haar in opencv-wasm costs many times more per photo, and on the test photos this finds every face Haar finds,
+ * tilted heads included, with no rotated passes (docs/inference.md#design-measurements-moved-from-code-comments).
  *
  * The graph takes raw gray values (1, 1, H, W), H and W multiples of 32, and answers a grid (1, 25, H/32, W/32):
  * per cell, 5 anchors x (tx, ty, tw, th, score), decoded as in YOLOv2.
@@ -143,10 +143,9 @@ export async function loadCnnDetector(modelFile: string, opts: CnnOptions): Prom
 }
 
 /**
- * The CNN's boxes sit lower on the face than Haar's (mouth and chin in, brow partly out): on 7 test faces found by
- * both, the Haar box centre was 8-17 % (mean 12 %) of the CNN box height higher, at about the same size. Crops and
- * eye search were tuned on Haar's framing, which is also FER2013's (OpenCV-registered faces), so CNN boxes are
- * moved to it: a square of the larger side, centred 12 % higher.
+ * The CNN's boxes sit lower on the face than Haar's (mouth and chin in, brow partly out), at about the same size
+ * (docs/inference.md#faces). Crops and eye search were tuned on Haar's framing, which is also FER2013's
+ * (OpenCV-registered faces), so CNN boxes are moved to it: a square of the larger side, centred 12 % higher.
  */
 export function faceSquare(b: Box): Box {
   const side = Math.max(b.width, b.height);

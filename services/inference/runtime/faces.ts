@@ -54,7 +54,7 @@ export const DEFAULT_DETECT: DetectOptions = {
   rotatedMinFaceSide: 48,
   angles: [0, -20, 20],
 };
-/** Haar settings tuned in issue #6 before the CNN (23 of 24 faces, ~80 ms on a 640x480 portrait). */
+/** Haar settings tuned in issue #6 before the CNN (docs/inference.md#design-measurements-moved-from-code-comments). */
 export const HAAR_DETECT: DetectOptions = { ...DEFAULT_DETECT, detector: 'haar', detectMaxSide: 480 };
 
 /** What a thread needs to find faces; plain data, so it can be handed to a worker thread. */
@@ -94,8 +94,8 @@ export async function createFaceEngine(setup: FaceSetup): Promise<FaceEngine> {
 const MARGIN = 0.1;
 /**
  * Side of the upright face patch the eye cascade searches; fixed so eye sizes are predictable (~20 px, the eye
- * cascade's window). 100 rather than 150: the eye search was most of the per-face cost (14 ms of a 640x480
- * portrait vs 5 ms), and on the test photos both eyes are found as often (17 of 23 faces vs 16 at 150).
+ * cascade's window). 100 rather than 150: at 150 the eye search was most of the per-face cost, and at 100 both eyes
+ * are found at least as often on the test photos (docs/inference.md#design-measurements-moved-from-code-comments).
  */
 const EYE_PATCH = 100;
 /** Eye pairs implying a larger residual tilt than this are false positives (nostrils, brows). */
@@ -156,8 +156,9 @@ export async function findFaces(img: GrayImage, engine: FaceEngine, detect: bool
 
 /**
  * Eyes at the detector's hint first; when a pair is not found there, at the other `tilts` too (the eye cascade
- * misses eyes tilted by more than ~15 degrees, and the CNN gives no tilt hint). On the 24 faces of the test
- * photos it raised the CNN's faces with both eyes found from 13 to 15, for ~1 ms per extra tilt (100 px patch).
+ * misses eyes tilted by more than ~15 degrees, and the CNN gives no tilt hint). On the test photos that finds both
+ * eyes in more of the CNN's faces, for a small cost per extra tilt
+ * (docs/inference.md#design-measurements-moved-from-code-comments).
  */
 function alignEyes(gray: CvMat, box: Box, hintDeg: number, tilts: number[], cascades: Cascades, track: Track): { angleDeg: number; eyesFound: number } {
   let best = findEyes(gray, box, hintDeg, cascades, track);

@@ -7,7 +7,8 @@ import type { Box, Detection, DetectOptions } from './faces';
  * Haar frontal-face detection (FEROPS_FACE_DETECTOR=haar): on a copy downscaled so its longest side is
  * `detectMaxSide` (cost grows with pixel count), histogram-equalised, searched upright and at the extra
  * in-plane `angles` (the frontal cascade misses heads tilted more than ~10 degrees). Boxes map back to full size.
- * 50-150 ms per 640x480 photo in opencv-wasm, hence not the default (see cnn-detector.ts).
+ * Many times slower than the CNN in opencv-wasm, hence not the default (see cnn-detector.ts;
+ * docs/inference.md#design-measurements-moved-from-code-comments).
  */
 export function detectHaar(img: GrayImage, cascades: Cascades, opts: DetectOptions): Detection[] {
   try {

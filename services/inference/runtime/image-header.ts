@@ -2,7 +2,8 @@
  * Format and dimensions from the first bytes of a JPEG, PNG, WebP or GIF, without decoding anything.
  *
  * Why: the decoder used to ask sharp for the metadata first (to refuse bombs before any pixel is decoded), then
- * decode: two libvips calls, each ~0.1-0.2 ms of main-thread time, more than the demo model's inference. Reading
+ * decode: two libvips calls, together more main-thread time than the demo model's inference
+ * (docs/inference.md#where-the-time-went-node---import-tsx-benchinference-profilets-concurrency-6). Reading
  * the dimensions here lets sharp run once. Anything this reader does not fully understand (another format, a
  * header cut short, a JPEG whose frame header comes after the first scan) returns undefined, and the caller asks
  * sharp as before, so every error for unusual input stays what it was.

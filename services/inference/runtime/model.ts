@@ -16,15 +16,13 @@ import { SessionWorker } from './session-worker';
  * release them only after every request that started with the model has finished.
  *
  * Where batches run: onnxruntime-node runs a session synchronously on the calling thread, so on the HTTP thread a
- * batch blocks everything else the service does for as long as it runs (a 16-face ViT-B/16 batch: ~2 s, health
- * checks included). Batches therefore run on an inference thread (`SessionWorker`), which also lets HTTP work and
- * inference overlap: crops at concurrency 32 went from ~1,670 to ~2,680 req/s with the demo model. The hop costs
- * ~0.1 ms, which a small model notices alone (concurrency 1: -18 %), so a model classifying a face in under 2 ms
- * keeps a session on the HTTP thread too and runs a lone face there. Only a lone face: with batches of up to 7
- * on the HTTP thread, a CPU profile at concurrency 8 found that thread idle 15-20 % of the time. The 8 requests
- * moved in waves (parse all, run all, answer all, wait for the client), and nothing overlapped. Sending every
- * batch of 2 or more to the inference thread lets the HTTP thread parse and answer while a batch runs: crops at
- * concurrency 8 went from ~1,600 to ~2,050 req/s, and concurrency 1 was unchanged.
+ * batch blocks everything else the service does, health checks included, for as long as it runs (long, for a large
+ * model). Batches therefore run on an inference thread (`SessionWorker`), which also lets HTTP work and inference
+ * overlap. The hop itself slows a small model's lone requests noticeably, so a model classifying a face in
+ * under 2 ms (SMALL_MODEL_MS) keeps a session on the HTTP thread too and runs a lone face there. Only a lone face
+ * (INLINE_MAX_BATCH): with larger batches inline, concurrent requests moved in waves (parse all, run all, answer
+ * all, wait for the client), nothing overlapped and the HTTP thread sat idle; on the inference thread a batch runs
+ * while the HTTP thread parses and answers. (docs/inference.md#design-measurements-moved-from-code-comments)
  */
 export interface ModelInfo {
   version: string;
@@ -241,9 +239,9 @@ function checkSignature(session: ort.InferenceSession): void {
 /**
  * With FEROPS_ORT_THREADS=0 (automatic), a model that classifies one face faster than this runs on one intra-op
  * thread: for so little work, handing it to a second thread and waking it costs more than it saves, and it
- * competes with the HTTP path for the cores. Measured with the demo ViT (~0.35 ms per face) on 2 cores: crop
- * throughput +23 % at concurrency 1 and +13 % at 8, equal at 32, p99 roughly halved. ViT-B/16 (~125 ms per face)
- * keeps every thread, which it needs (bench/inference-http.ts, docs/inference.md).
+ * competes with the HTTP path for the cores: the demo model gained crop throughput and a shorter p99 this way. A
+ * large model (ViT-B/16) keeps every thread, which it needs (bench/inference-http.ts;
+ * docs/inference.md#design-measurements-moved-from-code-comments).
  */
 const SMALL_MODEL_MS = 2;
 

@@ -3,9 +3,10 @@ import { AppError } from '../errors';
 
 /**
  * A decoder for the one input a crop request usually is: a small, plain, 8-bit grayscale PNG (or an RGB PNG whose
- * three channels are equal, which is how many tools save gray). For a 48x48 crop, sharp's pipeline costs ~0.6 ms
- * of wall time (libvips builds and tears down a whole pipeline) where this costs a few microseconds, and the
- * demo model's inference is ~0.4 ms: sharp was the biggest item in the service's profile.
+ * three channels are equal, which is how many tools save gray). For a 48x48 crop, sharp's pipeline takes more wall
+ * time than the demo model's inference (libvips builds and tears down a whole pipeline) where this takes a small
+ * fraction of it: sharp was the biggest item in the service's profile
+ * (docs/inference.md#design-measurements-moved-from-code-comments).
  *
  * The output must equal sharp's, bit for bit, so anything that could make libvips do more than copy samples
  * returns undefined and the caller uses sharp: other colour types or bit depths, interlacing, palettes,

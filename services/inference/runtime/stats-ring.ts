@@ -64,9 +64,9 @@ const generationCode = (g: number | null | undefined): number | undefined => (g 
 
 /**
  * The request records, column by column in typed arrays. Why not an array of objects: each record (with its
- * class and crop arrays, ~300 bytes) lived for `capacity` requests, so 20,000 of them were always part of the
- * old generation that every full collection marks. Under crop load at concurrency 8 the live heap after a
- * mark-compact went from 27-29 MB to 20.5 MB with columns, and nothing is left behind per request.
+ * class and crop arrays) lived for `capacity` requests, so all of them were always part of the old generation
+ * that every full collection marks. Columns shrink the live heap, and nothing is left behind per request
+ * (docs/inference.md#crops-on-a-plain-nodehttp-predict-path-2026-11-27-1755-1915-utc, change 2).
  */
 class RequestColumns {
   written = 0;
