@@ -25,6 +25,8 @@ export interface InferenceFleet {
   loadBalancer?: ManagedProcess;
   /** Stops and starts replica `i` on its port (a crash and a reschedule). */
   restart(i: number): Promise<void>;
+  /** Resolves once every replica serves the desired state (`/readyz`); throws after two minutes. */
+  ready(): Promise<void>;
   /** Starts or stops replicas until there are `n`; new ones join the load balancer and discovery once started. */
   scale(n: number): Promise<void>;
   stop(): Promise<void>;
@@ -79,6 +81,7 @@ export async function startInferenceFleet(o: { count: number; publicPort: number
       await r.process.stop();
       replicas[i] = await startReplica(i, Number(new URL(r.url).port));
     },
+    ready: async () => void (await Promise.all(replicas.map((r) => waitReady(r.url)))),
     async scale(n) {
       if (single && n !== 1) throw new Error('a single-replica stack has no load balancer: start it with FEROPS_INFERENCE_REPLICAS > 1 to scale');
       while (replicas.length < n) {

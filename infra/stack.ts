@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readDesiredState } from '../lib/inference-admin/desired-state';
+import { MlflowClient } from '../lib/mlflow';
 import { startInferenceFleet, type InferenceFleet } from './inference-fleet';
 import { freePort, type ManagedProcess } from './processes/managed-process';
 import { startMlflow } from './processes/mlflow';
@@ -73,6 +75,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     const inference = await startInferenceFleet({ count: replicas, publicPort: port, dataDir: o.dataDir, logDir, env });
     started.push(inference);
     env.FEROPS_INFERENCE_DISCOVERY ??= inference.discovery;
+    await whenServing(inference, mlflow.url, o.modelName);
     const startWorker = () =>
       startNodeService({ name: 'worker', entry: 'services/worker/main.ts', env, logDir, ready: logContains(join(logDir, 'worker.log'), 'worker ready'), readyTimeoutMs: 180_000 });
     const processes = { temporal, mlflow, worker: await startWorker() };
@@ -92,6 +95,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       async restart(name) {
         if (name === 'inference') {
           for (let i = 0; i < inference.replicas.length; i++) await inference.restart(i);
+          await whenServing(inference, mlflow.url, o.modelName);
           return;
         }
         await processes[name].stop();
@@ -123,6 +127,14 @@ function readOrCreateToken(file: string): string {
   const token = randomBytes(32).toString('hex');
   writeFileSync(file, token, { mode: 0o600 });
   return token;
+}
+
+/**
+ * When the registry names a stable model, the stack is up once every replica serves it (a caller's first request
+ * is answered, as when the stack loaded the champion itself); a fresh registry has nothing to serve yet.
+ */
+async function whenServing(inference: InferenceFleet, mlflowUrl: string, modelName: string): Promise<void> {
+  if ((await readDesiredState(new MlflowClient({ baseUrl: mlflowUrl }), modelName)).stable) await inference.ready();
 }
 
 function replicaCount(value: string | undefined): number {
