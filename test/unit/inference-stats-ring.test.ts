@@ -9,16 +9,18 @@ const near = (got: number | null, exact: number) => assert.ok(got !== null && Ma
 /** The derived figures of a shadow window (the raw counts behind them are checked apart). */
 const shadowFigures = (s: ShadowStats) => ({ compared: s.compared, agreement: s.agreement, chanceAgreement: s.chanceAgreement, errors: s.errors });
 
+/** One request record as the predict path writes it. */
+const rec = (slot: string, version: string, latencyMs: number, classes: number[], ok = true, generation: number | null = null) => ({
+  slot,
+  version,
+  generation,
+  ok,
+  latencyMs,
+  classes,
+  confidenceSum: classes.length * 0.5,
+});
+
 describe('StatsRing', () => {
-  const rec = (slot: string, version: string, latencyMs: number, classes: number[], ok = true, generation: number | null = null) => ({
-    slot,
-    version,
-    generation,
-    ok,
-    latencyMs,
-    classes,
-    confidenceSum: classes.length * 0.5,
-  });
 
   it('when records span versions, slots and time, then a slot query counts only its version inside the window', () => {
     let now = 1_000_000;
@@ -127,13 +129,7 @@ describe('StatsRing drift and face columns', () => {
 
 describe('StatsRing generations', () => {
   const req = (version: string, generation: number | null, latencyMs: number, classes: number[], ok = true) => ({
-    slot: 'canary',
-    version,
-    generation,
-    ok,
-    latencyMs,
-    classes,
-    confidenceSum: classes.length * 0.5,
+    ...rec('canary', version, latencyMs, classes, ok, generation),
     crops: classes.map(() => ({ brightness: 0.5, contrast: 0.2 })),
   });
 
