@@ -74,6 +74,8 @@ export const makeConfigSchema = (env: NodeJS.ProcessEnv = process.env) => z.obje
   modelName: z.string().min(1).default('ferops-fer'),
   /** FEROPS_DESIRED_STATE_POLL_MS [2000]: how often a following replica reads the desired state (bounds convergence). */
   desiredStatePollMs: int(100, 600_000).default(2000),
+  /** FEROPS_REPLICA_ID [<hostname>:<pid>]: the name this replica gives in /admin/v1/slots and /admin/v1/stats. */
+  replicaId: z.string().min(1).max(200).optional(),
   /** FEROPS_CASCADE_DIR [<venv>/lib/python3.*\/site-packages/cv2/data]: Haar cascade XML files. */
   cascadeDir: z.string().min(1).default(defaultCascadeDir),
   /** FEROPS_CV_WORKERS [min(4, cores - 1), at least 1]: face-detection worker threads; 0 runs it in-process. */
@@ -176,6 +178,7 @@ const ENV_KEYS: Record<keyof InferenceConfig, string> = {
   desiredState: 'FEROPS_DESIRED_STATE',
   modelName: 'FEROPS_MODEL_NAME',
   desiredStatePollMs: 'FEROPS_DESIRED_STATE_POLL_MS',
+  replicaId: 'FEROPS_REPLICA_ID',
   modelCacheDir: 'FEROPS_MODEL_CACHE_DIR',
   modelDirs: 'FEROPS_MODEL_DIRS',
   stableModel: 'FEROPS_STABLE_MODEL',

@@ -16,7 +16,7 @@ function replica(): ServiceContext {
   ring.recordShadow({ stable: [3], canary: [3] }, 3);
   const occupants: Record<string, string> = { stable: 's1', canary: 'c2' };
   const slots = { generation: 4, get: (slot: string) => ({ info: { version: occupants[slot] } }) };
-  return { stats: ring, slots } as unknown as ServiceContext;
+  return { stats: ring, slots, config: {} } as unknown as ServiceContext;
 }
 
 describe('stats and drift use cases', () => {

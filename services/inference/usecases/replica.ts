@@ -14,7 +14,7 @@ const identities = new WeakMap<ServiceContext, ReplicaIdentity>();
 export function replicaIdentity(ctx: ServiceContext): ReplicaIdentity {
   let identity = identities.get(ctx);
   if (!identity) {
-    const base = process.env.FEROPS_REPLICA_ID || `${hostname()}:${process.pid}`;
+    const base = ctx.config.replicaId || `${hostname()}:${process.pid}`;
     const nth = ++servicesInProcess;
     identity = nth === 1 ? { id: base, startedAt: processStartedAt } : { id: `${base}#${nth}`, startedAt: new Date().toISOString() };
     identities.set(ctx, identity);
