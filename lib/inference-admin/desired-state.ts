@@ -70,7 +70,7 @@ export async function changeDesiredState(store: DesiredStateStore, modelName: st
 }
 
 /** Whether two states serve the same thing (generation, time and reason aside). */
-export function sameServing(a: Pick<DesiredState, 'stable' | 'canary' | 'canaryWeight' | 'shadow'>, b: typeof a): boolean {
+function sameServing(a: Pick<DesiredState, 'stable' | 'canary' | 'canaryWeight' | 'shadow'>, b: typeof a): boolean {
   const same = (x: DesiredState['stable'], y: DesiredState['stable']) => (x?.version ?? null) === (y?.version ?? null) && (x?.source ?? null) === (y?.source ?? null);
   return same(a.stable, b.stable) && same(a.canary, b.canary) && a.canaryWeight === b.canaryWeight && a.shadow === b.shadow;
 }
