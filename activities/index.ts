@@ -1,40 +1,49 @@
 import { join } from 'node:path';
 import type { FeropsConfig } from '../lib/config';
+import { discovery } from '../lib/inference-admin/discovery';
+import { Fleet } from '../lib/inference-admin/fleet';
 import { MetricBuffer, MlflowClient } from '../lib/mlflow';
 import { pythonBin, TRAINER_DIR } from '../lib/paths';
 import { createDeployActivities } from './deploy';
-import { discovery } from '../lib/inference-admin/discovery';
-import { Fleet } from '../lib/inference-admin/fleet';
+import { createEvaluateActivity } from './evaluate';
+import { createIngestActivity } from './ingest';
 import { createMonitorActivities } from './monitor';
-import { createEvaluateStage } from './pipeline/evaluate-stage';
-import { createIngestStage } from './pipeline/ingest-stage';
 import type { PipelineRunContext } from './pipeline/pipeline-run';
-import { createRegisterStage } from './pipeline/register-stage';
+import { createRegisterActivity } from './register';
 import { logMetricsOnce } from './tracking';
 import { createTrainActivity } from './train';
 
-/**
- * Every activity, wired to real clients from the one config. The worker calls this once; tests call it with a
- * config pointing at their own servers, or replace single activities with fakes.
- */
-export function createActivities(config: FeropsConfig) {
-  const mlflow = new MlflowClient({ baseUrl: config.mlflowUrl });
-  const run: PipelineRunContext = {
-    mlflow,
-    experimentName: config.mlflowExperiment,
-    temporalUiUrl: `http://127.0.0.1:${config.temporalUiPort}`,
-    namespace: config.temporalNamespace,
-  };
-  const runsDir = join(config.dataDir, 'runs');
-  const fleet = new Fleet(discovery(config.inferenceDiscovery), config.adminToken);
+/** The clients every activity shares: the worker builds real ones (`activityDeps`), a test passes its own. */
+export interface ActivityDeps {
+  config: FeropsConfig;
+  mlflow: MlflowClient;
+  /** The inference replicas' admin APIs, for the deploy and monitor activities. */
+  fleet: Fleet;
+}
+
+/** Real clients from the one config: MLflow at FEROPS_MLFLOW_URL, replicas found by FEROPS_INFERENCE_DISCOVERY. */
+export function activityDeps(config: FeropsConfig): ActivityDeps {
   return {
-    ingest: createIngestStage(run, config.dataDir, { kaggleApiBase: config.kaggleApiBase }),
+    config,
+    mlflow: new MlflowClient({ baseUrl: config.mlflowUrl }),
+    // Without a token every admin call is refused by the service (401), which names the missing token.
+    fleet: new Fleet(discovery(config.inferenceDiscovery), config.adminToken ?? ''),
+  };
+}
+
+/** Every activity, wired to the given clients; each stage's wrapper comes from its own folder's index.ts. */
+export function createActivities({ config, mlflow, fleet }: ActivityDeps) {
+  const run: PipelineRunContext = { mlflow, experimentName: config.mlflowExperiment, temporalUiUrl: config.temporalUiUrl };
+  const runsDir = join(config.dataDir, 'runs');
+  return {
+    ingest: createIngestActivity(run, config.dataDir, { kaggleApiBase: config.kaggleApiBase }),
     train: createTrainActivity({
       runsDir,
       python: pythonBin(),
       trainerDir: TRAINER_DIR,
+      nproc: config.trainNproc,
       metricSink: (runId) => {
-        const buffer = new MetricBuffer({ baseUrl: config.mlflowUrl, runId, intervalMs: 5_000 });
+        const buffer = new MetricBuffer({ baseUrl: mlflow.baseUrl, runId, intervalMs: 5_000 });
         return {
           log: (key, value, step) => buffer.add(key, value, step),
           flush: () => buffer.close(),
@@ -43,8 +52,8 @@ export function createActivities(config: FeropsConfig) {
         };
       },
     }),
-    evaluate: createEvaluateStage(run, { runsDir, modelCacheDir: join(config.dataDir, 'model-cache') }),
-    register: createRegisterStage(run),
+    evaluate: createEvaluateActivity(run, { runsDir, modelCacheDir: join(config.dataDir, 'model-cache') }),
+    register: createRegisterActivity(run),
     ...createDeployActivities(fleet, mlflow, config.modelName),
     ...createMonitorActivities({
       mlflow,

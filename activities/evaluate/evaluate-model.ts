@@ -1,12 +1,14 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { readSplit } from '../../lib/dataset';
 import { LABELS } from '../../lib/labels';
+import { openClassifierSession } from '../../lib/onnx/classifier-session';
+import { readModelFile, readModelLabels, type ModelVariant } from '../../lib/onnx/model-dir';
 import { writeConfusionPng } from './confusion-png';
 import { scoreClassification, type ClassificationScores } from './metrics';
-import { measureLatency, openSession, predictAll } from './onnx-runner';
+import { measureLatency, predictAll } from './onnx-runner';
 
-export type ModelVariant = 'fp32' | 'int8';
+export type { ModelVariant };
 
 export interface EvaluateInput {
   /** A ferops model directory (model.onnx, model.int8.onnx, labels.json, ...). */
@@ -35,23 +37,22 @@ export interface EvaluationReport extends ModelEvaluation {
   files: { confusionJson: string; confusionPng: string; perClassJson: string; championConfusionPng?: string };
 }
 
-const MODEL_FILES: Record<ModelVariant, string> = { fp32: 'model.onnx', int8: 'model.int8.onnx' };
-
 /**
- * Measures a model on the dataset's test split exactly as the inference service runs it (onnxruntime-node, the
- * shared preprocessing), and the champion on the same images when one is given. Writes confusion.json,
- * confusion.png and per_class.json into outDir and returns the numbers (small JSON, fit for a workflow).
+ * Measures a model on the dataset's test split exactly as the inference service runs it: the service's loader
+ * (lib/onnx: same checks, session options and thread count) and the shared preprocessing; the champion on the
+ * same images when one is given. Writes confusion.json, confusion.png and per_class.json into outDir and returns
+ * the numbers (small JSON, fit for a workflow).
  */
 export async function evaluateModel(input: EvaluateInput): Promise<EvaluationReport> {
   const variant = input.variant ?? 'fp32';
-  if (!(variant in MODEL_FILES)) throw new Error(`unknown model variant "${variant}", expected fp32 or int8`);
   const test = readSplit(input.datasetUri, 'test');
   if (test.count === 0) throw new Error(`${input.datasetUri}: the test split is empty`);
 
   const measure = async (modelDir: string): Promise<ModelEvaluation> => {
-    const modelFile = join(modelDir, MODEL_FILES[variant]);
-    checkModelDir(modelDir, modelFile);
-    const session = await openSession(modelFile);
+    await readModelLabels(modelDir);
+    const { file: modelFile, bytes } = await readModelFile(modelDir, variant, modelDir);
+    // Thread count 0 = automatic, the service's default (FEROPS_ORT_THREADS), so latency is measured as served.
+    const { session } = await openClassifierSession(bytes, 0, basename(modelFile));
     try {
       const { predicted, confidence } = await predictAll(session, test.images, test.count, input.batchSize);
       const latencyMs = await measureLatency(session, test.images, test.count, input.latencySamples);
@@ -81,15 +82,4 @@ export async function evaluateModel(input: EvaluateInput): Promise<EvaluationRep
     await writeConfusionPng(champion.confusion, `champion: accuracy ${(champion.accuracy * 100).toFixed(1)}%`, files.championConfusionPng);
   }
   return { ...candidate, datasetUri: input.datasetUri, champion, files };
-}
-
-/** Fails with the missing piece named, before onnxruntime's less helpful message would. */
-function checkModelDir(modelDir: string, modelFile: string): void {
-  if (!existsSync(modelFile)) throw new Error(`model file ${modelFile} does not exist`);
-  const labelsFile = join(modelDir, 'labels.json');
-  if (!existsSync(labelsFile)) throw new Error(`${modelDir} has no labels.json`);
-  const labels = JSON.parse(readFileSync(labelsFile, 'utf8')) as unknown;
-  if (JSON.stringify(labels) !== JSON.stringify(LABELS)) {
-    throw new Error(`${labelsFile} is ${JSON.stringify(labels)}, expected the FER2013 order ${JSON.stringify(LABELS)}`);
-  }
 }

@@ -10,18 +10,6 @@ export interface Predictions {
   confidence: Float32Array;
 }
 
-export async function openSession(modelFile: string): Promise<ort.InferenceSession> {
-  const session = await ort.InferenceSession.create(modelFile, { executionMode: 'sequential' });
-  if (!session.inputNames.includes(MODEL_INPUT_NAME) || !session.outputNames.includes(MODEL_OUTPUT_NAME)) {
-    await session.release();
-    throw new Error(
-      `${modelFile}: expected input "${MODEL_INPUT_NAME}" and output "${MODEL_OUTPUT_NAME}", ` +
-        `found inputs [${session.inputNames.join(', ')}] and outputs [${session.outputNames.join(', ')}]`,
-    );
-  }
-  return session;
-}
-
 function facesAt(images: Uint8Array, from: number, to: number): Uint8Array[] {
   return Array.from({ length: to - from }, (_, i) => images.subarray((from + i) * FACE_PIXELS, (from + i + 1) * FACE_PIXELS));
 }

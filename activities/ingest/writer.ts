@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LABELS, NUM_CLASSES } from '../../lib/labels';
-import { DatasetManifest, DatasetSource, MANIFEST_FILE, SAMPLES_FILE, SPLITS, imagesFile, labelsFile } from '../../lib/dataset/manifest';
+import { DatasetManifest, MANIFEST_FILE, RecordedSource, SAMPLES_FILE, SPLITS, imagesFile, labelsFile } from '../../lib/dataset/manifest';
 import { readManifest } from '../../lib/dataset';
 import { writeNpyUint8 } from '../../lib/dataset/npy';
 import { FACE_SIZE } from '../../lib/labels';
@@ -69,7 +69,7 @@ export interface WriteOutcome {
  * Writes a dataset version into a temp dir beside its final place and renames it there, so a crash never
  * leaves a half-written version and two concurrent ingests of the same data both end with one good copy.
  */
-export async function writeDataset(dataRoot: string, data: Collected, source: DatasetSource): Promise<WriteOutcome> {
+export async function writeDataset(dataRoot: string, data: Collected, source: RecordedSource): Promise<WriteOutcome> {
   const datasetId = contentId(data);
   const root = datasetsDir(dataRoot);
   const uri = join(root, datasetId);

@@ -3,11 +3,12 @@ import type { MlflowClient } from '../../lib/mlflow';
 import { REPO_ROOT } from '../../lib/paths';
 import { findOrCreateRun, WORKFLOW_ID_TAG } from '../tracking';
 
+/** What the stage activities share to keep the pipeline's one MLflow run. */
 export interface PipelineRunContext {
   mlflow: MlflowClient;
   experimentName: string;
+  /** The Temporal Web UI with its namespace (FEROPS_TEMPORAL_UI_URL); each run links to its workflow there. */
   temporalUiUrl: string;
-  namespace: string;
 }
 
 const git = (...args: string[]): string => {
@@ -17,10 +18,13 @@ const git = (...args: string[]): string => {
     return 'unknown';
   }
 };
-/** The commit the worker runs, recorded on every run for lineage ("which code trained this model?"). */
-export const GIT_COMMIT = git('rev-parse', 'HEAD');
-/** The trainer's version: the git tree hash of training-py/, which changes exactly when the trainer's code does. */
-export const TRAINER_VERSION = git('rev-parse', 'HEAD:training-py');
+
+/**
+ * The commit the worker runs (for lineage: "which code trained this model?") and the trainer's version, the git
+ * tree hash of training-py/, which changes exactly when the trainer's code does. Read on first use, not on import.
+ */
+let lineage: { commit: string; trainer: string } | undefined;
+const codeLineage = () => (lineage ??= { commit: git('rev-parse', 'HEAD'), trainer: git('rev-parse', 'HEAD:training-py') });
 
 /**
  * One MLflow run per pipeline, keyed by the workflow id: whichever stage runs first creates it, retries and
@@ -28,17 +32,22 @@ export const TRAINER_VERSION = git('rev-parse', 'HEAD:training-py');
  */
 export async function ensurePipelineRun(ctx: PipelineRunContext, workflowId: string): Promise<string> {
   const experimentId = await ctx.mlflow.getOrCreateExperiment(ctx.experimentName);
+  const { commit, trainer } = codeLineage();
   const { run } = await findOrCreateRun(ctx.mlflow, {
     experimentId,
     runKey: workflowId,
     runName: workflowId,
     tags: {
       [WORKFLOW_ID_TAG]: workflowId,
-      'ferops.temporal_ui': `${ctx.temporalUiUrl}/namespaces/${ctx.namespace}/workflows/${encodeURIComponent(workflowId)}`,
-      'mlflow.source.git.commit': GIT_COMMIT,
-      'ferops.git_commit': GIT_COMMIT,
-      'ferops.trainer_version': TRAINER_VERSION,
+      'ferops.temporal_ui': `${ctx.temporalUiUrl.replace(/\/+$/, '')}/workflows/${encodeURIComponent(workflowId)}`,
+      'mlflow.source.git.commit': commit,
+      'ferops.git_commit': commit,
+      'ferops.trainer_version': trainer,
     },
   });
   return run.info.run_id;
+}
+
+export async function runArtifactUri(run: PipelineRunContext, runId: string): Promise<string> {
+  return (await run.mlflow.getRun(runId)).info.artifact_uri;
 }

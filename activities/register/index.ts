@@ -1,3 +1,4 @@
+export { createRegisterActivity } from './activity';
 export { applyGate, type GateConfig, type GateNumbers, type GateResult } from './gate';
 export { logModel, type LogModelInput, type LoggedModelRef } from './log-model';
 export { lockedVersions, mlmodelYaml, type PythonEnvVersions } from './mlmodel';

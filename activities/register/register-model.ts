@@ -1,11 +1,12 @@
 import type { MlflowClient, ModelVersion } from '../../lib/mlflow';
+import { MODEL_SHA256_TAG } from '../../lib/onnx/registry-cache';
 import { DATASET_HASH_TAG, RUN_KEY_TAG, WORKFLOW_ID_TAG, filterLiteral } from '../tracking/run-key';
 import { applyGate, type GateConfig, type GateNumbers } from './gate';
 import type { LoggedModelRef } from './log-model';
 
 export const CHALLENGER = 'challenger';
-/** Read by the inference service to verify a downloaded model.onnx. */
-export const MODEL_SHA256_TAG = 'ferops.model_sha256';
+/** Read back wherever a registry version is downloaded (lib/onnx/registry-cache.ts) to verify model.onnx. */
+export { MODEL_SHA256_TAG };
 
 export interface RegisterModelInput {
   client: MlflowClient;

@@ -1,3 +1,5 @@
+import type { RecordedSource } from '../../activities/ingest/sources';
+
 /** Types and names of the dataset directory format (see DESIGN.md, "Dataset on disk"). */
 export const SPLITS = ['train', 'val', 'test'] as const;
 export type Split = (typeof SPLITS)[number];
@@ -7,12 +9,8 @@ export const SAMPLES_FILE = 'samples.png';
 export const imagesFile = (split: Split): string => `${split}_images.npy`;
 export const labelsFile = (split: Split): string => `${split}_labels.npy`;
 
-/** Where the data came from, as recorded in the manifest (no credentials, ever). */
-export type DatasetSource =
-  | { kind: 'synthetic'; size: number; seed: number; difficulty: number; balance: 'fer2013' | 'uniform'; generatorVersion: number }
-  | { kind: 'fer2013-csv'; path: string; sha256: string }
-  | { kind: 'image-folder'; path: string; sha256: string }
-  | { kind: 'kaggle'; slug: string; file?: string; sha256: string; inner: 'fer2013-csv' | 'image-folder' };
+/** Where the data came from, as each source module records it (activities/ingest/sources; no credentials, ever). */
+export type { RecordedSource };
 
 export interface RejectedRow {
   /** e.g. "line 17" or "train/happy/x.png" */
@@ -23,7 +21,7 @@ export interface RejectedRow {
 export interface DatasetManifest {
   /** sha256 (hex, first 16 chars) of the split arrays; also the directory name. */
   datasetId: string;
-  source: DatasetSource;
+  source: RecordedSource;
   createdAt: string;
   formatVersion: 1;
   splits: { train: number; val: number; test: number };

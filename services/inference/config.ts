@@ -3,14 +3,14 @@ import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { faceDetectorModel, REPO_ROOT, venvDir } from '../../lib/paths';
+import { dataDirFrom, sharedRules } from '../../lib/config-keys';
+import { faceDetectorModel, venvDir } from '../../lib/paths';
+import { DETECTOR_NAMES } from './runtime/detectors';
 
 /**
  * The one configuration schema of the inference service. Every key is read from `process.env`, has a documented
  * default and is validated at start-up, so a typo fails fast instead of surfacing on the first request.
  */
-
-const dataDir = (env: NodeJS.ProcessEnv): string => resolve(env.FEROPS_DATA_DIR ?? join(REPO_ROOT, '.data'));
 
 /** Haar cascades ship inside opencv-python-headless; the Python minor version is not fixed, hence the glob. */
 export function defaultCascadeDir(): string {
@@ -53,15 +53,15 @@ export const makeConfigSchema = (env: NodeJS.ProcessEnv = process.env) => z.obje
   /** FEROPS_ADMIN_HOST [FEROPS_INFERENCE_HOST]: interface the admin port binds. */
   adminHost: z.string().min(1).optional(),
   /** FEROPS_ADMIN_TOKEN [none]: bearer token of the admin API; without it the admin API answers 503. */
-  adminToken: z.string().min(16, 'FEROPS_ADMIN_TOKEN must be at least 16 characters').optional(),
+  adminToken: sharedRules.adminToken,
   /** FEROPS_MLFLOW_URL [http://127.0.0.1:5000]: registry used for `models:/` sources. */
-  mlflowUrl: z.string().url().default('http://127.0.0.1:5000'),
+  mlflowUrl: sharedRules.mlflowUrl,
   /** FEROPS_MODEL_CACHE_DIR [<data dir>/model-cache]: where registry models are downloaded. */
-  modelCacheDir: z.string().min(1).default(() => join(dataDir(env), 'model-cache')),
+  modelCacheDir: z.string().min(1).default(() => join(dataDirFrom(env), 'model-cache')),
   /** FEROPS_MODEL_DIRS [<data dir>]: colon-separated roots from which local model dirs may be loaded. */
   modelDirs: z
     .union([z.string(), z.array(z.string())])
-    .default(() => dataDir(env))
+    .default(() => dataDirFrom(env))
     .transform((v) => (Array.isArray(v) ? v : v.split(':')).filter(Boolean).map((d) => resolve(d))),
   /** FEROPS_STABLE_MODEL [none]: model dir or `models:/` URI loaded into the stable slot at start. */
   stableModel: z.string().min(1).optional(),
@@ -71,7 +71,7 @@ export const makeConfigSchema = (env: NodeJS.ProcessEnv = process.env) => z.obje
    */
   desiredState: z.enum(['off', 'mlflow']).default('off'),
   /** FEROPS_MODEL_NAME [ferops-fer]: the registered model whose desired state a following replica serves. */
-  modelName: z.string().min(1).default('ferops-fer'),
+  modelName: sharedRules.modelName,
   /** FEROPS_DESIRED_STATE_POLL_MS [2000]: how often a following replica reads the desired state (bounds convergence). */
   desiredStatePollMs: int(100, 600_000).default(2000),
   /** FEROPS_REPLICA_ID [<hostname>:<pid>]: the name this replica gives in /admin/v1/slots and /admin/v1/stats. */
@@ -80,15 +80,18 @@ export const makeConfigSchema = (env: NodeJS.ProcessEnv = process.env) => z.obje
   cascadeDir: z.string().min(1).default(defaultCascadeDir),
   /** FEROPS_CV_WORKERS [min(4, cores - 1), at least 1]: face-detection worker threads; 0 runs it in-process. */
   cvWorkers: int(0, 64).default(defaultWorkerCount),
-  /** FEROPS_FACE_DETECTOR [cnn]: `cnn` (Tiny Face Detector in onnxruntime, ~5 ms) or `haar` (opencv cascades, ~80 ms). */
-  faceDetector: z.enum(['cnn', 'haar']).default('cnn'),
+  /** FEROPS_FACE_DETECTOR [cnn]: `cnn` (Tiny Face Detector in onnxruntime, ~5 ms) or `haar` (opencv cascades, ~80 ms); any name in runtime/detectors. */
+  faceDetector: z.enum(DETECTOR_NAMES).default('cnn'),
   /** FEROPS_FACE_DETECTOR_MODEL [<cache>/face-detector/tiny_face_detector.onnx]: the CNN, converted by bootstrap. */
   faceDetectorModel: z.string().min(1).default(faceDetectorModel),
   /** FEROPS_DETECT_MAX_SIDE [512]: longest side of the copy the face detector searches (cost grows with its square). */
   detectMaxSide: int(64, 4096).default(512),
   /** FEROPS_DETECT_MIN_SCORE [0.25]: CNN only; lowest face score kept (0.5 missed profile and downcast faces). */
   detectMinScore: z.coerce.number().gt(0).lt(1).default(0.25),
-  /** FEROPS_DETECT_ANGLES [0,-20,20]: Haar only; in-plane rotations searched; `0` alone is ~2.5x cheaper but misses tilted heads. */
+  /**
+   * FEROPS_DETECT_ANGLES [0,-20,20]: in-plane rotations: Haar searches faces at each (`0` alone is ~2.5x cheaper but
+   * misses tilted heads); with either detector, the eye search tries them when the first try finds no pair.
+   */
   detectAngles: z
     .union([z.string(), z.array(z.number())])
     .default('0,-20,20')
@@ -143,7 +146,7 @@ export const makeConfigSchema = (env: NodeJS.ProcessEnv = process.env) => z.obje
   /** FEROPS_STATS_CAPACITY [20000]: per-request records kept for /admin/v1/stats (bounded memory). */
   statsCapacity: int(100).default(20_000),
   /** FEROPS_FEEDBACK_DIR [<data dir>/feedback]: the durable feedback log and, with FEROPS_KEEP_CROPS, labelled crops. */
-  feedbackDir: z.string().min(1).default(() => join(dataDir(env), 'feedback')),
+  feedbackDir: z.string().min(1).default(() => join(dataDirFrom(env), 'feedback')),
   /** FEROPS_KEEP_CROPS [false]: keep recent 48x48 face crops in memory and save labelled ones as PNG (privacy: off). */
   keepCrops: flag(),
   /**
@@ -162,6 +165,13 @@ export const makeConfigSchema = (env: NodeJS.ProcessEnv = process.env) => z.obje
   feedbackTtlSeconds: int(1).default(3600),
   /** FEROPS_FEEDBACK_MAX_BYTES [64 MiB]: size at which feedback.jsonl is rotated to feedback.jsonl.1 (one old file kept). */
   feedbackMaxBytes: int(1024).default(64 * 1024 * 1024),
+  /**
+   * FEROPS_TEMPORAL_UI_URL [unset]: the Temporal Web UI with its namespace (http://127.0.0.1:8233/namespaces/default);
+   * the try-it page links the running rollout there. Unset: no Temporal link.
+   */
+  temporalUiUrl: sharedRules.temporalUiUrl,
+  /** FEROPS_MLFLOW_UI_URL [unset]: the MLflow UI (http://127.0.0.1:5000); the try-it page links model versions there. Unset: no link. */
+  mlflowUiUrl: z.string().url().optional(),
   /** FEROPS_LOG_LEVEL [info]: `silent` turns the per-request JSON log off (tests). */
   logLevel: z.enum(['silent', 'error', 'info']).default('info'),
 });
@@ -204,6 +214,8 @@ const ENV_KEYS: Record<keyof InferenceConfig, string> = {
   requestTimeoutMs: 'FEROPS_REQUEST_TIMEOUT_MS',
   statsCapacity: 'FEROPS_STATS_CAPACITY',
   logLevel: 'FEROPS_LOG_LEVEL',
+  temporalUiUrl: 'FEROPS_TEMPORAL_UI_URL',
+  mlflowUiUrl: 'FEROPS_MLFLOW_UI_URL',
   feedbackDir: 'FEROPS_FEEDBACK_DIR',
   keepCrops: 'FEROPS_KEEP_CROPS',
   feedbackCropsTrainable: 'FEROPS_FEEDBACK_CROPS_TRAINABLE',

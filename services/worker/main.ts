@@ -1,5 +1,5 @@
 import { NativeConnection, Worker } from '@temporalio/worker';
-import { createActivities } from '../../activities';
+import { activityDeps, createActivities } from '../../activities';
 import { loadConfig } from '../../lib/config';
 import { temporalTls } from '../../lib/temporal-tls';
 
@@ -14,7 +14,7 @@ async function main(): Promise<void> {
   const unknown = queues.filter((q) => q !== config.taskQueue && q !== config.trainingTaskQueue);
   if (unknown.length) throw new Error(`FEROPS_WORKER_TASK_QUEUES names unknown queues: ${unknown.join(', ')}`);
   const connection = await NativeConnection.connect({ address: config.temporalAddress, tls: temporalTls(config) });
-  const activities = createActivities(config);
+  const activities = createActivities(activityDeps(config));
   const common = { connection, namespace: config.temporalNamespace, shutdownGraceTime: '45s' } as const;
   const workers: Worker[] = [];
   if (queues.includes(config.taskQueue)) {

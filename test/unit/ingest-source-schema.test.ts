@@ -6,9 +6,10 @@ import { after, describe, it } from 'node:test';
 import { ApplicationFailure, type Logger } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { IngestError } from '../../activities/ingest';
-import { parseIngestSource } from '../../activities/ingest/source-schema';
+import { parseDatasetSource } from '../../activities/ingest/source-schema';
+import { SOURCE_KINDS, sources } from '../../activities/ingest/sources';
 import { KAGGLE_API_BASE, kaggleDownloadUrl } from '../../activities/ingest/sources/kaggle';
-import { createIngestStage } from '../../activities/pipeline/ingest-stage';
+import { createIngestActivity } from '../../activities/ingest';
 import type { PipelineRunContext } from '../../activities/pipeline/pipeline-run';
 import type { IngestInput } from '../../activities/types';
 import { loadConfig } from '../../lib/config';
@@ -33,25 +34,33 @@ describe('dataset source schema', () => {
       { kind: 'image-folder', path: 'file:///data/faces' },
       { kind: 'kaggle', slug: 'msambare/fer2013' },
       { kind: 'kaggle', slug: 'msambare/fer2013', file: 'fer2013.csv' },
-    ]) assert.deepEqual(parseIngestSource(s), s);
+    ]) assert.deepEqual(parseDatasetSource(s), s);
   });
 
   it('when a kaggle source carries apiBase, then it is refused as bad_source naming the key', () => {
-    assert.throws(() => parseIngestSource({ kind: 'kaggle', slug: 'a/b', apiBase: 'https://attacker.example/api/v1' }),
+    assert.throws(() => parseDatasetSource({ kind: 'kaggle', slug: 'a/b', apiBase: 'https://attacker.example/api/v1' }),
       badSource(/invalid kaggle source: .*'apiBase'/));
   });
 
   it('when any kind carries a key it does not define, then it is refused', () => {
     for (const s of [{ kind: 'synthetic', url: 'x' }, { kind: 'fer2013-csv', path: 'a.csv', headers: {} }, { kind: 'image-folder', path: 'a', token: 't' }]) {
-      assert.throws(() => parseIngestSource(s), badSource(/Unrecognized key/), JSON.stringify(s));
+      assert.throws(() => parseDatasetSource(s), badSource(/Unrecognized key/), JSON.stringify(s));
+    }
+  });
+
+  it('when any registered source module is given a key its schema does not define, then it is refused', () => {
+    // Holds for a module added later too: the registry, not this list, says which kinds exist.
+    assert.deepEqual(SOURCE_KINDS, sources.map((m) => m.kind));
+    for (const m of sources) {
+      assert.throws(() => parseDatasetSource({ kind: m.kind, endpoint: 'https://attacker.example' }), badSource(new RegExp(`invalid ${m.kind} source: .*'endpoint'`)), m.kind);
     }
   });
 
   it('when a field has the wrong type or the kind is unknown, then the message says which', () => {
-    assert.throws(() => parseIngestSource({ kind: 'kaggle', slug: 7 }), badSource(/invalid kaggle source: slug: Expected string/));
-    assert.throws(() => parseIngestSource({ kind: 'fer2013-csv' }), badSource(/path: Required/));
-    assert.throws(() => parseIngestSource({ kind: 'ftp' }), badSource(/unknown ingest source kind "ftp"; expected synthetic, fer2013-csv, image-folder or kaggle/));
-    assert.throws(() => parseIngestSource(null), badSource(/unknown ingest source kind undefined/));
+    assert.throws(() => parseDatasetSource({ kind: 'kaggle', slug: 7 }), badSource(/invalid kaggle source: slug: Expected string/));
+    assert.throws(() => parseDatasetSource({ kind: 'fer2013-csv' }), badSource(/path: Required/));
+    assert.throws(() => parseDatasetSource({ kind: 'ftp' }), badSource(/unknown ingest source kind "ftp"; expected synthetic, fer2013-csv, image-folder or kaggle/));
+    assert.throws(() => parseDatasetSource(null), badSource(/unknown ingest source kind undefined/));
   });
 });
 
@@ -68,7 +77,7 @@ describe('Kaggle endpoint from configuration', () => {
 describe('ingest activity', () => {
   it('when the workflow input names a Kaggle endpoint, then the activity fails with a non-retryable BadInput', async () => {
     // Refused before any MLflow call or download: the run context is never touched.
-    const ingest = createIngestStage({} as PipelineRunContext, dir, { kaggleApiBase: 'http://127.0.0.1:9/api/v1' });
+    const ingest = createIngestActivity({} as PipelineRunContext, dir, { kaggleApiBase: 'http://127.0.0.1:9/api/v1' });
     const input = { workflowId: 'wf-bad-input', modelName: 'm', source: { kind: 'kaggle', slug: 'a/b', apiBase: 'https://attacker.example' } } as unknown as IngestInput;
     const quiet: Logger = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
     await assert.rejects(new MockActivityEnvironment({}, { logger: quiet }).run(ingest, input), (err: unknown) => {

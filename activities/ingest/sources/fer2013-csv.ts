@@ -1,9 +1,27 @@
 import { open } from 'node:fs/promises';
+import { z } from 'zod';
 import { Split } from '../../../lib/dataset/manifest';
 import { FACE_BYTES, RejectReason, SampleCollector, faceHash } from '../collector';
 import { IngestContext, checkAborted } from '../context';
 import { BackgroundHasher } from '../background-hash';
 import { badSource } from '../errors';
+import { INGEST_RULES_VERSION, defineSource, localPath, statFile } from './source';
+
+/** The FER2013 CSV (emotion, pixels[, Usage]) at a local path or file:// URI. */
+export const fer2013Csv = defineSource({
+  kind: 'fer2013-csv',
+  input: z.object({ kind: z.literal('fer2013-csv'), path: z.string() }).strict(),
+  async open(input, env) {
+    const path = localPath(input.path, 'fer2013-csv');
+    // Keyed by file identity (device, inode, size, mtime) rather than a hash of 300 MB read before parsing;
+    // a changed or copied file is parsed again and still lands on the same content id without a rewrite.
+    const st = await statFile(path);
+    return {
+      key: `fer2013-csv-r${INGEST_RULES_VERSION}-${st.dev}-${st.ino}-${st.size}-${Math.round(st.mtimeMs * 1000)}`,
+      collect: async (collector) => ({ kind: 'fer2013-csv' as const, path, sha256: await collectFer2013Csv(path, collector, env.ctx) }),
+    };
+  },
+});
 
 const CHUNK = 4 << 20;
 /** FER2013 rows average ~8.4 KB: estimating with 8 KB reserves a little too much; files of shorter rows grow by doubling. */

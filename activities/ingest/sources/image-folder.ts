@@ -1,12 +1,31 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import { z } from 'zod';
 import { FACE_SIZE, LABELS } from '../../../lib/labels';
 import { Split } from '../../../lib/dataset/manifest';
 import { SampleCollector, faceHash } from '../collector';
 import { IngestContext, checkAborted } from '../context';
 import { badSource } from '../errors';
 import { listFiles, sha256Tree } from '../file-hash';
+import { INGEST_RULES_VERSION, defineSource, localPath } from './source';
+
+/** A tree of images, `<split>/<class>/<file>`, at a local path or file:// URI; keyed by the tree's content hash. */
+export const imageFolder = defineSource({
+  kind: 'image-folder',
+  input: z.object({ kind: z.literal('image-folder'), path: z.string() }).strict(),
+  async open(input, env) {
+    const path = localPath(input.path, 'image-folder');
+    const { sha256, files } = await imageFolderKey(path, env.ctx);
+    return {
+      key: `image-folder-r${INGEST_RULES_VERSION}-${sha256}`,
+      collect: async (collector) => {
+        await collectImageFolder(path, files, collector, env.ctx);
+        return { kind: 'image-folder' as const, path, sha256 };
+      },
+    };
+  },
+});
 
 const IMAGE_EXT = /\.(png|jpe?g|webp|gif|tiff?)$/i;
 const SPLIT_DIRS: Record<string, Split> = { train: 'train', training: 'train', val: 'val', validation: 'val', test: 'test' };

@@ -5,6 +5,7 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { z } from 'zod';
 import { CONFIG_KEYS } from '../../../lib/config';
 import { SampleCollector } from '../collector';
 import { IngestContext, checkAborted } from '../context';
@@ -13,24 +14,41 @@ import { listFiles } from '../file-hash';
 import { ZipEntry, extractEntry, isSafeEntryName, readZipEntries } from '../zip';
 import { collectFer2013Csv } from './fer2013-csv';
 import { collectImageFolder } from './image-folder';
+import { INGEST_RULES_VERSION, defineSource } from './source';
 
 /** The real Kaggle API; the worker's FEROPS_KAGGLE_API_BASE replaces it. */
 export const KAGGLE_API_BASE = CONFIG_KEYS.FEROPS_KAGGLE_API_BASE.default;
 const DOWNLOAD_TIMEOUT_MS = 30 * 60_000;
 
+const kaggleInput = z.object({ kind: z.literal('kaggle'), slug: z.string(), file: z.string().min(1).optional() }).strict();
+export type KaggleSource = Omit<z.infer<typeof kaggleInput>, 'kind'>;
+
 /**
- * What a pipeline input may say about a Kaggle dataset. The endpoint is not part of it: the worker sends its
- * credentials there, so it comes from the worker's configuration, never from whoever starts a workflow.
+ * A Kaggle dataset by slug, keyed by the sha256 of what was downloaded. The endpoint is not part of the input:
+ * the worker sends its credentials there, so it comes from the worker's configuration, never from whoever
+ * starts a workflow.
  */
-export interface KaggleSource {
-  slug: string;
-  file?: string;
-}
+export const kaggle = defineSource({
+  kind: 'kaggle',
+  input: kaggleInput,
+  async open(input, env) {
+    const download = await openKaggleDownload(input, env.kaggleApiBase, env.dataRoot, env.ctx);
+    return {
+      key: `kaggle-r${INGEST_RULES_VERSION}-${download.sha256}`,
+      collect: async (collector) => {
+        await download.collect(collector);
+        return { kind: 'kaggle' as const, slug: input.slug, ...(input.file ? { file: input.file } : {}), sha256: download.sha256, inner: download.inner };
+      },
+      close: download.close,
+    };
+  },
+});
 
 export interface KaggleDownload {
   sha256: string;
   inner: 'fer2013-csv' | 'image-folder';
   collect: (collector: SampleCollector) => Promise<void>;
+  close: () => Promise<void>;
 }
 
 /**
@@ -136,68 +154,74 @@ function planArchive(entries: ZipEntry[]): { inner: 'fer2013-csv'; csv: ZipEntry
 
 /**
  * Downloads a Kaggle dataset from `apiBase` (the worker's configuration) into a private temp folder under
- * `<dataRoot>/downloads`, hands `use` a collector for its contents (extracted only if the content is new), and
- * always cleans up.
+ * `<dataRoot>/downloads`; its `collect` extracts the contents (only asked for when the content is new) and
+ * `close` removes the folder. A failure while opening removes it at once.
  */
-export async function withKaggleDownload<T>(
-  source: KaggleSource,
-  apiBase: string,
-  dataRoot: string,
-  ctx: IngestContext,
-  use: (d: KaggleDownload) => Promise<T>,
-): Promise<T> {
+export async function openKaggleDownload(source: KaggleSource, apiBase: string, dataRoot: string, ctx: IngestContext): Promise<KaggleDownload> {
   const url = kaggleDownloadUrl(source, apiBase);
   const auth = kaggleCredentials();
   const work = join(dataRoot, 'downloads', `kaggle-${process.pid}-${randomBytes(4).toString('hex')}`);
   await mkdir(work, { recursive: true });
+  const close = (): Promise<void> => rm(work, { recursive: true, force: true });
   try {
-    const payload = join(work, 'download');
-    const sha256 = await download(url, auth, payload, ctx);
-    if (!(await isZip(payload))) {
-      // Asking for one file can return the file itself.
-      return await use({
-        sha256,
-        inner: 'fer2013-csv',
-        collect: async (c) => {
-          await collectFer2013Csv(payload, c, ctx);
-        },
-      });
-    }
-    let entries: ZipEntry[];
-    try {
-      entries = await readZipEntries(payload);
-    } catch (err) {
-      throw badSource(`Kaggle sent a broken zip for ${source.slug}: ${(err as Error).message}`);
-    }
-    const plan = planArchive(entries);
-    if (plan.inner === 'fer2013-csv') {
-      return await use({
-        sha256,
-        inner: plan.inner,
-        collect: async (c) => {
-          const csv = join(work, 'data.csv');
-          await extractEntry(payload, plan.csv, csv);
-          await collectFer2013Csv(csv, c, ctx);
-        },
-      });
-    }
-    return await use({
+    return { ...(await readDownload(source, url, auth, work, ctx)), close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+async function readDownload(
+  source: KaggleSource,
+  url: string,
+  auth: { username: string; key: string },
+  work: string,
+  ctx: IngestContext,
+): Promise<Omit<KaggleDownload, 'close'>> {
+  const payload = join(work, 'download');
+  const sha256 = await download(url, auth, payload, ctx);
+  if (!(await isZip(payload))) {
+    // Asking for one file can return the file itself.
+    return {
+      sha256,
+      inner: 'fer2013-csv',
+      collect: async (c) => {
+        await collectFer2013Csv(payload, c, ctx);
+      },
+    };
+  }
+  let entries: ZipEntry[];
+  try {
+    entries = await readZipEntries(payload);
+  } catch (err) {
+    throw badSource(`Kaggle sent a broken zip for ${source.slug}: ${(err as Error).message}`);
+  }
+  const plan = planArchive(entries);
+  if (plan.inner === 'fer2013-csv') {
+    return {
       sha256,
       inner: plan.inner,
       collect: async (c) => {
-        const root = join(work, 'tree');
-        for (const e of entries) {
-          if (e.name.endsWith('/') || !e.name.startsWith(plan.prefix)) continue;
-          if (!isSafeEntryName(e.name)) continue; // never written outside `root`; the folder reader would not see it anyway
-          checkAborted(ctx);
-          const dest = join(root, e.name.slice(plan.prefix.length));
-          await mkdir(dirname(dest), { recursive: true });
-          await extractEntry(payload, e, dest);
-        }
-        await collectImageFolder(root, await listFiles(root), c, ctx);
+        const csv = join(work, 'data.csv');
+        await extractEntry(payload, plan.csv, csv);
+        await collectFer2013Csv(csv, c, ctx);
       },
-    });
-  } finally {
-    await rm(work, { recursive: true, force: true });
+    };
   }
+  return {
+    sha256,
+    inner: plan.inner,
+    collect: async (c) => {
+      const root = join(work, 'tree');
+      for (const e of entries) {
+        if (e.name.endsWith('/') || !e.name.startsWith(plan.prefix)) continue;
+        if (!isSafeEntryName(e.name)) continue; // never written outside `root`; the folder reader would not see it anyway
+        checkAborted(ctx);
+        const dest = join(root, e.name.slice(plan.prefix.length));
+        await mkdir(dirname(dest), { recursive: true });
+        await extractEntry(payload, e, dest);
+      }
+      await collectImageFolder(root, await listFiles(root), c, ctx);
+    },
+  };
 }

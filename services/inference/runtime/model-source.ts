@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdir, readFile, realpath, rename, rm, writeFile } from 'node:fs/promises';
-import { join, relative, isAbsolute, sep } from 'node:path';
+import { realpath } from 'node:fs/promises';
+import { relative, isAbsolute, sep } from 'node:path';
 import { MlflowClient } from '../../../lib/mlflow/client';
+import { ModelArtifactError } from '../../../lib/onnx/model-error';
+import { cachedRegistryVersion } from '../../../lib/onnx/registry-cache';
 import { AppError } from '../errors';
 
 /**
@@ -10,7 +10,8 @@ import { AppError } from '../errors';
  * - a local path, accepted only when its real path lies inside one of FEROPS_MODEL_DIRS (symlinks and `..`
  *   resolved first, so no traversal out of them);
  * - `models:/<name>/<version>` or `models:/<name>@<alias>`, downloaded from the MLflow registry into the cache
- *   dir once, verified by sha256 and reused while the checksum still matches.
+ *   dir once, verified by sha256 and reused while the checksum still matches (lib/onnx/registry-cache.ts, which
+ *   the evaluate activity uses too).
  */
 
 /** The slice of the MLflow client this file needs; tests pass a fake. */
@@ -33,9 +34,6 @@ export interface ModelSourceOptions {
   registry: () => RegistryClient;
 }
 
-/** Tag names under which the registering activity may record the ONNX file's sha256. */
-const CHECKSUM_TAGS = ['ferops.model_sha256', 'model_sha256', 'sha256'];
-const CHECKSUM_FILE = '.ferops-sha256';
 const REGISTRY_URI = /^models:\/([A-Za-z0-9][\w.-]*)(?:\/(\d+)|@([A-Za-z][\w-]*))$/;
 
 export function createModelSource(opts: ModelSourceOptions) {
@@ -85,44 +83,15 @@ async function fromRegistry(source: string, opts: ModelSourceOptions): Promise<R
   if (!mv) throw new AppError(404, 'model_not_found', `${source}: no such alias in the registry`);
   // The version becomes a cache path component: accept only what MLflow issues (a positive integer).
   if (!/^\d+$/.test(mv.version)) throw new AppError(502, 'registry_unavailable', `${source}: registry returned version "${mv.version}"`);
-  const expected = mv.tags?.find((t) => CHECKSUM_TAGS.includes(t.key))?.value?.toLowerCase();
-  const dir = join(opts.cacheDir, name, mv.version);
-  if (!(await cachedAndIntact(dir, expected))) {
-    const tmp = `${dir}.download-${process.pid}-${Date.now()}`;
-    try {
-      await client.downloadModelVersion(name, mv.version, tmp);
-    } catch (err) {
-      await rm(tmp, { recursive: true, force: true });
-      throw registryError(source, err);
-    }
-    const actual = await sha256File(join(tmp, 'model.onnx')).catch(() => undefined);
-    if (!actual) {
-      await rm(tmp, { recursive: true, force: true });
-      throw new AppError(422, 'invalid_model', `${source}: the downloaded artifacts hold no model.onnx`);
-    }
-    if (expected && actual !== expected) {
-      await rm(tmp, { recursive: true, force: true });
-      throw new AppError(422, 'checksum_mismatch', `${source}: model.onnx sha256 ${actual} does not match the registry's ${expected}`);
-    }
-    await writeFile(join(tmp, CHECKSUM_FILE), actual);
-    await rm(dir, { recursive: true, force: true });
-    await mkdir(join(dir, '..'), { recursive: true });
-    await rename(tmp, dir); // atomic: a half-downloaded dir is never mistaken for a cached one
+  let dir: string;
+  try {
+    dir = await cachedRegistryVersion(client, opts.cacheDir, { name, version: mv.version, tags: mv.tags });
+  } catch (err) {
+    if (err instanceof ModelArtifactError) throw new AppError(422, err.code, `${source}: ${err.message}`);
+    throw registryError(source, err);
   }
   // The registry's own version number: a replica reports the same "3" whether the pipeline or FEROPS_STABLE_MODEL loaded it.
   return { dir, version: mv.version, source };
-}
-
-/** A cached dir is reused only if model.onnx still hashes to what was recorded (and to the registry's tag). */
-async function cachedAndIntact(dir: string, expected: string | undefined): Promise<boolean> {
-  if (!existsSync(join(dir, CHECKSUM_FILE))) return false;
-  const recorded = (await readFile(join(dir, CHECKSUM_FILE), 'utf8')).trim();
-  const actual = await sha256File(join(dir, 'model.onnx')).catch(() => undefined);
-  return actual === recorded && (!expected || actual === expected);
-}
-
-async function sha256File(path: string): Promise<string> {
-  return createHash('sha256').update(await readFile(path)).digest('hex');
 }
 
 function registryError(source: string, err: unknown): AppError {

@@ -1,20 +1,20 @@
-import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { MlflowClient } from '../../lib/mlflow';
-import { evaluateModel, type ModelEvaluation } from '../evaluate';
-import { CHAMPION } from '../register';
+import { cachedRegistryVersion } from '../../lib/onnx/registry-cache';
+import { runArtifactUri, type PipelineRunContext } from '../pipeline/pipeline-run';
+import { CHAMPION } from '../register/promote';
 import { logMetricsOnce } from '../tracking';
 import { safeName } from '../train';
 import type { EvaluateInput, EvaluateOutput, ModelScore } from '../types';
-import { runArtifactUri } from './ingest-stage';
-import type { PipelineRunContext } from './pipeline-run';
+import { evaluateModel, type ModelEvaluation } from './evaluate-model';
 
 /** evaluate: the candidate and the current champion on the same test split, run exactly as the service runs them. */
-export function createEvaluateStage(run: PipelineRunContext, dirs: { runsDir: string; modelCacheDir: string }) {
+export function createEvaluateActivity(run: PipelineRunContext, dirs: { runsDir: string; modelCacheDir: string }) {
   return async function evaluate(input: EvaluateInput): Promise<EvaluateOutput> {
     const { mlflow } = run;
     const champion = await mlflow.getModelVersionByAlias(input.modelName, CHAMPION);
-    const championModelDir = champion ? await cachedModelDir(mlflow, dirs.modelCacheDir, input.modelName, champion.version) : undefined;
+    // Fetched as the service fetches it (checksum verified, same cache), so the champion measured is the one served.
+    const championModelDir = champion ? await cachedRegistryVersion(mlflow, dirs.modelCacheDir, champion) : undefined;
     const outDir = join(dirs.runsDir, safeName(input.workflowId), 'evaluate');
     const report = await evaluateModel({ modelDir: input.modelDir, datasetUri: input.datasetUri, championModelDir, outDir });
     await logMetricsOnce(mlflow, input.mlflowRunId, [
@@ -37,15 +37,3 @@ export function createEvaluateStage(run: PipelineRunContext, dirs: { runsDir: st
 const score = (e: ModelEvaluation): ModelScore => ({
   accuracy: e.accuracy, count: e.count, macroF1: e.macroF1, ece: e.ece, latencyP50Ms: e.latencyMs.p50, latencyP99Ms: e.latencyMs.p99,
 });
-
-/** A registry version's files, downloaded once; the rename makes a half-finished download invisible. */
-async function cachedModelDir(mlflow: MlflowClient, cacheDir: string, name: string, version: string): Promise<string> {
-  const dir = join(cacheDir, safeName(name), version);
-  if (existsSync(join(dir, 'model.onnx'))) return dir;
-  const tmp = `${dir}.tmp-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
-  await mlflow.downloadModelVersion(name, version, tmp);
-  rmSync(dir, { recursive: true, force: true });
-  renameSync(tmp, dir);
-  return dir;
-}

@@ -1,17 +1,18 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { MlflowClient } from '../../lib/mlflow';
-import { writeCurvesPng, type EpochPoint } from '../train/curves-png';
-import { logModel, registerModel } from '../register';
+import type { PipelineRunContext } from '../pipeline/pipeline-run';
 import { finishRun } from '../tracking';
+import { writeCurvesPng, type EpochPoint } from '../train/curves-png';
 import type { RegisterInput, RegisterOutput } from '../types';
-import type { PipelineRunContext } from './pipeline-run';
+import { logModel } from './log-model';
+import { registerModel } from './register-model';
 
 /**
  * register: the trainer's effective config as run params, the model as an MLflow model (onnx + pyfunc), then the
  * gate, and a registry version with alias `challenger` only if the gate passes. Ends the pipeline's run.
  */
-export function createRegisterStage(run: PipelineRunContext) {
+export function createRegisterActivity(run: PipelineRunContext) {
   return async function register(input: RegisterInput): Promise<RegisterOutput> {
     const { mlflow } = run;
     const runId = input.mlflowRunId;

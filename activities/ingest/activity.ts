@@ -1,16 +1,17 @@
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { ingestDataset, IngestError } from '../ingest';
+import { ensurePipelineRun, runArtifactUri, type PipelineRunContext } from '../pipeline/pipeline-run';
 import { DATASET_HASH_TAG } from '../tracking';
 import type { IngestInput, IngestOutput } from '../types';
-import { ensurePipelineRun, type PipelineRunContext } from './pipeline-run';
+import { IngestError } from './errors';
+import { ingestDataset } from './ingest-dataset';
 
 /**
  * ingest: the dataset version (content-addressed, so a retry is free), recorded on the pipeline's MLflow run.
  * Endpoints come from the worker's configuration; the workflow input only names the dataset.
  */
-export function createIngestStage(run: PipelineRunContext, dataDir: string, endpoints: { kaggleApiBase: string }) {
+export function createIngestActivity(run: PipelineRunContext, dataDir: string, endpoints: { kaggleApiBase: string }) {
   return async function ingest(input: IngestInput): Promise<IngestOutput> {
     const ctx = Context.current();
     let result;
@@ -50,8 +51,4 @@ export function createIngestStage(run: PipelineRunContext, dataDir: string, endp
     for (const f of ['manifest.json', 'samples.png']) await mlflow.uploadFile(await runArtifactUri(run, runId), join(result.uri, f), `dataset/${f}`);
     return { datasetId: result.datasetId, uri: result.uri, splits: m.splits, rejected: m.rejected.total, reused: result.reused, mlflowRunId: runId };
   };
-}
-
-export async function runArtifactUri(run: PipelineRunContext, runId: string): Promise<string> {
-  return (await run.mlflow.getRun(runId)).info.artifact_uri;
 }

@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Logger } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createActivities, type Activities } from '../../activities';
+import { CHAMPION, MODEL_SHA256_TAG } from '../../activities/register';
+import type { EvaluateInput, EvaluateOutput, IngestInput, IngestOutput } from '../../activities/types';
+import { loadConfig } from '../../lib/config';
+import { discovery } from '../../lib/inference-admin/discovery';
+import { Fleet } from '../../lib/inference-admin/fleet';
+import { model } from '../../services/inference/testing/harness';
+import { registerFixture, startMlflowFixture, unique, type MlflowFixture } from './mlflow-fixtures';
+
+// The stage activities as the worker wires them, against a real MLflow server passed in as a dependency.
+const quiet: Logger = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
+const env = () => new MockActivityEnvironment({}, { logger: quiet });
+
+let fx: MlflowFixture;
+let dataDir: string;
+let activities: Activities;
+const modelName = unique('stage-activities');
+
+before(async () => {
+  fx = await startMlflowFixture();
+  dataDir = mkdtempSync(join(tmpdir(), 'ferops-stage-activities-'));
+  const config = loadConfig({
+    FEROPS_DATA_DIR: dataDir,
+    // Unreachable on purpose: every MLflow call must go to the client passed in, not one built from the config.
+    FEROPS_MLFLOW_URL: 'http://127.0.0.1:9',
+    FEROPS_MLFLOW_EXPERIMENT: unique('stage-activities'),
+    FEROPS_TEMPORAL_UI_URL: 'https://temporal.example/namespaces/ml/',
+  });
+  activities = createActivities({ config, mlflow: fx.client, fleet: new Fleet(discovery('http://127.0.0.1:9'), 'x'.repeat(16)) });
+});
+after(async () => {
+  await fx?.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('stage activities wired by createActivities(deps)', () => {
+  let ingested: IngestOutput;
+
+  it('when ingest runs, then the pipeline run lives on the given MLflow and links to the configured Temporal UI', async () => {
+    const input: IngestInput = { workflowId: 'wf/1', modelName, source: { kind: 'synthetic', size: 210, seed: 3 } };
+    ingested = await env().run(activities.ingest, input);
+    const run = await fx.client.getRun(ingested.mlflowRunId);
+    const tag = (key: string) => run.data.tags?.find((t) => t.key === key)?.value;
+    assert.equal(tag('ferops.temporal_ui'), 'https://temporal.example/namespaces/ml/workflows/wf%2F1');
+    assert.equal(ingested.splits.train + ingested.splits.val + ingested.splits.test, 210);
+  });
+
+  it('when a champion is registered, then evaluate fetches it checksum-verified and measures it on the same split', async () => {
+    const version = await registerFixture(fx.client, modelName, 'stage-activities-fixtures', 'strips');
+    await fx.client.setAlias(modelName, CHAMPION, version);
+    const input: EvaluateInput = { workflowId: 'wf/1', mlflowRunId: ingested.mlflowRunId, modelName, modelDir: model('constant-happy'), datasetUri: ingested.uri };
+    const out = (await env().run(activities.evaluate, input)) as EvaluateOutput;
+    assert.equal(out.champion?.version, version);
+    assert.equal(out.count, ingested.splits.test);
+    assert.ok(out.accuracy >= 0 && out.accuracy <= 1);
+  });
+
+  it("when the champion's model.onnx does not match its registry checksum, then evaluate refuses it", async () => {
+    const version = await registerFixture(fx.client, modelName, 'stage-activities-fixtures', 'strips');
+    await fx.client.setModelVersionTag(modelName, version, MODEL_SHA256_TAG, '0'.repeat(64));
+    await fx.client.setAlias(modelName, CHAMPION, version);
+    const input: EvaluateInput = { workflowId: 'wf/2', mlflowRunId: ingested.mlflowRunId, modelName, modelDir: model('constant-happy'), datasetUri: ingested.uri };
+    await assert.rejects(env().run(activities.evaluate, input), (err: Error) => {
+      assert.equal(err.name, 'ModelArtifactError');
+      assert.match(err.message, /does not match the registry's 0{64}/);
+      return true;
+    });
+  });
+});
