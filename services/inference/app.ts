@@ -9,7 +9,7 @@ import { errorHandler } from './http/error-handler';
 import { requestContext } from './http/request-context';
 import { createLogger } from './logger';
 import { createMetrics } from './metrics';
-import { DEFAULT_DETECT } from './runtime/faces';
+import { faceSetup } from './runtime/faces';
 import { createFaceFinder } from './runtime/face-finder';
 import { FeedbackStore } from './runtime/feedback-store';
 import { RecentPredictions } from './runtime/recent-predictions';
@@ -23,6 +23,8 @@ import { adminRoutes } from './routes/admin';
 import { feedbackRoutes } from './routes/feedback';
 import { publishAccuracy } from './usecases/feedback';
 import { opsRoutes } from './routes/ops';
+import { pageRoutes } from './routes/page';
+import { statusRoutes } from './routes/status';
 
 /** Wires the runtime pieces into one context; detector and cascades load here so a bad path fails start-up. */
 export async function createContext(config: InferenceConfig): Promise<ServiceContext> {
@@ -49,14 +51,7 @@ export async function createContext(config: InferenceConfig): Promise<ServiceCon
       total: config.recentCropsTotalBytes,
     }),
     feedback,
-    faces: await createFaceFinder(
-      {
-        cascadeDir: config.cascadeDir,
-        detectorModel: config.faceDetectorModel,
-        detect: { ...DEFAULT_DETECT, detector: config.faceDetector, detectMaxSide: config.detectMaxSide, minScore: config.detectMinScore, angles: config.detectAngles },
-      },
-      config.cvWorkers,
-    ),
+    faces: await createFaceFinder(faceSetup(config), config.cvWorkers),
     sessionOptions: { threads: config.ortThreads, batchMax: config.batchMax, batchWaitMs: config.batchWaitMs, variant: config.modelVariant },
     modelSource: createModelSource({ modelDirs: config.modelDirs, cacheDir: config.modelCacheDir, registry: () => mlflowRegistry(config.mlflowUrl) }),
     adminLock: <T>(fn: () => Promise<T>): Promise<T> => {
@@ -88,6 +83,8 @@ export function createApp(ctx: ServiceContext): Express {
   app.set('trust proxy', false);
   app.use(requestContext(ctx.logger));
   app.use(opsRoutes(ctx));
+  app.use(pageRoutes());
+  app.use(statusRoutes(ctx));
   app.use(feedbackRoutes(ctx));
   app.use(adminRoutes(ctx));
   app.use((req) => {

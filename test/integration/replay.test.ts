@@ -1,35 +1,62 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { temporal } from '@temporalio/proto';
-import { Worker } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
 
-// Replays committed histories of finished executions against today's workflow code: a change that would break
-// executions already running (non-determinism) fails here, before it reaches a worker. Re-record with
-// test/histories/record.ts only for deliberate, versioned changes.
-const HISTORIES: Record<string, string> = {
-  'training-pipeline.promoted.json': 'recorded-pipeline',
-  'canary-rollout.promoted.json': 'recorded-pipeline/rollout',
-};
-const load = (file: string) =>
-  temporal.api.history.v1.History.fromObject(JSON.parse(readFileSync(join(__dirname, '..', 'histories', file), 'utf8')));
+// Replays every committed history (test/histories/*.json: each path a workflow can be on while a deploy replaces
+// the worker) against today's workflow code: a change that would break executions already running
+// (non-determinism) fails here, before it reaches a worker. Record new paths with test/histories/record.ts.
+const DIR = join(__dirname, '..', 'histories');
+const FILES = readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
 
-describe('workflow replay', { timeout: 120_000 }, () => {
-  for (const [file, workflowId] of Object.entries(HISTORIES)) {
+/** A recorded history and the workflow id it ran under (child workflow ids derive from it, so replay needs it). */
+function load(file: string): { workflowId: string; history: temporal.api.history.v1.History } {
+  const { workflowId, ...history } = JSON.parse(readFileSync(join(DIR, file), 'utf8'));
+  if (typeof workflowId !== 'string') throw new Error(`${file} has no "workflowId": record it with test/histories/record.ts`);
+  return { workflowId, history: temporal.api.history.v1.History.fromObject(history) };
+}
+
+/** Files are named `<workflow>.<path>.json`. */
+const WORKFLOW_OF_PREFIX: Record<string, string> = { 'canary-rollout': 'canaryRollout', 'training-pipeline': 'trainingPipeline', 'drift-monitor': 'driftMonitor' };
+const workflowType = (h: temporal.api.history.v1.History) => h.events[0].workflowExecutionStartedEventAttributes?.workflowType?.name;
+
+describe('workflow replay', { timeout: 300_000 }, () => {
+  // One bundle for every replay (bundling takes seconds); replay workers log at INFO, the test wants warnings only.
+  let options: { workflowBundle: WorkflowBundle };
+  before(async () => {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+    options = { workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: new DefaultLogger('WARN') }) };
+  });
+
+  it('when the histories are listed, then every path that can be in flight during a deploy is covered', () => {
+    const recorded = new Set(FILES.map((f) => f.replace(/\.json$/, '')));
+    for (const path of ['canary-rollout.approved', 'canary-rollout.aborted', 'canary-rollout.rolled-back', 'canary-rollout.extended',
+      'canary-rollout.promoted', 'training-pipeline.promoted', 'drift-monitor.retraining-started', 'drift-monitor.no-drift']) {
+      assert.ok(recorded.has(path), `no recorded history for ${path}`);
+    }
+  });
+
+  for (const file of FILES) {
     it(`when ${file} is replayed on the current code, then it is deterministic`, async () => {
-      const history = load(file);
+      const { workflowId, history } = load(file);
       assert.ok(history.events.length > 10, 'a real history');
-      await Worker.runReplayHistory({ workflowsPath: require.resolve('../../workflows') }, history, workflowId);
+      assert.equal(workflowType(history), WORKFLOW_OF_PREFIX[file.split('.')[0]], 'the file name says which workflow it holds');
+      await Worker.runReplayHistory(options, history, workflowId);
     });
   }
 
   it('when a workflow takes a different path than its history, then replay reports non-determinism', async () => {
-    const history = load('canary-rollout.promoted.json');
-    // Drop every event after the first activity was scheduled and pretend a timer fired there instead.
+    const { workflowId, history } = load('canary-rollout.promoted.json');
+    // Rename the first scheduled activity: the code schedules the real one, which the history no longer holds.
     const firstActivity = history.events.findIndex((e) => e.activityTaskScheduledEventAttributes);
-    const tampered = temporal.api.history.v1.History.fromObject(JSON.parse(JSON.stringify(history)));
-    tampered.events[firstActivity].activityTaskScheduledEventAttributes!.activityType = { name: 'somethingElse' };
-    await assert.rejects(Worker.runReplayHistory({ workflowsPath: require.resolve('../../workflows') }, tampered, HISTORIES['canary-rollout.promoted.json']), /[Nn]ondetermin|DeterminismViolation/);
+    history.events[firstActivity].activityTaskScheduledEventAttributes!.activityType = { name: 'somethingElse' };
+    await assert.rejects(Worker.runReplayHistory(options, history, workflowId), /[Nn]ondetermin|DeterminismViolation/);
+  });
+
+  it('when a history is replayed under another workflow id than it ran with, then its child ids no longer match', async () => {
+    const { history } = load('training-pipeline.promoted.json');
+    await assert.rejects(Worker.runReplayHistory(options, history, 'another-id'), /[Nn]ondetermin/);
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeGrid, intersectionOverUnion, letterbox, nonMaxSuppression } from '../../services/inference/runtime/cnn-detector';
+import { decodeGrid, intersectionOverUnion, letterbox, nonMaxSuppression } from '../../services/inference/runtime/detectors/cnn';
 import { liveMats } from '../../services/inference/runtime/cv';
 
 /** A (1, 25, rows, cols) grid with every score far below zero (sigmoid ~ 0) and one chosen anchor set. */

@@ -1,15 +1,16 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { defaultCascadeDir } from '../../services/inference/config';
+import { loadConfig } from '../../services/inference/config';
 import { decodeGray } from '../../services/inference/runtime/decode';
 import { createFaceFinder } from '../../services/inference/runtime/face-finder';
-import { DEFAULT_DETECT, type FaceSetup, HAAR_DETECT } from '../../services/inference/runtime/faces';
-import { faceDetectorModel } from '../../lib/paths';
+import { faceSetup } from '../../services/inference/runtime/faces';
 import { getPhotos } from '../../infra/photos';
 import { model } from '../../services/inference/testing/harness';
 
-const setup: FaceSetup = { cascadeDir: process.env.FEROPS_CASCADE_DIR ?? defaultCascadeDir(), detectorModel: faceDetectorModel(), detect: DEFAULT_DETECT };
+/** The setup the service builds from its config: the defaults, or what the environment sets. */
+const setupWith = (overrides: Parameters<typeof loadConfig>[0] = {}) => faceSetup(loadConfig(overrides));
+const setup = setupWith();
 
 describe('face finder', () => {
   it('when detection runs on worker threads, then the result equals the in-process one and no Mat leaks', async () => {
@@ -70,15 +71,16 @@ describe('face finder', () => {
   });
 
   it('when the detector model is missing, then start-up fails saying how to make it, and Haar does not need it', async () => {
-    const bad = { ...setup, detectorModel: '/nonexistent/detector.onnx' };
+    const faceDetectorModel = '/nonexistent/detector.onnx';
+    const bad = setupWith({ faceDetectorModel });
     await assert.rejects(createFaceFinder(bad, 1), /npm run bootstrap/);
     await assert.rejects(createFaceFinder(bad, 0), /FEROPS_FACE_DETECTOR_MODEL/);
-    const haar = await createFaceFinder({ ...bad, detect: HAAR_DETECT }, 0);
+    const haar = await createFaceFinder(setupWith({ faceDetectorModel, faceDetector: 'haar' }), 0);
     await haar.close();
   });
 
   it('when the detector model is not the face detector, then start-up fails naming the file', async () => {
-    const notDetector = { ...setup, detectorModel: model('strips') + '/model.onnx' };
+    const notDetector = setupWith({ faceDetectorModel: model('strips') + '/model.onnx' });
     await assert.rejects(createFaceFinder(notDetector, 0), /not the converted face detector/);
   });
 });

@@ -42,7 +42,7 @@ function inProcess(engine: FaceEngine): FaceFinder {
   return {
     find: (img, detect) => findFaces(img, engine, detect),
     liveMats,
-    close: () => engine.close(),
+    close: () => engine.detector.close(),
   };
 }
 

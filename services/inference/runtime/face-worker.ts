@@ -22,7 +22,7 @@ async function main(): Promise<void> {
     if ('close' in job) {
       // Release the detector's onnxruntime session here, not by terminate(): native sessions torn down with a
       // terminated thread's environment can abort the process at shutdown.
-      queue = queue.then(() => engine.close()).finally(() => process.exit(0));
+      queue = queue.then(() => engine.detector.close()).finally(() => process.exit(0));
       return;
     }
     queue = queue.then(() => runJob(job));

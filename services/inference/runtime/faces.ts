@@ -1,93 +1,45 @@
 import { FACE_SIZE } from '../../../lib/labels';
 import { rotation, type Track, warp } from './affine';
-import { loadCnnDetector } from './cnn-detector';
 import { type Cascades, cv, type CvMat, type CvRect, cvError, loadCascades, withMats } from './cv';
 import type { GrayImage } from './decode';
-import { detectHaar } from './haar-detector';
+import type { Box, DetectConfig, Detection, FaceDetector } from './detectors/detector';
+import { type DetectorName, type DetectorSettings, detectorSettings, loadDetector } from './detectors';
+
+export type { Box } from './detectors/detector';
 
 /**
  * Face detection and alignment on a grayscale image:
- * 1. faces found by the configured detector: the Tiny Face Detector CNN in onnxruntime (default) or Haar cascades
- *    (both search a copy downscaled to `detectMaxSide`; boxes come back in full-size pixels);
+ * 1. faces found by the configured detector (runtime/detectors: the Tiny Face Detector CNN by default, or Haar
+ *    cascades), boxes in full-size pixels;
  * 2. eyes searched with haarcascade_eye in the upper part of each face, at full resolution;
  * 3. one affine warp that rotates about the face centre so the eyes are level, scales and crops (with a margin)
  *    straight to the 48x48 model input.
  */
 
-export interface DetectOptions {
-  detector: 'cnn' | 'haar';
-  /** Longest side of the copy the face detector runs on (the CNN's input; the copy Haar searches). */
-  detectMaxSide: number;
-  /** CNN: lowest face score kept. */
-  minScore: number;
-  /** Haar: pyramid step. */
-  scaleFactor: number;
-  /** Haar: overlapping hits needed to accept a face. */
-  minNeighbors: number;
-  /**
-   * Haar: smallest face the upright pass looks for, in pixels of the downscaled copy (the cascade's window is 24).
-   * Haar cost is dominated by the first, largest pyramid levels (the smallest faces), so raising it is the
-   * cheapest speed-up that keeps resolution: downscaling the copy instead lost faces on the real photos.
-   */
-  minFaceSide: number;
-  /** Haar: smallest face the rotated passes look for; tilted heads worth a second look are the large, close ones. */
-  rotatedMinFaceSide: number;
-  /**
-   * In-plane rotations (degrees): Haar searches faces at each (the first angle wins where detections overlap);
-   * with either detector, the eye search tries them when the first try finds no pair.
-   */
-  angles: number[];
-}
-
-/**
- * CNN at 512 px, score 0.25: on the 8 test photos it found all 24 faces, no other box and no duplicate. At 416 px
- * it missed 3; at score 0.3 one downcast face (0.28); at face-api's usual 0.5 five, the profile and downcast ones.
- * Chosen on those 24 faces only, so both are settings (FEROPS_DETECT_MAX_SIDE, FEROPS_DETECT_MIN_SCORE).
- */
-export const DEFAULT_DETECT: DetectOptions = {
-  detector: 'cnn',
-  detectMaxSide: 512,
-  minScore: 0.25,
-  scaleFactor: 1.2,
-  minNeighbors: 5,
-  minFaceSide: 34,
-  rotatedMinFaceSide: 48,
-  angles: [0, -20, 20],
-};
-/** Haar settings tuned in issue #6 before the CNN (docs/inference.md#design-measurements-moved-from-code-comments). */
-export const HAAR_DETECT: DetectOptions = { ...DEFAULT_DETECT, detector: 'haar', detectMaxSide: 480 };
-
 /** What a thread needs to find faces; plain data, so it can be handed to a worker thread. */
 export interface FaceSetup {
   cascadeDir: string;
-  /** The converted Tiny Face Detector (infra/face-detector/convert.py); unused by Haar. */
-  detectorModel: string;
-  detect: DetectOptions;
+  detector: DetectorSettings;
+  /** In-plane tilts (degrees) the eye search tries when the detector's hint finds no pair. */
+  eyeTilts: number[];
 }
 
-export interface Detection {
-  box: Box;
-  /** Tilt of the face implied by the rotated pass that found it (Haar); the eyes refine it. */
-  hintDeg: number;
+/** The setup the service config asks for (FEROPS_FACE_DETECTOR, FEROPS_DETECT_*, FEROPS_CASCADE_DIR). */
+export function faceSetup(config: DetectConfig & { cascadeDir: string; faceDetector: DetectorName }): FaceSetup {
+  return { cascadeDir: config.cascadeDir, detector: detectorSettings(config.faceDetector, config), eyeTilts: config.detectAngles };
 }
 
 /** One thread's loaded detector and cascades (eyes are always found with Haar, on the small face patch). */
 export interface FaceEngine {
   cascades: Cascades;
   /** In-plane tilts (degrees) the eye search tries when the detector's hint finds no pair. */
-  tilts: number[];
-  detect(img: GrayImage): Promise<Detection[]>;
-  close(): Promise<void>;
+  eyeTilts: number[];
+  detector: FaceDetector;
 }
 
 export async function createFaceEngine(setup: FaceSetup): Promise<FaceEngine> {
   const cascades = loadCascades(setup.cascadeDir);
-  const tilts = setup.detect.angles;
-  if (setup.detect.detector === 'haar') {
-    return { cascades, tilts, detect: async (img) => detectHaar(img, cascades, setup.detect), close: async () => undefined };
-  }
-  const cnn = await loadCnnDetector(setup.detectorModel, { maxSide: setup.detect.detectMaxSide, minScore: setup.detect.minScore });
-  return { cascades, tilts, detect: (img) => cnn.detect(img), close: () => cnn.close() };
+  return { cascades, eyeTilts: setup.eyeTilts, detector: await loadDetector(setup.detector, cascades) };
 }
 
 /** Fraction of the face box added on every side before cropping: FER2013 crops include the chin and brow. */
@@ -100,13 +52,6 @@ const MARGIN = 0.1;
 const EYE_PATCH = 100;
 /** Eye pairs implying a larger residual tilt than this are false positives (nostrils, brows). */
 const MAX_RESIDUAL_DEG = 25;
-
-export interface Box {
-  x: number;
-  y: number;
-  width: number;
-  height: number;
-}
 
 export interface AlignedFace {
   box: Box;
@@ -129,7 +74,7 @@ export async function findFaces(img: GrayImage, engine: FaceEngine, detect: bool
   const t0 = performance.now();
   let found: Detection[];
   try {
-    found = detect ? await engine.detect(img) : [{ box: { x: 0, y: 0, width: img.width, height: img.height }, hintDeg: 0 }];
+    found = detect ? await engine.detector.detect(img) : [{ box: { x: 0, y: 0, width: img.width, height: img.height }, hintDeg: 0 }];
   } catch (err) {
     throw cvError(err);
   }
@@ -142,7 +87,7 @@ export async function findFaces(img: GrayImage, engine: FaceEngine, detect: bool
       const gray: CvMat = track(new c.Mat(img.height, img.width, c.CV_8UC1));
       gray.data.set(img.data);
       return found.map(({ box, hintDeg }) => {
-        const alignment = detect ? alignEyes(gray, box, hintDeg, engine.tilts, engine.cascades, track) : { angleDeg: 0, eyesFound: 0 };
+        const alignment = detect ? alignEyes(gray, box, hintDeg, engine.eyeTilts, engine.cascades, track) : { angleDeg: 0, eyesFound: 0 };
         // Whole-image mode: the caller already cropped the face, so no margin is added around it.
         const pixels = cropAligned(gray, box, alignment.angleDeg, detect ? MARGIN : 0, track);
         return { box, alignment, pixels };
@@ -247,7 +192,8 @@ function cropAligned(gray: CvMat, box: Box, angleDeg: number, margin: number, tr
   }
   const ccx = (cx - x0) * (src.cols / roi.cols);
   const ccy = (cy - y0) * (src.rows / roi.rows);
-  const m = rotation(ccx, ccy, angleDeg, (FACE_SIZE * src.cols) / (side * roi.cols));
+  // `side` is in photo pixels and src is the ROI shrunk by src.cols / roi.cols, so the face spans side * src.cols / roi.cols here.
+  const m = rotation(ccx, ccy, angleDeg, (FACE_SIZE * roi.cols) / (side * src.cols));
   // Move the face centre to the centre of the 48x48 output.
   m[2] += FACE_SIZE / 2 - ccx;
   m[5] += FACE_SIZE / 2 - ccy;

@@ -1,16 +1,43 @@
-import { apply, invert, rotation, type Track, warp } from './affine';
-import { type Cascades, cv, type CvMat, type CvRect, cvError, withMats } from './cv';
-import type { GrayImage } from './decode';
-import type { Box, Detection, DetectOptions } from './faces';
+import { apply, invert, rotation, type Track, warp } from '../affine';
+import { type Cascades, cv, type CvMat, type CvRect, cvError, withMats } from '../cv';
+import type { GrayImage } from '../decode';
+import type { Box, Detection, DetectorKind } from './detector';
+
+export interface HaarOptions {
+  /** Longest side of the copy searched (FEROPS_DETECT_MAX_SIDE). */
+  maxSide: number;
+  /** In-plane rotations searched, degrees; the first angle wins where detections overlap (FEROPS_DETECT_ANGLES). */
+  angles: number[];
+  /** Pyramid step. */
+  scaleFactor: number;
+  /** Overlapping hits needed to accept a face. */
+  minNeighbors: number;
+  /**
+   * Smallest face the upright pass looks for, in pixels of the downscaled copy (the cascade's window is 24).
+   * Haar cost is dominated by the first, largest pyramid levels (the smallest faces), so raising it is the
+   * cheapest speed-up that keeps resolution: downscaling the copy instead lost faces on the real photos.
+   */
+  minFaceSide: number;
+  /** Smallest face the rotated passes look for; tilted heads worth a second look are the large, close ones. */
+  rotatedMinFaceSide: number;
+}
+
+/** Cascade settings tuned in issue #6 (docs/inference.md#design-measurements-moved-from-code-comments); not settings. */
+const TUNED = { scaleFactor: 1.2, minNeighbors: 5, minFaceSide: 34, rotatedMinFaceSide: 48 };
+
+export const haarDetector: DetectorKind<HaarOptions> = {
+  options: (c) => ({ maxSide: c.detectMaxSide, angles: c.detectAngles, ...TUNED }),
+  load: async (opts, cascades) => ({ detect: async (img) => detectHaar(img, cascades, opts), close: async () => undefined }),
+};
 
 /**
  * Haar frontal-face detection (FEROPS_FACE_DETECTOR=haar): on a copy downscaled so its longest side is
- * `detectMaxSide` (cost grows with pixel count), histogram-equalised, searched upright and at the extra
+ * `maxSide` (cost grows with pixel count), histogram-equalised, searched upright and at the extra
  * in-plane `angles` (the frontal cascade misses heads tilted more than ~10 degrees). Boxes map back to full size.
- * Many times slower than the CNN in opencv-wasm, hence not the default (see cnn-detector.ts;
+ * Many times slower than the CNN in opencv-wasm, hence not the default (see cnn.ts;
  * docs/inference.md#design-measurements-moved-from-code-comments).
  */
-export function detectHaar(img: GrayImage, cascades: Cascades, opts: DetectOptions): Detection[] {
+function detectHaar(img: GrayImage, cascades: Cascades, opts: HaarOptions): Detection[] {
   try {
     return withMats((track) => {
       const c = cv();
@@ -23,9 +50,9 @@ export function detectHaar(img: GrayImage, cascades: Cascades, opts: DetectOptio
   }
 }
 
-function detectBoxes(gray: CvMat, cascades: Cascades, opts: DetectOptions, track: Track): Detection[] {
+function detectBoxes(gray: CvMat, cascades: Cascades, opts: HaarOptions, track: Track): Detection[] {
   const c = cv();
-  const scale = Math.min(1, opts.detectMaxSide / Math.max(gray.cols, gray.rows));
+  const scale = Math.min(1, opts.maxSide / Math.max(gray.cols, gray.rows));
   const small: CvMat = track(new c.Mat());
   const sw = Math.max(1, Math.round(gray.cols * scale));
   const sh = Math.max(1, Math.round(gray.rows * scale));

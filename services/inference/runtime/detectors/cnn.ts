@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
-import { cv, type CvMat, withMats } from './cv';
-import type { GrayImage } from './decode';
-import type { Box, Detection } from './faces';
+import { cv, type CvMat, withMats } from '../cv';
+import type { GrayImage } from '../decode';
+import type { Box, DetectorKind, FaceDetector } from './detector';
 
 /**
  * Face detection with face-api.js's Tiny Face Detector (a 190k-parameter Tiny-YOLOv2 with depthwise-separable
@@ -30,6 +30,8 @@ const INPUT = 'image';
 const OUTPUT = 'grid';
 
 export interface CnnOptions {
+  /** The converted detector (FEROPS_FACE_DETECTOR_MODEL). */
+  modelFile: string;
   /** Longest side of the detector's input; the image is scaled to it, then padded to multiples of 32. */
   maxSide: number;
   /** Lowest face score kept (0..1). */
@@ -110,13 +112,13 @@ export function letterbox(img: GrayImage, maxSide: number): { data: Float32Array
   return { data, width, height, scale: w / img.width };
 }
 
-export interface CnnDetector {
-  detect(img: GrayImage): Promise<Detection[]>;
-  close(): Promise<void>;
-}
+export const cnnDetector: DetectorKind<CnnOptions> = {
+  options: (c) => ({ modelFile: c.faceDetectorModel, maxSide: c.detectMaxSide, minScore: c.detectMinScore }),
+  load: (opts) => loadCnnDetector(opts),
+};
 
 /** Loads the converted detector; a missing file says how to make it. */
-export async function loadCnnDetector(modelFile: string, opts: CnnOptions): Promise<CnnDetector> {
+async function loadCnnDetector({ modelFile, ...opts }: CnnOptions): Promise<FaceDetector> {
   if (!existsSync(modelFile)) {
     throw new Error(
       `face detector model ${modelFile} not found: run \`npm run bootstrap\` (it converts face-api's Tiny Face Detector from node_modules), or set FEROPS_FACE_DETECTOR_MODEL`,

@@ -1,0 +1,29 @@
+import type { Cascades } from '../cv';
+import { cnnDetector } from './cnn';
+import type { DetectConfig, DetectorKind, FaceDetector } from './detector';
+import { haarDetector } from './haar';
+
+/** Every detector FEROPS_FACE_DETECTOR can name. */
+const DETECTORS = {
+  cnn: cnnDetector,
+  haar: haarDetector,
+} satisfies Record<string, DetectorKind<unknown>>;
+
+export type DetectorName = keyof typeof DETECTORS;
+type OptionsOf<N extends DetectorName> = (typeof DETECTORS)[N] extends DetectorKind<infer O> ? O : never;
+/** A detector's name with its options: plain data, so a worker thread can load the same detector. */
+export type DetectorSettings = { [N in DetectorName]: { name: N; options: OptionsOf<N> } }[DetectorName];
+
+export const DETECTOR_NAMES = Object.keys(DETECTORS) as [DetectorName, ...DetectorName[]];
+
+/** The options the config gives detector `name`. */
+export function detectorSettings(name: DetectorName, config: DetectConfig): DetectorSettings {
+  const kind: DetectorKind<unknown> = DETECTORS[name];
+  return { name, options: kind.options(config) } as DetectorSettings;
+}
+
+export function loadDetector({ name, options }: DetectorSettings, cascades: Cascades): Promise<FaceDetector> {
+  const kind: DetectorKind<unknown> | undefined = DETECTORS[name];
+  if (!kind) throw new Error(`unknown face detector "${name}": one of ${DETECTOR_NAMES.join(', ')}`);
+  return kind.load(options, cascades);
+}

@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { getPhotos } from '../../infra/photos';
+import { loadConfig } from '../../services/inference/config';
+import { loadCascades } from '../../services/inference/runtime/cv';
+import { decodeGray } from '../../services/inference/runtime/decode';
+import { DETECTOR_NAMES, type DetectorSettings, loadDetector } from '../../services/inference/runtime/detectors';
+import { faceSetup } from '../../services/inference/runtime/faces';
+
+// The detector contract: every registered detector is chosen by FEROPS_FACE_DETECTOR, takes its options from the
+// config keys (whose defaults live only in services/inference/config.ts) and answers boxes in full-size pixels.
+
+describe('face detectors', () => {
+  it('when the config sets the detection keys, then each detector gets them as its options and the eye search its angles', () => {
+    const keys = { faceDetectorModel: '/models/d.onnx', detectMaxSide: 640, detectMinScore: 0.4, detectAngles: [0, 15] };
+    const cnn = faceSetup(loadConfig({ ...keys, faceDetector: 'cnn' }));
+    assert.deepEqual(cnn.detector, { name: 'cnn', options: { modelFile: '/models/d.onnx', maxSide: 640, minScore: 0.4 } });
+    assert.deepEqual(cnn.eyeTilts, [0, 15]);
+    const haar = faceSetup(loadConfig({ ...keys, faceDetector: 'haar' }));
+    assert.equal(haar.detector.name, 'haar');
+    assert.equal(haar.detector.options.maxSide, 640);
+    assert.deepEqual(haar.detector.options.angles, [0, 15]);
+  });
+
+  it('when nothing is configured, then the defaults are the config schema\'s (CNN at 512 px, score 0.25)', () => {
+    const { detector, eyeTilts } = faceSetup(loadConfig({}, {}));
+    assert.ok(detector.name === 'cnn', detector.name);
+    assert.equal(detector.options.maxSide, 512);
+    assert.equal(detector.options.minScore, 0.25);
+    assert.deepEqual(eyeTilts, [0, -20, 20]);
+  });
+
+  for (const name of DETECTOR_NAMES) {
+    it(`when the ${name} detector searches a real portrait, then it answers the one face in full-size pixels`, async () => {
+      const setup = faceSetup(loadConfig({ faceDetector: name }));
+      const detector = await loadDetector(setup.detector, loadCascades(setup.cascadeDir));
+      try {
+        const img = await decodeGray(readFileSync(getPhotos().graceHopper), 40e6);
+        const found = await detector.detect(img);
+        assert.equal(found.length, 1, JSON.stringify(found));
+        const { box } = found[0];
+        // The face fills the upper middle of the portrait: its box is large and lies inside the image.
+        assert.ok(box.width > img.width / 5 && box.x >= 0 && box.y >= 0, JSON.stringify(box));
+        assert.ok(box.x + box.width <= img.width && box.y + box.height <= img.height, JSON.stringify(box));
+      } finally {
+        await detector.close();
+      }
+    });
+  }
+
+  it('when a setup names a detector that is not registered, then loading fails naming the known ones', async () => {
+    const stale = { name: 'dlib', options: {} } as unknown as DetectorSettings;
+    await assert.rejects(async () => loadDetector(stale, loadCascades(loadConfig({}).cascadeDir)), new RegExp(`unknown face detector "dlib": one of ${DETECTOR_NAMES.join(', ')}`));
+  });
+
+});
