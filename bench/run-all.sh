@@ -7,6 +7,7 @@ py=$(node --import tsx -e "process.stdout.write(require('./lib/paths').pythonBin
 echo "=== machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(date -u +%F) ==="
 echo "=== ingest: FER2013-sized CSV vs pandas.read_csv ==="
 node --import tsx bench/ingest-csv.ts
+echo "=== canary: 1,000 simulated rollouts per scenario, decisions before vs after #21 ===" && node --import tsx bench/canary-sim.ts 1000
 echo "=== inference: stage breakdown, detection settings vs slow settings ==="
 node --import tsx bench/inference-stages.ts
 echo "=== inference: HTTP vs raw onnxruntime-node ==="

@@ -2,13 +2,14 @@
  * Canary analysis: a pure function from one window's per-slot statistics to pass / fail / inconclusive, with
  * the numbers behind the decision. Workflow code calls it, so it must stay deterministic and free of I/O.
  */
+import { classTest, errorStratum, errorTest, latencyTest, type EventStratum, type Verdict, type WindowTest } from './canary-evidence';
 import type { RolloutInput } from './pipeline-input';
 import type { SlotWindowStats, WindowStats } from './inference-admin/window';
 
-export type Verdict = 'pass' | 'fail' | 'inconclusive';
+export type { Verdict, WindowTest };
 
-/** A canary's p95 must also exceed stable's by this many milliseconds before a latency ratio can fail it. */
-export const MIN_LATENCY_GAP_MS = 10;
+/** Answered canary requests before the rank test's normal approximation is trusted (about 10 per sample, Siegel 1956). */
+export const MIN_RANK_SAMPLES = 10;
 
 /** Faces each slot must have answered in a window before their class distributions are compared. */
 export const MIN_FACES_FOR_DIVERGENCE = 50;
@@ -16,18 +17,41 @@ export interface Analysis {
   verdict: Verdict;
   reasons: string[];
   numbers: Record<string, number>;
+  /** Each statistical test of the window: test used, effect, confidence interval, p-value (absent before #21). */
+  tests?: WindowTest[];
 }
+
+/** Where in the rollout a look at a window falls, which sets how much of the false-rollback budget each test spends. */
+export interface LookContext {
+  /** The window's scheduled end: without a regression shown, enough requests pass. Before it, only clear evidence decides. */
+  final: boolean;
+  /** Phases of the rollout (shadow and each traffic step): the budget is split evenly between them. */
+  phases: number;
+  /** Most looks a phase can take (every look of every extension): the class test, not sequential, splits its share over them. */
+  looksPerPhase: number;
+  /** Stable's counts from the last window that had them, for a step where stable takes no traffic (100 %). */
+  baseline?: SlotWindowStats;
+  /** Error counts of the rollout's finished phases (`windowErrors`): the error test pools them with this window. */
+  earlier?: EventStratum[];
+}
+
+/** Share of the false-rollback budget spent on the rollout-wide error test; latency and classes split the rest per phase. */
+export const ERROR_BUDGET_SHARE = 0.4;
+
+/** One final look per window over a four-step rollout with a shadow phase: what a single analysis call stands for. */
+export const SINGLE_LOOK: LookContext = { final: true, phases: 5, looksPerPhase: 3 };
 
 export function analyseWindow(
   stats: WindowStats,
   phase: 'shadow' | 'traffic',
   minRequests: number,
   t: RolloutInput['thresholds'],
+  look: LookContext = SINGLE_LOOK,
 ): Analysis {
-  const { stable, shadow } = stats;
-  // In shadow the canary answers no client: its requests and errors are the mirrored ones, and the service
-  // measures agreement there, not latency or confidence.
-  const canary = phase === 'shadow' ? { ...stats.canary, requests: shadow.compared + shadow.errors, errors: shadow.errors } : stats.canary;
+  const { shadow } = stats;
+  // At 100 % the stable slot answers nothing: compare with what it answered in the previous step.
+  const stable = stats.stable.requests < minRequests && look.baseline ? look.baseline : stats.stable;
+  const canary = judgedCanary(stats, phase);
   const canaryRequests = canary.requests;
   const numbers: Record<string, number> = {
     canaryRequests,
@@ -39,19 +63,25 @@ export function analyseWindow(
     confidenceRatio: stable.meanConfidence > 0 ? canary.meanConfidence / stable.meanConfidence : 1,
     shadowAgreement: shadow.agreement,
   };
+  const falseRollbackRate = t.falseRollbackRate ?? DEFAULT_FALSE_ROLLBACK_RATE;
+  const tests: WindowTest[] = [];
   const reasons: string[] = [];
-  // Errors are judged first and even on few requests: one failing request is evidence enough.
-  if (canary.errors > 0 && numbers.canaryErrorRate > numbers.stableErrorRate + t.maxErrorRateIncrease) {
-    reasons.push(`error rate ${pct(numbers.canaryErrorRate)} vs stable ${pct(numbers.stableErrorRate)}`);
+  const failed = (w: WindowTest | undefined, said: string) => {
+    if (!w) return;
+    tests.push(w);
+    if (w.verdict === 'fail') reasons.push(`${said} (${w.test}: p ${w.pValue.toExponential(1)} <= ${w.alpha.toExponential(1)})`);
+  };
+  // Errors are judged first and even on few requests: a few failing requests can be evidence enough.
+  const traffic = phase === 'traffic';
+  // Errors are compared with this window's own stable counts only: a baseline reused would count stable's errors twice.
+  failed(errorTest(canary, stats.stable, look.earlier ?? [], t.maxErrorRateIncrease, falseRollbackRate * ERROR_BUDGET_SHARE), `error rate ${pct(numbers.canaryErrorRate)} vs stable ${pct(numbers.stableErrorRate)}`);
+  const alpha = (falseRollbackRate * (1 - ERROR_BUDGET_SHARE)) / look.phases / 2;
+  // The sequential tests may fail a window before minRequests (their evidence is valid at any count); passing needs it.
+  if (traffic && canary.faces >= MIN_RANK_SAMPLES) {
+    failed(latencyTest(canary.latency, stable.latency, t.maxLatencyRatio, alpha), `latency slower than ${t.maxLatencyRatio}x stable (p95 ${numbers.latencyRatio.toFixed(2)}x)`);
   }
   if (canaryRequests < minRequests) {
-    return { verdict: reasons.length ? 'fail' : 'inconclusive', reasons: reasons.length ? reasons : [`only ${canaryRequests} of ${minRequests} requests`], numbers };
-  }
-  // A ratio of millisecond latencies is mostly noise (a 3 ms p95 next to a 1 ms one is "3x"): only a slowdown that
-  // is also large in absolute terms counts.
-  const latencyGap = canary.latencyMs.p95 - stable.latencyMs.p95;
-  if (phase === 'traffic' && numbers.latencyRatio > t.maxLatencyRatio && latencyGap > MIN_LATENCY_GAP_MS) {
-    reasons.push(`p95 latency ${numbers.latencyRatio.toFixed(2)}x stable (+${latencyGap.toFixed(0)} ms)`);
+    return { verdict: reasons.length ? 'fail' : 'inconclusive', reasons: reasons.length ? reasons : [`only ${canaryRequests} of ${minRequests} requests`], numbers, tests };
   }
   let undecided: string | undefined;
   if (phase === 'shadow' && shadow.chanceAgreement === undefined) {
@@ -67,14 +97,36 @@ export function analyseWindow(
   // Divergence of a handful of faces is mostly sampling noise (8 faces from the same model measured 0.29), so it is
   // judged only once both slots have answered enough faces.
   const enoughFaces = canary.faces >= MIN_FACES_FOR_DIVERGENCE && stable.faces >= MIN_FACES_FOR_DIVERGENCE;
-  if (phase === 'traffic' && enoughFaces && numbers.classDivergence > t.maxClassDivergence) {
-    reasons.push(`class distribution diverges from stable (JS ${numbers.classDivergence.toFixed(3)})`);
+  if (traffic && enoughFaces) {
+    failed(classTest(canary.classCounts, stable.classCounts, numbers.classDivergence, t.maxClassDivergence, alpha / look.looksPerPhase), `class distribution diverges from stable (JS ${numbers.classDivergence.toFixed(3)})`);
   }
-  if (phase === 'traffic' && numbers.confidenceRatio < t.minConfidenceRatio) reasons.push(`mean confidence ${numbers.confidenceRatio.toFixed(2)}x stable`);
-  if (reasons.length) return { verdict: 'fail', reasons, numbers };
-  if (undecided) return { verdict: 'inconclusive', reasons: [`not yet decided: ${undecided}`], numbers };
-  return { verdict: 'pass', reasons: ['within thresholds'], numbers };
+  if (traffic && numbers.confidenceRatio < t.minConfidenceRatio) reasons.push(`mean confidence ${numbers.confidenceRatio.toFixed(2)}x stable`);
+  if (reasons.length) return { verdict: 'fail', reasons, numbers, tests };
+  if (undecided) return { verdict: 'inconclusive', reasons: [`not yet decided: ${undecided}`], numbers, tests };
+  if (look.final) return { verdict: 'pass', reasons: ['no regression shown'], numbers, tests };
+  // Before the window's end a pass needs every test, the error test always among them, to show the canary within its margins.
+  const open = [...(tests.some((w) => w.metric === 'errors') ? [] : ['errors']), ...tests.filter((w) => w.verdict !== 'pass').map((w) => w.metric)];
+  if (open.length === 0) return { verdict: 'pass', reasons: ['within every margin, shown early'], numbers, tests };
+  return { verdict: 'inconclusive', reasons: [`looking again: ${open.join(', ') || 'nothing'} not yet shown within margins`], numbers, tests };
 }
+
+/** This window's errors as a stratum of the rollout-wide error test, once its phase is over (LookContext.earlier). */
+export function windowErrors(stats: WindowStats, phase: 'shadow' | 'traffic'): EventStratum | undefined {
+  return errorStratum(judgedCanary(stats, phase), stats.stable);
+}
+
+/**
+ * The canary as the analysis judges it. In shadow it answers no client: its requests and errors are the mirrored
+ * ones, and the service measures agreement there, not latency or confidence.
+ */
+function judgedCanary(stats: WindowStats, phase: 'shadow' | 'traffic'): SlotWindowStats {
+  // Services older than shadow errors sent none: no error seen is what they meant.
+  const errors = stats.shadow.errors ?? 0;
+  return phase === 'shadow' ? { ...stats.canary, requests: stats.shadow.compared + errors, errors } : stats.canary;
+}
+
+/** The false-rollback budget of a whole rollout when the input predates it. */
+export const DEFAULT_FALSE_ROLLBACK_RATE = 0.01;
 
 /** Two-sided 95 % z value: each bound of the interval is a one-sided 97.5 % bound. */
 const Z95 = 1.96;
@@ -114,4 +166,3 @@ export function jensenShannon(a: Record<string, number>, b: Record<string, numbe
   return js;
 }
 
-export type { SlotWindowStats };

@@ -1,8 +1,12 @@
 import { ActivityFailure, CancellationScope, condition, isCancellation, patched, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { analyseWindow, type Analysis } from '../lib/canary-analysis';
+import { analyseWindow, windowErrors, type LookContext } from '../lib/canary-analysis';
+import { afterLook, lookContext, phaseLooks, worthRecording } from '../lib/canary-decision';
 import type { RolloutInput } from '../lib/pipeline-input';
 import { abortSignal, approveUpdate, pauseSignal, resumeSignal, rolloutStateQuery, type ApprovalDecision } from './definitions';
+import type { RolloutResult, RolloutState } from './rollout-state';
+
+export type { RolloutDecision, RolloutResult, RolloutState } from './rollout-state';
 
 const deploy = proxyActivities<Activities>({
   startToCloseTimeout: '5m',
@@ -23,16 +27,10 @@ const settle = proxyActivities<Activities>({
  * the old way (the failure ended the workflow), so queries and resets on those executions stay deterministic.
  */
 const SAFE_STATE = 'rollout-always-settles';
+/** Marks executions that look at each window several times and may end it early (lib/canary-decision.ts). */
+const SEQUENTIAL_LOOKS = 'canary-sequential-looks';
 
 export interface RolloutWorkflowInput { modelName: string; version: string; rollout: RolloutInput }
-export interface RolloutDecision { phase: string; canaryWeight: number; attempt: number; analysis: Analysis }
-export interface RolloutState {
-  phase: 'loading' | 'awaiting_approval' | 'shadow' | 'traffic' | 'promoted' | 'rolled_back';
-  canaryWeight: number;
-  paused: boolean;
-  decisions: RolloutDecision[];
-}
-export interface RolloutResult { outcome: 'promoted' | 'rolled_back'; reason: string; decisions: RolloutDecision[] }
 interface Verdict { promote: boolean; reason: string }
 
 /**
@@ -103,25 +101,36 @@ async function runWindows(
     ...(rollout.shadowSeconds > 0 ? [{ phase: 'shadow' as const, weight: 0, seconds: rollout.shadowSeconds }] : []),
     ...rollout.steps.map((w) => ({ phase: 'traffic' as const, weight: w, seconds: rollout.windowSeconds })),
   ];
+  const sequential = patched(SEQUENTIAL_LOOKS);
+  const seen: Pick<LookContext, 'baseline' | 'earlier'> = { earlier: [] };
   for (const p of phases) {
     state.phase = p.phase;
     state.canaryWeight = p.weight;
     await deploy.setTraffic({ canaryWeight: p.weight, shadow: p.phase === 'shadow' });
-    for (let attempt = 1; ; attempt++) {
+    // Before SEQUENTIAL_LOOKS: one look at each window's end.
+    const looks = phaseLooks(p.seconds, rollout.maxExtensions).filter((l) => sequential || l.final);
+    let waited = 0;
+    for (const look of looks) {
       // A window is a durable timer: a worker restart resumes it instead of starting over. Abort cuts it short.
-      await condition(() => abortReason() !== undefined, p.seconds * 1000);
+      await condition(() => abortReason() !== undefined, (look.elapsedSeconds - waited) * 1000);
+      waited = look.elapsedSeconds;
       await condition(() => !state.paused || abortReason() !== undefined);
       const aborted = abortReason();
       if (aborted) return { promote: false, reason: aborted };
-      const stats = await deploy.readStats({ windowSeconds: p.seconds * attempt });
-      const analysis = analyseWindow(stats, p.phase, rollout.minRequests, rollout.thresholds);
-      state.decisions.push({ phase: p.phase, canaryWeight: p.weight, attempt, analysis });
-      await deploy.recordDecision({ modelName, version, key: `${p.phase}-${p.weight}`, analysis });
-      if (analysis.verdict === 'pass') break;
-      if (analysis.verdict === 'fail') return { promote: false, reason: analysis.reasons.join('; ') };
-      if (attempt > rollout.maxExtensions) {
-        return { promote: false, reason: `inconclusive after ${attempt} windows: ${analysis.reasons.join('; ')}` };
+      const stats = await deploy.readStats({ windowSeconds: look.elapsedSeconds });
+      const analysis = analyseWindow(stats, p.phase, rollout.minRequests, rollout.thresholds, lookContext(rollout, look, seen));
+      const outcome = afterLook(analysis, look, rollout.maxExtensions);
+      if (worthRecording(look, outcome)) {
+        state.decisions.push({ phase: p.phase, canaryWeight: p.weight, attempt: look.attempt, elapsedSeconds: look.elapsedSeconds, analysis });
+        await deploy.recordDecision({ modelName, version, key: `${p.phase}-${p.weight}`, analysis });
       }
+      if (stats.stable.requests >= rollout.minRequests) seen.baseline = stats.stable;
+      if (outcome.next === 'pass') {
+        const errors = windowErrors(stats, p.phase);
+        if (errors) seen.earlier!.push(errors);
+        break;
+      }
+      if (outcome.next === 'fail') return { promote: false, reason: outcome.reason };
     }
   }
   return { promote: true, reason: 'every window passed' };

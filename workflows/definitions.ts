@@ -1,6 +1,6 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { PipelineProgress } from '../lib/pipeline-progress';
-import type { RolloutState } from './canary-rollout';
+import type { RolloutState } from './rollout-state';
 
 /** Queries, signals and updates: the names the CLI and the Temporal UI use to talk to running workflows. */
 export const progressQuery = defineQuery<PipelineProgress>('progress');

@@ -56,9 +56,9 @@ export function createDeployActivities(fleet: Fleet, mlflow: MlflowClient, model
     async tagRollback(a: { modelName: string; version: string; reason: string }): Promise<void> {
       await tagRollback({ client: mlflow, name: a.modelName, version: a.version, reason: a.reason });
     },
-    /** Every canary window's verdict and numbers, as version tags (MLflow UI: the version's tags). */
+    /** Every canary window's verdict, its tests (test, effect, interval, p-value) and numbers, as version tags (MLflow UI). */
     async recordDecision(a: { modelName: string; version: string; key: string; analysis: Analysis }): Promise<void> {
-      const value = JSON.stringify({ verdict: a.analysis.verdict, reasons: a.analysis.reasons, numbers: a.analysis.numbers });
+      const value = JSON.stringify({ verdict: a.analysis.verdict, reasons: a.analysis.reasons, tests: a.analysis.tests, numbers: a.analysis.numbers });
       await mlflow.setModelVersionTag(a.modelName, a.version, `ferops.canary.${a.key}`, value.slice(0, 5000));
     },
   };
@@ -79,6 +79,7 @@ function windowSlot(s: SlotStats | undefined): SlotWindowStats {
     requests: s?.requests ?? 0,
     errors: s?.errors ?? 0,
     latencyMs: { p50: s?.latencyMs.p50 ?? 0, p95: s?.latencyMs.p95 ?? 0, p99: s?.latencyMs.p99 ?? 0 },
+    latency: s?.latency,
     classCounts: s?.classCounts ?? {},
     meanConfidence: s?.meanConfidence ?? 0,
     faces: s?.faces ?? 0,

@@ -3,6 +3,7 @@
  * the desired state says, and one window's statistics merged over every replica (lib/inference-admin/fleet.ts).
  */
 
+import type { LatencySketch } from '../latency-sketch';
 import type { SlotModel, SlotName } from './wire';
 
 export type Slot = SlotName;
@@ -14,6 +15,8 @@ export interface SlotWindowStats {
   requests: number;
   errors: number;
   latencyMs: { p50: number; p95: number; p99: number };
+  /** The window's merged latency sketch, for the rank test on whole distributions (absent before #21). */
+  latency?: LatencySketch;
   classCounts: Record<string, number>;
   meanConfidence: number;
   faces: number;
