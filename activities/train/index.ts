@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { TrainInput, TrainOutput } from '../types';
+import { trainerNproc } from './launch';
 import { runTrainer } from './run-trainer';
 import { classifyFailure, describeFailure } from './trainer-failure';
 import type { TrainerEvent } from './trainer-events';
@@ -21,6 +22,8 @@ export interface TrainDeps {
   runsDir: string;
   python: string;
   trainerDir: string;
+  /** FEROPS_TRAIN_NPROC: processes per training on this worker's host; overrides the trainer config's `nproc`. */
+  nproc?: number;
   metricSink: (mlflowRunId: string) => MetricSink;
 }
 
@@ -65,7 +68,10 @@ export function createTrainActivity(deps: TrainDeps) {
     if (existsSync(resultFile)) return JSON.parse(readFileSync(resultFile, 'utf8')) as TrainOutput;
     mkdirSync(outDir, { recursive: true });
     const configPath = join(outDir, 'trainer-config.json');
-    writeFileSync(configPath, JSON.stringify({ ...input.trainer, dataset_dir: input.datasetUri, output_dir: outDir }, null, 2));
+    const nproc = trainerNproc(deps.nproc, input.trainer);
+    // The config records the count the run used: the start event and every checkpoint say how it was trained.
+    const trainerConfig = { ...input.trainer, ...(deps.nproc === undefined ? {} : { nproc }), dataset_dir: input.datasetUri, output_dir: outDir };
+    writeFileSync(configPath, JSON.stringify(trainerConfig, null, 2));
 
     const previous = ctx.info.heartbeatDetails as TrainHeartbeat | undefined;
     const onDisk = join(outDir, 'checkpoints', 'last.pt');
@@ -95,7 +101,7 @@ export function createTrainActivity(deps: TrainDeps) {
     let run;
     try {
       run = await runTrainer({
-        python: deps.python, cwd: deps.trainerDir, configPath, resumeFrom, logDir: outDir, onEvent,
+        python: deps.python, cwd: deps.trainerDir, configPath, resumeFrom, nproc, logDir: outDir, onEvent,
         signal: ctx.cancellationSignal,
       });
     } finally {

@@ -3,6 +3,7 @@ import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync }
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { trainerCommand, trainerExitCode } from './launch';
 import { parseTrainerLine, type TrainerEvent } from './trainer-events';
 
 export interface TrainerRun {
@@ -22,6 +23,8 @@ export interface RunTrainerOptions {
   logDir: string;
   onEvent: (e: TrainerEvent) => void;
   signal?: AbortSignal;
+  /** Processes to train with; above 1 the trainer runs under torchrun (default 1). */
+  nproc?: number;
   /** After SIGTERM the trainer writes a checkpoint; it is killed if it takes longer than this. */
   killGraceMs?: number;
 }
@@ -44,6 +47,8 @@ const TRAINER_ENV: RegExp[] = [
   /^(HTTPS?_PROXY|NO_PROXY|https?_proxy|no_proxy|SSL_CERT_FILE|SSL_CERT_DIR|REQUESTS_CA_BUNDLE)$/, // reaching the hub from behind a proxy
   /^(PY)?TORCH\w*$/, // torch's own settings (TORCH_HOME, TORCHINDUCTOR_*, PYTORCH_CUDA_ALLOC_CONF)
   /^FEROPS_SEED$/, // the seed that the demo and the trainer tests move together
+  /^(NCCL|GLOO)_\w+$/, // the collectives' network interface and debug settings under torchrun (NCCL_SOCKET_IFNAME, ...)
+  /^LOGLEVEL$/, // torchrun's own log level
 ];
 
 /** The trainer's environment: the allowed part of `env`, unbuffered so that each JSON line arrives as written. */
@@ -55,13 +60,16 @@ export function trainerEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 /**
  * Runs the Python trainer as a child in its own process group and feeds its JSON lines to `onEvent`.
  * On abort it sends SIGTERM to the group (the trainer checkpoints and exits), then SIGKILL after the grace period.
+ * Under torchrun the group holds the launcher, which forwards SIGTERM to its workers (they run in sessions of
+ * their own and die with the launcher).
  */
 export async function runTrainer(o: RunTrainerOptions): Promise<TrainerRun> {
   mkdirSync(o.logDir, { recursive: true });
   const pidFile = join(o.logDir, 'trainer.pid');
   await stopOrphan(pidFile, o.killGraceMs ?? 30_000);
-  const args = ['-m', 'ferops_trainer', '--config', o.configPath, ...(o.resumeFrom ? ['--resume', o.resumeFrom] : [])];
-  const child = spawn(o.python, args, {
+  const nproc = o.nproc ?? 1;
+  const { command, args } = trainerCommand({ python: o.python, configPath: o.configPath, resumeFrom: o.resumeFrom, nproc });
+  const child = spawn(command, args, {
     cwd: o.cwd,
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -69,6 +77,7 @@ export async function runTrainer(o: RunTrainerOptions): Promise<TrainerRun> {
   });
   if (child.pid) writeFileSync(pidFile, String(child.pid));
   const run: TrainerRun = { exitCode: null, signal: null, stderrTail: '' };
+  let interrupted = false;
   const events = createWriteStream(join(o.logDir, 'events.jsonl'), { flags: 'a' });
   const stderrLog = createWriteStream(join(o.logDir, 'trainer.stderr.log'), { flags: 'a' });
   child.stderr.on('data', (b: Buffer) => {
@@ -81,7 +90,9 @@ export async function runTrainer(o: RunTrainerOptions): Promise<TrainerRun> {
     events.write(`${line.trim()}\n`);
     if (e.event === 'checkpoint') run.lastCheckpoint = e.path;
     if (e.event === 'done') run.done = e;
-    if (e.event === 'error') run.error = e;
+    // The first error is the cause: under torchrun the other ranks then fail on the broken connection.
+    if (e.event === 'error') run.error ??= e;
+    if (e.event === 'interrupted') interrupted = true;
     o.onEvent(e);
   });
   const killGroup = (sig: NodeJS.Signals) => {
@@ -105,7 +116,7 @@ export async function runTrainer(o: RunTrainerOptions): Promise<TrainerRun> {
       o.signal?.removeEventListener('abort', onAbort);
       stderrLog.end();
       events.end();
-      run.exitCode = code;
+      run.exitCode = trainerExitCode(nproc, code, { error: run.error, interrupted });
       run.signal = sig;
       resolve(run);
     });

@@ -32,6 +32,15 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _torchrun_env(name: str, default: int) -> int:
+    """RANK or WORLD_SIZE as torchrun set it, read here (not through torch) so that a bad config fails fast;
+    distributed.from_env validates them."""
+    try:
+        return int(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
 def _protocol_stream():
     events_fd = os.dup(1)
     os.dup2(2, 1)
@@ -54,14 +63,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     signal.signal(signal.SIGTERM, on_sigterm)
     try:
         args = _parser().parse_args(argv)
-        from .config import load_config
+        from .config import check_world_size, load_config
         cfg = load_config(args.config, args.set)
+        check_world_size(cfg, _torchrun_env("WORLD_SIZE", 1))  # fails before torch loads
         from .run import run  # heavy imports (torch, transformers) only once the config is known good
         return run(cfg, events, resume=args.resume, should_stop=lambda: stop_requested)
     except TrainerError as exc:
-        events.emit("error", code=exc.code, message=exc.message)
+        if _torchrun_env("RANK", 0) == 0:  # every rank meets the same bad config or dataset: one report is enough
+            events.emit("error", code=exc.code, message=exc.message)
         return exc.exit_code
     except Exception as exc:  # anything unexpected: report it in the protocol, keep the traceback on stderr
         traceback.print_exc()
-        events.emit("error", code="internal", message=f"{type(exc).__name__}: {exc}")
+        # Any rank's crash is reported (it may be the root cause of the others' lost-connection errors).
+        where = {"rank": _torchrun_env("RANK", 0)} if "WORLD_SIZE" in os.environ else {}
+        events.emit("error", code="internal", message=f"{type(exc).__name__}: {exc}", **where)
         return EXIT_CODES["internal"]

@@ -74,6 +74,9 @@ class RunConfig:
     output_dir: str
     seed: int = 1337
     device: str = "auto"
+    # Processes (one per GPU) the train activity launches under torchrun; FEROPS_TRAIN_NPROC on the worker
+    # overrides it. The trainer itself trains with as many as torchrun started.
+    nproc: int = 1
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
@@ -155,6 +158,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
 def _validate(cfg: RunConfig) -> None:
     checks = [
         (cfg.device in ("auto", "cpu", "cuda"), f"device must be auto, cpu or cuda, got {cfg.device!r}"),
+        (cfg.nproc >= 1, f"nproc must be >= 1, got {cfg.nproc}"),
         (bool(cfg.model.base), "model.base must not be empty"),
         (cfg.model.image_size is None or cfg.model.image_size >= 8, "model.image_size must be >= 8"),
         (cfg.model.patch_size is None or cfg.model.patch_size >= 1, "model.patch_size must be >= 1"),
@@ -183,6 +187,13 @@ def _validate(cfg: RunConfig) -> None:
     size, patch = cfg.model.image_size, cfg.model.patch_size
     if size is not None and patch is not None and size % patch:
         raise bad_config(f"model.image_size ({size}) must be a multiple of model.patch_size ({patch})")
+
+
+def check_world_size(cfg: RunConfig, world_size: int) -> None:
+    """The global batch is split among the processes, so each must get at least one sample."""
+    if cfg.train.batch_size < world_size:
+        raise bad_config(f"train.batch_size ({cfg.train.batch_size}) is smaller than the number of processes "
+                         f"({world_size}): it is the global batch, split among them; raise it or lower nproc")
 
 
 def parse_config(data: Any, overrides: Optional[list[str]] = None) -> RunConfig:

@@ -25,17 +25,23 @@ class Runtime:
         return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
 
 
-def resolve_runtime(device: str, num_threads: Optional[int]) -> Runtime:
-    torch.set_num_threads(num_threads or os.cpu_count() or 1)
+def resolve_runtime(device: str, num_threads: Optional[int], local_rank: int = 0, local_world_size: int = 1) -> Runtime:
+    """`local_rank` picks this process's GPU; the cores are shared among the host's `local_world_size` processes
+    (unless `num_threads` says otherwise), so that several ranks on one CPU host do not thrash."""
+    torch.set_num_threads(num_threads or max(1, (os.cpu_count() or 1) // local_world_size))
     if device == "cuda" and not torch.cuda.is_available():
         raise TrainerError("no_gpu", "device=cuda but no CUDA GPU is visible to torch "
                            f"(torch {torch.__version__}); pass device=cpu or device=auto, or run on a GPU host")
     if device == "cpu" or (device == "auto" and not torch.cuda.is_available()):
         return Runtime(torch.device("cpu"), None)
+    if local_world_size > torch.cuda.device_count():  # checked on every rank alike, so rank 0 reports it
+        raise TrainerError("no_gpu", f"{local_world_size} processes on this host need a GPU each, but torch sees "
+                           f"{torch.cuda.device_count()}; launch at most that many processes per host (nproc)")
+    torch.cuda.set_device(local_rank)
     torch.backends.cuda.matmul.allow_tf32 = True  # fp32 leftovers (loss, optimizer) use TF32 tensor cores
     torch.backends.cudnn.allow_tf32 = True
     amp = torch.bfloat16 if torch.cuda.is_bf16_supported() else None
-    return Runtime(torch.device("cuda"), amp)
+    return Runtime(torch.device("cuda", local_rank), amp)
 
 
 def seed_everything(seed: int) -> None:

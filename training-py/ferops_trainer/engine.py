@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import random
+import contextlib
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
@@ -12,11 +13,14 @@ from typing import Any, Callable, Optional
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
+from . import distributed
 from .augment import augment
 from .config import TrainConfig
 from .data import Split
 from .device import Runtime, epoch_seed
+from .distributed import Dist
 from .events import EventWriter
 
 log = logging.getLogger(__name__)
@@ -97,6 +101,23 @@ def evaluate(model: nn.Module, split: Split, rt: Runtime, batch_size: int) -> tu
     return loss, (preds == split.labels).float().mean().item(), preds
 
 
+def validate(model: nn.Module, split: Split, rt: Runtime, batch_size: int, dist: Dist) -> tuple[float, float]:
+    """(loss, accuracy) on `split`, each rank scoring its own shard; the summed counts make the accuracy equal
+    to one process's on the same weights."""
+    if not dist.enabled:
+        loss, accuracy, _ = evaluate(model, split, rt, batch_size)
+        return loss, accuracy
+    part = distributed.shard(len(split), dist)
+    labels = split.labels[part]  # (n_rank,); empty when the split is smaller than the world
+    loss_sum, correct = 0.0, 0
+    if len(labels):
+        logits = predict_logits(model, split.images[part], rt, batch_size)  # (n_rank, 7)
+        loss_sum = F.cross_entropy(logits, labels, reduction="sum").item()
+        correct = (logits.argmax(dim=1) == labels).sum().item()
+    loss_sum, correct = distributed.all_sum(dist, [loss_sum, float(correct)])
+    return loss_sum / len(split), correct / len(split)
+
+
 @dataclass
 class LoopState:
     """Progress counters; together with model/optimizer/scheduler/RNG state it is what a checkpoint holds."""
@@ -114,12 +135,16 @@ class LoopState:
 
 class Trainer:
     """Owns the model, optimizer, schedule and generators; trains one epoch at a time and can stop after any
-    optimizer step (SIGTERM) with a state from which `resume` replays the rest exactly."""
+    optimizer step (SIGTERM) with a state from which `resume` replays the rest exactly.
+
+    With several processes each global batch (`cfg.batch_size` samples of the one world-size-independent epoch
+    order) is split among the ranks, and the loss is scaled so that DDP's gradient average equals the gradient of
+    the whole batch's loss: the run computes what one process would, up to float rounding."""
 
     def __init__(self, model: nn.Module, cfg: TrainConfig, seed: int, train: Split, rt: Runtime,
-                 class_weights: Optional[torch.Tensor]) -> None:
-        self.model = model.to(rt.device)
-        self.cfg, self.seed, self.rt = cfg, seed, rt
+                 class_weights: Optional[torch.Tensor], dist: Dist = Dist()) -> None:
+        self.model = model.to(rt.device)  # always the bare module: its state_dict is what checkpoints hold
+        self.cfg, self.seed, self.rt, self.dist = cfg, seed, rt, dist
         self.images = train.images.to(rt.device)  # uint8 (N, 48, 48): the whole split lives on the device
         self.labels = train.labels.to(rt.device)
         self.weights = class_weights.to(rt.device) if class_weights is not None else None
@@ -132,9 +157,11 @@ class Trainer:
         self.scheduler = build_scheduler(self.optimizer, self.total_steps, cfg.warmup_ratio)
         self.gen = torch.Generator(device=rt.device)  # augmentation + mixup permutation
         self.py_rng = random.Random()  # mixup's Beta draw (torch has no seeded Beta sampler)
-        self.forward: Callable[[torch.Tensor], torch.Tensor] = self.model
+        # No buffer broadcast before each forward: the ViT's buffers are constants, not running statistics.
+        self.ddp = DistributedDataParallel(self.model, broadcast_buffers=False) if dist.enabled else None
+        self.forward: Callable[[torch.Tensor], torch.Tensor] = self.model if self.ddp is None else self.ddp
         if cfg.compile:
-            self.forward = torch.compile(self.model)
+            self.forward = torch.compile(self.forward)
         self.state = LoopState()
 
     @property
@@ -146,7 +173,7 @@ class Trainer:
 
     def _start_epoch(self, epoch: int) -> None:
         s = epoch_seed(self.seed, epoch)
-        self.gen.manual_seed(s)
+        self.gen.manual_seed(s + self.dist.rank)  # ranks augment their shards independently
         self.py_rng.seed(s)
         torch.manual_seed(s)  # dropout, if the (pretrained) config has any
 
@@ -167,15 +194,16 @@ class Trainer:
         running = torch.zeros((), device=self.rt.device)  # summed on device: no per-step GPU sync
         micro = 0
         for b in range(st.batch_in_epoch, self.batches_per_epoch):
-            idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size].to(self.rt.device)
-            loss = compute_loss(self.forward, self.images[idx], self.labels[idx], cfg, self.gen, self.py_rng,
-                                self.weights, self.rt)
-            (loss / cfg.grad_accum).backward()
-            running += loss.detach() * idx.shape[0]
-            st.epoch_samples += idx.shape[0]
+            batch = order[b * cfg.batch_size:(b + 1) * cfg.batch_size].to(self.rt.device)
+            idx = batch[self.dist.rank::self.dist.world_size]  # this rank's share; all of it with one process
             micro += 1
             last = b + 1 == self.batches_per_epoch
-            if micro % cfg.grad_accum and not last:
+            syncs = not micro % cfg.grad_accum or last
+            with self._grad_sync(syncs):
+                loss, share = self._micro_batch(batch, idx)
+            running += share.detach() * batch.shape[0]  # summed over ranks: the batch's mean loss times its size
+            st.epoch_samples += idx.shape[0]
+            if not syncs:
                 continue
             self.optimizer.step()
             self.scheduler.step()
@@ -196,6 +224,37 @@ class Trainer:
         st.epochs_completed = epoch
         return True
 
+    def _grad_sync(self, syncs: bool) -> contextlib.AbstractContextManager:
+        # Accumulation micro-batches skip DDP's gradient all-reduce; the last one before a step carries it.
+        return self.ddp.no_sync() if self.ddp is not None and not syncs else contextlib.nullcontext()
+
+    def _micro_batch(self, batch: torch.Tensor, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Forward and backward of this rank's share `idx` of the global batch `batch`. Returns the share's mean
+        loss and its part of the whole batch's mean loss (the parts sum to it over the ranks)."""
+        cfg = self.cfg
+        if idx.shape[0] == 0:
+            # A last batch smaller than the world leaves this rank nothing, but DDP needs its gradient: a zero one,
+            # from one borrowed face (the model cannot run on an empty batch).
+            with self.rt.autocast():
+                zero = self.forward(to_pixels(self.images[batch[:1]])).float().sum() * 0.0
+            zero.backward()
+            return zero, zero
+        loss = compute_loss(self.forward, self.images[idx], self.labels[idx], cfg, self.gen, self.py_rng,
+                            self.weights, self.rt)
+        if not self.dist.enabled:
+            (loss / cfg.grad_accum).backward()
+            return loss, loss
+        # Cross-entropy's mean divides by the summed class weights of the samples; rescaled from this share's sum
+        # to the whole batch's, and times the world (DDP averages gradients), the gradient is the batch mean's.
+        share = loss * (self._weight_sum(idx) / self._weight_sum(batch))
+        (share * self.dist.world_size / cfg.grad_accum).backward()
+        return loss, share
+
+    def _weight_sum(self, idx: torch.Tensor) -> torch.Tensor:
+        if self.weights is None:
+            return torch.tensor(float(idx.shape[0]), device=self.rt.device)
+        return self.weights[self.labels[idx]].sum()  # stays on the device: no sync per micro-batch
+
     def rng_state(self) -> dict[str, Any]:
         return {
             "torch_cpu": torch.get_rng_state(),
@@ -209,7 +268,11 @@ class Trainer:
         torch.set_rng_state(rng["torch_cpu"])
         if rng.get("torch_cuda") is not None and self.rt.device.type == "cuda":
             torch.cuda.set_rng_state_all(rng["torch_cuda"])
-        if rng.get("augment_device") == self.rt.device.type:
+        if self.dist.rank != 0:
+            # The checkpoint holds rank 0's augmentation stream; the other ranks need streams of their own.
+            s = epoch_seed(self.seed, self.state.epochs_completed + 1) ^ self.state.step
+            self.gen.manual_seed(s + self.dist.rank)
+        elif rng.get("augment_device") == self.rt.device.type:
             self.gen.set_state(rng["augment"])
         else:
             # CPU (mt19937) and CUDA (philox) generator states are not interchangeable: a run moved between

@@ -46,6 +46,16 @@ class EventWriter:
         self.emit("step", **fields)
 
 
+class SilentEvents(EventWriter):
+    """The events of ranks other than 0 under torchrun: rank 0 alone speaks the protocol."""
+
+    def emit(self, event: str, **fields: Any) -> None:
+        pass
+
+    def step_due(self) -> bool:
+        return False
+
+
 class EventCollector(EventWriter):
     """Keeps events in memory (in-process callers and tests)."""
 

@@ -10,7 +10,8 @@ import pytest
 from conftest import SEED_OFFSET, make_config, run_cli
 
 EVENT_FIELDS = {
-    "start": {"device", "train_size", "val_size", "steps_per_epoch", "epochs", "resumed_from_epoch", "config"},
+    "start": {"device", "train_size", "val_size", "steps_per_epoch", "epochs", "resumed_from_epoch", "world_size",
+              "config"},
     "step": {"epoch", "step", "loss", "lr"},
     "epoch": {"epoch", "epochs", "step", "train_loss", "val_loss", "val_accuracy", "lr", "images_per_s", "seconds"},
     "checkpoint": {"epoch", "step", "path"},
