@@ -6,7 +6,7 @@
 #      keyed by the lock's hash (see lib/paths.ts), because torch brings gigabytes that each clone should not copy;
 #   3. the face detector: face-api's Tiny Face Detector weights (npm @vladmandic/face-api) converted to ONNX;
 #   4. for the fleet test only (FEROPS_BOOTSTRAP_FLEET=1, or FEROPS_INFERENCE_REPLICAS above 1): Debian's haproxy
-#      and postgresql packages.
+#      and postgresql packages; with FEROPS_BOOTSTRAP_FLEET=1 (npm test) also Debian's chromium, for the page test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$(date +%s)
@@ -67,8 +67,10 @@ if [ "${FEROPS_BOOTSTRAP_FLEET:-0}" = 1 ] || [ "${FEROPS_INFERENCE_REPLICAS:-1}"
   pkgs=()
   command -v haproxy >/dev/null || pkgs+=(haproxy)
   ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || pkgs+=(postgresql)
+  # The try-it page test (test/integration/inference-page.test.ts) drives it through puppeteer-core, which downloads no browser.
+  if [ "${FEROPS_BOOTSTRAP_FLEET:-0}" = 1 ] && ! command -v chromium >/dev/null; then pkgs+=(chromium); fi
   if [ ${#pkgs[@]} -gt 0 ]; then
-    for pkg in "${pkgs[@]}"; do log "installing $pkg (Debian package, for the fleet test)"; done
+    for pkg in "${pkgs[@]}"; do log "installing $pkg (Debian package, for the fleet and page tests)"; done
     sudo=; [ "$(id -u)" = 0 ] || sudo=sudo
     apt_install() { $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null; }
     # A fresh image often has no package lists yet; refresh them only when the install needs it.

@@ -70,6 +70,9 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       FEROPS_INFERENCE_URL: inferenceUrl,
       FEROPS_ADMIN_TOKEN: adminToken,
       FEROPS_MODEL_NAME: o.modelName,
+      // The try-it page's status strip links here (services/inference/usecases/status.ts); the dev server has one namespace.
+      ...(temporal.uiUrl ? { FEROPS_TEMPORAL_UI_URL: `${temporal.uiUrl}/namespaces/default` } : {}),
+      FEROPS_MLFLOW_UI_URL: mlflow.url,
       ...o.env,
     };
     const inference = await startInferenceFleet({ count: replicas, publicPort: port, dataDir: o.dataDir, logDir, env });

@@ -1,6 +1,6 @@
 import { parseArgs } from './args';
 import { demoCommand } from './commands/demo';
-import { predictCommand } from './commands/predict';
+import { PREDICT_USAGE, predictCommand } from './commands/predict';
 import { ROLLOUT_USAGE, rolloutCommand } from './commands/rollout';
 import { stackCommand } from './commands/stack';
 import { statusCommand } from './commands/status';
@@ -11,7 +11,7 @@ const USAGE = `ferops <command>
   stack up|down                 start the embedded stack in the background / stop it
   ${TRAIN_USAGE}
   status <workflow id>          stage, progress and result of a pipeline
-  predict <image> [--no-detect] [--json]
+  ${PREDICT_USAGE}
   ${ROLLOUT_USAGE}`;
 
 const COMMANDS: Record<string, (a: ReturnType<typeof parseArgs>) => Promise<number>> = {

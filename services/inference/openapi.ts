@@ -54,6 +54,7 @@ export const schemas = {
       label: { type: 'string', enum: [...LABELS] },
       confidence: num,
       probabilities: labelMap,
+      crop: { type: 'string', pattern: '^data:image/png;base64,', description: 'the aligned 48x48 grayscale crop the model saw, as a PNG data URL; only with ?crops=true' },
     },
     additionalProperties: false,
   },
@@ -267,6 +268,34 @@ export const schemas = {
     },
     additionalProperties: false,
   },
+  PublicSlot: {
+    type: 'object',
+    required: ['version', 'mlflowUrl'],
+    properties: { version: str, mlflowUrl: { type: ['string', 'null'], description: 'the registered model version in the MLflow UI (FEROPS_MLFLOW_UI_URL); null for a model loaded from a directory' } },
+    additionalProperties: false,
+  },
+  PublicStatus: {
+    type: 'object',
+    description: 'what anyone may read about the deployment: no model sources, paths or checksums',
+    required: ['stable', 'canary', 'canaryWeight', 'shadow', 'generation', 'links'],
+    properties: {
+      stable: { oneOf: [ref('PublicSlot'), { type: 'null' }] },
+      canary: { oneOf: [ref('PublicSlot'), { type: 'null' }] },
+      canaryWeight: { type: 'integer', minimum: 0, maximum: 100 },
+      shadow: { type: 'boolean' },
+      generation: { type: ['integer', 'null'], description: 'the desired-state generation served; null for a standalone service' },
+      links: {
+        type: 'object',
+        required: ['temporal', 'mlflow'],
+        properties: {
+          temporal: { type: ['string', 'null'], description: "FEROPS_TEMPORAL_UI_URL's list of the workflows that trained the canary (its rollout among them), or the UI itself without a registry canary" },
+          mlflow: { type: ['string', 'null'], description: 'FEROPS_MLFLOW_UI_URL' },
+        },
+        additionalProperties: false,
+      },
+    },
+    additionalProperties: false,
+  },
   Health: { type: 'object', required: ['status'], properties: { status: str, stableVersion: str, reason: str } },
 } as const;
 
@@ -287,6 +316,7 @@ export const openapi = {
         summary: 'Detect, align and classify every face in an image',
         parameters: [
           { name: 'detect', in: 'query', required: false, schema: { type: 'boolean', default: true }, description: 'false: the whole image is one face crop' },
+          { name: 'crops', in: 'query', required: false, schema: { type: 'boolean', default: false }, description: "true: each face carries `crop`, the aligned 48x48 input the model saw, as a PNG data URL (about 3 kB a face)" },
           { name: 'x-ferops-route-key', in: 'header', required: false, schema: str, description: 'sticky canary routing key' },
           { name: 'x-request-id', in: 'header', required: false, schema: str },
         ],
@@ -400,6 +430,25 @@ export const openapi = {
         parameters: [{ name: 'windowSeconds', in: 'query', required: false, schema: { type: 'integer', minimum: 1, default: 60 } }, { name: 'generation', in: 'query', required: false, description: 'count only requests routed under this desired-state generation (default: the one served now)', schema: { type: 'integer', minimum: 0 } }],
         responses: { '200': { description: 'stats', content: json(ref('StatsResponse')) }, '400': error('invalid_request'), ...adminErrors },
       },
+    },
+    '/v1/status': {
+      get: {
+        summary: 'Read-only deployment summary for the try-it page: slot versions, canary weight, shadow, links to the Temporal and MLflow UIs (no token)',
+        responses: {
+          '200': { description: 'status', content: json(ref('PublicStatus')) },
+          '429': retryLater('rate_limited: more than FEROPS_RATE_LIMIT_RPS from this client'),
+        },
+      },
+    },
+    '/': {
+      get: {
+        summary: 'The try-it page: upload a photo or take a webcam snapshot, see boxes, crops, probabilities and timings (strict Content-Security-Policy)',
+        responses: { '200': { description: 'HTML page', content: { 'text/html': { schema: str } } } },
+      },
+    },
+    '/assets/{file}': {
+      parameters: [{ name: 'file', in: 'path', required: true, schema: { type: 'string', enum: ['page.js', 'page.css'] } }],
+      get: { summary: "The try-it page's script and style sheet", responses: { '200': { description: 'JavaScript or CSS', content: { 'text/javascript': { schema: str }, 'text/css': { schema: str } } } } },
     },
     '/healthz': { get: { summary: 'Liveness', responses: { '200': { description: 'alive', content: json(ref('Health')) } } } },
     '/readyz': {

@@ -43,12 +43,14 @@ describe('inference OpenAPI contract', () => {
 
   it('when openapi.json is read, then it is OpenAPI 3.1 with every route of the service', () => {
     assert.equal(spec.openapi, '3.1.0');
-    const routes = ['/v1/predict', '/admin/v1/slots', '/admin/v1/slots/{slot}', '/admin/v1/traffic', '/admin/v1/promote', '/admin/v1/rollback', '/admin/v1/stats', '/admin/v1/drift', '/v1/feedback', '/healthz', '/readyz', '/metrics', '/openapi.json'];
+    const routes = ['/v1/predict', '/admin/v1/slots', '/admin/v1/slots/{slot}', '/admin/v1/traffic', '/admin/v1/promote', '/admin/v1/rollback', '/admin/v1/stats', '/admin/v1/drift', '/v1/feedback', '/healthz', '/readyz', '/metrics', '/openapi.json', '/v1/status', '/', '/assets/{file}'];
     assert.deepEqual(Object.keys(spec.paths).sort(), routes.sort());
   });
 
   it('when predict answers with faces, without faces and with errors, then each answer matches the spec', async () => {
     assert.equal(await call('POST', '/v1/predict', '/v1/predict?detect=false', png()), 200);
+    assert.equal(await call('POST', '/v1/predict', '/v1/predict?detect=false&crops=true', png()), 200);
+    assert.equal(await call('GET', '/v1/status', '/v1/status'), 200);
     assert.equal(await call('POST', '/v1/predict', '/v1/predict', png()), 200); // flat image: no face + reason
     assert.equal(await call('POST', '/v1/predict', '/v1/predict', png('not an image')), 415);
     assert.equal(await call('POST', '/v1/predict', '/v1/predict', png(image.subarray(0, 60))), 400);

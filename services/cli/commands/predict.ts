@@ -1,6 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { loadConfig } from '../../../lib/config';
+import { annotate } from '../annotate';
 import type { ParsedArgs } from '../args';
 
 const TYPES: Record<string, string> = { '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.png': 'image/png', '.webp': 'image/webp', '.gif': 'image/gif' };
@@ -32,11 +33,18 @@ export function describePrediction(a: PredictAnswer): string {
   return [`${a.faces.length} face(s), model v${a.modelVersion}, request ${a.requestId}`, ...faces].join('\n');
 }
 
+export const PREDICT_USAGE = 'predict <image> [--no-detect] [--json] [--out annotated.png] [--url URL]';
+
 export async function predictCommand(args: ParsedArgs): Promise<number> {
   const file = args.positional[0];
-  if (!file) throw new Error('usage: ferops predict <image> [--no-detect] [--url URL]');
+  const out = args.flags.out;
+  if (!file || out === true) throw new Error(`usage: ferops ${PREDICT_USAGE}`);
   const url = typeof args.flags.url === 'string' ? args.flags.url : loadConfig().inferenceUrl;
   const answer = await predictFile(url, file, { detect: !args.flags['no-detect'] });
   console.log(args.flags.json ? JSON.stringify(answer, null, 2) : describePrediction(answer));
+  if (out !== undefined) {
+    writeFileSync(out, await annotate(readFileSync(file), answer));
+    if (!args.flags.json) console.log(`drawing written to ${out}`);
+  }
   return 0;
 }

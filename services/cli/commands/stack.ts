@@ -22,7 +22,8 @@ export function startConfiguredStack(config: FeropsConfig): Promise<Stack> {
 export function printAddresses(s: Stack): void {
   console.log(`  Temporal UI : ${s.temporalUiUrl}`);
   console.log(`  MLflow UI   : ${s.mlflowUrl}`);
-  console.log(`  Inference   : ${s.inferenceUrl}  (POST /v1/predict, GET /openapi.json, GET /metrics)`);
+  console.log(`  Try it      : ${s.inferenceUrl}/  (drop a photo in a browser: boxes, crops, probabilities)`);
+  console.log(`  Inference   : ${s.inferenceUrl}  (POST /v1/predict, GET /v1/status, GET /openapi.json, GET /metrics)`);
   console.log(`  Admin token : in ${join(s.dataDir, 'admin-token')}`);
   console.log(`  Logs        : ${join(s.dataDir, 'logs')} and the temporal/ and mlflow/ dirs beside it`);
 }

@@ -19,15 +19,16 @@ import { predict } from '../usecases/predict';
 const PREDICT_PATH = /^\/v1\/predict\/?$/i;
 
 /**
- * `?detect=`, parsed by hand rather than with zod like the other routes: zod 3's parse leaves objects that survive
- * young-generation collections (node's querystring alone leaves far fewer), and on this route that made every
- * crop request promote memory and scavenges slow (docs/inference.md#design-measurements-moved-from-code-comments).
+ * `?detect=` and `?crops=`, parsed by hand rather than with zod like the other routes: zod 3's parse leaves objects
+ * that survive young-generation collections (node's querystring alone leaves far fewer), and on this route that made
+ * every crop request promote memory and scavenges slow (docs/inference.md#design-measurements-moved-from-code-comments).
  */
-function detectParam(query: ParsedUrlQuery): boolean {
-  const v = query.detect;
-  if (v === undefined || v === 'true' || v === '1') return true;
+function booleanParam(query: ParsedUrlQuery, name: string, fallback: boolean): boolean {
+  const v = query[name];
+  if (v === undefined) return fallback;
+  if (v === 'true' || v === '1') return true;
   if (v === 'false' || v === '0') return false;
-  throw new AppError(400, 'invalid_request', `detect: expected one of true, false, 1, 0; got ${JSON.stringify(v)}`);
+  throw new AppError(400, 'invalid_request', `${name}: expected one of true, false, 1, 0; got ${JSON.stringify(v)}`);
 }
 
 export function isPredictRequest(req: IncomingMessage): boolean {
@@ -53,8 +54,10 @@ export function predictHandler(ctx: ServiceContext): (req: IncomingMessage, res:
     const readAndPredict = async (ticket: Ticket) => {
       const image = await readImage(req, res, (bytes) => ticket.atLeast(bytes));
       ticket.hold(image.length + decodedBytes(image, ctx.config.maxPixels));
-      const detect = detectParam(parseQuery(url.slice(pathOf(url).length + 1)));
-      const out = await predict(ctx, { image, detect, routeKey: header(req, 'x-ferops-route-key'), requestId });
+      const query = parseQuery(url.slice(pathOf(url).length + 1));
+      const detect = booleanParam(query, 'detect', true);
+      const crops = booleanParam(query, 'crops', false);
+      const out = await predict(ctx, { image, detect, crops, routeKey: header(req, 'x-ferops-route-key'), requestId });
       fields.slot = out.slot;
       fields.modelVersion = out.modelVersion;
       res.setHeader('x-model-version', out.modelVersion);

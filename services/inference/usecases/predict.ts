@@ -1,4 +1,5 @@
 import { cropStats } from '../../../lib/drift';
+import { encodePng48 } from '../../../lib/face-png';
 import { LABELS } from '../../../lib/labels';
 import { facesToTensorData, softmax } from '../../../lib/preprocess';
 import type { ServiceContext } from '../context';
@@ -11,6 +12,8 @@ import type { Route } from '../runtime/slots';
 export interface PredictInput {
   image: Buffer;
   detect: boolean;
+  /** Return each face's aligned 48x48 crop as a PNG data URL (for the try-it page; off by default). */
+  crops?: boolean;
   routeKey?: string;
   requestId: string;
 }
@@ -21,6 +24,8 @@ export interface FacePrediction {
   label: string;
   confidence: number;
   probabilities: Record<string, number>;
+  /** The aligned 48x48 grayscale crop the model saw, as `data:image/png;base64,...`; only with `crops: true`. */
+  crop?: string;
 }
 
 export interface PredictOutput {
@@ -63,6 +68,7 @@ export async function predict(ctx: ServiceContext, input: PredictInput): Promise
       total: ms(t3 - t0),
     };
     observe(ctx, route, faces, timingsMs, found.faces.map((f) => f.pixels), input.requestId);
+    if (input.crops) await attachCrops(faces, found.faces.map((f) => f.pixels));
     return {
       requestId: input.requestId,
       modelVersion: route.model.info.version,
@@ -84,6 +90,12 @@ export async function predict(ctx: ServiceContext, input: PredictInput): Promise
     route.model.release();
     if (route.shadow && !shadowHandedOff) route.shadow.release();
   }
+}
+
+/** Encoded after the timings are taken, so asking for crops does not change what the stage timings measure. */
+async function attachCrops(faces: FacePrediction[], crops: Uint8Array[]): Promise<void> {
+  const pngs = await Promise.all(crops.map(encodePng48));
+  pngs.forEach((png, i) => (faces[i].crop = `data:image/png;base64,${png.toString('base64')}`));
 }
 
 async function inferOn(model: LoadedModel, pixels: Float32Array, count: number): Promise<Float32Array[]> {
