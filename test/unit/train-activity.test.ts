@@ -1,0 +1,109 @@
+/**
+ * The train activity's heartbeat, resume and cancel paths in a MockActivityEnvironment, with a fake trainer that
+ * speaks the real JSON-lines protocol (test/helpers/fake-trainer.mjs). The SIGKILL runs in
+ * test/integration/durability.test.ts cover the same paths with the real trainer, slowly.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, it } from 'node:test';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createTrainActivity, type MetricSink, type TrainHeartbeat } from '../../activities/train';
+import type { TrainOutput } from '../../activities/types';
+
+const FAKE_TRAINER = resolve(__dirname, '../helpers/fake-trainer.mjs');
+
+function recordingSink() {
+  const logged: { key: string; step: number }[] = [];
+  const ensured: { key: string; step: number }[] = [];
+  const sink: MetricSink = {
+    log: (key, _v, step) => void logged.push({ key, step }),
+    flush: async () => undefined,
+    ensure: async (points) => void ensured.push(...points.map(({ key, step }) => ({ key, step }))),
+    setTags: async () => undefined,
+  };
+  return { sink, logged, ensured };
+}
+
+function setup(fake: Record<string, unknown>) {
+  const runsDir = mkdtempSync(join(tmpdir(), 'ferops-train-activity-'));
+  const { sink, logged, ensured } = recordingSink();
+  const train = createTrainActivity({ runsDir, python: FAKE_TRAINER, trainerDir: runsDir, metricSink: () => sink });
+  const input = { workflowId: 'wf/1', mlflowRunId: 'run-1', datasetUri: '/data/x', trainer: { fake } };
+  const outDir = join(runsDir, 'wf_1', 'train');
+  const argv = (): string[] => JSON.parse(readFileSync(join(outDir, 'argv.json'), 'utf8'));
+  return { train, input, outDir, argv, logged, ensured };
+}
+
+function watchHeartbeats(env: MockActivityEnvironment): TrainHeartbeat[] {
+  const beats: TrainHeartbeat[] = [];
+  env.on('heartbeat', (d: TrainHeartbeat) => beats.push(structuredClone(d)));
+  return beats;
+}
+
+describe('train activity (MockActivityEnvironment, fake trainer)', () => {
+  it('when training runs, then heartbeats name the last checkpoint and its epoch, and each epoch is logged once', async () => {
+    const t = setup({ epochs: 3 });
+    const env = new MockActivityEnvironment({ attempt: 1 });
+    const beats = watchHeartbeats(env);
+    const out: TrainOutput = await env.run(t.train, t.input);
+    assert.equal(out.epochsRun, 3);
+    assert.ok(!t.argv().includes('--resume'), 'a first attempt starts fresh');
+    const last = beats.at(-1)!;
+    assert.equal(last.checkpointEpoch, 3);
+    assert.equal(last.checkpoint, join(t.outDir, 'checkpoints', 'last.pt'));
+    const epochs = beats.flatMap((b) => (b.epoch === undefined ? [] : [b.epoch]));
+    assert.deepEqual(epochs, [...epochs].sort((a, b) => a - b), 'progress never goes back');
+    assert.equal(t.logged.filter((p) => p.key === 'val_accuracy').length, 3, 'streamed once per epoch on the first attempt');
+  });
+
+  it('when a retry starts with heartbeat details, then it resumes from the checkpoint they name and reports it at once', async () => {
+    const t = setup({ epochs: 3 });
+    const saved = join(t.outDir, 'kept', 'epoch1.pt');
+    mkdirSync(join(t.outDir, 'kept'), { recursive: true });
+    writeFileSync(saved, JSON.stringify({ epoch: 1 }));
+    const env = new MockActivityEnvironment({ attempt: 2, heartbeatDetails: { checkpoint: saved, checkpointEpoch: 1, epoch: 1 } });
+    const beats = watchHeartbeats(env);
+    const out: TrainOutput = await env.run(t.train, t.input);
+    assert.deepEqual(t.argv().slice(t.argv().indexOf('--resume')), ['--resume', saved]);
+    assert.equal(beats[0].checkpoint, saved, 'the first heartbeat keeps the checkpoint, so a kill before epoch 2 loses nothing');
+    assert.equal(out.epochsRun, 3);
+    assert.equal(t.logged.length, 0, 'a retry streams nothing blindly');
+    const steps = new Set(t.ensured.filter((p) => p.key === 'val_accuracy').map((p) => p.step));
+    assert.deepEqual([...steps].sort(), [2, 3], 'the epochs this attempt trained are ensured, no more');
+  });
+
+  it('when the activity is cancelled mid-epoch, then it ends only after the trainer wrote its checkpoint and exited', async () => {
+    const t = setup({ epochs: 50, epochMs: 200, sigtermMs: 700 });
+    const env = new MockActivityEnvironment({ attempt: 1 });
+    env.on('heartbeat', (d: TrainHeartbeat) => {
+      if (d.checkpointEpoch === 1) env.cancel();
+    });
+    const started = Date.now();
+    await assert.rejects(env.run(t.train, t.input), (e: unknown) => e instanceof CancelledFailure);
+    assert.ok(existsSync(join(t.outDir, 'sigterm-checkpoint-done')), 'the cancelled activity waited for the SIGTERM checkpoint');
+    const pid = Number(readFileSync(join(t.outDir, 'trainer.pid'), 'utf8'));
+    assert.throws(() => process.kill(pid, 0), 'the trainer is gone');
+    assert.ok(Date.now() - started < 30_000, 'no hang');
+    assert.ok(JSON.parse(readFileSync(join(t.outDir, 'checkpoints', 'last.pt'), 'utf8')).epoch < 50);
+  });
+
+  it('when the trainer rejects the checkpoint a retry resumes from, then it is set aside and the next attempt starts clean', async () => {
+    const t = setup({ epochs: 2, rejectResume: true });
+    const bad = join(t.outDir, 'checkpoints', 'last.pt');
+    mkdirSync(join(t.outDir, 'checkpoints'), { recursive: true });
+    writeFileSync(bad, 'garbage');
+    const env = new MockActivityEnvironment({ attempt: 2 });
+    const beats = watchHeartbeats(env);
+    await assert.rejects(env.run(t.train, t.input), (e: unknown) => {
+      assert.ok(e instanceof ApplicationFailure);
+      assert.equal(e.type, 'CorruptCheckpoint');
+      assert.equal(e.nonRetryable, false);
+      return true;
+    });
+    assert.ok(!existsSync(bad) && existsSync(`${bad}.corrupt`), 'the rejected file is kept aside, never resumed again');
+    assert.equal(beats.at(-1)!.checkpoint, undefined, 'the last heartbeat no longer names it');
+  });
+});
