@@ -95,3 +95,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FeropsConfig {
   }
   return parsed.data;
 }
+
+/** A workflow's page in the Temporal Web UI, from FEROPS_TEMPORAL_UI_URL (a trailing slash or not). */
+export const workflowUiUrl = (temporalUiUrl: string, workflowId: string): string =>
+  `${temporalUiUrl.replace(/\/+$/, '')}/workflows/${encodeURIComponent(workflowId)}`;

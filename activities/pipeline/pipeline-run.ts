@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { workflowUiUrl } from '../../lib/config';
 import type { MlflowClient } from '../../lib/mlflow';
 import { REPO_ROOT } from '../../lib/paths';
 import { findOrCreateRun, WORKFLOW_ID_TAG } from '../tracking';
@@ -39,7 +40,7 @@ export async function ensurePipelineRun(ctx: PipelineRunContext, workflowId: str
     runName: workflowId,
     tags: {
       [WORKFLOW_ID_TAG]: workflowId,
-      'ferops.temporal_ui': `${ctx.temporalUiUrl.replace(/\/+$/, '')}/workflows/${encodeURIComponent(workflowId)}`,
+      'ferops.temporal_ui': workflowUiUrl(ctx.temporalUiUrl, workflowId),
       'mlflow.source.git.commit': commit,
       'ferops.git_commit': commit,
       'ferops.trainer_version': trainer,

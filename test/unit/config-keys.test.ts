@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { loadConfig as loadWorkerConfig } from '../../lib/config';
+import { loadConfig as loadWorkerConfig, workflowUiUrl } from '../../lib/config';
 import { REPO_ROOT } from '../../lib/paths';
 import { loadConfig as loadInferenceConfig } from '../../services/inference/config';
 
@@ -52,6 +52,12 @@ describe('worker configuration (lib/config.ts)', () => {
   it('when FEROPS_TEMPORAL_UI_URL is unset, then the link is built from the UI port and namespace', () => {
     assert.equal(worker({ FEROPS_TEMPORAL_UI_PORT: '9233', FEROPS_TEMPORAL_NAMESPACE: 'ml' }).temporalUiUrl, 'http://127.0.0.1:9233/namespaces/ml');
     assert.equal(worker({ FEROPS_TEMPORAL_UI_URL: 'https://temporal.example/namespaces/ml' }).temporalUiUrl, 'https://temporal.example/namespaces/ml');
+  });
+
+  it('when a workflow link is built, then the id is escaped and a trailing slash on the UI URL does not double', () => {
+    for (const ui of ['https://t.example/namespaces/ml', 'https://t.example/namespaces/ml/']) {
+      assert.equal(workflowUiUrl(ui, 'pipe/1'), 'https://t.example/namespaces/ml/workflows/pipe%2F1');
+    }
   });
 
   it('when a key is set to the empty string, then its default applies, as in the inference service', () => {

@@ -1,4 +1,4 @@
-import { loadConfig } from '../../../lib/config';
+import { loadConfig, workflowUiUrl } from '../../../lib/config';
 import type { DatasetSource, PipelineInputOverrides } from '../../../lib/pipeline-input';
 import { numberFlag, type ParsedArgs } from '../args';
 import { follow } from '../follow';
@@ -45,7 +45,7 @@ export async function trainCommand(args: ParsedArgs): Promise<number> {
   const overrides = trainOverrides(args.flags);
   const { handle, attached } = await startOrAttach(client, config.taskQueue, overrides, typeof args.flags.id === 'string' ? args.flags.id : undefined);
   console.log(`${attached ? 'attached to the running/finished' : 'started'} pipeline ${handle.workflowId}`);
-  console.log(`  Temporal UI: http://127.0.0.1:${config.temporalUiPort}/namespaces/${config.temporalNamespace}/workflows/${encodeURIComponent(handle.workflowId)}`);
+  console.log(`  Temporal UI: ${workflowUiUrl(config.temporalUiUrl, handle.workflowId)}`);
   if (args.flags['no-wait']) return 0;
   const result = await follow(handle);
   console.log(JSON.stringify(result, null, 2));
