@@ -101,8 +101,8 @@ export const DEFAULT_PIPELINE_INPUT: PipelineInput = {
       // is much better (measured per seed: docs/benchmarks.md, "Fresh machines, other CPUs, other seeds").
       minShadowKappa: 0.1,
       minShadowAgreement: 0.45,
-      // A significant class shift fails above this JS divergence: half the faces answered one class measures 0.1, a model
-      // 10 accuracy points better or worse 0.00001 (docs/canary-analysis.md).
+      // A significant class shift fails above this JS divergence: a collapsed class mix is caught, an honest retrain's
+      // shift is far below it (docs/canary-analysis.md, "Thresholds that remain").
       maxClassDivergence: 0.05,
       minConfidenceRatio: 0.6,
     },
