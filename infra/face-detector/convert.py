@@ -30,9 +30,9 @@ LEAKY_ALPHA = 0.10000000149011612  # face-api's leaky(): relu(x - 0.1x) + 0.1x
 INPUT, OUTPUT = "image", "grid"
 
 
-def load_weights(model_dir: str) -> dict[str, np.ndarray]:
-    """Reads the TF.js weights manifest + binary; uint8-quantised tensors are dequantised (q * scale + min)."""
-    with open(os.path.join(model_dir, "tiny_face_detector_model-weights_manifest.json"), encoding="utf-8") as fh:
+def load_weights(model_dir: str, model: str = "tiny_face_detector_model") -> dict[str, np.ndarray]:
+    """Reads a TF.js weights manifest + binary; uint8-quantised tensors are dequantised (q * scale + min)."""
+    with open(os.path.join(model_dir, f"{model}-weights_manifest.json"), encoding="utf-8") as fh:
         manifest = json.load(fh)
     weights: dict[str, np.ndarray] = {}
     for group in manifest:
@@ -103,18 +103,24 @@ def build_graph(w: dict[str, np.ndarray]) -> onnx.ModelProto:
         [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, [1, 25, "rows", "cols"])],
         inits,
     )
+    return packaged(graph, "face-api.js Tiny Face Detector (MIT, Vincent Muehler), converted by ferops infra/face-detector/convert.py")
+
+
+def packaged(graph: onnx.GraphProto, doc: str) -> onnx.ModelProto:
+    """The graph as a checked opset-17 model (IR 8, what onnxruntime-node and the venv's onnxruntime both load)."""
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="ferops")
     model.ir_version = 8
-    model.doc_string = "face-api.js Tiny Face Detector (MIT, Vincent Muehler), converted by ferops infra/face-detector/convert.py"
+    model.doc_string = doc
     onnx.checker.check_model(model)
     return model
 
 
-def main(argv: list[str]) -> int:
+def convert(argv: list[str], usage: str, build, weights: str) -> int:
+    """The command line both converters share: `<face-api model dir> <out.onnx>`, written atomically."""
     if len(argv) != 3:
-        print(__doc__.strip().splitlines()[3], file=sys.stderr)
+        print(usage, file=sys.stderr)
         return 2
-    model = build_graph(load_weights(argv[1]))
+    model = build(load_weights(argv[1], weights))
     tmp = f"{argv[2]}.tmp{os.getpid()}"  # per process: two bootstraps may convert at once
     os.makedirs(os.path.dirname(os.path.abspath(argv[2])), exist_ok=True)
     onnx.save(model, tmp)
@@ -123,4 +129,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(convert(sys.argv, __doc__.strip().splitlines()[3], build_graph, "tiny_face_detector_model"))

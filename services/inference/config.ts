@@ -84,6 +84,8 @@ export const makeConfigSchema = (env: NodeJS.ProcessEnv = process.env) => z.obje
   faceDetector: z.enum(DETECTOR_NAMES).default('cnn'),
   /** FEROPS_FACE_DETECTOR_MODEL [<cache>/face-detector/tiny_face_detector.onnx]: the CNN, converted by bootstrap. */
   faceDetectorModel: z.string().min(1).default(faceDetectorModel),
+  /** FEROPS_FACE_LANDMARK_MODEL [face_landmark_68.onnx beside FEROPS_FACE_DETECTOR_MODEL]: the 68-point landmark net that aligns the CNN's faces, converted by bootstrap. */
+  faceLandmarkModel: z.string().min(1).optional(),
   /** FEROPS_DETECT_MAX_SIDE [512]: longest side of the copy the face detector searches (cost grows with its square). */
   detectMaxSide: int(64, 4096).default(512),
   /** FEROPS_DETECT_MIN_SCORE [0.25]: CNN only; lowest face score kept (0.5 missed profile and downcast faces). */
@@ -196,6 +198,7 @@ const ENV_KEYS: Record<keyof InferenceConfig, string> = {
   cvWorkers: 'FEROPS_CV_WORKERS',
   faceDetector: 'FEROPS_FACE_DETECTOR',
   faceDetectorModel: 'FEROPS_FACE_DETECTOR_MODEL',
+  faceLandmarkModel: 'FEROPS_FACE_LANDMARK_MODEL',
   detectMaxSide: 'FEROPS_DETECT_MAX_SIDE',
   detectMinScore: 'FEROPS_DETECT_MIN_SCORE',
   detectAngles: 'FEROPS_DETECT_ANGLES',

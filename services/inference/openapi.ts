@@ -35,6 +35,7 @@ export const schemas = {
     },
     additionalProperties: false,
   },
+  Point: { type: 'array', items: num, minItems: 2, maxItems: 2, description: '[x, y] in image pixels' },
   Face: {
     type: 'object',
     required: ['box', 'alignment', 'label', 'confidence', 'probabilities'],
@@ -47,8 +48,30 @@ export const schemas = {
       },
       alignment: {
         type: 'object',
-        required: ['angleDeg', 'eyesFound'],
-        properties: { angleDeg: num, eyesFound: { type: 'integer' } },
+        description: 'how the face was levelled and framed before the model saw it',
+        required: ['angleDeg', 'eyesFound', 'method', 'confidence', 'eyes'],
+        properties: {
+          angleDeg: { ...num, description: 'rotation applied to level the eyes, degrees (positive: the face leaned clockwise); 0 when method is none' },
+          eyesFound: { type: 'integer', minimum: 0, maximum: 2, description: '2 when the eyes were located (landmarks or the Haar eye pair)' },
+          method: {
+            type: 'string',
+            enum: ['landmarks', 'eyes', 'none'],
+            description: 'landmarks: 68-point CNN landmarks, similarity warp of eyes, nose and mouth corners to fixed places (cnn detector); eyes: Haar eye pair (haar detector); none: not trusted or not searched, box crop unrotated',
+          },
+          confidence: { ...num, minimum: 0, maximum: 1, description: 'trust in the located points (face geometry check); below 0.5 the face is not aligned on them' },
+          eyes: {
+            description: 'eye centres in image pixels from the landmarks (left = on the image left), trusted or not; null without landmarks',
+            oneOf: [
+              {
+                type: 'object',
+                required: ['left', 'right'],
+                properties: { left: ref('Point'), right: ref('Point') },
+                additionalProperties: false,
+              },
+              { type: 'null' },
+            ],
+          },
+        },
         additionalProperties: false,
       },
       label: { type: 'string', enum: [...LABELS] },

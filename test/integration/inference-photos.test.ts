@@ -52,6 +52,30 @@ describe('inference on real photos', () => {
     }
   });
 
+  it('when Grace Hopper is posted rotated by -25..20 degrees, then the landmark alignment recovers the rotation within 3 degrees', async () => {
+    const src = readFileSync(photos.graceHopper);
+    const aligned = async (deg: number) => {
+      const img = deg === 0 ? src : await sharp(src).rotate(deg, { background: '#808080' }).png().toBuffer();
+      const res = await postImage(server.url, img);
+      assert.equal(res.json.faces.length, 1, `rotated ${deg}`);
+      const { alignment } = res.json.faces[0];
+      assert.equal(alignment.method, 'landmarks', `rotated ${deg}`);
+      assert.ok(alignment.confidence >= 0.5 && alignment.confidence <= 1, `rotated ${deg}: confidence ${alignment.confidence}`);
+      assert.equal(alignment.eyesFound, 2);
+      const [[lx, ly], [rx, ry]] = [alignment.eyes.left, alignment.eyes.right];
+      assert.ok(rx > lx, 'the left eye is the one on the image left');
+      // The reported angle is the eye line through the reported eyes.
+      assert.ok(Math.abs((Math.atan2(ry - ly, rx - lx) * 180) / Math.PI - alignment.angleDeg) <= 0.2);
+      return alignment.angleDeg as number;
+    };
+    const upright = await aligned(0);
+    for (const deg of [-25, -10, 10, 20]) {
+      // sharp turns clockwise for positive angles, which lowers the right eye: the measured tilt grows by deg.
+      const measured = (await aligned(deg)) - upright;
+      assert.ok(Math.abs(measured - deg) <= 3, `rotated ${deg}, measured ${measured.toFixed(1)}`);
+    }
+  });
+
   it('when the pixels are stored sideways with an EXIF orientation tag, then the face is found upright', async () => {
     const src = readFileSync(photos.graceHopper);
     const sideways = await sharp(src).rotate(90).jpeg().toBuffer(); // pixels turned a quarter clockwise

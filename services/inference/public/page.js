@@ -108,12 +108,18 @@ async function show(blob, answer) {
   $('result').hidden = false;
 }
 
+/** The alignment in words: what levelled the face, or that nothing trusted did. */
+function alignmentText(a) {
+  if (a.method === 'none') return a.eyes ? `not aligned (landmark confidence ${Number(a.confidence).toFixed(2)})` : 'not aligned';
+  return `tilt ${a.angleDeg}° by ${a.method === 'landmarks' ? `landmarks (confidence ${Number(a.confidence).toFixed(2)})` : 'eye pair'}`;
+}
+
 function faceCard(face, i) {
   const crop = el('img', { alt: `face ${i + 1} as the model saw it (48x48)`, width: '72', height: '72' });
   if (typeof face.crop === 'string' && face.crop.startsWith('data:image/png;base64,')) crop.src = face.crop;
   const head = el('div', {}, [
     el('h2', { text: `${i + 1}. ${face.label}` }),
-    el('div', { class: 'muted', text: `${(face.confidence * 100).toFixed(1)} % · tilt ${face.alignment.angleDeg}° · eyes ${face.alignment.eyesFound}` }),
+    el('div', { class: 'muted', text: `${(face.confidence * 100).toFixed(1)} % · ${alignmentText(face.alignment)}` }),
   ]);
   const chart = el('div', { class: 'chart', role: 'img', 'aria-label': `probabilities of face ${i + 1}` });
   for (const label of LABELS) {

@@ -26,3 +26,29 @@ export function warp(src: CvMat, m: Affine, width: number, height: number, track
   c.warpAffine(src, out, mat, new c.Size(width, height), c.INTER_LINEAR, c.BORDER_REPLICATE, new c.Scalar());
   return out;
 }
+
+/**
+ * The least-squares similarity (rotation, uniform scale, translation) taking points `from` onto `to`: the closed
+ * form of Umeyama's method in 2-D. It is what cv.estimateAffinePartial2D fits, without its RANSAC, which five
+ * landmarks of one face do not need.
+ */
+export function similarity(from: ReadonlyArray<readonly [number, number]>, to: ReadonlyArray<readonly [number, number]>): Affine {
+  if (from.length !== to.length || from.length < 2) throw new Error(`similarity needs two or more point pairs, got ${from.length} and ${to.length}`);
+  const n = from.length;
+  const [fx, fy] = from.reduce(([a, b], p) => [a + p[0] / n, b + p[1] / n], [0, 0]);
+  const [tx, ty] = to.reduce(([a, b], p) => [a + p[0] / n, b + p[1] / n], [0, 0]);
+  let dot = 0;
+  let cross = 0;
+  let norm = 0;
+  for (let i = 0; i < n; i++) {
+    const [ux, uy] = [from[i][0] - fx, from[i][1] - fy];
+    const [vx, vy] = [to[i][0] - tx, to[i][1] - ty];
+    dot += ux * vx + uy * vy;
+    cross += ux * vy - uy * vx;
+    norm += ux * ux + uy * uy;
+  }
+  if (norm === 0) throw new Error('similarity: the source points all coincide');
+  const a = dot / norm;
+  const b = cross / norm;
+  return [a, -b, tx - a * fx + b * fy, b, a, ty - b * fx - a * fy];
+}

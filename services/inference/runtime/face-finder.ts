@@ -3,7 +3,7 @@ import { Worker } from 'node:worker_threads';
 import { FACE_SIZE } from '../../../lib/labels';
 import { liveMats } from './cv';
 import type { GrayImage } from './decode';
-import { createFaceEngine, type FaceEngine, type FaceResult, type FaceSetup, findFaces } from './faces';
+import { closeFaceEngine, createFaceEngine, type FaceEngine, type FaceResult, type FaceSetup, findFaces, NO_ALIGNMENT } from './faces';
 
 /**
  * Where face detection runs: in-process (workers = 0; simplest, blocks the event loop for the duration of a
@@ -31,7 +31,7 @@ function withCropShortcut(finder: FaceFinder): FaceFinder {
     find: async (img, detect) => {
       if (detect || img.width !== FACE_SIZE || img.height !== FACE_SIZE) return finder.find(img, detect);
       const box = { x: 0, y: 0, width: FACE_SIZE, height: FACE_SIZE };
-      return { faces: [{ box, alignment: { angleDeg: 0, eyesFound: 0 }, pixels: Uint8Array.from(img.data) }], detectMs: 0, alignMs: 0 };
+      return { faces: [{ box, alignment: NO_ALIGNMENT, pixels: Uint8Array.from(img.data) }], detectMs: 0, alignMs: 0 };
     },
     liveMats: () => finder.liveMats(),
     close: () => finder.close(),
@@ -42,7 +42,7 @@ function inProcess(engine: FaceEngine): FaceFinder {
   return {
     find: (img, detect) => findFaces(img, engine, detect),
     liveMats,
-    close: () => engine.detector.close(),
+    close: () => closeFaceEngine(engine),
   };
 }
 

@@ -1,6 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { liveMats } from './cv';
-import { createFaceEngine, type FaceSetup, findFaces } from './faces';
+import { closeFaceEngine, createFaceEngine, type FaceSetup, findFaces } from './faces';
 
 /**
  * Worker thread body: detection and opencv work are CPU-bound, so running them here keeps the HTTP event loop
@@ -20,9 +20,9 @@ async function main(): Promise<void> {
   let queue = Promise.resolve();
   parentPort!.on('message', (job: FaceJob | { close: true }) => {
     if ('close' in job) {
-      // Release the detector's onnxruntime session here, not by terminate(): native sessions torn down with a
+      // Release the onnxruntime sessions here, not by terminate(): native sessions torn down with a
       // terminated thread's environment can abort the process at shutdown.
-      queue = queue.then(() => engine.detector.close()).finally(() => process.exit(0));
+      queue = queue.then(() => closeFaceEngine(engine)).finally(() => process.exit(0));
       return;
     }
     queue = queue.then(() => runJob(job));

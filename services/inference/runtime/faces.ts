@@ -1,9 +1,12 @@
+import { dirname, join } from 'node:path';
 import { FACE_SIZE } from '../../../lib/labels';
-import { rotation, type Track, warp } from './affine';
+import { rotation, similarity, type Track, warp } from './affine';
+import { boxTransform, cropWarp, grayMat } from './crop';
 import { type Cascades, cv, type CvMat, type CvRect, cvError, loadCascades, withMats } from './cv';
 import type { GrayImage } from './decode';
 import type { Box, DetectConfig, Detection, FaceDetector } from './detectors/detector';
 import { type DetectorName, type DetectorSettings, detectorSettings, loadDetector } from './detectors';
+import { eyeAngleDeg, type FacePoints, landmarkConfidence, type LandmarkNet, loadLandmarkNet, locateLandmarks, type Point } from './landmarks';
 
 export type { Box } from './detectors/detector';
 
@@ -11,9 +14,10 @@ export type { Box } from './detectors/detector';
  * Face detection and alignment on a grayscale image:
  * 1. faces found by the configured detector (runtime/detectors: the Tiny Face Detector CNN by default, or Haar
  *    cascades), boxes in full-size pixels;
- * 2. eyes searched with haarcascade_eye in the upper part of each face, at full resolution;
- * 3. one affine warp that rotates about the face centre so the eyes are level, scales and crops (with a margin)
- *    straight to the 48x48 model input.
+ * 2. with the CNN detector, 68 landmarks per face from the landmark net (one batched run for all faces), and one
+ *    similarity warp that puts the eyes, nose tip and mouth corners at fixed places of the 48x48 model input;
+ *    with the Haar detector, its companion eye cascades level the eyes and the box sets the scale;
+ * 3. a face whose points are not trusted is cropped from its box, unrotated, and says so (`method: 'none'`).
  */
 
 /** What a thread needs to find faces; plain data, so it can be handed to a worker thread. */
@@ -22,24 +26,46 @@ export interface FaceSetup {
   detector: DetectorSettings;
   /** In-plane tilts (degrees) the eye search tries when the detector's hint finds no pair. */
   eyeTilts: number[];
+  /** The landmark net that aligns the CNN detector's faces; absent with Haar, which keeps its eye cascades. */
+  landmarkModel?: string;
 }
 
-/** The setup the service config asks for (FEROPS_FACE_DETECTOR, FEROPS_DETECT_*, FEROPS_CASCADE_DIR). */
-export function faceSetup(config: DetectConfig & { cascadeDir: string; faceDetector: DetectorName }): FaceSetup {
-  return { cascadeDir: config.cascadeDir, detector: detectorSettings(config.faceDetector, config), eyeTilts: config.detectAngles };
+/** The setup the service config asks for (FEROPS_FACE_DETECTOR, FEROPS_DETECT_*, FEROPS_CASCADE_DIR, FEROPS_FACE_LANDMARK_MODEL). */
+export function faceSetup(config: DetectConfig & { cascadeDir: string; faceDetector: DetectorName; faceLandmarkModel?: string }): FaceSetup {
+  // Bootstrap and the container image convert both nets into one directory, so the detector's path finds the other.
+  const landmarkModel = config.faceLandmarkModel ?? join(dirname(config.faceDetectorModel), 'face_landmark_68.onnx');
+  return {
+    cascadeDir: config.cascadeDir,
+    detector: detectorSettings(config.faceDetector, config),
+    eyeTilts: config.detectAngles,
+    ...(config.faceDetector === 'cnn' ? { landmarkModel } : {}),
+  };
 }
 
-/** One thread's loaded detector and cascades (eyes are always found with Haar, on the small face patch). */
+/** One thread's loaded detector, cascades and (with the CNN detector) landmark net. */
 export interface FaceEngine {
   cascades: Cascades;
   /** In-plane tilts (degrees) the eye search tries when the detector's hint finds no pair. */
   eyeTilts: number[];
   detector: FaceDetector;
+  landmarks?: LandmarkNet;
 }
 
 export async function createFaceEngine(setup: FaceSetup): Promise<FaceEngine> {
   const cascades = loadCascades(setup.cascadeDir);
-  return { cascades, eyeTilts: setup.eyeTilts, detector: await loadDetector(setup.detector, cascades) };
+  const detector = await loadDetector(setup.detector, cascades);
+  try {
+    const landmarks = setup.landmarkModel ? await loadLandmarkNet(setup.landmarkModel) : undefined;
+    return { cascades, eyeTilts: setup.eyeTilts, detector, ...(landmarks ? { landmarks } : {}) };
+  } catch (err) {
+    await detector.close();
+    throw err;
+  }
+}
+
+/** Releases the engine's onnxruntime sessions. */
+export async function closeFaceEngine(engine: FaceEngine): Promise<void> {
+  await Promise.all([engine.detector.close(), engine.landmarks?.close()]);
 }
 
 /** Fraction of the face box added on every side before cropping: FER2013 crops include the chin and brow. */
@@ -52,10 +78,52 @@ const MARGIN = 0.1;
 const EYE_PATCH = 100;
 /** Eye pairs implying a larger residual tilt than this are false positives (nostrils, brows). */
 const MAX_RESIDUAL_DEG = 25;
+/** Landmarks less trusted than this (landmarkConfidence, 0..1) are not aligned on. */
+const MIN_LANDMARK_CONFIDENCE = 0.5;
+/**
+ * Where the similarity warp puts the five points in the 48x48 crop: insightface's 5-point mean face (ArcFace's
+ * alignment template, 112x112), moved so the eyes sit where the box-based crops of upright faces put them on the
+ * test photos (14.5 px apart, 19 px down): the framing the models were served before (Haar's, FER2013's).
+ */
+const CANONICAL = fitTemplate(
+  {
+    leftEye: [38.2946, 51.6963],
+    rightEye: [73.5318, 51.5014],
+    nose: [56.0252, 71.7366],
+    mouthLeft: [41.5493, 92.3655],
+    mouthRight: [70.7299, 92.2041],
+  },
+  14.5,
+  19,
+);
+
+function fitTemplate(t: Record<keyof FacePoints, Point>, eyeDistance: number, eyeY: number): Readonly<Record<keyof FacePoints, Point>> {
+  const k = eyeDistance / Math.hypot(t.rightEye[0] - t.leftEye[0], t.rightEye[1] - t.leftEye[1]);
+  const mx = (t.leftEye[0] + t.rightEye[0]) / 2;
+  const my = (t.leftEye[1] + t.rightEye[1]) / 2;
+  const place = ([x, y]: Point): Point => [FACE_SIZE / 2 + (x - mx) * k, eyeY + (y - my) * k];
+  return { leftEye: place(t.leftEye), rightEye: place(t.rightEye), nose: place(t.nose), mouthLeft: place(t.mouthLeft), mouthRight: place(t.mouthRight) };
+}
+const POINT_NAMES = Object.keys(CANONICAL) as (keyof FacePoints)[];
+
+export interface Alignment {
+  /** Rotation applied to level the face (degrees; positive: the face leaned clockwise); 0 when method is 'none'. */
+  angleDeg: number;
+  /** Eyes located: 2 with trusted landmarks, or the Haar eye cascades' count. */
+  eyesFound: number;
+  /** 'landmarks' (CNN points, similarity warp), 'eyes' (Haar eye pair), or 'none' (box crop, unrotated). */
+  method: 'landmarks' | 'eyes' | 'none';
+  /** Trust in the points (0..1); below 0.5 they are not used. */
+  confidence: number;
+  /** Eye centres in photo pixels (image-left eye first), when landmarks located them; trusted or not. */
+  eyes: { left: Point; right: Point } | null;
+}
+
+export const NO_ALIGNMENT: Alignment = { angleDeg: 0, eyesFound: 0, method: 'none', confidence: 0, eyes: null };
 
 export interface AlignedFace {
   box: Box;
-  alignment: { angleDeg: number; eyesFound: number };
+  alignment: Alignment;
   /** 48x48 grayscale crop, row-major. */
   pixels: Uint8Array;
 }
@@ -82,15 +150,17 @@ export async function findFaces(img: GrayImage, engine: FaceEngine, detect: bool
   found.sort((a, b) => a.box.x - b.box.x || a.box.y - b.box.y);
   const t1 = performance.now();
   try {
+    const points = detect && engine.landmarks ? await locateLandmarks(img, found.map((f) => f.box), engine.landmarks) : undefined;
     const faces = withMats((track) => {
-      const c = cv();
-      const gray: CvMat = track(new c.Mat(img.height, img.width, c.CV_8UC1));
-      gray.data.set(img.data);
-      return found.map(({ box, hintDeg }) => {
-        const alignment = detect ? alignEyes(gray, box, hintDeg, engine.eyeTilts, engine.cascades, track) : { angleDeg: 0, eyesFound: 0 };
+      const gray = grayMat(img, track);
+      return found.map(({ box, hintDeg }, i): AlignedFace => {
         // Whole-image mode: the caller already cropped the face, so no margin is added around it.
-        const pixels = cropAligned(gray, box, alignment.angleDeg, detect ? MARGIN : 0, track);
-        return { box, alignment, pixels };
+        if (!detect) return { box, alignment: NO_ALIGNMENT, pixels: cropWarp(gray, boxTransform(box, 0, 0), track) };
+        if (points) return { box, ...alignOnLandmarks(gray, box, points[i], track) };
+        const eyes = alignEyes(gray, box, hintDeg, engine.eyeTilts, engine.cascades, track);
+        const alignment: Alignment =
+          eyes.eyesFound === 2 ? { ...eyes, method: 'eyes', confidence: 1, eyes: null } : { ...NO_ALIGNMENT, eyesFound: eyes.eyesFound };
+        return { box, alignment, pixels: cropWarp(gray, boxTransform(box, alignment.angleDeg, MARGIN), track) };
       });
     });
     return { faces, detectMs: t1 - t0, alignMs: performance.now() - t1 };
@@ -98,6 +168,23 @@ export async function findFaces(img: GrayImage, engine: FaceEngine, detect: bool
     throw cvError(err);
   }
 }
+
+/** Trusted points: the similarity warp onto CANONICAL; untrusted: the box crop, unrotated, flagged 'none'. */
+function alignOnLandmarks(gray: CvMat, box: Box, p: FacePoints, track: Track): { alignment: Alignment; pixels: Uint8Array } {
+  const confidence = landmarkConfidence(p, Math.max(box.width, box.height));
+  const eyes = { left: roundPoint(p.leftEye), right: roundPoint(p.rightEye) };
+  if (confidence < MIN_LANDMARK_CONFIDENCE) {
+    return { alignment: { ...NO_ALIGNMENT, confidence, eyes }, pixels: cropWarp(gray, boxTransform(box, 0, MARGIN), track) };
+  }
+  const m = similarity(
+    POINT_NAMES.map((k) => p[k]),
+    POINT_NAMES.map((k) => CANONICAL[k]),
+  );
+  const angleDeg = Math.round(eyeAngleDeg(p) * 10) / 10;
+  return { alignment: { angleDeg, eyesFound: 2, method: 'landmarks', confidence, eyes }, pixels: cropWarp(gray, m, track) };
+}
+
+const roundPoint = ([x, y]: Point): Point => [Math.round(x * 10) / 10, Math.round(y * 10) / 10];
 
 /**
  * Eyes at the detector's hint first; when a pair is not found there, at the other `tilts` too (the eye cascade
@@ -168,34 +255,3 @@ function eyePair(upper: CvMat, cascade: Cascades['eye'], track: Track): { residu
   return { residual, eyesFound };
 }
 
-/**
- * Rotate about the face centre by `angleDeg` (levels the eyes), scale the margin-padded box to 48x48 and crop,
- * in one warpAffine. Large faces are first shrunk with INTER_AREA to ~2x the output so the warp's bilinear
- * sampling does not alias.
- */
-function cropAligned(gray: CvMat, box: Box, angleDeg: number, margin: number, track: Track): Uint8Array {
-  const c = cv();
-  const cx = box.x + box.width / 2;
-  const cy = box.y + box.height / 2;
-  const side = Math.max(box.width, box.height) * (1 + 2 * margin);
-  const reach = side * 0.75; // half-diagonal of the rotated crop (side * sqrt(2) / 2) plus slack
-  const x0 = Math.max(0, Math.floor(cx - reach));
-  const y0 = Math.max(0, Math.floor(cy - reach));
-  const x1 = Math.min(gray.cols, Math.ceil(cx + reach));
-  const y1 = Math.min(gray.rows, Math.ceil(cy + reach));
-  const roi: CvMat = track(gray.roi(new c.Rect(x0, y0, x1 - x0, y1 - y0)));
-  const k = Math.min(1, (2 * FACE_SIZE) / side);
-  let src = roi;
-  if (k < 1) {
-    src = track(new c.Mat());
-    c.resize(roi, src, new c.Size(Math.max(1, Math.round(roi.cols * k)), Math.max(1, Math.round(roi.rows * k))), 0, 0, c.INTER_AREA);
-  }
-  const ccx = (cx - x0) * (src.cols / roi.cols);
-  const ccy = (cy - y0) * (src.rows / roi.rows);
-  // `side` is in photo pixels and src is the ROI shrunk by src.cols / roi.cols, so the face spans side * src.cols / roi.cols here.
-  const m = rotation(ccx, ccy, angleDeg, (FACE_SIZE * roi.cols) / (side * src.cols));
-  // Move the face centre to the centre of the 48x48 output.
-  m[2] += FACE_SIZE / 2 - ccx;
-  m[5] += FACE_SIZE / 2 - ccy;
-  return Uint8Array.from(warp(src, m, FACE_SIZE, FACE_SIZE, track).data);
-}

@@ -5,7 +5,7 @@ import { facesToTensorData, softmax } from '../../../lib/preprocess';
 import type { ServiceContext } from '../context';
 import { AppError, toAppError } from '../errors';
 import { decodeGray } from '../runtime/decode';
-import type { Box } from '../runtime/faces';
+import type { Alignment, Box } from '../runtime/faces';
 import type { LoadedModel } from '../runtime/model';
 import type { Route } from '../runtime/slots';
 
@@ -20,7 +20,7 @@ export interface PredictInput {
 
 export interface FacePrediction {
   box: Box;
-  alignment: { angleDeg: number; eyesFound: number };
+  alignment: Alignment;
   label: string;
   confidence: number;
   probabilities: Record<string, number>;

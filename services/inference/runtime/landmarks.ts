@@ -1,0 +1,145 @@
+import { existsSync } from 'node:fs';
+import * as ort from 'onnxruntime-node';
+import { boxTransform, cropWarp, grayMat } from './crop';
+import { withMats } from './cv';
+import type { GrayImage } from './decode';
+import type { Box } from './detectors/detector';
+
+/**
+ * 68-point face landmarks (the iBUG 300-W scheme) from face-api.js's face_landmark_68_model, converted to ONNX by
+ * infra/face-detector/convert_landmarks.py. The graph takes (N, 1, 112, 112) raw gray crops and answers (N, 136):
+ * 68 (x, y) pairs in [0, 1] of the crop. All faces of a photo go through in one batched run.
+ */
+
+export const LANDMARK_INPUT = 112;
+const INPUT = 'crops';
+const OUTPUT = 'landmarks';
+const POINTS = 68;
+
+export type Point = [number, number];
+
+/** The points alignment uses, in photo pixels; "left" is the eye on the image's left (the subject's right eye). */
+export interface FacePoints {
+  leftEye: Point;
+  rightEye: Point;
+  nose: Point;
+  mouthLeft: Point;
+  mouthRight: Point;
+}
+
+export interface LandmarkNet {
+  /** `crops`: N 112x112 gray crops, row-major, back to back; answers N x 68 points in [0, 1] of each crop. */
+  run(crops: Float32Array, n: number): Promise<Point[][]>;
+  close(): Promise<void>;
+}
+
+/** Loads the converted landmark net; a missing file says how to make it. */
+export async function loadLandmarkNet(modelFile: string): Promise<LandmarkNet> {
+  if (!existsSync(modelFile)) {
+    throw new Error(
+      `face landmark model ${modelFile} not found: run \`npm run bootstrap\` (it converts face-api's 68-point landmark net from node_modules), or set FEROPS_FACE_LANDMARK_MODEL`,
+    );
+  }
+  // One thread: several worker threads run their own sessions at once.
+  const session = await ort.InferenceSession.create(modelFile, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+  if (!session.inputNames.includes(INPUT) || !session.outputNames.includes(OUTPUT)) {
+    await session.release();
+    throw new Error(`${modelFile} is not the converted landmark net (inputs ${session.inputNames}, outputs ${session.outputNames})`);
+  }
+  return {
+    async run(crops, n) {
+      if (crops.length !== n * LANDMARK_INPUT * LANDMARK_INPUT) throw new Error(`landmark batch has ${crops.length} values for ${n} crops`);
+      if (n === 0) return [];
+      const out = (await session.run({ [INPUT]: new ort.Tensor('float32', crops, [n, 1, LANDMARK_INPUT, LANDMARK_INPUT]) }))[OUTPUT];
+      const v = out.data as Float32Array;
+      return Array.from({ length: n }, (_, i) => Array.from({ length: POINTS }, (_, p): Point => [v[i * 2 * POINTS + 2 * p], v[i * 2 * POINTS + 2 * p + 1]]));
+    },
+    close: () => session.release(),
+  };
+}
+
+const mean = (pts: Point[]): Point => [pts.reduce((a, p) => a + p[0], 0) / pts.length, pts.reduce((a, p) => a + p[1], 0) / pts.length];
+
+/** The five alignment points of one face, from its 68 points in [0, 1] of the square crop `square` (photo pixels). */
+export function facePoints(points: Point[], square: Box): FacePoints {
+  if (points.length !== POINTS) throw new Error(`expected ${POINTS} landmarks, got ${points.length}`);
+  const toPhoto = ([x, y]: Point): Point => [square.x + x * square.width, square.y + y * square.height];
+  return {
+    leftEye: toPhoto(mean(points.slice(36, 42))),
+    rightEye: toPhoto(mean(points.slice(42, 48))),
+    nose: toPhoto(points[30]),
+    mouthLeft: toPhoto(points[48]),
+    mouthRight: toPhoto(points[54]),
+  };
+}
+
+/** Plausible inter-ocular distance as a fraction of the face box side (frontal to half-profile faces). */
+const IOD_RANGE: readonly [number, number] = [0.18, 0.6];
+/** How far (degrees) the eyes-to-mouth axis may lean from perpendicular to the eye line before trust is gone. */
+const SKEW_LIMIT_DEG = 30;
+
+/**
+ * How much the points look like a face (0..1): the net always answers 68 points, even on a wall, so trust is
+ * checked against face geometry rather than taken from the net. Two checks, the weaker wins:
+ * - the eye distance is a plausible fraction of the detector's box (a mis-placed crop squeezes or spreads it);
+ * - the line from the eyes' midpoint to the mouth's is near perpendicular to the eye line (a real face's is,
+ *   whatever its tilt; scattered points are not), falling linearly to 0 at SKEW_LIMIT_DEG off.
+ */
+export function landmarkConfidence(p: FacePoints, boxSide: number): number {
+  const ex = p.rightEye[0] - p.leftEye[0];
+  const ey = p.rightEye[1] - p.leftEye[1];
+  const iod = Math.hypot(ex, ey);
+  const ratio = iod / boxSide;
+  if (!(ratio >= IOD_RANGE[0] && ratio <= IOD_RANGE[1])) return 0;
+  const mx = (p.mouthLeft[0] + p.mouthRight[0] - p.leftEye[0] - p.rightEye[0]) / 2;
+  const my = (p.mouthLeft[1] + p.mouthRight[1] - p.leftEye[1] - p.rightEye[1]) / 2;
+  const down = Math.hypot(mx, my);
+  if (down === 0) return 0;
+  // The eye line turned a quarter clockwise points at the mouth on an upright face (y grows downwards).
+  const cos = (-ey * mx + ex * my) / (iod * down);
+  if (cos <= 0) return 0; // mouth above the eyes
+  const skewDeg = (Math.acos(Math.min(1, cos)) * 180) / Math.PI;
+  return Math.round(Math.max(0, 1 - skewDeg / SKEW_LIMIT_DEG) * 100) / 100;
+}
+
+/** Tilt of the eye line in degrees (positive: the right-hand eye is lower), as the old eye search reported it. */
+export function eyeAngleDeg(p: FacePoints): number {
+  return (Math.atan2(p.rightEye[1] - p.leftEye[1], p.rightEye[0] - p.leftEye[0]) * 180) / Math.PI;
+}
+
+/**
+ * Landmarks for every face in one batched run: each face's box square and its mirror image, and the mean of the
+ * two answers (the mirror's left and right swapped back). Averaging cancels the net's left-right bias, which
+ * shows as a tilt error on turned heads (docs/inference.md#landmarks-and-alignment).
+ */
+export async function locateLandmarks(img: GrayImage, boxes: Box[], net: LandmarkNet): Promise<FacePoints[]> {
+  const side = LANDMARK_INPUT;
+  const plane = side * side;
+  const crops = new Float32Array(2 * boxes.length * plane);
+  withMats((track) => {
+    const gray = grayMat(img, track);
+    boxes.forEach((box, i) => {
+      const crop = cropWarp(gray, boxTransform(box, 0, 0, side), track, side);
+      crops.set(crop, 2 * i * plane);
+      const mirror = crops.subarray((2 * i + 1) * plane, (2 * i + 2) * plane);
+      for (let y = 0; y < side; y++) for (let x = 0; x < side; x++) mirror[y * side + x] = crop[y * side + side - 1 - x];
+    });
+  });
+  const points = await net.run(crops, 2 * boxes.length);
+  return boxes.map((box, i) => {
+    // The square boxTransform cut: the box's larger side, about its centre.
+    const boxSide = Math.max(box.width, box.height);
+    const square = { x: box.x + box.width / 2 - boxSide / 2, y: box.y + box.height / 2 - boxSide / 2, width: boxSide, height: boxSide };
+    const direct = facePoints(points[2 * i], square);
+    // Mirror pixel x came from x' = side - 1 - x, so a point at fraction f of the mirror is at (side - 1) / side - f.
+    const mirrored = facePoints(points[2 * i + 1].map(([x, y]): Point => [(side - 1) / side - x, y]), square);
+    const mean = (a: Point, b: Point): Point => [(a[0] + b[0]) / 2, (a[1] + b[1]) / 2];
+    return {
+      leftEye: mean(direct.leftEye, mirrored.rightEye),
+      rightEye: mean(direct.rightEye, mirrored.leftEye),
+      nose: mean(direct.nose, mirrored.nose),
+      mouthLeft: mean(direct.mouthLeft, mirrored.mouthRight),
+      mouthRight: mean(direct.mouthRight, mirrored.mouthLeft),
+    };
+  });
+}

@@ -1,0 +1,121 @@
+import { readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { type Affine, apply, rotation } from '../../services/inference/runtime/affine';
+import { cv, type CvMat, withMats } from '../../services/inference/runtime/cv';
+import type { GrayImage } from '../../services/inference/runtime/decode';
+import { intersectionOverUnion } from '../../services/inference/runtime/detectors/cnn';
+import type { AlignedFace, Box } from '../../services/inference/runtime/faces';
+import type { Point } from '../../services/inference/runtime/landmarks';
+
+/** A person's labels for one face of a test photo (test/fixtures/photo-labels.json says how they were made). */
+export interface LabelledFace {
+  box: Box;
+  frontal: boolean;
+  eyes?: { left: Point; right: Point };
+}
+
+/** The labelled faces of every test photo, by file name. */
+export function photoLabels(): Map<string, LabelledFace[]> {
+  const file = join(__dirname, '..', 'fixtures', 'photo-labels.json');
+  const raw = JSON.parse(readFileSync(file, 'utf8')) as {
+    photos: Record<string, { box: [number, number, number, number]; frontal: boolean; eyes?: { left: Point; right: Point } }[]>;
+  };
+  return new Map(
+    Object.entries(raw.photos).map(([name, faces]) => [
+      name,
+      faces.map(({ box: [x, y, width, height], frontal, eyes }) => ({ box: { x, y, width, height }, frontal, ...(eyes ? { eyes } : {}) })),
+    ]),
+  );
+}
+
+export const labelsFor = (labels: Map<string, LabelledFace[]>, photo: string): LabelledFace[] => {
+  const faces = labels.get(basename(photo));
+  if (!faces) throw new Error(`no labels for ${basename(photo)} in test/fixtures/photo-labels.json`);
+  return faces;
+};
+
+/**
+ * The photo rotated by `deg` about its centre (opencv's sense: positive turns it counter-clockwise on screen) on a
+ * canvas large enough to keep every pixel, and its labels moved with it (boxes keep their size about the moved centre).
+ */
+export function rotatePhoto(img: GrayImage, faces: LabelledFace[], deg: number): { img: GrayImage; faces: LabelledFace[] } {
+  const rad = (Math.abs(deg) * Math.PI) / 180;
+  const width = Math.ceil(img.width * Math.cos(rad) + img.height * Math.sin(rad));
+  const height = Math.ceil(img.width * Math.sin(rad) + img.height * Math.cos(rad));
+  const m: Affine = rotation(img.width / 2, img.height / 2, deg, 1);
+  m[2] += (width - img.width) / 2;
+  m[5] += (height - img.height) / 2;
+  const data = withMats((track) => {
+    const c = cv();
+    const src: CvMat = track(new c.Mat(img.height, img.width, c.CV_8UC1));
+    src.data.set(img.data);
+    const out: CvMat = track(new c.Mat());
+    const mat = track(c.matFromArray(2, 3, c.CV_64FC1, m));
+    // Mid-grey corners: a black wedge is a hard edge a detector could take for something.
+    c.warpAffine(src, out, mat, new c.Size(width, height), c.INTER_LINEAR, c.BORDER_CONSTANT, new c.Scalar(128));
+    return Uint8Array.from(out.data);
+  });
+  const moved = faces.map((f) => {
+    const [cx, cy] = apply(m, f.box.x + f.box.width / 2, f.box.y + f.box.height / 2);
+    const box = { x: cx - f.box.width / 2, y: cy - f.box.height / 2, width: f.box.width, height: f.box.height };
+    return { ...f, box, ...(f.eyes ? { eyes: { left: apply(m, ...f.eyes.left), right: apply(m, ...f.eyes.right) } } : {}) };
+  });
+  return { img: { data: Buffer.from(data), width, height, format: 'raw' }, faces: moved };
+}
+
+/** Below this IoU with every labelled face a detection is a false box; at or above it, it found that face. */
+export const MATCH_IOU = 0.3;
+
+export interface FaceScore {
+  /** Reported minus labelled eye-line angle, degrees; null when the face was not aligned on its points. */
+  angleErrDeg: number | null;
+  /** Mean eye-centre error over the inter-ocular distance (the literature's NME, eyes only); null without eyes. */
+  nme: number | null;
+}
+
+export interface PhotoScore {
+  frontal: number;
+  /** Per labelled frontal face: its score, or undefined when no detection matched it. */
+  found: (FaceScore | undefined)[];
+  falseBoxes: Box[];
+}
+
+const eyeAngle = (l: Point, r: Point) => (Math.atan2(r[1] - l[1], r[0] - l[0]) * 180) / Math.PI;
+const dist = (a: Point, b: Point) => Math.hypot(a[0] - b[0], a[1] - b[1]);
+
+/** Compares the pipeline's faces with the labels: recall of frontal faces, their angle and eye errors, false boxes. */
+export function scorePhoto(found: AlignedFace[], labelled: LabelledFace[]): PhotoScore {
+  const bestMatch = (box: Box) => {
+    let best: { face: LabelledFace; iou: number } | undefined;
+    for (const face of labelled) {
+      const iou = intersectionOverUnion(box, face.box);
+      if (iou >= MATCH_IOU && (!best || iou > best.iou)) best = { face, iou };
+    }
+    return best?.face;
+  };
+  const matchedBy = new Map<LabelledFace, AlignedFace>();
+  const falseBoxes: Box[] = [];
+  for (const f of found) {
+    const face = bestMatch(f.box);
+    if (!face) falseBoxes.push(f.box);
+    else if (!matchedBy.has(face)) matchedBy.set(face, f);
+  }
+  const frontal = labelled.filter((f) => f.frontal && f.eyes);
+  return {
+    frontal: frontal.length,
+    falseBoxes,
+    found: frontal.map((face) => {
+      const got = matchedBy.get(face);
+      if (!got) return undefined;
+      const { left, right } = face.eyes!;
+      const a = got.alignment;
+      const eyes = a.eyes;
+      return {
+        angleErrDeg: a.method === 'none' ? null : wrap(a.angleDeg - eyeAngle(left, right)),
+        nme: eyes ? (dist(eyes.left, left) + dist(eyes.right, right)) / 2 / dist(left, right) : null,
+      };
+    }),
+  };
+}
+
+const wrap = (deg: number) => ((((deg + 180) % 360) + 360) % 360) - 180;
