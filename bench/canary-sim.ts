@@ -6,8 +6,9 @@
  *   node --import tsx bench/canary-sim.ts [rollouts=1000] [seed=1] [--png docs/images/canary-sim.png]
  */
 import { cpus } from 'node:os';
-import { analyseWindow, windowErrors, type Analysis, type LookContext } from '../lib/canary-analysis';
-import { afterLook, lookContext, phaseLooks, type Look } from '../lib/canary-decision';
+import normalCdf from '@stdlib/stats-base-dists-normal-cdf';
+import { analyseWindow, type Analysis } from '../lib/canary-analysis';
+import { afterLook, lookContext, phaseLooks, remember, rolloutPhases, type Look, type Seen } from '../lib/canary-decision';
 import type { SlotWindowStats, WindowStats } from '../lib/inference-admin/window';
 import { LABELS } from '../lib/labels';
 import { GAMMA, MIN_MS, sketchQuantile, type LatencySketch } from '../lib/latency-sketch';
@@ -27,9 +28,8 @@ export interface Behaviour {
 export interface Scenario { name: string; canary: Behaviour; expect: 'promote' | 'rollback' }
 
 /**
- * Stable: 0.5 % errors (a pessimistic baseline: timeouts under load), accuracy 0.6 (a FER2013-class model), latency
- * lognormal around 22 ms (the measured HTTP p50 at concurrency 1, docs/benchmarks.md) with sigma 0.25, plus 3 % of
- * requests stalled 2-5x (scheduler stalls on a busy host): p95/p50 near 1.7, p99/p50 near 2.5, as measured.
+ * Stable: a pessimistic error rate (timeouts under load), a FER2013-class accuracy, and latencies shaped like the
+ * service's measured ones: lognormal plus a few requests stalled by a busy host (docs/canary-analysis.md, "The simulator").
  */
 export const STABLE: Behaviour = { errorRate: 0.005, latencyScale: 1, accuracy: 0.6, happyBias: 0 };
 const LATENCY = { medianMs: 22, sigma: 0.25, stallShare: 0.03, stallMin: 2, stallMax: 5 };
@@ -47,7 +47,6 @@ export const SCENARIOS: Scenario[] = [
 ];
 export const RATES = [5, 20, 100];
 
-type Seen = Pick<LookContext, 'baseline' | 'earlier'>;
 export type Analyser = (stats: WindowStats, phase: 'shadow' | 'traffic', rollout: RolloutInput, look: Look, seen: Seen) => Analysis;
 export const AFTER: Analyser = (stats, phase, rollout, look, seen) =>
   analyseWindow(stats, phase, rollout.minRequests, rollout.thresholds, lookContext(rollout, look, seen));
@@ -74,9 +73,8 @@ function bucketSampler(scale: number): (u: number) => number {
   const known = samplers.get(scale);
   if (known) return known;
   const logGamma = Math.log(GAMMA);
-  const phi = (z: number) => 0.5 * (1 + erf(z / Math.SQRT2));
   const cdfAt = (ms: number) => {
-    const base = (m: number) => phi((Math.log(ms / (scale * m)) - 0) / LATENCY.sigma);
+    const base = (m: number) => normalCdf(Math.log(ms / (scale * m)) / LATENCY.sigma, 0, 1);
     let stalled = 0;
     const steps = 16;
     for (let k = 0; k < steps; k++) stalled += base(LATENCY.medianMs * (LATENCY.stallMin + ((k + 0.5) * (LATENCY.stallMax - LATENCY.stallMin)) / steps)) / steps;
@@ -103,14 +101,6 @@ function bucketSampler(scale: number): (u: number) => number {
   };
   samplers.set(scale, draw);
   return draw;
-}
-
-/** Abramowitz and Stegun 7.1.26 (|error| < 1.5e-7): only shapes the simulated latencies, never a decision. */
-function erf(x: number): number {
-  const s = Math.sign(x);
-  const t = 1 / (1 + 0.3275911 * Math.abs(x));
-  const y = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-x * x);
-  return s * y;
 }
 
 class SlotAccumulator {
@@ -179,13 +169,9 @@ export interface RolloutOutcome { promoted: boolean; seconds: number; starved: b
 export function simulateRollout(canaryBehaviour: Behaviour, rate: number, analyser: Analyser, rollout: RolloutInput, sequential: boolean, rnd: () => number): RolloutOutcome {
   const stableModel = new Model(STABLE, rnd);
   const canaryModel = new Model(canaryBehaviour, rnd);
-  const phases = [
-    ...(rollout.shadowSeconds > 0 ? [{ phase: 'shadow' as const, weight: 0, seconds: rollout.shadowSeconds }] : []),
-    ...rollout.steps.map((w) => ({ phase: 'traffic' as const, weight: w, seconds: rollout.windowSeconds })),
-  ];
   let clock = 0;
   const seen: Seen = { earlier: [] };
-  for (const p of phases) {
+  for (const p of rolloutPhases(rollout)) {
     const stable = new SlotAccumulator();
     const canary = new SlotAccumulator();
     const shadow = { compared: 0, agreed: 0, errors: 0, stable: new Array(LABELS.length).fill(0), canary: new Array(LABELS.length).fill(0) };
@@ -214,11 +200,9 @@ export function simulateRollout(canaryBehaviour: Behaviour, rate: number, analys
         shadow: { compared: shadow.compared, agreement: shadow.compared ? shadow.agreed / shadow.compared : 0, chanceAgreement: chance, errors: shadow.errors },
       };
       const outcome = afterLook(analyser(stats, p.phase, rollout, look, seen), look, rollout.maxExtensions);
-      if (stats.stable.requests >= rollout.minRequests) seen.baseline = stats.stable;
+      remember(seen, stats, p.phase, outcome, rollout.minRequests);
       if (outcome.next === 'fail') return { promoted: false, seconds: clock + look.elapsedSeconds, starved: outcome.reason.startsWith('inconclusive') };
       if (outcome.next === 'pass') {
-        const errors = windowErrors(stats, p.phase);
-        if (errors) seen.earlier!.push(errors);
         clock += look.elapsedSeconds;
         decided = true;
         break;

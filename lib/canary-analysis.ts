@@ -8,11 +8,8 @@ import type { SlotWindowStats, WindowStats } from './inference-admin/window';
 
 export type { Verdict, WindowTest };
 
-/** Answered canary requests before the rank test's normal approximation is trusted (about 10 per sample, Siegel 1956). */
-export const MIN_RANK_SAMPLES = 10;
-
 /** Faces each slot must have answered in a window before their class distributions are compared. */
-export const MIN_FACES_FOR_DIVERGENCE = 50;
+const MIN_FACES_FOR_DIVERGENCE = 50;
 export interface Analysis {
   verdict: Verdict;
   reasons: string[];
@@ -36,10 +33,10 @@ export interface LookContext {
 }
 
 /** Share of the false-rollback budget spent on the rollout-wide error test; latency and classes split the rest per phase. */
-export const ERROR_BUDGET_SHARE = 0.4;
+const ERROR_BUDGET_SHARE = 0.4;
 
 /** One final look per window over a four-step rollout with a shadow phase: what a single analysis call stands for. */
-export const SINGLE_LOOK: LookContext = { final: true, phases: 5, looksPerPhase: 3 };
+const SINGLE_LOOK: LookContext = { final: true, phases: 5, looksPerPhase: 3 };
 
 export function analyseWindow(
   stats: WindowStats,
@@ -48,21 +45,12 @@ export function analyseWindow(
   t: RolloutInput['thresholds'],
   look: LookContext = SINGLE_LOOK,
 ): Analysis {
-  const { shadow } = stats;
   // At 100 % the stable slot answers nothing: compare with what it answered in the previous step.
   const stable = stats.stable.requests < minRequests && look.baseline ? look.baseline : stats.stable;
   const canary = judgedCanary(stats, phase);
   const canaryRequests = canary.requests;
-  const numbers: Record<string, number> = {
-    canaryRequests,
-    stableRequests: stable.requests,
-    canaryErrorRate: rate(canary.errors, canary.requests),
-    stableErrorRate: rate(stable.errors, stable.requests),
-    latencyRatio: stable.latencyMs.p95 > 0 ? canary.latencyMs.p95 / stable.latencyMs.p95 : 1,
-    classDivergence: jensenShannon(canary.classCounts, stable.classCounts),
-    confidenceRatio: stable.meanConfidence > 0 ? canary.meanConfidence / stable.meanConfidence : 1,
-    shadowAgreement: shadow.agreement,
-  };
+  const numbers = windowNumbers(canary, stable, stats.shadow);
+  const traffic = phase === 'traffic';
   const falseRollbackRate = t.falseRollbackRate ?? DEFAULT_FALSE_ROLLBACK_RATE;
   const tests: WindowTest[] = [];
   const reasons: string[] = [];
@@ -72,42 +60,27 @@ export function analyseWindow(
     if (w.verdict === 'fail') reasons.push(`${said} (${w.test}: p ${w.pValue.toExponential(1)} <= ${w.alpha.toExponential(1)})`);
   };
   // Errors are judged first and even on few requests: a few failing requests can be evidence enough.
-  const traffic = phase === 'traffic';
   // Errors are compared with this window's own stable counts only: a baseline reused would count stable's errors twice.
   failed(errorTest(canary, stats.stable, look.earlier ?? [], t.maxErrorRateIncrease, falseRollbackRate * ERROR_BUDGET_SHARE), `error rate ${pct(numbers.canaryErrorRate)} vs stable ${pct(numbers.stableErrorRate)}`);
   const alpha = (falseRollbackRate * (1 - ERROR_BUDGET_SHARE)) / look.phases / 2;
   // The sequential tests may fail a window before minRequests (their evidence is valid at any count); passing needs it.
-  if (traffic && canary.faces >= MIN_RANK_SAMPLES) {
-    failed(latencyTest(canary.latency, stable.latency, t.maxLatencyRatio, alpha), `latency slower than ${t.maxLatencyRatio}x stable (p95 ${numbers.latencyRatio.toFixed(2)}x)`);
-  }
+  if (traffic) failed(latencyTest(canary.latency, stable.latency, t.maxLatencyRatio, alpha), `latency slower than ${t.maxLatencyRatio}x stable (p95 ${numbers.latencyRatio.toFixed(2)}x)`);
   if (canaryRequests < minRequests) {
     return { verdict: reasons.length ? 'fail' : 'inconclusive', reasons: reasons.length ? reasons : [`only ${canaryRequests} of ${minRequests} requests`], numbers, tests };
   }
-  let undecided: string | undefined;
-  if (phase === 'shadow' && shadow.chanceAgreement === undefined) {
-    // A service that predates chance agreement: the raw floor, as before.
-    if (shadow.agreement < t.minShadowAgreement) reasons.push(`shadow agreement ${pct(shadow.agreement)} < ${pct(t.minShadowAgreement)}`);
-  } else if (phase === 'shadow') {
-    const k = kappaInterval(shadow.agreement, shadow.chanceAgreement!, shadow.compared);
-    Object.assign(numbers, { shadowKappa: k.kappa, shadowKappaLow: k.low, shadowKappaHigh: k.high });
-    const said = `shadow agreement ${pct(shadow.agreement)} vs ${pct(shadow.chanceAgreement!)} by chance: kappa ${k.kappa.toFixed(2)} (95 % CI ${k.low.toFixed(2)}..${k.high.toFixed(2)}, minimum ${t.minShadowKappa})`;
-    if (k.high < t.minShadowKappa) reasons.push(said);
-    else if (k.low < t.minShadowKappa) undecided = said;
-  }
-  // Divergence of a handful of faces is mostly sampling noise (8 faces from the same model measured 0.29), so it is
-  // judged only once both slots have answered enough faces.
-  const enoughFaces = canary.faces >= MIN_FACES_FOR_DIVERGENCE && stable.faces >= MIN_FACES_FOR_DIVERGENCE;
-  if (traffic && enoughFaces) {
+  const agreement = phase === 'shadow' ? judgeShadowAgreement(stats.shadow, t, numbers) : {};
+  if (agreement.fail) reasons.push(agreement.fail);
+  if (traffic && enoughFacesForDivergence(canary, stable)) {
     failed(classTest(canary.classCounts, stable.classCounts, numbers.classDivergence, t.maxClassDivergence, alpha / look.looksPerPhase), `class distribution diverges from stable (JS ${numbers.classDivergence.toFixed(3)})`);
   }
   if (traffic && numbers.confidenceRatio < t.minConfidenceRatio) reasons.push(`mean confidence ${numbers.confidenceRatio.toFixed(2)}x stable`);
   if (reasons.length) return { verdict: 'fail', reasons, numbers, tests };
-  if (undecided) return { verdict: 'inconclusive', reasons: [`not yet decided: ${undecided}`], numbers, tests };
+  if (agreement.undecided) return { verdict: 'inconclusive', reasons: [`not yet decided: ${agreement.undecided}`], numbers, tests };
   if (look.final) return { verdict: 'pass', reasons: ['no regression shown'], numbers, tests };
   // Before the window's end a pass needs every test, the error test always among them, to show the canary within its margins.
   const open = [...(tests.some((w) => w.metric === 'errors') ? [] : ['errors']), ...tests.filter((w) => w.verdict !== 'pass').map((w) => w.metric)];
   if (open.length === 0) return { verdict: 'pass', reasons: ['within every margin, shown early'], numbers, tests };
-  return { verdict: 'inconclusive', reasons: [`looking again: ${open.join(', ') || 'nothing'} not yet shown within margins`], numbers, tests };
+  return { verdict: 'inconclusive', reasons: [`looking again: ${open.join(', ')} not yet shown within margins`], numbers, tests };
 }
 
 /** This window's errors as a stratum of the rollout-wide error test, once its phase is over (LookContext.earlier). */
@@ -117,16 +90,53 @@ export function windowErrors(stats: WindowStats, phase: 'shadow' | 'traffic'): E
 
 /**
  * The canary as the analysis judges it. In shadow it answers no client: its requests and errors are the mirrored
- * ones, and the service measures agreement there, not latency or confidence.
+ * ones, and the service measures agreement there, not latency or confidence (bench/canary-analysis-before.ts too).
  */
-function judgedCanary(stats: WindowStats, phase: 'shadow' | 'traffic'): SlotWindowStats {
+export function judgedCanary(stats: WindowStats, phase: 'shadow' | 'traffic'): SlotWindowStats {
   // Services older than shadow errors sent none: no error seen is what they meant.
   const errors = stats.shadow.errors ?? 0;
   return phase === 'shadow' ? { ...stats.canary, requests: stats.shadow.compared + errors, errors } : stats.canary;
 }
 
-/** The false-rollback budget of a whole rollout when the input predates it. */
-export const DEFAULT_FALSE_ROLLBACK_RATE = 0.01;
+/** The numbers behind a window's decision, recorded whatever the verdict (bench/canary-analysis-before.ts too). */
+export function windowNumbers(canary: SlotWindowStats, stable: SlotWindowStats, shadow: WindowStats['shadow']): Record<string, number> {
+  return {
+    canaryRequests: canary.requests,
+    stableRequests: stable.requests,
+    canaryErrorRate: rate(canary.errors, canary.requests),
+    stableErrorRate: rate(stable.errors, stable.requests),
+    latencyRatio: stable.latencyMs.p95 > 0 ? canary.latencyMs.p95 / stable.latencyMs.p95 : 1,
+    classDivergence: jensenShannon(canary.classCounts, stable.classCounts),
+    confidenceRatio: stable.meanConfidence > 0 ? canary.meanConfidence / stable.meanConfidence : 1,
+    shadowAgreement: shadow.agreement,
+  };
+}
+
+/**
+ * The shadow phase's agreement rule, unchanged by #21 (bench/canary-analysis-before.ts uses it too): a failure, a
+ * verdict left open, or neither. Adds the kappa and its interval to `numbers`.
+ */
+export function judgeShadowAgreement(shadow: WindowStats['shadow'], t: RolloutInput['thresholds'], numbers: Record<string, number>): { fail?: string; undecided?: string } {
+  if (shadow.chanceAgreement === undefined) {
+    // A service that predates chance agreement: the raw floor, as before.
+    return shadow.agreement < t.minShadowAgreement ? { fail: `shadow agreement ${pct(shadow.agreement)} < ${pct(t.minShadowAgreement)}` } : {};
+  }
+  const k = kappaInterval(shadow.agreement, shadow.chanceAgreement, shadow.compared);
+  Object.assign(numbers, { shadowKappa: k.kappa, shadowKappaLow: k.low, shadowKappaHigh: k.high });
+  const said = `shadow agreement ${pct(shadow.agreement)} vs ${pct(shadow.chanceAgreement)} by chance: kappa ${k.kappa.toFixed(2)} (95 % CI ${k.low.toFixed(2)}..${k.high.toFixed(2)}, minimum ${t.minShadowKappa})`;
+  if (k.high < t.minShadowKappa) return { fail: said };
+  return k.low < t.minShadowKappa ? { undecided: said } : {};
+}
+
+/**
+ * Whether both slots answered enough faces for their class distributions to be compared: the divergence of a
+ * handful of faces is mostly sampling noise.
+ */
+export const enoughFacesForDivergence = (canary: SlotWindowStats, stable: SlotWindowStats): boolean =>
+  canary.faces >= MIN_FACES_FOR_DIVERGENCE && stable.faces >= MIN_FACES_FOR_DIVERGENCE;
+
+/** The false-rollback budget of a whole rollout when the input predates it (a fixed value, so old histories replay). */
+const DEFAULT_FALSE_ROLLBACK_RATE = 0.01;
 
 /** Two-sided 95 % z value: each bound of the interval is a one-sided 97.5 % bound. */
 const Z95 = 1.96;

@@ -1,19 +1,30 @@
 /**
  * The rollout's per-phase decision loop as pure functions, so that the workflow (workflows/canary-rollout.ts) and
- * the simulator (bench/canary-sim.ts) run the same rules: when to look at a window, and what a look's verdict means.
+ * the simulator (bench/canary-sim.ts) run the same rules: the phases, when to look at a window, what a look's
+ * verdict means, and what it leaves for later looks.
  */
-import type { Analysis, LookContext } from './canary-analysis';
+import { windowErrors, type Analysis, type LookContext } from './canary-analysis';
+import type { EventStratum } from './canary-evidence';
+import type { SlotWindowStats, WindowStats } from './inference-admin/window';
 import type { RolloutInput } from './pipeline-input';
 
 /** Looks per window: the sequential tests may end a window at a quarter, a half, three quarters, or its end. */
-export const LOOKS_PER_WINDOW = 4;
+const LOOKS_PER_WINDOW = 4;
+
+export interface Phase { phase: 'shadow' | 'traffic'; weight: number; seconds: number }
+
+/** The phases of a rollout in order: shadow (unless it has no seconds), then each traffic step. */
+export function rolloutPhases(rollout: RolloutInput): Phase[] {
+  return [
+    ...(rollout.shadowSeconds > 0 ? [{ phase: 'shadow' as const, weight: 0, seconds: rollout.shadowSeconds }] : []),
+    ...rollout.steps.map((w) => ({ phase: 'traffic' as const, weight: w, seconds: rollout.windowSeconds })),
+  ];
+}
 
 export interface Look {
   attempt: number;
   /** Seconds of the phase behind this look (the window the stats read covers). */
   elapsedSeconds: number;
-  /** Seconds to wait after the previous look. */
-  waitSeconds: number;
   /** The window's scheduled end (not only an interim look). */
   final: boolean;
 }
@@ -21,22 +32,27 @@ export interface Look {
 /** Every look a phase may take: LOOKS_PER_WINDOW per window (whole seconds, at least 1 apart), over its extensions. */
 export function phaseLooks(windowSeconds: number, maxExtensions: number): Look[] {
   const looks: Look[] = [];
-  let previous = 0;
   for (let attempt = 1; attempt <= maxExtensions + 1; attempt++) {
     const start = windowSeconds * (attempt - 1);
     const ends = [...new Set(Array.from({ length: LOOKS_PER_WINDOW }, (_, k) => start + Math.max(1, Math.round((windowSeconds * (k + 1)) / LOOKS_PER_WINDOW))))];
-    for (const end of ends) {
-      looks.push({ attempt, elapsedSeconds: end, waitSeconds: end - previous, final: end === start + windowSeconds });
-      previous = end;
-    }
+    for (const end of ends) looks.push({ attempt, elapsedSeconds: end, final: end === start + windowSeconds });
   }
   return looks;
 }
 
+/** What the rollout's earlier looks leave for later ones (LookContext.baseline and .earlier); starts as { earlier: [] }. */
+export interface Seen { baseline?: SlotWindowStats; earlier: EventStratum[] }
+
 /** The context the analysis needs for a look of a rollout with these settings, given what earlier phases saw. */
-export function lookContext(rollout: RolloutInput, look: Look, seen: Pick<LookContext, 'baseline' | 'earlier'>): LookContext {
-  const phases = rollout.steps.length + (rollout.shadowSeconds > 0 ? 1 : 0);
-  return { final: look.final, phases, looksPerPhase: phaseLooks(rollout.windowSeconds, rollout.maxExtensions).length, ...seen };
+export function lookContext(rollout: RolloutInput, look: Look, seen: Seen): LookContext {
+  return { final: look.final, phases: rolloutPhases(rollout).length, looksPerPhase: phaseLooks(rollout.windowSeconds, rollout.maxExtensions).length, ...seen };
+}
+
+/** Keeps what later looks need from this one: stable's counts as a baseline, and a passed phase's errors. */
+export function remember(seen: Seen, stats: WindowStats, phase: Phase['phase'], outcome: LookOutcome, minRequests: number): void {
+  if (stats.stable.requests >= minRequests) seen.baseline = stats.stable;
+  const errors = outcome.next === 'pass' ? windowErrors(stats, phase) : undefined;
+  if (errors) seen.earlier.push(errors);
 }
 
 export type LookOutcome = { next: 'pass' } | { next: 'fail'; reason: string } | { next: 'look-again' };

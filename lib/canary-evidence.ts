@@ -4,7 +4,7 @@
  * 'pass' (no regression beyond the tolerated margin, shown), or 'inconclusive' (not yet either). Pure.
  */
 import chisquareCdf from '@stdlib/stats-base-dists-chisquare-cdf';
-import type { LatencySketch } from './latency-sketch';
+import { sketchCount, type LatencySketch } from './latency-sketch';
 import { rateRatioP, type EventStratum } from './stats/rate-ratio-sprt';
 import { mannWhitneyBinned } from './stats/mann-whitney';
 import { mixtureSprt } from './stats/msprt';
@@ -27,8 +27,13 @@ export interface WindowTest {
 
 /** Mixing scale of the error-rate interval: the +2 point regression it should bound fastest. */
 const ERROR_TAU = 0.02;
-/** Mixing scale of the latency test on P(canary > tolerated stable) - 0.5: a 2x slowdown moves it by about 0.4. */
+/**
+ * Mixing scale of the latency test on P(canary > tolerated stable) - 0.5: near a 2x slowdown's effect, the one it should
+ * find fastest (docs/canary-analysis.md, "Thresholds that remain").
+ */
 const LATENCY_TAU = 0.3;
+/** Canary latencies before the rank test's normal approximation is trusted (about 10 per sample, Siegel 1956). */
+const MIN_RANK_SAMPLES = 10;
 
 export interface Counts { requests: number; errors: number }
 export type { EventStratum };
@@ -66,10 +71,8 @@ export function errorTest(canary: Counts, stable: Counts, earlier: readonly Even
 export function latencyTest(canary: LatencySketch | undefined, stable: LatencySketch | undefined, tolerance: number, alpha: number): WindowTest | undefined {
   if (!canary || !stable || canary.gamma !== stable.gamma) return undefined;
   const shift = Math.round(Math.log(tolerance) / Math.log(stable.gamma));
-  const c = binned(canary, 0);
-  const s = binned(stable, shift);
-  if (c.size === 0 || s.size === 0) return undefined;
-  const r = mannWhitneyBinned(c, s);
+  if (sketchCount(canary) < MIN_RANK_SAMPLES || sketchCount(stable) === 0) return undefined;
+  const r = mannWhitneyBinned(binned(canary, 0), binned(stable, shift));
   const variance = Math.max(r.variance, 1 / 12) / (r.na * r.nb) ** 2;
   const seq = mixtureSprt(r.auc - 0.5, variance, LATENCY_TAU ** 2, alpha);
   const verdict = seq.pValue <= alpha && seq.estimate > 0 ? 'fail' : seq.high < 0 ? 'pass' : 'inconclusive';

@@ -1,7 +1,7 @@
 import { ActivityFailure, CancellationScope, condition, isCancellation, patched, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { analyseWindow, windowErrors, type LookContext } from '../lib/canary-analysis';
-import { afterLook, lookContext, phaseLooks, worthRecording } from '../lib/canary-decision';
+import { analyseWindow } from '../lib/canary-analysis';
+import { afterLook, lookContext, phaseLooks, remember, rolloutPhases, worthRecording, type Seen } from '../lib/canary-decision';
 import type { RolloutInput } from '../lib/pipeline-input';
 import { abortSignal, approveUpdate, pauseSignal, resumeSignal, rolloutStateQuery, type ApprovalDecision } from './definitions';
 import type { RolloutResult, RolloutState } from './rollout-state';
@@ -97,13 +97,9 @@ export async function canaryRollout({ modelName, version, rollout }: RolloutWork
 async function runWindows(
   state: RolloutState, { modelName, version, rollout }: RolloutWorkflowInput, abortReason: () => string | undefined,
 ): Promise<Verdict> {
-  const phases = [
-    ...(rollout.shadowSeconds > 0 ? [{ phase: 'shadow' as const, weight: 0, seconds: rollout.shadowSeconds }] : []),
-    ...rollout.steps.map((w) => ({ phase: 'traffic' as const, weight: w, seconds: rollout.windowSeconds })),
-  ];
   const sequential = patched(SEQUENTIAL_LOOKS);
-  const seen: Pick<LookContext, 'baseline' | 'earlier'> = { earlier: [] };
-  for (const p of phases) {
+  const seen: Seen = { earlier: [] };
+  for (const p of rolloutPhases(rollout)) {
     state.phase = p.phase;
     state.canaryWeight = p.weight;
     await deploy.setTraffic({ canaryWeight: p.weight, shadow: p.phase === 'shadow' });
@@ -124,12 +120,8 @@ async function runWindows(
         state.decisions.push({ phase: p.phase, canaryWeight: p.weight, attempt: look.attempt, elapsedSeconds: look.elapsedSeconds, analysis });
         await deploy.recordDecision({ modelName, version, key: `${p.phase}-${p.weight}`, analysis });
       }
-      if (stats.stable.requests >= rollout.minRequests) seen.baseline = stats.stable;
-      if (outcome.next === 'pass') {
-        const errors = windowErrors(stats, p.phase);
-        if (errors) seen.earlier!.push(errors);
-        break;
-      }
+      remember(seen, stats, p.phase, outcome, rollout.minRequests);
+      if (outcome.next === 'pass') break;
       if (outcome.next === 'fail') return { promote: false, reason: outcome.reason };
     }
   }

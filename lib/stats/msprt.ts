@@ -4,7 +4,6 @@
  * Its always-valid p-value may be read after every new observation without inflating the false-alarm rate: the
  * probability that it ever drops to alpha under the null is at most alpha, however often one looks.
  */
-import normalCdf from '@stdlib/stats-base-dists-normal-cdf';
 
 export interface SequentialEstimate {
   /** The observed effect (e.g. canary error rate minus stable's). */
@@ -38,6 +37,3 @@ export function mixtureSprt(estimate: number, variance: number, tau2: number, al
   const half = Math.sqrt(((2 * v * (v + tau2)) / tau2) * (Math.log(1 / alpha) + 0.5 * Math.log((v + tau2) / v)));
   return { estimate, pValue, low: estimate - half, high: estimate + half };
 }
-
-/** Fixed-sample two-sided p-value of a z statistic, for the tests judged once per window. */
-export const twoSidedP = (z: number): number => 2 * (1 - normalCdf(Math.abs(z), 0, 1));

@@ -11,7 +11,7 @@
 export interface EventStratum { eventsA: number; eventsB: number; shareA: number }
 
 /** The rate ratios mixed, with equal weights: from a mild regression to an arm that fails almost every request. */
-export const RATE_RATIOS = [1.5, 2, 3, 5, 10, 100];
+const RATE_RATIOS = [1.5, 2, 3, 5, 10, 100];
 
 /** Always-valid p-value min(1, 1 / Lambda) that arm A's event rate exceeds arm B's, pooled over the strata. */
 export function rateRatioP(strata: readonly EventStratum[], ratios: readonly number[] = RATE_RATIOS): number {

@@ -30,7 +30,7 @@ describe('canary analysis', () => {
     assert.ok(errors.pValue <= errors.alpha && errors.high! > errors.effect, JSON.stringify(errors));
   });
   it('when the canary fails one request more than stable in a short window, then that alone does not roll it back', () => {
-    // The old rule (any error above stable's rate + 1 point) rolled back a third of identical candidates at 20 req/s.
+    // The old rule (any error above stable's rate + 1 point) rolled back identical candidates (docs/canary-analysis.md, the A/A rows).
     const a = analyseWindow({ ...window({ requests: 20, errors: 1 }), stable: slot({ requests: 380, errors: 2 }) }, 'traffic', 20, T);
     assert.equal(a.verdict, 'pass', JSON.stringify(a));
   });
@@ -59,6 +59,16 @@ describe('canary analysis', () => {
     const latency = a.tests!.find((t) => t.metric === 'latency')!;
     assert.match(latency.test, /Mann-Whitney/);
     assert.ok(latency.low! > 0 && latency.pValue <= latency.alpha, JSON.stringify(latency));
+  });
+  it('when the canary answered photos without faces, then its latencies are still judged (they count requests, not faces)', () => {
+    const a = analyseWindow({ ...window({ requests: 40, faces: 0, classCounts: {}, latency: sketch(40, 20, 60) }), stable: slot({ requests: 400, latency: sketch(400, 10, 30) }) }, 'traffic', 20, T);
+    assert.equal(a.verdict, 'fail');
+    assert.match(a.reasons[0], /latency slower than/);
+  });
+  it('when fewer than 10 canary latencies were sketched, then the rank test waits, however slow they are', () => {
+    const a = analyseWindow({ ...window({ requests: 9, faces: 100, latency: sketch(9, 200, 600) }), stable: slot({ requests: 400, latency: sketch(400, 10, 30) }) }, 'traffic', 20, T);
+    assert.equal(a.verdict, 'inconclusive', JSON.stringify(a.reasons));
+    assert.ok(!a.tests!.some((t) => t.metric === 'latency'));
   });
   it('when a service sends no latency sketch (older than #21), then latency is not judged rather than judged on guesses', () => {
     const a = analyseWindow(window({ latencyMs: { p50: 50, p95: 100, p99: 120 } }), 'traffic', 20, T);
