@@ -9,7 +9,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as ort from 'onnxruntime-node';
 import { FACE_PIXELS, MODEL_INPUT_NAME, MODEL_OUTPUT_NAME } from '../lib/preprocess';
-import { ortSessionOptions } from '../services/inference/runtime/model';
+import { ortSessionOptions } from '../lib/onnx/classifier-session';
 
 async function main(): Promise<void> {
   const [modelFile, threads] = process.argv.slice(2);

@@ -25,7 +25,7 @@ import { REPO_ROOT } from '../lib/paths';
 import { FACE_PIXELS } from '../lib/preprocess';
 import { getPhotos } from '../infra/photos';
 import { INFERENCE_NODE_FLAGS } from '../services/inference/node-flags';
-import { ortSessionOptions, servingThreads } from '../services/inference/runtime/model';
+import { ortSessionOptions, servingThreads } from '../lib/onnx/classifier-session';
 import { defaultBenchModel } from './bench-models';
 
 const CONCURRENCY = [1, 8, 32];

@@ -8,8 +8,6 @@ import { writeConfusionPng } from './confusion-png';
 import { scoreClassification, type ClassificationScores } from './metrics';
 import { measureLatency, predictAll } from './onnx-runner';
 
-export type { ModelVariant };
-
 export interface EvaluateInput {
   /** A ferops model directory (model.onnx, model.int8.onnx, labels.json, ...). */
   modelDir: string;

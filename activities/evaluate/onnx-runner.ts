@@ -1,6 +1,7 @@
-import * as ort from 'onnxruntime-node';
-import { FACE_SIZE, NUM_CLASSES } from '../../lib/labels';
-import { FACE_PIXELS, MODEL_INPUT_NAME, MODEL_OUTPUT_NAME, facesToTensorData, softmax } from '../../lib/preprocess';
+import type * as ort from 'onnxruntime-node';
+import { NUM_CLASSES } from '../../lib/labels';
+import { classify } from '../../lib/onnx/classifier-session';
+import { FACE_PIXELS, facesToTensorData, softmax } from '../../lib/preprocess';
 import { percentile } from './metrics';
 
 export interface Predictions {
@@ -14,14 +15,7 @@ function facesAt(images: Uint8Array, from: number, to: number): Uint8Array[] {
   return Array.from({ length: to - from }, (_, i) => images.subarray((from + i) * FACE_PIXELS, (from + i + 1) * FACE_PIXELS));
 }
 
-async function runBatch(session: ort.InferenceSession, faces: Uint8Array[]): Promise<Float32Array> {
-  const input = new ort.Tensor('float32', facesToTensorData(faces), [faces.length, 1, FACE_SIZE, FACE_SIZE]);
-  const out = (await session.run({ [MODEL_INPUT_NAME]: input }))[MODEL_OUTPUT_NAME];
-  if (out.dims.length !== 2 || out.dims[0] !== faces.length || out.dims[1] !== NUM_CLASSES) {
-    throw new Error(`model output "${MODEL_OUTPUT_NAME}" has shape [${out.dims.join(', ')}], expected [${faces.length}, ${NUM_CLASSES}]`);
-  }
-  return out.data as Float32Array;
-}
+const runBatch = (session: ort.InferenceSession, faces: Uint8Array[]): Promise<Float32Array> => classify(session, facesToTensorData(faces), faces.length);
 
 /** Classifies `count` faces (packed 48x48 uint8) in batches, with the same preprocessing the service uses. */
 export async function predictAll(session: ort.InferenceSession, images: Uint8Array, count: number, batchSize = 64): Promise<Predictions> {

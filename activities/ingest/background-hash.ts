@@ -12,8 +12,8 @@ parentPort.on('message', (m) => {
 const MAX_IN_FLIGHT = 8; // chunks queued in the worker; bounds memory when hashing is slower than parsing
 
 /**
- * sha256 of a byte stream computed on another thread while this one parses the same bytes: reading the file
- * once and using the second core makes the source checksum nearly free (a separate pass cost ~20% of ingest).
+ * sha256 of a byte stream computed on another thread while this one parses the same bytes: the file is read once
+ * and the checksum runs on a second core instead of adding a second pass over the file to the ingest.
  */
 export class BackgroundHasher {
   private readonly worker = new Worker(WORKER_SOURCE, { eval: true });

@@ -2,12 +2,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LABELS, NUM_CLASSES } from '../../lib/labels';
-import { DatasetManifest, MANIFEST_FILE, RecordedSource, SAMPLES_FILE, SPLITS, imagesFile, labelsFile } from '../../lib/dataset/manifest';
+import { DatasetManifest, MANIFEST_FILE, SAMPLES_FILE, SPLITS, imagesFile, labelsFile } from '../../lib/dataset/manifest';
 import { readManifest } from '../../lib/dataset';
 import { writeNpyUint8 } from '../../lib/dataset/npy';
 import { FACE_SIZE } from '../../lib/labels';
 import { Collected } from './collector';
 import { renderSamplesPng } from './samples-png';
+import type { RecordedSource } from './sources';
 
 export const datasetsDir = (dataRoot: string): string => join(dataRoot, 'datasets');
 

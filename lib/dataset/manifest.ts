@@ -9,9 +9,6 @@ export const SAMPLES_FILE = 'samples.png';
 export const imagesFile = (split: Split): string => `${split}_images.npy`;
 export const labelsFile = (split: Split): string => `${split}_labels.npy`;
 
-/** Where the data came from, as each source module records it (activities/ingest/sources; no credentials, ever). */
-export type { RecordedSource };
-
 export interface RejectedRow {
   /** e.g. "line 17" or "train/happy/x.png" */
   where: string;
@@ -21,6 +18,7 @@ export interface RejectedRow {
 export interface DatasetManifest {
   /** sha256 (hex, first 16 chars) of the split arrays; also the directory name. */
   datasetId: string;
+  /** Where the data came from, as its source module records it (activities/ingest/sources; no credentials, ever). */
   source: RecordedSource;
   createdAt: string;
   formatVersion: 1;

@@ -113,11 +113,21 @@ async function singleFaceMs(session: ort.InferenceSession): Promise<number> {
 /** Two runs (B=1 and B=2) check the dynamic batch and pay the first-run allocation cost before traffic. */
 async function warmUp(session: ort.InferenceSession): Promise<void> {
   for (const batch of [1, 2]) {
-    const input = new ort.Tensor('float32', new Float32Array(batch * FACE_PIXELS).fill(0.5), [batch, 1, FACE_SIZE, FACE_SIZE]);
-    const out = (await session.run({ [MODEL_INPUT_NAME]: input }))[MODEL_OUTPUT_NAME];
-    if (!out || out.dims[0] !== batch || out.dims[1] !== NUM_CLASSES) {
-      throw invalidModel(`warm-up with batch ${batch} returned logits [${out?.dims.join(', ')}], expected [${batch}, ${NUM_CLASSES}]`);
-    }
-    if (!(out.data as Float32Array).every(Number.isFinite)) throw invalidModel('warm-up returned non-finite logits');
+    const logits = await classify(session, new Float32Array(batch * FACE_PIXELS).fill(0.5), batch);
+    if (!logits.every(Number.isFinite)) throw invalidModel('warm-up returned non-finite logits');
   }
+}
+
+/** One batch of faces, packed (B, 1, 48, 48), through a classifier session: its (B, 7) logits, row by row. */
+export async function classify(session: ort.InferenceSession, pixels: Float32Array, batch: number): Promise<Float32Array> {
+  const input = new ort.Tensor('float32', pixels, [batch, 1, FACE_SIZE, FACE_SIZE]);
+  return checkedLogits((await session.run({ [MODEL_INPUT_NAME]: input }))[MODEL_OUTPUT_NAME], batch);
+}
+
+/** A run's output as (B, 7) logits, or an error naming the shape the model returned instead. */
+export function checkedLogits(out: { data: unknown; dims: readonly number[] } | undefined, batch: number): Float32Array {
+  if (!out || out.dims.length !== 2 || out.dims[0] !== batch || out.dims[1] !== NUM_CLASSES) {
+    throw new Error(`model returned logits of shape [${out?.dims.join(', ')}], expected [${batch}, ${NUM_CLASSES}]`);
+  }
+  return out.data as Float32Array;
 }

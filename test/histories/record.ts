@@ -18,15 +18,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { WorkflowHandle } from '@temporalio/client';
 import { createDeployActivities } from '../../activities/deploy';
 import { ingestDataset } from '../../activities/ingest';
-import type { DriftReport, LogDriftInput } from '../../activities/monitor';
+import type { LogDriftInput } from '../../activities/monitor';
 import { logDriftReport } from '../../activities/monitor/log-report';
 import { promoteChampion } from '../../activities/register';
-import { compareFeatures, emptyFeatures } from '../../lib/drift';
 import { withDefaults, type RolloutInput } from '../../lib/pipeline-input';
 import { startLoad } from '../../services/cli/load-generator';
 import { canaryRollout } from '../../workflows/canary-rollout';
 import { abortSignal, approveUpdate, rolloutStateQuery } from '../../workflows/definitions';
 import { driftMonitor } from '../../workflows/drift-monitor';
+import { scriptedDriftReport } from '../helpers/drift-report';
 import { fakeActivities, healthyStats } from '../helpers/fake-activities';
 import { desireStable, fleetOf, startFollowingService } from '../helpers/following-service';
 import { startTemporalTestEnv, type TemporalTestEnv } from '../helpers/temporal-env';
@@ -98,18 +98,6 @@ const canaryScenarios: Record<string, Scenario> = {
   },
 };
 
-function driftReport(championVersion: string, drifted: boolean): DriftReport {
-  const baseline = emptyFeatures();
-  baseline.classes = [10, 10, 10, 10, 10, 10, 10];
-  baseline.brightness[5] = 70;
-  baseline.contrast[2] = 70;
-  const live = drifted ? { ...baseline, brightness: [70, 0, 0, 0, 0, 0, 0, 0, 0, 0] } : baseline;
-  return {
-    status: 'checked', modelName: MODEL, championVersion, stableVersion: championVersion, datasetId: 'recorded', classBaseline: 'training_labels',
-    requests: 70, faceDetectionRate: 1, meanConfidence: 0.7, ...compareFeatures(baseline, live, { psi: 0.25, minSamples: 50 }),
-  };
-}
-
 /** driftMonitor with the real MLflow logging and a scripted drift check; its retraining child runs on fakes. */
 function monitor(name: string, drifted: boolean): Scenario {
   return async (lab) => {
@@ -118,7 +106,7 @@ function monitor(name: string, drifted: boolean): Scenario {
     const activities = {
       ...fakeActivities(world),
       logDriftReport: (i: LogDriftInput) => logDriftReport(lab.mlflow.client, i),
-      checkDrift: async () => driftReport('1', drifted),
+      checkDrift: async () => scriptedDriftReport({ modelName: MODEL, championVersion: '1', datasetId: 'recorded', drifted }),
     };
     const worker = await lab.temporal.createWorker({ taskQueue, activities });
     const workflowId = `recorded-${name}`;

@@ -3,10 +3,10 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DriftCheckInput, DriftReport, LogDriftInput } from '../../activities/monitor';
-import { emptyFeatures, compareFeatures } from '../../lib/drift';
 import { driftRetrainWorkflowId } from '../../lib/temporal-constants';
 import { ensureDriftSchedule, ensureDriftScheduleAt } from '../../infra/schedules';
 import type { DriftMonitorResult, driftMonitor } from '../../workflows/drift-monitor';
+import { scriptedDriftReport } from '../helpers/drift-report';
 import { fakeActivities, healthyStats, type FakeWorld } from '../helpers/fake-activities';
 import { startTemporalTestEnv, type TemporalTestEnv } from '../helpers/temporal-env';
 
@@ -17,16 +17,8 @@ let env: TemporalTestEnv;
 before(async () => (env = await startTemporalTestEnv()), { timeout: 120_000 });
 after(async () => env?.teardown());
 
-/** A report as checkDrift would make it; `drifted` picks a live histogram far from or equal to the baseline. */
-function report(championVersion: string, drifted: boolean): DriftReport {
-  const baseline = emptyFeatures();
-  baseline.classes = [10, 10, 10, 10, 10, 10, 10];
-  baseline.brightness[5] = 70;
-  baseline.contrast[2] = 70;
-  const live = drifted ? { ...baseline, brightness: [70, 0, 0, 0, 0, 0, 0, 0, 0, 0] } : baseline;
-  const c = compareFeatures(baseline, live, { psi: 0.25, minSamples: 50 });
-  return { status: 'checked', modelName: 'ferops-fer', championVersion, stableVersion: championVersion, datasetId: 'abc123', classBaseline: 'training_labels', requests: 70, faceDetectionRate: 1, meanConfidence: 0.7, ...c };
-}
+const report = (championVersion: string, drifted: boolean): DriftReport =>
+  scriptedDriftReport({ modelName: 'ferops-fer', championVersion, datasetId: 'abc123', drifted });
 
 function monitorWorld(next: () => DriftReport) {
   const w: FakeWorld = { calls: [], deployment: { canaryWeight: 0, shadow: false }, stats: healthyStats, accuracy: 0.1 };

@@ -9,8 +9,10 @@ import { createActivities, type Activities } from '../../activities';
 import { CHAMPION, MODEL_SHA256_TAG } from '../../activities/register';
 import type { EvaluateInput, EvaluateOutput, IngestInput, IngestOutput } from '../../activities/types';
 import { loadConfig } from '../../lib/config';
+import { readSplit } from '../../lib/dataset';
 import { discovery } from '../../lib/inference-admin/discovery';
 import { Fleet } from '../../lib/inference-admin/fleet';
+import { LABELS } from '../../lib/labels';
 import { model } from '../../services/inference/testing/harness';
 import { registerFixture, startMlflowFixture, unique, type MlflowFixture } from './mlflow-fixtures';
 
@@ -59,7 +61,13 @@ describe('stage activities wired by createActivities(deps)', () => {
     const out = (await env().run(activities.evaluate, input)) as EvaluateOutput;
     assert.equal(out.champion?.version, version);
     assert.equal(out.count, ingested.splits.test);
-    assert.ok(out.accuracy >= 0 && out.accuracy <= 1);
+    assert.equal(out.champion?.count, out.count);
+    // The candidate always answers "happy": its accuracy is the happy share of the ingested test split, on any CPU.
+    const { labels } = readSplit(ingested.uri, 'test');
+    const happyShare = labels.filter((l) => LABELS[l] === 'happy').length / labels.length;
+    assert.ok(Math.abs(out.accuracy - happyShare) < 1e-9, `accuracy ${out.accuracy}, happy share ${happyShare}`);
+    const logged = (await fx.client.getRun(ingested.mlflowRunId)).data.metrics?.find((m) => m.key === 'test_accuracy');
+    assert.equal(logged?.value, out.accuracy, 'logged on the pipeline run');
   });
 
   it("when the champion's model.onnx does not match its registry checksum, then evaluate refuses it", async () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import * as ort from 'onnxruntime-node';
-import { servingThreads } from '../../services/inference/runtime/model';
+import { servingThreads } from '../../lib/onnx/classifier-session';
 import { model } from '../../services/inference/testing/harness';
 
 describe('model session threads', () => {

@@ -7,7 +7,7 @@ import { ApplicationFailure, type Logger } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { IngestError } from '../../activities/ingest';
 import { parseDatasetSource } from '../../activities/ingest/source-schema';
-import { SOURCE_KINDS, sources } from '../../activities/ingest/sources';
+import { sources } from '../../activities/ingest/sources';
 import { KAGGLE_API_BASE, kaggleDownloadUrl } from '../../activities/ingest/sources/kaggle';
 import { createIngestActivity } from '../../activities/ingest';
 import type { PipelineRunContext } from '../../activities/pipeline/pipeline-run';
@@ -50,7 +50,6 @@ describe('dataset source schema', () => {
 
   it('when any registered source module is given a key its schema does not define, then it is refused', () => {
     // Holds for a module added later too: the registry, not this list, says which kinds exist.
-    assert.deepEqual(SOURCE_KINDS, sources.map((m) => m.kind));
     for (const m of sources) {
       assert.throws(() => parseDatasetSource({ kind: m.kind, endpoint: 'https://attacker.example' }), badSource(new RegExp(`invalid ${m.kind} source: .*'endpoint'`)), m.kind);
     }

@@ -12,7 +12,7 @@ type Module = (typeof sources)[number];
 export type DatasetSource = Module extends infer M ? (M extends DatasetSourceModule<infer I, { kind: string }> ? I : never) : never;
 /** Where a dataset version came from, as its manifest records it (no credentials, ever). */
 export type RecordedSource = Module extends infer M ? (M extends DatasetSourceModule<{ kind: string }, infer R> ? R : never) : never;
-export type SourceKind = DatasetSource['kind'];
+type SourceKind = DatasetSource['kind'];
 
 export const SOURCE_KINDS: readonly SourceKind[] = sources.map((s) => s.kind);
 

@@ -44,7 +44,7 @@ export const kaggle = defineSource({
   },
 });
 
-export interface KaggleDownload {
+interface KaggleDownload {
   sha256: string;
   inner: 'fer2013-csv' | 'image-folder';
   collect: (collector: SampleCollector) => Promise<void>;
@@ -157,7 +157,7 @@ function planArchive(entries: ZipEntry[]): { inner: 'fer2013-csv'; csv: ZipEntry
  * `<dataRoot>/downloads`; its `collect` extracts the contents (only asked for when the content is new) and
  * `close` removes the folder. A failure while opening removes it at once.
  */
-export async function openKaggleDownload(source: KaggleSource, apiBase: string, dataRoot: string, ctx: IngestContext): Promise<KaggleDownload> {
+async function openKaggleDownload(source: KaggleSource, apiBase: string, dataRoot: string, ctx: IngestContext): Promise<KaggleDownload> {
   const url = kaggleDownloadUrl(source, apiBase);
   const auth = kaggleCredentials();
   const work = join(dataRoot, 'downloads', `kaggle-${process.pid}-${randomBytes(4).toString('hex')}`);

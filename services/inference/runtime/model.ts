@@ -1,9 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import * as ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-node';
 import { FACE_SIZE, NUM_CLASSES } from '../../../lib/labels';
-import { MODEL_INPUT_NAME, MODEL_OUTPUT_NAME } from '../../../lib/preprocess';
-import { openClassifierSession, ortSessionOptions } from '../../../lib/onnx/classifier-session';
+import { checkedLogits, classify, openClassifierSession, ortSessionOptions } from '../../../lib/onnx/classifier-session';
 import { readModelFile, readModelLabels } from '../../../lib/onnx/model-dir';
 import { firstLine, invalidModel, ModelArtifactError } from '../../../lib/onnx/model-error';
 import { AppError } from '../errors';
@@ -72,16 +71,11 @@ export class LoadedModel {
   }
 
   private async run(pixels: Float32Array, batch: number): Promise<Float32Array[]> {
-    const dims = [batch, 1, FACE_SIZE, FACE_SIZE];
     const logits =
       this.inline && batch < INLINE_MAX_BATCH
-        ? (await this.inline.run({ [MODEL_INPUT_NAME]: new ort.Tensor('float32', pixels, dims) }))[MODEL_OUTPUT_NAME]
-        : await (await this.liveWorker()).run(pixels, dims);
-    if (!logits || logits.dims.length !== 2 || logits.dims[0] !== batch || logits.dims[1] !== NUM_CLASSES) {
-      throw new Error(`model returned logits of shape [${logits?.dims.join(', ')}], expected [${batch}, ${NUM_CLASSES}]`);
-    }
-    const data = logits.data as Float32Array;
-    return Array.from({ length: batch }, (_, i) => data.slice(i * NUM_CLASSES, (i + 1) * NUM_CLASSES));
+        ? await classify(this.inline, pixels, batch)
+        : checkedLogits(await (await this.liveWorker()).run(pixels, [batch, 1, FACE_SIZE, FACE_SIZE]), batch);
+    return Array.from({ length: batch }, (_, i) => logits.slice(i * NUM_CLASSES, (i + 1) * NUM_CLASSES));
   }
 
   /** The inference thread, restarted from the model file if it died (its in-flight batches failed with it). */
@@ -127,9 +121,6 @@ export class LoadedModel {
     );
   }
 }
-
-// The session options and the served thread count are the evaluate activity's too: one loader (lib/onnx).
-export { ortSessionOptions, servingThreads } from '../../../lib/onnx/classifier-session';
 
 /**
  * Loads and validates a model directory (lib/onnx: labels, graph signature, warm-up) into a served model; anything
