@@ -15,7 +15,7 @@ import { facesToTensorData } from '../lib/preprocess';
 import { loadConfig } from '../services/inference/config';
 import { decodeGray } from '../services/inference/runtime/decode';
 import type { HaarOptions } from '../services/inference/runtime/detectors/haar';
-import { type Box, createFaceEngine, type FaceEngine, type FaceSetup, faceSetup, findFaces } from '../services/inference/runtime/faces';
+import { type Box, closeFaceEngine, createFaceEngine, type FaceEngine, type FaceSetup, faceSetup, findFaces } from '../services/inference/runtime/faces';
 import { loadModel } from '../services/inference/runtime/model';
 import { getPhotos } from '../infra/photos';
 import { defaultBenchModel } from './bench-models';
@@ -133,7 +133,7 @@ async function main(): Promise<void> {
   console.log(`| boxes that are not faces | | ${extra.join(' | ')} |`);
   console.log(`| of the ${slowFaces} faces slow Haar finds, also found | | ${keptOfSlow.join(' | ')} |`);
   console.log(`| detect ms, all ${files.length} photos | | ${timings.map((x) => x.toFixed(0)).join(' | ')} |`);
-  for (const e of Object.values(engines)) await e.detector.close();
+  for (const e of Object.values(engines)) await closeFaceEngine(e);
   model.retire();
 }
 

@@ -56,63 +56,69 @@ def load_weights(model_dir: str, model: str = "tiny_face_detector_model") -> dic
     return weights
 
 
+class GraphBuilder:
+    """Nodes and initialisers of a graph under construction; each method answers the name of what it added."""
+
+    def __init__(self) -> None:
+        self.nodes: list[onnx.NodeProto] = []
+        self.inits: list[onnx.TensorProto] = []
+
+    def const(self, name: str, value: np.ndarray) -> str:
+        self.inits.append(numpy_helper.from_array(value.astype(np.float32), name))
+        return name
+
+    def op(self, kind: str, inputs: list[str], out: str, **attrs) -> str:
+        self.nodes.append(helper.make_node(kind, inputs, [out], **attrs))
+        return out
+
+    def separable(self, x: str, dw: np.ndarray, pw: np.ndarray, b: np.ndarray, name: str, **depthwise) -> str:
+        """A TF.js depthwise-separable 3x3 conv + bias; `depthwise` holds the depthwise Conv's strides/pads."""
+        # depthwise TF [kh, kw, C, 1] -> ONNX [C, 1, kh, kw], group = C; pointwise TF [1, 1, C, O] -> [O, C, 1, 1].
+        d = self.op("Conv", [x, self.const(f"{name}.dw", dw[:, :, :, 0].transpose(2, 0, 1)[:, None])], f"{name}.d",
+                    kernel_shape=[3, 3], group=dw.shape[2], **depthwise)
+        return self.op("Conv", [d, self.const(f"{name}.pw", pw[0, 0].T[:, :, None, None]), self.const(f"{name}.b", b)],
+                       f"{name}.out", kernel_shape=[1, 1])
+
+    def model(self, name: str, inputs: list[onnx.ValueInfoProto], outputs: list[onnx.ValueInfoProto], doc: str) -> onnx.ModelProto:
+        """The graph as a checked opset-17 model (IR 8, what onnxruntime-node and the venv's onnxruntime both load)."""
+        graph = helper.make_graph(self.nodes, name, inputs, outputs, self.inits)
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="ferops")
+        model.ir_version = 8
+        model.doc_string = doc
+        onnx.checker.check_model(model)
+        return model
+
+
 def build_graph(w: dict[str, np.ndarray]) -> onnx.ModelProto:
-    nodes: list[onnx.NodeProto] = []
-    inits: list[onnx.TensorProto] = []
-
-    def const(name: str, value: np.ndarray) -> str:
-        inits.append(numpy_helper.from_array(value.astype(np.float32), name))
-        return name
-
-    def leaky(x: str, name: str) -> str:
-        nodes.append(helper.make_node("LeakyRelu", [x], [name], alpha=LEAKY_ALPHA))
-        return name
+    g = GraphBuilder()
 
     def maxpool(x: str, name: str, stride: int) -> str:
         # TF 'same' pooling pads only at the end; ceil_mode (stride 2) / an end pad (stride 1) is the same window set.
         if stride == 2:
-            nodes.append(helper.make_node("MaxPool", [x], [name], kernel_shape=[2, 2], strides=[2, 2], ceil_mode=1))
-        else:
-            nodes.append(helper.make_node("MaxPool", [x], [name], kernel_shape=[2, 2], strides=[1, 1], pads=[0, 0, 1, 1]))
-        return name
+            return g.op("MaxPool", [x], name, kernel_shape=[2, 2], strides=[2, 2], ceil_mode=1)
+        return g.op("MaxPool", [x], name, kernel_shape=[2, 2], strides=[1, 1], pads=[0, 0, 1, 1])
 
     # conv0: TF [kh, kw, in=3, out] -> fold the RGB sum and the mean/255 normalisation -> ONNX [out, 1, kh, kw].
     f0, b0 = w["conv0/filters"], w["conv0/bias"]
     weight0 = (f0.sum(axis=2) / 255.0).transpose(2, 0, 1)[:, None, :, :]
     bias0 = b0 - np.einsum("hwco,c->o", f0, MEAN_RGB) / 255.0
-    nodes.append(helper.make_node("Conv", [INPUT, const("conv0.w", weight0), const("conv0.b", bias0)], ["c0"], kernel_shape=[3, 3]))
-    x = maxpool(leaky("c0", "a0"), "p0", 2)
+    x = g.op("Conv", [INPUT, g.const("conv0.w", weight0), g.const("conv0.b", bias0)], "c0", kernel_shape=[3, 3])
+    x = maxpool(g.op("LeakyRelu", [x], "a0", alpha=LEAKY_ALPHA), "p0", 2)
 
     for i in range(1, 6):
-        dw, pw, b = w[f"conv{i}/depthwise_filter"], w[f"conv{i}/pointwise_filter"], w[f"conv{i}/bias"]
-        channels = dw.shape[2]
-        # depthwise TF [kh, kw, C, 1] -> ONNX [C, 1, kh, kw], group = C; pointwise TF [1, 1, C, O] -> [O, C, 1, 1].
-        nodes.append(helper.make_node("Conv", [x, const(f"conv{i}.dw", dw[:, :, :, 0].transpose(2, 0, 1)[:, None])], [f"d{i}"],
-                                      kernel_shape=[3, 3], pads=[1, 1, 1, 1], group=channels))
-        nodes.append(helper.make_node("Conv", [f"d{i}", const(f"conv{i}.pw", pw[0, 0].T[:, :, None, None]), const(f"conv{i}.b", b)],
-                                      [f"c{i}"], kernel_shape=[1, 1]))
-        x = maxpool(leaky(f"c{i}", f"a{i}"), f"p{i}", 2 if i < 5 else 1)
+        c = g.separable(x, w[f"conv{i}/depthwise_filter"], w[f"conv{i}/pointwise_filter"], w[f"conv{i}/bias"], f"conv{i}",
+                        pads=[1, 1, 1, 1])
+        x = maxpool(g.op("LeakyRelu", [c], f"a{i}", alpha=LEAKY_ALPHA), f"p{i}", 2 if i < 5 else 1)
 
     f8, b8 = w["conv8/filters"], w["conv8/bias"]
-    nodes.append(helper.make_node("Conv", [x, const("conv8.w", f8[0, 0].T[:, :, None, None]), const("conv8.b", b8)], [OUTPUT],
-                                  kernel_shape=[1, 1]))
+    g.op("Conv", [x, g.const("conv8.w", f8[0, 0].T[:, :, None, None]), g.const("conv8.b", b8)], OUTPUT, kernel_shape=[1, 1])
 
-    graph = helper.make_graph(
-        nodes, "tiny_face_detector",
+    return g.model(
+        "tiny_face_detector",
         [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, [1, 1, "height", "width"])],
         [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, [1, 25, "rows", "cols"])],
-        inits,
+        "face-api.js Tiny Face Detector (MIT, Vincent Muehler), converted by ferops infra/face-detector/convert.py",
     )
-    return packaged(graph, "face-api.js Tiny Face Detector (MIT, Vincent Muehler), converted by ferops infra/face-detector/convert.py")
-
-
-def packaged(graph: onnx.GraphProto, doc: str) -> onnx.ModelProto:
-    """The graph as a checked opset-17 model (IR 8, what onnxruntime-node and the venv's onnxruntime both load)."""
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="ferops")
-    model.ir_version = 8
-    model.doc_string = doc
-    onnx.checker.check_model(model)
-    return model
 
 
 def convert(argv: list[str], usage: str, build, weights: str) -> int:

@@ -21,9 +21,9 @@ import sys
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, helper
 
-from convert import convert, load_weights, packaged
+from convert import GraphBuilder, convert
 
 MODEL = "face_landmark_68_model"
 MEAN_RGB = np.array([122.782, 117.001, 104.298], dtype=np.float64)
@@ -32,16 +32,7 @@ SIDE = 112
 
 
 def build_graph(w: dict[str, np.ndarray]) -> onnx.ModelProto:
-    nodes: list[onnx.NodeProto] = []
-    inits: list[onnx.TensorProto] = []
-
-    def const(name: str, value: np.ndarray) -> str:
-        inits.append(numpy_helper.from_array(value.astype(np.float32), name))
-        return name
-
-    def op(kind: str, inputs: list[str], out: str, **attrs) -> str:
-        nodes.append(helper.make_node(kind, inputs, [out], **attrs))
-        return out
+    g = GraphBuilder()
 
     def same_pads(stride: int) -> list[int]:
         # TF 'same' on an even size: stride 2 pads one pixel at the end only; stride 1 one on every side.
@@ -49,41 +40,35 @@ def build_graph(w: dict[str, np.ndarray]) -> onnx.ModelProto:
 
     def separable(x: str, prefix: str, stride: int) -> str:
         dw, pw, b = w[f"{prefix}/depthwise_filter"], w[f"{prefix}/pointwise_filter"], w[f"{prefix}/bias"]
-        name = prefix.replace("/", ".")
-        # depthwise TF [kh, kw, C, 1] -> ONNX [C, 1, kh, kw], group = C; pointwise TF [1, 1, C, O] -> [O, C, 1, 1].
-        d = op("Conv", [x, const(f"{name}.dw", dw[:, :, :, 0].transpose(2, 0, 1)[:, None])], f"{name}.d",
-               kernel_shape=[3, 3], strides=[stride, stride], pads=same_pads(stride), group=dw.shape[2])
-        return op("Conv", [d, const(f"{name}.pw", pw[0, 0].T[:, :, None, None]), const(f"{name}.b", b)], f"{name}.out",
-                  kernel_shape=[1, 1])
+        return g.separable(x, dw, pw, b, prefix.replace("/", "."), strides=[stride, stride], pads=same_pads(stride))
 
     # (N, 1, 112, 112) gray -> (N, 3, 112, 112) normalised RGB with R = G = B.
-    x = op("Sub", [INPUT, const("mean", MEAN_RGB.reshape(1, 3, 1, 1))], "centred")
-    x = op("Mul", [x, const("inv255", np.array(1 / 255.0))], "normalised")
+    x = g.op("Sub", [INPUT, g.const("mean", MEAN_RGB.reshape(1, 3, 1, 1))], "centred")
+    x = g.op("Mul", [x, g.const("inv255", np.array(1 / 255.0))], "normalised")
     for block in range(4):
         prefix = f"dense{block}"
         if block == 0:
             f, b = w[f"{prefix}/conv0/filters"], w[f"{prefix}/conv0/bias"]
-            c0 = op("Conv", [x, const(f"{prefix}.conv0.w", f.transpose(3, 2, 0, 1)), const(f"{prefix}.conv0.b", b)],
-                    f"{prefix}.c0", kernel_shape=[3, 3], strides=[2, 2], pads=same_pads(2))
+            c0 = g.op("Conv", [x, g.const(f"{prefix}.conv0.w", f.transpose(3, 2, 0, 1)), g.const(f"{prefix}.conv0.b", b)],
+                      f"{prefix}.c0", kernel_shape=[3, 3], strides=[2, 2], pads=same_pads(2))
         else:
             c0 = separable(x, f"{prefix}/conv0", 2)
-        out1 = op("Relu", [c0], f"{prefix}.out1")
+        out1 = g.op("Relu", [c0], f"{prefix}.out1")
         total = out1
         for k in range(1, 4):
-            outk = separable(total if k == 1 else op("Relu", [total], f"{prefix}.in{k + 1}"), f"{prefix}/conv{k}", 1)
-            total = op("Add", [total, outk], f"{prefix}.sum{k}")
-        x = op("Relu", [total], f"{prefix}.relu")
-    pooled = op("AveragePool", [x], "pooled", kernel_shape=[7, 7], strides=[2, 2])  # (N, 256, 1, 1)
-    flat = op("Flatten", [pooled], "features", axis=1)  # (N, 256)
-    op("Gemm", [flat, const("fc.w", w["fc/weights"]), const("fc.b", w["fc/bias"])], OUTPUT)  # (N, 136)
+            outk = separable(total if k == 1 else g.op("Relu", [total], f"{prefix}.in{k + 1}"), f"{prefix}/conv{k}", 1)
+            total = g.op("Add", [total, outk], f"{prefix}.sum{k}")
+        x = g.op("Relu", [total], f"{prefix}.relu")
+    pooled = g.op("AveragePool", [x], "pooled", kernel_shape=[7, 7], strides=[2, 2])  # (N, 256, 1, 1)
+    flat = g.op("Flatten", [pooled], "features", axis=1)  # (N, 256)
+    g.op("Gemm", [flat, g.const("fc.w", w["fc/weights"]), g.const("fc.b", w["fc/bias"])], OUTPUT)  # (N, 136)
 
-    graph = helper.make_graph(
-        nodes, "face_landmark_68",
+    return g.model(
+        "face_landmark_68",
         [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, ["n", 1, SIDE, SIDE])],
         [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["n", 136])],
-        inits,
+        "face-api.js 68-point face landmark net (MIT, Vincent Muehler), converted by ferops infra/face-detector/convert_landmarks.py",
     )
-    return packaged(graph, "face-api.js 68-point face landmark net (MIT, Vincent Muehler), converted by ferops infra/face-detector/convert_landmarks.py")
 
 
 def main(argv: list[str]) -> int:

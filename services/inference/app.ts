@@ -26,7 +26,7 @@ import { opsRoutes } from './routes/ops';
 import { pageRoutes } from './routes/page';
 import { statusRoutes } from './routes/status';
 
-/** Wires the runtime pieces into one context; detector and cascades load here so a bad path fails start-up. */
+/** Wires the runtime pieces into one context; the face nets (or Haar's cascades) load here so a bad path fails start-up. */
 export async function createContext(config: InferenceConfig): Promise<ServiceContext> {
   let chain: Promise<unknown> = Promise.resolve();
   const metrics = createMetrics();

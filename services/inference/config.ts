@@ -91,8 +91,8 @@ export const makeConfigSchema = (env: NodeJS.ProcessEnv = process.env) => z.obje
   /** FEROPS_DETECT_MIN_SCORE [0.25]: CNN only; lowest face score kept (0.5 missed profile and downcast faces). */
   detectMinScore: z.coerce.number().gt(0).lt(1).default(0.25),
   /**
-   * FEROPS_DETECT_ANGLES [0,-20,20]: in-plane rotations: Haar searches faces at each (`0` alone is ~2.5x cheaper but
-   * misses tilted heads); with either detector, the eye search tries them when the first try finds no pair.
+   * FEROPS_DETECT_ANGLES [0,-20,20]: Haar only: in-plane rotations it searches faces at (`0` alone is ~2.5x cheaper but
+   * misses tilted heads), and its eye search tries them when the first try finds no pair (the CNN aligns on landmarks).
    */
   detectAngles: z
     .union([z.string(), z.array(z.number())])

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { type Affine, apply, rotation } from '../../services/inference/runtime/affine';
+import { grayMat } from '../../services/inference/runtime/crop';
 import { cv, type CvMat, withMats } from '../../services/inference/runtime/cv';
 import type { GrayImage } from '../../services/inference/runtime/decode';
 import { intersectionOverUnion } from '../../services/inference/runtime/detectors/cnn';
@@ -47,8 +48,7 @@ export function rotatePhoto(img: GrayImage, faces: LabelledFace[], deg: number):
   m[5] += (height - img.height) / 2;
   const data = withMats((track) => {
     const c = cv();
-    const src: CvMat = track(new c.Mat(img.height, img.width, c.CV_8UC1));
-    src.data.set(img.data);
+    const src = grayMat(img, track);
     const out: CvMat = track(new c.Mat());
     const mat = track(c.matFromArray(2, 3, c.CV_64FC1, m));
     // Mid-grey corners: a black wedge is a hard edge a detector could take for something.

@@ -11,29 +11,15 @@ import { REPO_ROOT } from '../../lib/paths';
 import { BOX_RGB } from '../../services/cli/annotate';
 import type { RunningServer } from '../../services/inference/server';
 import { admin, model, postImage, startTestServer, tempDir } from '../../services/inference/testing/harness';
+import { correlation } from '../helpers/pixels';
 
-/** Debian's chromium (infra/bootstrap.sh installs it for npm test); puppeteer-core downloads no browser. */
 /** Functions passed to page.evaluate run in the browser; the project compiles without the DOM lib, hence `any`. */
 declare const document: any;
 
+/** Debian's chromium (infra/bootstrap.sh installs it for npm test); puppeteer-core downloads no browser. */
 const CHROMIUM = process.env.FEROPS_CHROMIUM ?? '/usr/bin/chromium';
 const TEMPORAL_UI = 'http://127.0.0.1:8233/namespaces/default';
 const MLFLOW_UI = 'http://127.0.0.1:5000';
-
-/** Pearson correlation of two equally long pixel arrays. */
-function correlation(a: Uint8Array, b: Uint8Array): number {
-  const mean = (v: Uint8Array) => v.reduce((s, x) => s + x, 0) / v.length;
-  const [ma, mb] = [mean(a), mean(b)];
-  let ab = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    ab += (a[i] - ma) * (b[i] - mb);
-    aa += (a[i] - ma) ** 2;
-    bb += (b[i] - mb) ** 2;
-  }
-  return ab / Math.sqrt(aa * bb);
-}
 
 /** The try-it page (GET /) in real Chromium against the real service, and `ferops predict --out` beside it. */
 describe('inference try-it page', () => {

@@ -34,7 +34,7 @@ describe('face detectors', () => {
   for (const name of DETECTOR_NAMES) {
     it(`when the ${name} detector searches a real portrait, then it answers the one face in full-size pixels`, async () => {
       const setup = faceSetup(loadConfig({ faceDetector: name }));
-      const detector = await loadDetector(setup.detector, loadCascades(setup.cascadeDir));
+      const detector = await loadDetector(setup.detector, () => loadCascades(setup.cascadeDir));
       try {
         const img = await decodeGray(readFileSync(getPhotos().graceHopper), 40e6);
         const found = await detector.detect(img);
@@ -51,7 +51,7 @@ describe('face detectors', () => {
 
   it('when a setup names a detector that is not registered, then loading fails naming the known ones', async () => {
     const stale = { name: 'dlib', options: {} } as unknown as DetectorSettings;
-    await assert.rejects(async () => loadDetector(stale, loadCascades(loadConfig({}).cascadeDir)), new RegExp(`unknown face detector "dlib": one of ${DETECTOR_NAMES.join(', ')}`));
+    await assert.rejects(async () => loadDetector(stale, () => loadCascades(loadConfig({}).cascadeDir)), new RegExp(`unknown face detector "dlib": one of ${DETECTOR_NAMES.join(', ')}`));
   });
 
 });

@@ -64,10 +64,18 @@ describe('face finder', () => {
     }
   });
 
-  it('when the cascade dir is wrong, then creating the pool fails with a message naming FEROPS_CASCADE_DIR', async () => {
-    const bad = { ...setup, cascadeDir: '/nonexistent/cascades' };
+  it('when the cascade dir is wrong, then creating a Haar pool fails with a message naming FEROPS_CASCADE_DIR; the CNN, which aligns on landmarks, does not need it', async () => {
+    const bad = { ...setupWith({ faceDetector: 'haar' }), cascadeDir: '/nonexistent/cascades' };
     await assert.rejects(createFaceFinder(bad, 1), /FEROPS_CASCADE_DIR/);
     await assert.rejects(createFaceFinder(bad, 0), /FEROPS_CASCADE_DIR/);
+    const cnn = await createFaceFinder({ ...setup, cascadeDir: '/nonexistent/cascades' }, 0);
+    try {
+      const { faces } = await cnn.find(await decodeGray(readFileSync(getPhotos().graceHopper), 40e6), true);
+      assert.equal(faces.length, 1);
+      assert.equal(faces[0].alignment.method, 'landmarks');
+    } finally {
+      await cnn.close();
+    }
   });
 
   it('when the detector model is missing, then start-up fails saying how to make it, and Haar does not need it', async () => {

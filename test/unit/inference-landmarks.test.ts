@@ -8,6 +8,7 @@ import { decodeGray } from '../../services/inference/runtime/decode';
 import { closeFaceEngine, createFaceEngine, faceSetup, findFaces } from '../../services/inference/runtime/faces';
 import { type FacePoints, landmarkConfidence, loadLandmarkNet } from '../../services/inference/runtime/landmarks';
 import { labelsFor, photoLabels, rotatePhoto } from '../helpers/photo-labels';
+import { correlation } from '../helpers/pixels';
 
 /** An upright frontal face's five points, eyes 40 px apart, in a 100 px box. */
 const upright: FacePoints = { leftEye: [30, 40], rightEye: [70, 40], nose: [50, 60], mouthLeft: [36, 78], mouthRight: [64, 78] };
@@ -16,21 +17,6 @@ const turn = (p: FacePoints, deg: number): FacePoints => {
   const t = ([x, y]: [number, number]): [number, number] => [50 + (x - 50) * Math.cos(r) - (y - 50) * Math.sin(r), 50 + (x - 50) * Math.sin(r) + (y - 50) * Math.cos(r)];
   return { leftEye: t(p.leftEye), rightEye: t(p.rightEye), nose: t(p.nose), mouthLeft: t(p.mouthLeft), mouthRight: t(p.mouthRight) };
 };
-
-function correlation(a: Uint8Array, b: Uint8Array): number {
-  const n = a.length;
-  const ma = a.reduce((s, v) => s + v, 0) / n;
-  const mb = b.reduce((s, v) => s + v, 0) / n;
-  let ab = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < n; i++) {
-    ab += (a[i] - ma) * (b[i] - mb);
-    aa += (a[i] - ma) ** 2;
-    bb += (b[i] - mb) ** 2;
-  }
-  return ab / Math.sqrt(aa * bb);
-}
 
 describe('landmark alignment: pure parts', () => {
   it('when points are a rotated, scaled, shifted copy, then the similarity fit recovers that transform exactly', () => {

@@ -22,10 +22,10 @@ CONVERTER_DIR = REPO / "infra" / "face-detector"
 WEIGHTS = REPO / "node_modules" / "@vladmandic" / "face-api" / "model"
 
 
-def _converter():
+def _converter(name: str = "convert_landmarks"):
     sys.path.insert(0, str(CONVERTER_DIR))  # convert_landmarks imports its sibling convert.py
     try:
-        spec = importlib.util.spec_from_file_location("convert_landmarks", CONVERTER_DIR / "convert_landmarks.py")
+        spec = importlib.util.spec_from_file_location(name, CONVERTER_DIR / f"{name}.py")
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         return module
@@ -68,7 +68,7 @@ def test_converted_landmark_net_matches_an_independent_reference(tmp_path):
     conv = _converter()
     out = tmp_path / "face_landmark_68.onnx"
     assert conv.main(["convert_landmarks.py", str(WEIGHTS), str(out)]) == 0
-    weights = {k: torch.tensor(v, dtype=torch.float64) for k, v in conv.load_weights(str(WEIGHTS), conv.MODEL).items()}
+    weights = {k: torch.tensor(v, dtype=torch.float64) for k, v in _converter("convert").load_weights(str(WEIGHTS), conv.MODEL).items()}
     rng = np.random.default_rng(0)
     # A smooth blob plus noise, 3 crops at once: the batch dimension must be free.
     yy, xx = np.mgrid[0:112, 0:112]

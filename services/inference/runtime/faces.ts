@@ -24,7 +24,7 @@ export type { Box } from './detectors/detector';
 export interface FaceSetup {
   cascadeDir: string;
   detector: DetectorSettings;
-  /** In-plane tilts (degrees) the eye search tries when the detector's hint finds no pair. */
+  /** In-plane tilts (degrees) the Haar eye search tries when the detector's hint finds no pair; unused with landmarks. */
   eyeTilts: number[];
   /** The landmark net that aligns the CNN detector's faces; absent with Haar, which keeps its eye cascades. */
   landmarkModel?: string;
@@ -42,9 +42,10 @@ export function faceSetup(config: DetectConfig & { cascadeDir: string; faceDetec
   };
 }
 
-/** One thread's loaded detector, cascades and (with the CNN detector) landmark net. */
+/** One thread's loaded detector, its cascades (Haar only) and (with the CNN detector) landmark net. */
 export interface FaceEngine {
-  cascades: Cascades;
+  /** The thread's Haar cascades, loaded on first use: the CNN's faces align on landmarks and never need them. */
+  cascades: () => Cascades;
   /** In-plane tilts (degrees) the eye search tries when the detector's hint finds no pair. */
   eyeTilts: number[];
   detector: FaceDetector;
@@ -52,7 +53,7 @@ export interface FaceEngine {
 }
 
 export async function createFaceEngine(setup: FaceSetup): Promise<FaceEngine> {
-  const cascades = loadCascades(setup.cascadeDir);
+  const cascades = () => loadCascades(setup.cascadeDir); // cached per thread after the first call
   const detector = await loadDetector(setup.detector, cascades);
   try {
     const landmarks = setup.landmarkModel ? await loadLandmarkNet(setup.landmarkModel) : undefined;
@@ -157,7 +158,7 @@ export async function findFaces(img: GrayImage, engine: FaceEngine, detect: bool
         // Whole-image mode: the caller already cropped the face, so no margin is added around it.
         if (!detect) return { box, alignment: NO_ALIGNMENT, pixels: cropWarp(gray, boxTransform(box, 0, 0), track) };
         if (points) return { box, ...alignOnLandmarks(gray, box, points[i], track) };
-        const eyes = alignEyes(gray, box, hintDeg, engine.eyeTilts, engine.cascades, track);
+        const eyes = alignEyes(gray, box, hintDeg, engine.eyeTilts, engine.cascades(), track);
         const alignment: Alignment =
           eyes.eyesFound === 2 ? { ...eyes, method: 'eyes', confidence: 1, eyes: null } : { ...NO_ALIGNMENT, eyesFound: eyes.eyesFound };
         return { box, alignment, pixels: cropWarp(gray, boxTransform(box, alignment.angleDeg, MARGIN), track) };
@@ -188,9 +189,8 @@ const roundPoint = ([x, y]: Point): Point => [Math.round(x * 10) / 10, Math.roun
 
 /**
  * Eyes at the detector's hint first; when a pair is not found there, at the other `tilts` too (the eye cascade
- * misses eyes tilted by more than ~15 degrees, and the CNN gives no tilt hint). On the test photos that finds both
- * eyes in more of the CNN's faces, for a small cost per extra tilt
- * (docs/inference.md#design-measurements-moved-from-code-comments).
+ * misses eyes tilted by more than ~15 degrees, and a face Haar found upright may still lean). That finds both eyes
+ * in more faces, for a small cost per extra tilt (docs/inference.md#design-measurements-moved-from-code-comments).
  */
 function alignEyes(gray: CvMat, box: Box, hintDeg: number, tilts: number[], cascades: Cascades, track: Track): { angleDeg: number; eyesFound: number } {
   let best = findEyes(gray, box, hintDeg, cascades, track);
@@ -216,8 +216,8 @@ function findEyes(gray: CvMat, box: Box, hintDeg: number, cascades: Cascades, tr
   m[2] += EYE_PATCH / 2 - cx;
   m[5] += EYE_PATCH / 2 - cy;
   const patch = warp(gray, m, EYE_PATCH, EYE_PATCH, track);
-  // No histogram equalisation here (unlike the face pass): on the test photos it amplified glasses and brows
-  // into the eye cascade's way, finding both eyes in 15 of 23 faces instead of 18.
+  // No histogram equalisation here (unlike the face pass): it amplifies glasses and brows into the eye cascade's
+  // way (docs/inference.md#design-measurements-moved-from-code-comments).
   const upper: CvMat = track(patch.roi(new c.Rect(0, 0, EYE_PATCH, Math.round(EYE_PATCH * 0.6))));
   let best = { residual: 0, eyesFound: 0 };
   for (const cascade of [cascades.eye, cascades.eyeglasses]) {

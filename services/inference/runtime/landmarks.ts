@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
+import { apply, invert } from './affine';
 import { boxTransform, cropWarp, grayMat } from './crop';
 import { withMats } from './cv';
 import type { GrayImage } from './decode';
@@ -60,10 +61,9 @@ export async function loadLandmarkNet(modelFile: string): Promise<LandmarkNet> {
 
 const mean = (pts: Point[]): Point => [pts.reduce((a, p) => a + p[0], 0) / pts.length, pts.reduce((a, p) => a + p[1], 0) / pts.length];
 
-/** The five alignment points of one face, from its 68 points in [0, 1] of the square crop `square` (photo pixels). */
-export function facePoints(points: Point[], square: Box): FacePoints {
+/** The five alignment points of one face, from its 68 points in [0, 1] of its crop; `toPhoto` maps those to photo pixels. */
+export function facePoints(points: Point[], toPhoto: (p: Point) => Point): FacePoints {
   if (points.length !== POINTS) throw new Error(`expected ${POINTS} landmarks, got ${points.length}`);
-  const toPhoto = ([x, y]: Point): Point => [square.x + x * square.width, square.y + y * square.height];
   return {
     leftEye: toPhoto(mean(points.slice(36, 42))),
     rightEye: toPhoto(mean(points.slice(42, 48))),
@@ -116,30 +116,29 @@ export async function locateLandmarks(img: GrayImage, boxes: Box[], net: Landmar
   const side = LANDMARK_INPUT;
   const plane = side * side;
   const crops = new Float32Array(2 * boxes.length * plane);
+  const transforms = boxes.map((box) => boxTransform(box, 0, 0, side));
   withMats((track) => {
     const gray = grayMat(img, track);
-    boxes.forEach((box, i) => {
-      const crop = cropWarp(gray, boxTransform(box, 0, 0, side), track, side);
+    transforms.forEach((m, i) => {
+      const crop = cropWarp(gray, m, track, side);
       crops.set(crop, 2 * i * plane);
       const mirror = crops.subarray((2 * i + 1) * plane, (2 * i + 2) * plane);
       for (let y = 0; y < side; y++) for (let x = 0; x < side; x++) mirror[y * side + x] = crop[y * side + side - 1 - x];
     });
   });
   const points = await net.run(crops, 2 * boxes.length);
-  return boxes.map((box, i) => {
-    // The square boxTransform cut: the box's larger side, about its centre.
-    const boxSide = Math.max(box.width, box.height);
-    const square = { x: box.x + box.width / 2 - boxSide / 2, y: box.y + box.height / 2 - boxSide / 2, width: boxSide, height: boxSide };
-    const direct = facePoints(points[2 * i], square);
+  return transforms.map((m, i) => {
+    const back = invert(m);
+    const toPhoto = ([x, y]: Point): Point => apply(back, x * side, y * side);
+    const direct = facePoints(points[2 * i], toPhoto);
     // Mirror pixel x came from x' = side - 1 - x, so a point at fraction f of the mirror is at (side - 1) / side - f.
-    const mirrored = facePoints(points[2 * i + 1].map(([x, y]): Point => [(side - 1) / side - x, y]), square);
-    const mean = (a: Point, b: Point): Point => [(a[0] + b[0]) / 2, (a[1] + b[1]) / 2];
+    const mirrored = facePoints(points[2 * i + 1].map(([x, y]): Point => [(side - 1) / side - x, y]), toPhoto);
     return {
-      leftEye: mean(direct.leftEye, mirrored.rightEye),
-      rightEye: mean(direct.rightEye, mirrored.leftEye),
-      nose: mean(direct.nose, mirrored.nose),
-      mouthLeft: mean(direct.mouthLeft, mirrored.mouthRight),
-      mouthRight: mean(direct.mouthRight, mirrored.mouthLeft),
+      leftEye: mean([direct.leftEye, mirrored.rightEye]),
+      rightEye: mean([direct.rightEye, mirrored.leftEye]),
+      nose: mean([direct.nose, mirrored.nose]),
+      mouthLeft: mean([direct.mouthLeft, mirrored.mouthRight]),
+      mouthRight: mean([direct.mouthRight, mirrored.mouthLeft]),
     };
   });
 }

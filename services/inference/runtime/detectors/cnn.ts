@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
+import { grayMat } from '../crop';
 import { cv, type CvMat, withMats } from '../cv';
 import type { GrayImage } from '../decode';
 import type { Box, DetectorKind, FaceDetector } from './detector';
@@ -97,8 +98,7 @@ export function letterbox(img: GrayImage, maxSide: number): { data: Float32Array
   const data = new Float32Array(width * height);
   withMats((track) => {
     const c = cv();
-    const src: CvMat = track(new c.Mat(img.height, img.width, c.CV_8UC1));
-    src.data.set(img.data);
+    const src = grayMat(img, track);
     const dst: CvMat = track(new c.Mat());
     // INTER_AREA averages when shrinking (no aliasing); it is bilinear-like when enlarging.
     c.resize(src, dst, new c.Size(w, h), 0, 0, scale < 1 ? c.INTER_AREA : c.INTER_LINEAR);

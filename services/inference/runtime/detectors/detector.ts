@@ -33,9 +33,9 @@ export interface DetectConfig {
 
 /**
  * A kind of detector: which config keys it reads (into its own plain-data options, which cross to worker threads)
- * and how a thread loads it (with that thread's cascades, which Haar searches with).
+ * and how a thread loads it (`cascades` loads that thread's Haar cascades, for a detector that searches with them).
  */
 export interface DetectorKind<Options> {
   options(config: DetectConfig): Options;
-  load(options: Options, cascades: Cascades): Promise<FaceDetector>;
+  load(options: Options, cascades: () => Cascades): Promise<FaceDetector>;
 }

@@ -1,4 +1,5 @@
 import { apply, invert, rotation, type Track, warp } from '../affine';
+import { grayMat } from '../crop';
 import { type Cascades, cv, type CvMat, type CvRect, cvError, withMats } from '../cv';
 import type { GrayImage } from '../decode';
 import type { Box, Detection, DetectorKind } from './detector';
@@ -27,7 +28,10 @@ const TUNED = { scaleFactor: 1.2, minNeighbors: 5, minFaceSide: 34, rotatedMinFa
 
 export const haarDetector: DetectorKind<HaarOptions> = {
   options: (c) => ({ maxSide: c.detectMaxSide, angles: c.detectAngles, ...TUNED }),
-  load: async (opts, cascades) => ({ detect: async (img) => detectHaar(img, cascades, opts), close: async () => undefined }),
+  load: async (opts, cascades) => {
+    const loaded = cascades(); // at load, so a bad FEROPS_CASCADE_DIR fails start-up
+    return { detect: async (img) => detectHaar(img, loaded, opts), close: async () => undefined };
+  },
 };
 
 /**
@@ -39,12 +43,7 @@ export const haarDetector: DetectorKind<HaarOptions> = {
  */
 function detectHaar(img: GrayImage, cascades: Cascades, opts: HaarOptions): Detection[] {
   try {
-    return withMats((track) => {
-      const c = cv();
-      const gray: CvMat = track(new c.Mat(img.height, img.width, c.CV_8UC1));
-      gray.data.set(img.data);
-      return detectBoxes(gray, cascades, opts, track);
-    });
+    return withMats((track) => detectBoxes(grayMat(img, track), cascades, opts, track));
   } catch (err) {
     throw cvError(err);
   }

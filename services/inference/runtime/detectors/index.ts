@@ -22,7 +22,7 @@ export function detectorSettings(name: DetectorName, config: DetectConfig): Dete
   return { name, options: kind.options(config) } as DetectorSettings;
 }
 
-export function loadDetector({ name, options }: DetectorSettings, cascades: Cascades): Promise<FaceDetector> {
+export function loadDetector({ name, options }: DetectorSettings, cascades: () => Cascades): Promise<FaceDetector> {
   const kind: DetectorKind<unknown> | undefined = DETECTORS[name];
   if (!kind) throw new Error(`unknown face detector "${name}": one of ${DETECTOR_NAMES.join(', ')}`);
   return kind.load(options, cascades);
