@@ -36,6 +36,14 @@ export interface ModelSourceOptions {
 
 const REGISTRY_URI = /^models:\/([A-Za-z0-9][\w.-]*)(?:\/(\d+)|@([A-Za-z][\w-]*))$/;
 
+/** `models:/<name>/<version>` or `models:/<name>@<alias>` taken apart; null for anything else. */
+export function parseRegistrySource(source: string): RegistrySource | null {
+  const m = REGISTRY_URI.exec(source);
+  if (!m) return null;
+  return m[3] === undefined ? { name: m[1], version: m[2] } : { name: m[1], alias: m[3] };
+}
+type RegistrySource = { name: string; version: string; alias?: undefined } | { name: string; alias: string; version?: undefined };
+
 export function createModelSource(opts: ModelSourceOptions) {
   return {
     async resolve(source: string): Promise<ResolvedSource> {
@@ -70,13 +78,13 @@ async function fromLocal(source: string, roots: string[]): Promise<ResolvedSourc
 }
 
 async function fromRegistry(source: string, opts: ModelSourceOptions): Promise<ResolvedSource> {
-  const m = REGISTRY_URI.exec(source);
-  if (!m) throw new AppError(400, 'invalid_source', 'registry sources look like models:/<name>/<version> or models:/<name>@<alias>');
-  const [, name, pinned, alias] = m;
+  const parsed = parseRegistrySource(source);
+  if (!parsed) throw new AppError(400, 'invalid_source', 'registry sources look like models:/<name>/<version> or models:/<name>@<alias>');
+  const { name } = parsed;
   const client = opts.registry();
   let mv: { version: string; tags?: { key: string; value: string }[] } | null;
   try {
-    mv = alias ? await client.getModelVersionByAlias(name, alias) : await client.getModelVersion(name, pinned);
+    mv = parsed.alias !== undefined ? await client.getModelVersionByAlias(name, parsed.alias) : await client.getModelVersion(name, parsed.version);
   } catch (err) {
     throw registryError(source, err);
   }

@@ -1,4 +1,5 @@
 import type { ServiceContext } from '../context';
+import { parseRegistrySource } from '../runtime/model-source';
 import type { SlotName } from '../runtime/slots';
 
 /** What anyone may read about the deployment: versions, traffic split, links. No sources, paths or checksums. */
@@ -21,9 +22,6 @@ export interface PublicStatus {
     mlflow: string | null;
   };
 }
-
-/** `models:/<name>/<version>`, the form registry sources take (lib/inference-admin/desired-state.ts). */
-const REGISTRY_VERSION = /^models:\/([^/@]+)\/(\d+)$/;
 
 export function publicStatus(ctx: ServiceContext): PublicStatus {
   const { temporalUiUrl, mlflowUiUrl } = ctx.config;
@@ -53,8 +51,9 @@ function slot(ctx: ServiceContext, name: SlotName): PublicSlot | null {
 }
 
 function registryVersion(ctx: ServiceContext, name: SlotName): { name: string; version: string } | null {
-  const match = REGISTRY_VERSION.exec(ctx.slots.get(name)?.info.source ?? '');
-  return match ? { name: match[1], version: match[2] } : null;
+  // Only a pinned version has a page of its own in the MLflow UI (the fleet's desired state always pins one).
+  const parsed = parseRegistrySource(ctx.slots.get(name)?.info.source ?? '');
+  return parsed?.version ? { name: parsed.name, version: parsed.version } : null;
 }
 
 const trim = (url: string) => url.replace(/\/+$/, '');
