@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { trainerCommand, trainerExitCode, trainerNproc } from '../../activities/train/launch';
-import { EXIT_INTERRUPTED } from '../../activities/train/trainer-events';
+import { EXIT_CODE_OF_ERROR, EXIT_INTERRUPTED } from '../../activities/train/trainer-events';
+import { TRAINER_DIR } from '../../lib/paths';
 
 const base = { python: '/venv/bin/python', configPath: '/runs/w1/train/trainer-config.json' };
 
@@ -49,6 +52,13 @@ describe('exit status under torchrun', () => {
     assert.equal(trainerExitCode(2, 1, { error: { code: 'parity_failed' }, interrupted: false }), 3);
     assert.equal(trainerExitCode(2, 1, { error: { code: 'internal' }, interrupted: false }), 1);
     assert.equal(trainerExitCode(2, 1, { interrupted: true }), EXIT_INTERRUPTED);
+  });
+
+  it("when an error code maps to a status here, then it is the one the trainer's errors.py exits with", () => {
+    const errors = readFileSync(join(TRAINER_DIR, 'ferops_trainer', 'errors.py'), 'utf8');
+    const pythonTable = /^EXIT_CODES = (\{.*\})$/m.exec(errors);
+    assert.ok(pythonTable, 'errors.py defines EXIT_CODES on one line');
+    assert.deepEqual(EXIT_CODE_OF_ERROR, JSON.parse(pythonTable[1]));
   });
 
   it('when there is no event to go by, success, a signal or a single process, then the status is kept', () => {

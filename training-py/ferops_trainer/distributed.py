@@ -4,13 +4,12 @@ loop needs. With one process every helper is a no-op, so the single-process path
 from __future__ import annotations
 
 import ctypes
-import dataclasses
 import logging
 import os
 import signal
 import sys
 from dataclasses import dataclass
-from typing import Mapping, Optional
+from typing import Mapping
 
 import torch
 import torch.distributed as torch_dist
@@ -27,7 +26,6 @@ class Dist:
     world_size: int = 1
     local_rank: int = 0
     local_world_size: int = 1
-    device: Optional[torch.device] = None  # where collective tensors live (CUDA for nccl); set by init()
 
     @property
     def enabled(self) -> bool:
@@ -66,17 +64,17 @@ def _die_with_launcher() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def init(d: Dist, device: torch.device) -> Dist:
-    """Joins the process group (nccl on CUDA, gloo on CPU); returns `d` with the collective device set."""
+def init(d: Dist, device: torch.device) -> None:
+    """Joins the process group: gradients (CUDA tensors) go through nccl, the loop's flags and sums (CPU
+    tensors) through gloo, so that agreeing on them never waits for the GPU's queue to drain."""
     if not d.enabled:
-        return d
+        return
     _die_with_launcher()
     if device.type == "cuda":
-        torch_dist.init_process_group("nccl", device_id=device)
+        torch_dist.init_process_group("cpu:gloo,cuda:nccl", device_id=device)
     else:
         torch_dist.init_process_group("gloo")
     log.info("rank %d of %d joined the process group on %s", d.rank, d.world_size, device)
-    return dataclasses.replace(d, device=device)
 
 
 def shutdown(d: Dist) -> None:
@@ -93,7 +91,7 @@ def all_sum(d: Dist, values: list[float]) -> list[float]:
     """Element-wise sum over ranks, in float64 so that sample counts and loss sums stay exact enough."""
     if not d.enabled:
         return values
-    t = torch.tensor(values, dtype=torch.float64, device=d.device)
+    t = torch.tensor(values, dtype=torch.float64)
     torch_dist.all_reduce(t, op=torch_dist.ReduceOp.SUM)
     return t.tolist()
 
@@ -102,7 +100,7 @@ def any_rank(d: Dist, flag: bool) -> bool:
     """True on every rank if it is true on any: ranks must agree to stop at the same optimizer step."""
     if not d.enabled:
         return flag
-    t = torch.tensor([1 if flag else 0], dtype=torch.int32, device=d.device)
+    t = torch.tensor([1 if flag else 0], dtype=torch.int32)
     torch_dist.all_reduce(t, op=torch_dist.ReduceOp.MAX)
     return bool(t.item())
 

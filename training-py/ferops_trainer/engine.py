@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import random
-import contextlib
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional

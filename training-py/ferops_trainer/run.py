@@ -85,7 +85,7 @@ class Run:
         self.rt = resolve_runtime(cfg.device, cfg.train.num_threads, self.dist.local_rank,
                                   self.dist.local_world_size)
         self.data = load_data(cfg.dataset_dir)
-        self.dist = distributed.init(self.dist, self.rt.device)
+        distributed.init(self.dist, self.rt.device)
         seed_everything(cfg.seed)
         if ckpt is not None:
             _check_compatible(ckpt, cfg, self.data, resume)
@@ -217,10 +217,10 @@ def run(cfg: RunConfig, events: EventWriter, resume: Optional[str] = None,
     started = time.perf_counter()
     os.makedirs(cfg.output_dir, exist_ok=True)
     dist = distributed.from_env()
-    try:
-        code = Run(cfg, events if dist.is_main else SilentEvents(), should_stop, dist).execute(resume)
-    finally:
-        distributed.shutdown(dist)
+    code = Run(cfg, events if dist.is_main else SilentEvents(), should_stop, dist).execute(resume)
+    # Not on an exception: a failed rank keeps its connections until it has reported the error and exits, so the
+    # others' lost-connection errors come after its report (the first error event names the cause).
+    distributed.shutdown(dist)
     log.info("run finished with code %d in %.1f s", code, time.perf_counter() - started)
     return code
 

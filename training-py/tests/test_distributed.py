@@ -1,9 +1,9 @@
 """The trainer under torchrun with DistributedDataParallel: 2 processes on CPU with the gloo backend.
 
 Two processes compute what one does up to float rounding (the gradient of a batch is summed from two halves, the
-validation loss from two shards), so their final metrics agree within tolerances that allow for that rounding:
-measured differences are ~1e-7 in val_loss and none in accuracy; the bounds below let a few faces that sit on a
-decision boundary flip, and the loss move by far more than rounding ever did.
+validation loss from two shards), so their final metrics agree within tolerances that allow for that rounding on
+any CPU and seed: a few faces on a decision boundary may flip, and the loss may move orders of magnitude more than
+rounding does (measured in training-py/README.md, "Several processes").
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ from synthetic import write_dataset
 NPROC = 2
 VAL_FACES, TEST_FACES = 97, 96  # an odd validation split: the two shards differ in size
 FLIPS = 3  # faces whose prediction may change side
-LOSS_TOL = 0.02
+# Far above float rounding, yet below what a rank weighing its share by sample count instead of class weight moves
+# the loss (both measured in training-py/README.md, "Several processes").
+LOSS_TOL = 3e-4
 HANG_GUARD_S = 600  # only catches a hang: on a loaded 2-core machine a 2-process run can take minutes
 # One thread per rank, and the same for the one-process reference: 2 ranks on a 2-core machine must not thrash.
 SECTIONS = {"train": {"epochs": 2, "num_threads": 1}, "export": {"int8": False}}
