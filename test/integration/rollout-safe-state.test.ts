@@ -86,10 +86,13 @@ describe('canaryRollout ends in a safe state: real service, registry and a netwo
         const handle = await temporal.client.workflow.start(canaryRollout, {
           taskQueue, workflowId: `safe-state-cut-${randomUUID()}`, args: [{ modelName: NAME, version: versions.candidate, rollout }],
         });
-        // The service's own state, not the rollout's (that is set before its setTraffic call has landed).
-        await waitFor('the service to send the canary 25% of traffic', async () => {
+        // The service's own state, not the rollout's (that is set before its setTraffic call has landed), and the
+        // step's setTraffic finished: it confirms the replica through the proxy, so a cut before its next poll
+        // would leave the step itself waiting out its retries instead of the window's readStats.
+        await waitFor('the service to send the canary 25% of traffic, and the step to complete', async () => {
           const s = await serviceState().catch(() => undefined);
-          return s?.canary?.version === versions.candidate && s.traffic.canaryWeight === 25;
+          if (s?.canary?.version !== versions.candidate || s.traffic.canaryWeight !== 25) return false;
+          return pendingAttempts((await handle.describe()).raw.pendingActivities, 'setTraffic') === 0;
         }, 120_000);
         await proxy.cut();
         const cutAt = Date.now();
