@@ -52,7 +52,13 @@ export async function createContext(config: InferenceConfig): Promise<ServiceCon
     }),
     feedback,
     faces: await createFaceFinder(faceSetup(config), config.cvWorkers),
-    sessionOptions: { threads: config.ortThreads, batchMax: config.batchMax, batchWaitMs: config.batchWaitMs, variant: config.modelVariant },
+    sessionOptions: {
+      threads: config.ortThreads,
+      batchMax: config.batchMax,
+      batchWaitMs: config.batchWaitMs,
+      variant: config.modelVariant,
+      onBatch: (faces) => metrics.batchFaces.observe(faces),
+    },
     modelSource: createModelSource({ modelDirs: config.modelDirs, cacheDir: config.modelCacheDir, registry: () => mlflowRegistry(config.mlflowUrl) }),
     adminLock: <T>(fn: () => Promise<T>): Promise<T> => {
       const run = chain.then(fn, fn);

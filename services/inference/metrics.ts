@@ -36,6 +36,12 @@ export function createMetrics() {
       buckets: [0, 1, 2, 3, 5, 8, 13],
       registers: [registry],
     }),
+    batchFaces: new Histogram({
+      name: 'ferops_inference_batch_faces',
+      help: 'Faces per onnxruntime run (the micro-batcher joins concurrent requests)',
+      buckets: [1, 2, 4, 8, 16, 32],
+      registers: [registry],
+    }),
     predictions: new Counter({
       name: 'ferops_inference_predictions_total',
       help: 'Predicted faces by class and slot',

@@ -103,6 +103,8 @@ describe('inference service: predict', () => {
     assert.match(metrics, /ferops_inference_no_face_total [1-9]/);
     assert.match(metrics, /ferops_inference_confidence_bucket/);
     assert.match(metrics, /ferops_inference_faces_per_image_bucket/);
+    // Every face above went through a batch: the batch-size histogram counts at least one run.
+    assert.match(metrics, /ferops_inference_batch_faces_count [1-9]/);
   });
 
   it('when an unknown route is called, then it is a 404 JSON error', async () => {

@@ -36,6 +36,8 @@ export interface SessionOptions {
   batchMax: number;
   batchWaitMs: number;
   variant: 'fp32' | 'int8';
+  /** Told the size of every batch run (the service's batch-size histogram: whether batching happens at all). */
+  onBatch?: (faces: number) => void;
 }
 
 /** Batches below this many faces run on the HTTP thread for a small model (see LoadedModel). */
@@ -58,7 +60,7 @@ export class LoadedModel {
     private readonly inline: ort.InferenceSession | undefined,
     worker: SessionWorker,
     private readonly threads: number,
-    opts: SessionOptions,
+    private readonly opts: SessionOptions,
   ) {
     this.worker = Promise.resolve(worker);
     this.batcher = new Batcher((pixels, batch) => this.run(pixels, batch), opts.batchMax, opts.batchWaitMs);
@@ -71,6 +73,7 @@ export class LoadedModel {
   }
 
   private async run(pixels: Float32Array, batch: number): Promise<Float32Array[]> {
+    this.opts.onBatch?.(batch);
     const logits =
       this.inline && batch < INLINE_MAX_BATCH
         ? await classify(this.inline, pixels, batch)
