@@ -2,11 +2,13 @@
  * Benchmark models both HTTP benches share, built reproducibly by bench/bench_models.py through the trainer's own
  * build_model + export_onnx (random weights: the speed of a dense ViT does not depend on their values):
  *   demo    - the "tiny" preset, the architecture `npm run demo` trains (48 px, patch 8, 3 layers)
+ *   vit-s16 - the "small" preset, ViT-S/16 at 224 px
  *   vit-b16 - the "base" preset, ViT-B/16 at 224 px
+ * Each dir holds model.onnx and model.int8.onnx (the trainer's quantize_int8), so FEROPS_MODEL_VARIANT=int8 serves it.
  * Cached under ~/.cache/ferops/bench-models/<name>/<hash>, the hash covering everything that shapes the graph
  * (the builder, the trainer's model/export code, the Python lock, size, seed, opset), so a trainer change
  * rebuilds and an unchanged one costs nothing.
- *   node --import tsx bench/bench-models.ts [demo|vit-b16 ...]   # prints the model dirs
+ *   node --import tsx bench/bench-models.ts [demo|vit-s16|vit-b16 ...]   # prints the model dirs
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -17,6 +19,7 @@ import { PYTHON_LOCK, REPO_ROOT, TRAINER_DIR, pythonBin } from '../lib/paths';
 
 export const BENCH_MODELS = {
   demo: { size: 'tiny', label: 'demo ViT (tiny preset, 48 px), random weights' },
+  'vit-s16': { size: 'small', label: 'ViT-S/16 (small preset, 224 px), random weights' },
   'vit-b16': { size: 'base', label: 'ViT-B/16 (base preset, 224 px), random weights' },
 } as const;
 export type BenchModelName = keyof typeof BENCH_MODELS;
@@ -32,12 +35,13 @@ export function benchModelKey(name: BenchModelName): string {
   return h.digest('hex').slice(0, 12);
 }
 
-/** The model dir for `name`, built on first use (seconds for demo, ~1 min for ViT-B/16 on 2 cores). */
+/** The model dir for `name`, built on first use (seconds for demo, about a minute for ViT-B/16 on 2 cores). */
 export function benchModel(name: BenchModelName): string {
   if (!(name in BENCH_MODELS)) throw new Error(`unknown bench model "${name}"; one of ${Object.keys(BENCH_MODELS).join(', ')}`);
   const root = process.env.FEROPS_CACHE_DIR ?? join(homedir(), '.cache', 'ferops');
   const dir = join(root, 'bench-models', name, benchModelKey(name));
-  if (existsSync(join(dir, 'model.onnx'))) return dir;
+  // Both variants must be there: the model ladder serves each.
+  if (existsSync(join(dir, 'model.onnx')) && existsSync(join(dir, 'model.int8.onnx'))) return dir;
   // Build beside the final path and rename, so an interrupted build never looks like a cached model.
   const tmp = `${dir}.tmp-${process.pid}`;
   mkdirSync(tmp, { recursive: true });

@@ -4,8 +4,10 @@
 
 The architecture comes from `build_model` (the named preset, as `npm run demo` trains "tiny") and the graph from
 `export_onnx`, so the ONNX file is exactly what serving gets from a trained run: only the weight values differ,
-and the speed of a dense ViT does not depend on them. `labels.json` and `preprocess.json` are written as the
-trainer writes them. No int8 model, no metrics.json: the benches load model.onnx only.
+and the speed of a dense ViT does not depend on them. `model.int8.onnx` comes from the trainer's own
+`quantize_int8`, unconditionally: the trainer's agreement gate needs validation images, and the model ladder bench
+measures agreement itself. `labels.json` and `preprocess.json` are written as the trainer writes them; no
+metrics.json.
 Prints one JSON line with the written paths.
 """
 
@@ -22,7 +24,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "training-py"))
 import torch  # noqa: E402
 
 from ferops_trainer.config import NAMED_SIZES, ModelConfig  # noqa: E402
-from ferops_trainer.export import export_onnx  # noqa: E402
+from ferops_trainer.export import export_onnx, quantize_int8  # noqa: E402
 from ferops_trainer.labels import LABELS  # noqa: E402
 from ferops_trainer.model import build_model  # noqa: E402
 from ferops_trainer.model_dir import _write_json, preprocess_spec  # noqa: E402
@@ -34,8 +36,10 @@ def write_bench_model(size: str, out_dir: str, seed: int, opset: int) -> dict[st
     torch.manual_seed(seed)  # random weights, but the same file for the same inputs
     model, spec = build_model(ModelConfig(base=size))
     os.makedirs(out_dir, exist_ok=True)
+    onnx = export_onnx(model, os.path.join(out_dir, "model.onnx"), opset)
     return {
-        "onnx": export_onnx(model, os.path.join(out_dir, "model.onnx"), opset),
+        "onnx": onnx,
+        "int8": quantize_int8(onnx, os.path.join(out_dir, "model.int8.onnx")),
         "labels": _write_json(os.path.join(out_dir, "labels.json"), list(LABELS)),
         "preprocess": _write_json(os.path.join(out_dir, "preprocess.json"), preprocess_spec(spec)),
     }

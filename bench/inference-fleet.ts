@@ -18,15 +18,14 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
-import sharp from 'sharp';
-import { getPhotos } from '../infra/photos';
+import { dirname, join } from 'node:path';
 import { startHaproxy } from '../infra/processes/haproxy';
 import { freePort, httpOk, type ManagedProcess } from '../infra/processes/managed-process';
 import { startNodeService } from '../infra/processes/node-service';
 import { INFERENCE_NODE_FLAGS } from '../services/inference/node-flags';
 import { defaultBenchModel } from './bench-models';
 import { autocannonRun } from './inference-http';
+import { benchPhoto } from './real-inputs';
 
 const CONCURRENCY = [8, 32];
 const ROUNDS = 3;
@@ -130,10 +129,7 @@ const settings = (t: Tuning) => `FEROPS_CV_WORKERS=${t.cvWorkers} FEROPS_ORT_THR
 async function main(): Promise<void> {
   const seconds = Number(process.argv[2] ?? 8);
   const model = defaultBenchModel();
-  const source = getPhotos().graceHopper;
-  // The photo cell of bench/inference-http.ts: the portrait at 480 px high, padded to 640x480.
-  const portrait = await sharp(readFileSync(source)).resize({ height: 480 }).toBuffer();
-  const photo = await sharp(portrait).resize(640, 480, { fit: 'contain', background: '#808080' }).jpeg({ quality: 90 }).toBuffer();
+  const photo = await benchPhoto();
 
   const root = mkdtempSync(join(tmpdir(), 'ferops-bench-fleet-'));
   const processes: ManagedProcess[] = [];
@@ -180,7 +176,7 @@ async function main(): Promise<void> {
 
     const haproxy = execFileSync('haproxy', ['-v'], { encoding: 'utf8' }).split('\n')[0];
     console.log(`# ${new Date().toISOString()}, load ${loadavg().map((x) => x.toFixed(2)).join(' ')}, ${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown CPU'})`);
-    console.log(`# ${seconds}s per cell, ${ROUNDS} rounds, model ${model.label}, photo ${basename(source)} 640x480 JPEG, POST /v1/predict (detect on)`);
+    console.log(`# ${seconds}s per cell, ${ROUNDS} rounds, model ${model.label}, photo grace_hopper.jpg padded to 640x480 JPEG, POST /v1/predict (detect on)`);
     console.log(`# ${haproxy}; node ${process.version} ${INFERENCE_NODE_FLAGS.join(' ')}; warm-up ${WARM_UP_S}s at concurrency 8 per configuration, ${warmUpFailed} failed`);
     for (const t of targets) console.log(`# ${t.name}: ${t.description}`);
     if (readFileSync('/proc/sys/kernel/sched_autogroup_enabled', 'utf8').trim() === '1') {

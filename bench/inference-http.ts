@@ -1,32 +1,33 @@
 /**
- * HTTP throughput of the inference service beside raw onnxruntime-node on the same model, in one run:
- *   node --import tsx bench/inference-http.ts [seconds=3]
- * The service runs as a child process (main.ts) so autocannon does not share its event loop. For concurrency
- * 1, 8 and 32 it measures: POST /v1/predict?detect=false on a 48x48 crop, POST /v1/predict on a 640x480 photo
- * with one face, and raw session.run() on one face (the same number of concurrent callers). It prints req/s,
- * latency and the ratio HTTP / raw. The model is the demo architecture (bench/bench-models.ts: the trainer's
- * "tiny" ViT with random weights) unless FEROPS_BENCH_MODEL names a dir. `crops` as the second argument skips the
- * photo cells (detection dominates them and they take most of the run).
- *
- * Beside them, bench/bare-ort-server.ts: the same crops through the least a Node HTTP server can do (read the body,
- * one session.run, answer JSON), as the ceiling of HTTP on this machine.
- *
- * Raw onnxruntime is measured twice: with default session options, batch 1 per call (what a plain user writes:
- * the ratio the issue's target is about), and with the service's own options (FEROPS_ORT_THREADS and
- * inter-op 1, read from the same environment), which isolates what the HTTP path costs from thread tuning.
+ * HTTP throughput of the inference service beside its like-for-like baselines, in one run:
+ *   node --import tsx bench/inference-http.ts [seconds=3] [rounds=3] [demo|vit-s16|vit-b16] [crops]
+ * The service runs as a child process (main.ts, its deployed node flags) so autocannon does not share its event
+ * loop. At concurrency 1, 8 and 32, in `rounds` interleaved rounds (bench/rounds.ts), it measures:
+ * - crop: POST /v1/predict?detect=false with the 24 real aligned face crops (bench/real-inputs.ts), in turn;
+ * - bare: the same bodies to bench/bare-ort-server.ts, node:http + one session.run per request and nothing else
+ *   (the ceiling of any Node HTTP server on this machine: at concurrency 1 HTTP, not inference, bounds a model
+ *   that classifies a face in under a millisecond);
+ * - raw 1: session.run on one real crop per call from `concurrency` callers, the service's own session options;
+ * - raw B: session.run on batches of B real crops from one caller, B the mean batch the service ran in a probe at
+ *   that concurrency (its ferops_inference_batch_faces histogram): the service's micro-batches against onnxruntime
+ *   running the same batches, so the ratio is the service's overhead, not batching against no batching;
+ * - photo: POST /v1/predict (detection on) with a 640x480 JPEG with one face (ferops only; `crops` skips it).
+ * Each headline is the median of the rounds with their range. The model is a bench model (bench/bench-models.ts,
+ * the trainer's own graphs with random weights), or FEROPS_BENCH_MODEL=<dir>.
  */
 import { spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import sharp from 'sharp';
 import { REPO_ROOT } from '../lib/paths';
-import { FACE_PIXELS } from '../lib/preprocess';
-import { getPhotos } from '../infra/photos';
+import { FACE_SIZE } from '../lib/labels';
+import { FACE_PIXELS, MODEL_INPUT_NAME } from '../lib/preprocess';
 import { INFERENCE_NODE_FLAGS } from '../services/inference/node-flags';
 import { ortSessionOptions, servingThreads } from '../lib/onnx/classifier-session';
-import { defaultBenchModel } from './bench-models';
+import { BENCH_MODELS, type BenchModelName, benchModel, defaultBenchModel } from './bench-models';
+import { benchPhoto, realCrops, realCropTensors } from './real-inputs';
+import { fmtSpread, interleaved, ratioSpread, spread } from './rounds';
 
 const CONCURRENCY = [1, 8, 32];
 
@@ -40,30 +41,52 @@ interface AutocannonResult {
 type AutocannonRun = Promise<AutocannonResult> & { on(event: 'response', fn: (client: unknown, status: number, bytes: number, ms: number) => void): void };
 const autocannon = require('autocannon') as (opts: Record<string, unknown>) => AutocannonRun;
 
-async function rawOrt(modelFile: string, concurrency: number, seconds: number, options: ort.InferenceSession.SessionOptions = {}): Promise<number> {
+/**
+ * Faces per second of session.run on batches of `batch` real crops (cycled), from `callers` concurrent callers,
+ * on one session with `options`.
+ */
+async function rawOrt(
+  modelFile: string,
+  options: ort.InferenceSession.SessionOptions,
+  crops: Float32Array[],
+  batch: number,
+  callers: number,
+  seconds: number,
+): Promise<number> {
   const session = await ort.InferenceSession.create(modelFile, options);
-  const input = new ort.Tensor('float32', new Float32Array(FACE_PIXELS).fill(0.5), [1, 1, 48, 48]);
-  for (let i = 0; i < 10; i++) await session.run({ pixels: input }); // first runs allocate; not part of the rate
+  const inputs = crops.map((_, i) => {
+    const data = new Float32Array(batch * FACE_PIXELS);
+    for (let b = 0; b < batch; b++) data.set(crops[(i + b) % crops.length], b * FACE_PIXELS);
+    return new ort.Tensor('float32', data, [batch, 1, FACE_SIZE, FACE_SIZE]);
+  });
+  for (let i = 0; i < 10; i++) await session.run({ [MODEL_INPUT_NAME]: inputs[i % inputs.length] }); // first runs allocate
   const start = performance.now();
   const end = start + seconds * 1000;
   let done = 0;
   await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() < end) {
-        await session.run({ pixels: input });
-        done++;
+    Array.from({ length: callers }, async (_, k) => {
+      for (let i = k; performance.now() < end; i++) {
+        await session.run({ [MODEL_INPUT_NAME]: inputs[i % inputs.length] });
+        done += batch;
       }
     }),
   );
   // Runs started before the deadline finish after it and are counted, so the rate is over the time they took: with
-  // ViT-B/16 at concurrency 32, dividing by `seconds` had counted ~6 req/s of runs that ended past the 5 s cell.
+  // ViT-B/16 at concurrency 32, dividing by `seconds` had counted runs that ended past the cell.
   const elapsedS = (performance.now() - start) / 1000;
   await session.release();
   return done / elapsedS;
 }
 
-/** The service as a child process, with the node flags it is deployed with unless `nodeFlags` says otherwise. */
-export async function startService(modelDir: string, nodeFlags: readonly string[] = INFERENCE_NODE_FLAGS): Promise<{ url: string; stop: () => Promise<void> }> {
+/**
+ * The service as a child process, with the node flags it is deployed with unless `nodeFlags` says otherwise;
+ * `env` adds to (or overrides) this process's environment for it, e.g. FEROPS_MODEL_VARIANT.
+ */
+export async function startService(
+  modelDir: string,
+  nodeFlags: readonly string[] = INFERENCE_NODE_FLAGS,
+  env: Record<string, string> = {},
+): Promise<{ url: string; stop: () => Promise<void> }> {
   // FEROPS_BENCH_PROFILE=<dir>: the service writes a V8 CPU profile there when it stops (open it in Chrome devtools).
   const profile = process.env.FEROPS_BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.FEROPS_BENCH_PROFILE] : [];
   // The service logs to a file, as in the stack (infra/processes): a pipe read by this process, which is busy
@@ -73,7 +96,7 @@ export async function startService(modelDir: string, nodeFlags: readonly string[
   const fd = openSync(logFile, 'a');
   const child = spawn(process.execPath, [...profile, ...nodeFlags, '--import', 'tsx', join(REPO_ROOT, 'services', 'inference', 'main.ts')], {
     cwd: REPO_ROOT,
-    env: { ...process.env, FEROPS_INFERENCE_PORT: '0', FEROPS_MODEL_DIRS: dirname(modelDir), FEROPS_STABLE_MODEL: modelDir },
+    env: { ...process.env, ...env, FEROPS_INFERENCE_PORT: '0', FEROPS_MODEL_DIRS: dirname(modelDir), FEROPS_STABLE_MODEL: modelDir },
     stdio: ['ignore', fd, 'inherit'],
   });
   closeSync(fd);
@@ -120,12 +143,14 @@ async function startBareServer(modelFile: string, threads: number): Promise<{ ur
  * its `response` event): its histogram rounds to whole milliseconds, which made "p99 < 3x p50" unreadable for
  * crops, whose p50 is about a millisecond.
  */
-export async function autocannonRun(url: string, body: Buffer, type: string, connections: number, seconds: number, timeoutS = 10) {
+export async function autocannonRun(url: string, body: Buffer | readonly Buffer[], type: string, connections: number, seconds: number, timeoutS = 10) {
+  const bodies = Array.isArray(body) ? body : [body as Buffer];
   const run = autocannon({
     url,
     method: 'POST',
     headers: { 'content-type': type },
-    body,
+    // Several bodies: each connection sends them in turn (autocannon's `requests` cycle).
+    ...(bodies.length === 1 ? { body: bodies[0] } : { requests: bodies.map((b) => ({ method: 'POST', body: b })) }),
     connections,
     duration: seconds,
     timeout: timeoutS,
@@ -138,7 +163,7 @@ export async function autocannonRun(url: string, body: Buffer, type: string, con
   // autocannon stops at the deadline and abandons the requests in flight, but the server still computes them: with
   // ViT-B/16 at concurrency 32 that is seconds of CPU, which used to land on the next cell (and once left a cell
   // with no answer at all). One more request, queued behind them, returns when the server is idle again.
-  await fetch(url, { method: 'POST', headers: { 'content-type': type }, body, signal: AbortSignal.timeout(120_000) }).then((r) => r.arrayBuffer());
+  await fetch(url, { method: 'POST', headers: { 'content-type': type }, body: bodies[0], signal: AbortSignal.timeout(120_000) }).then((r) => r.arrayBuffer());
   times.sort((a, b) => a - b);
   const at = (q: number) => (times.length ? round2(times[Math.min(times.length - 1, Math.ceil(q * times.length) - 1)]) : Number.NaN);
   const failed = result.non2xx + result.errors + result.timeouts;
@@ -147,8 +172,15 @@ export async function autocannonRun(url: string, body: Buffer, type: string, con
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
 
-const http = (url: string, body: Buffer, type: string, query: string, connections: number, seconds: number) =>
-  autocannonRun(`${url}/v1/predict${query}`, body, type, connections, seconds);
+const http = (url: string, body: Buffer | readonly Buffer[], type: string, query: string, connections: number, seconds: number, timeoutS = 10) =>
+  autocannonRun(`${url}/v1/predict${query}`, body, type, connections, seconds, timeoutS);
+
+/** The service's batch-size histogram so far (onnxruntime runs and the faces in them), from its own /metrics. */
+async function batches(url: string): Promise<{ runs: number; faces: number }> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const read = (part: string) => Number(new RegExp(`^ferops_inference_batch_faces_${part} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+  return { runs: read('count'), faces: read('sum') };
+}
 
 /**
  * Load before the measured cells, as a deployed service has seen before anyone measures it: the hot paths get
@@ -156,7 +188,7 @@ const http = (url: string, body: Buffer, type: string, query: string, connection
  * threads go through their start-up collections (V8's memory reducer compacts each idle worker's heap ~8-9 s after
  * start: six mark-compacts of 3-8 ms in all, which landed on the concurrency-1 crop cell when it ran ~9 s in).
  */
-async function warmUp(serviceUrl: string, bareUrl: string, crop: Buffer, photo: Buffer, cropsOnly: boolean): Promise<void> {
+async function warmUp(serviceUrl: string, bareUrl: string, crop: readonly Buffer[], photo: Buffer, cropsOnly: boolean): Promise<void> {
   const started = performance.now();
   await http(serviceUrl, crop, 'image/png', '?detect=false', 8, 3);
   await http(serviceUrl, crop, 'image/png', '?detect=false', 1, 2);
@@ -167,44 +199,72 @@ async function warmUp(serviceUrl: string, bareUrl: string, crop: Buffer, photo: 
   if (left > 0) await new Promise((r) => setTimeout(r, left));
 }
 
+interface Cell {
+  rps: number;
+  p50: number;
+  p99: number;
+  failed: number;
+}
+
 async function main(): Promise<void> {
   const seconds = Number(process.argv[2] ?? 3);
-  const cropsOnly = process.argv[3] === 'crops';
-  const model = defaultBenchModel();
-  const modelDir = model.dir;
+  const rounds = Number(process.argv[3] ?? 3);
+  const name = (process.argv[4] ?? 'demo') as BenchModelName;
+  const cropsOnly = process.argv[5] === 'crops';
+  const model = process.env.FEROPS_BENCH_MODEL ? defaultBenchModel() : { dir: benchModel(name), label: BENCH_MODELS[name].label };
+  const modelFile = join(model.dir, 'model.onnx');
   // What the service child will choose from the same environment (0: one thread for a small model, else all).
-  const probe = await ort.InferenceSession.create(join(modelDir, 'model.onnx'));
+  const probe = await ort.InferenceSession.create(modelFile);
   const serviceOptions = ortSessionOptions(await servingThreads(probe, Number(process.env.FEROPS_ORT_THREADS ?? 0)));
   await probe.release();
-  const photos = getPhotos();
-  const crop = await sharp({ create: { width: 48, height: 48, channels: 3, background: '#777' } }).png().toBuffer();
-  const source = photos.graceHopper;
-  const portrait = await sharp(readFileSync(source)).resize({ height: 480 }).toBuffer();
-  const photo = await sharp(portrait).resize(640, 480, { fit: 'contain', background: '#808080' }).jpeg({ quality: 90 }).toBuffer();
+  const crops = await realCrops();
+  const tensors = await realCropTensors();
+  const photo = await benchPhoto();
+  // A big model's callers queue for seconds at concurrency 32: count answers, not autocannon's 10 s timeout.
+  const timeoutS = 120;
 
-  const service = await startService(modelDir);
-  const bare = await startBareServer(join(modelDir, 'model.onnx'), serviceOptions.intraOpNumThreads ?? 0);
+  const service = await startService(model.dir);
+  const bare = await startBareServer(modelFile, serviceOptions.intraOpNumThreads ?? 0);
   try {
-    await warmUp(service.url, bare.url, crop, photo, cropsOnly);
-    console.log(`# ${new Date().toISOString()}, load ${loadavg().map((x) => x.toFixed(2)).join(' ')}, ${cpus().length} cores`);
-    console.log(`# ${seconds}s per cell, model ${model.label} (${modelDir}), photo ${basename(source)} 640x480`);
-    console.log(`# raw ort: default options ("plain") and the service's (${JSON.stringify(serviceOptions)}), batch 1 per call`);
-    console.log('# bare: bench/bare-ort-server.ts, node:http + one session.run per request and nothing else (the ceiling of any Node server here)');
+    await warmUp(service.url, bare.url, crops, photo, cropsOnly);
+    console.log(`# ${new Date().toISOString()}, load ${loadavg().map((x) => x.toFixed(2)).join(' ')}, ${cpus().length} cores, ${cpus()[0]?.model ?? ''}`);
+    console.log(`# ${seconds} s cells, ${rounds} interleaved rounds, medians (range); model ${model.label}; ${crops.length} real crops; photo 640x480 JPEG, one face`);
+    console.log(`# session options (service, raw and bare alike): ${JSON.stringify(serviceOptions)}`);
     console.log(
-      '| concurrency | raw ort req/s (plain) | raw ort req/s (service opts) | bare HTTP req/s, p50/p99 ms | crop req/s | crop p50/p99 ms (p99/p50) | crop / raw plain | crop / raw service | crop / bare | photo req/s | photo p50/p99 ms | failed |',
+      '| concurrency | crop req/s | crop p50/p99 ms (p99/p50) | bare req/s | bare p50/p99 ms (p99/p50) | crop / bare | raw 1 faces/s | crop / raw 1 | service batch B | raw B faces/s | crop / raw B | photo req/s | photo p50/p99 ms | failed |',
     );
-    console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
+    console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
     for (const c of CONCURRENCY) {
-      const plain = await rawOrt(join(modelDir, 'model.onnx'), c, seconds);
-      const tuned = await rawOrt(join(modelDir, 'model.onnx'), c, seconds, serviceOptions);
-      const ceiling = await autocannonRun(bare.url, crop, 'image/png', c, seconds);
-      const a = await http(service.url, crop, 'image/png', '?detect=false', c, seconds);
-      const b = cropsOnly ? undefined : await http(service.url, photo, 'image/jpeg', '', c, seconds);
-      const ratio = (x: number, raw: number) => `${((x / raw) * 100).toFixed(1)} %`;
+      // The batch size the service runs at this concurrency, for the like-for-like raw baseline.
+      const before = await batches(service.url);
+      await http(service.url, crops, 'image/png', '?detect=false', c, Math.min(2, seconds), timeoutS);
+      const after = await batches(service.url);
+      const meanBatch = (after.faces - before.faces) / (after.runs - before.runs);
+      const batch = Math.max(1, Math.round(meanBatch));
+      const r = await interleaved<Cell | number>(rounds, {
+        crop: () => http(service.url, crops, 'image/png', '?detect=false', c, seconds, timeoutS),
+        bare: () => autocannonRun(bare.url, crops, 'image/png', c, seconds, timeoutS),
+        raw1: () => rawOrt(modelFile, serviceOptions, tensors, 1, c, seconds),
+        rawB: () => rawOrt(modelFile, serviceOptions, tensors, batch, 1, seconds),
+        ...(cropsOnly ? {} : { photo: () => http(service.url, photo, 'image/jpeg', '', c, seconds, timeoutS) }),
+      });
+      const cells = (k: string) => r[k] as Cell[];
+      const rps = (k: string) => cells(k).map((x) => x.rps);
+      const raw = (k: string) => r[k] as number[];
+      const lat = (k: string) => {
+        const p50 = spread(cells(k).map((x) => x.p50)).median;
+        const p99 = spread(cells(k).map((x) => x.p99)).median;
+        return `${p50.toFixed(2)}/${p99.toFixed(2)} (${(p99 / p50).toFixed(1)}x)`;
+      };
+      const pct = (a: number[], b: number[]) => {
+        const x = ratioSpread(a, b);
+        return `${(x.median * 100).toFixed(0)} % (${(x.min * 100).toFixed(0)}-${(x.max * 100).toFixed(0)})`;
+      };
+      const failed = [...cells('crop'), ...cells('bare'), ...(cropsOnly ? [] : cells('photo'))].reduce((a, x) => a + x.failed, 0);
       console.log(
-        `| ${c} | ${plain.toFixed(0)} | ${tuned.toFixed(0)} | ${ceiling.rps.toFixed(0)}, ${ceiling.p50}/${ceiling.p99} | ${a.rps.toFixed(0)} | ` +
-          `${a.p50}/${a.p99} (${(a.p99 / a.p50).toFixed(1)}x) | ${ratio(a.rps, plain)} | ${ratio(a.rps, tuned)} | ${ratio(a.rps, ceiling.rps)} | ` +
-          `${b ? b.rps.toFixed(1) : '-'} | ${b ? `${b.p50}/${b.p99}` : '-'} | ${a.failed + (b?.failed ?? 0)} |`,
+        `| ${c} | ${fmtSpread(spread(rps('crop')))} | ${lat('crop')} | ${fmtSpread(spread(rps('bare')))} | ${lat('bare')} | ${pct(rps('crop'), rps('bare'))} | ` +
+          `${fmtSpread(spread(raw('raw1')))} | ${pct(rps('crop'), raw('raw1'))} | ${meanBatch.toFixed(1)} -> ${batch} | ${fmtSpread(spread(raw('rawB')))} | ` +
+          `${pct(rps('crop'), raw('rawB'))} | ${cropsOnly ? '-' : fmtSpread(spread(rps('photo')))} | ${cropsOnly ? '-' : lat('photo')} | ${failed} |`,
       );
     }
   } finally {

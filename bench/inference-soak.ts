@@ -1,21 +1,20 @@
 /**
  * Sustained crop load on the inference service, with and without its node flags, in one run:
- *   node --import tsx bench/inference-soak.ts [windows=12] [concurrency=8]
+ *   node --import tsx bench/inference-soak.ts [windows=12] [concurrency=8] [rounds=3]
  * Each variant gets a fresh service and `windows` back-to-back 3 s autocannon windows of POST /v1/predict?detect=false
- * (48x48 PNG). Per window it prints req/s, p50/p99 and the V8 collections the service itself reports on /metrics
+ * (the real crops of bench/real-inputs.ts), counting the V8 collections the service itself reports on /metrics
  * (prom-client's nodejs_gc_duration_seconds: major = mark-compact, minor = scavenge). The 3 s cells of
  * inference-http.ts end before what this is for shows up: after ~10 s of load, Node's default 16 MB young
- * generation made V8 run back-to-back full collections (services/inference/node-flags.ts). Those come and go, so the
- * summary gives each variant's mean throughput, its median and worst window p99 and its mark-compacts, and the ratios
- * flagged / default.
+ * generation made V8 run back-to-back full collections (services/inference/node-flags.ts). Those come and go, so
+ * each variant runs `rounds` times, interleaved, and the table gives the median and range over the rounds of its
+ * mean throughput, its median and worst window p99 and its mark-compacts, then the per-round ratios.
  */
-import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { FACE_SIZE } from '../lib/labels';
-import sharp from 'sharp';
 import { INFERENCE_NODE_FLAGS } from '../services/inference/node-flags';
 import { defaultBenchModel } from './bench-models';
 import { autocannonRun, startService } from './inference-http';
+import { realCrops } from './real-inputs';
+import { fmtSpread, interleaved, ratioSpread, spread } from './rounds';
 
 const WINDOW_S = 3;
 
@@ -35,7 +34,7 @@ interface Window {
   minor: number;
 }
 
-async function soak(modelDir: string, flags: readonly string[], crop: Buffer, windows: number, concurrency: number): Promise<Window[]> {
+async function soak(modelDir: string, flags: readonly string[], crop: readonly Buffer[], windows: number, concurrency: number): Promise<Window[]> {
   const service = await startService(modelDir, flags);
   try {
     const out: Window[] = [];
@@ -53,33 +52,42 @@ async function soak(modelDir: string, flags: readonly string[], crop: Buffer, wi
   }
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+interface Summary {
+  rps: number;
+  p99: number;
+  worst: number;
+  major: number;
+}
+
+const summarise = (ws: Window[]): Summary => ({
+  rps: ws.reduce((sum, w) => sum + w.rps, 0) / ws.length,
+  p99: spread(ws.map((w) => w.p99)).median,
+  worst: Math.max(...ws.map((w) => w.p99)),
+  major: ws.reduce((sum, w) => sum + w.major, 0),
+});
 
 async function main(): Promise<void> {
   const windows = Number(process.argv[2] ?? 12);
   const concurrency = Number(process.argv[3] ?? 8);
+  const rounds = Number(process.argv[4] ?? 3);
   const model = defaultBenchModel();
-  const crop = await sharp({ create: { width: FACE_SIZE, height: FACE_SIZE, channels: 3, background: '#777' } }).png().toBuffer();
+  const crops = await realCrops();
   console.log(`# ${new Date().toISOString()}, load ${loadavg().map((x) => x.toFixed(2)).join(' ')}, ${cpus().length} cores`);
-  console.log(`# crops at concurrency ${concurrency}, ${windows} windows of ${WINDOW_S} s per variant, model ${model.label}`);
-  const variants: [string, readonly string[]][] = [['node defaults', []], [INFERENCE_NODE_FLAGS.join(' '), INFERENCE_NODE_FLAGS]];
-  const summaries = [];
-  for (const [name, flags] of variants) {
-    const ws = await soak(model.dir, flags, crop, windows, concurrency);
-    console.log(`\n${name}:\n| window | req/s | p50/p99 ms | mark-compacts | scavenges |\n|---|---|---|---|---|`);
-    ws.forEach((w, i) => console.log(`| ${i + 1} | ${w.rps.toFixed(0)} | ${w.p50}/${w.p99} | ${w.major} | ${w.minor} |`));
-    summaries.push({
-      name,
-      rps: ws.reduce((sum, w) => sum + w.rps, 0) / ws.length,
-      p99: median(ws.map((w) => w.p99)),
-      worst: Math.max(...ws.map((w) => w.p99)),
-      major: ws.reduce((sum, w) => sum + w.major, 0),
-    });
+  console.log(`# ${crops.length} real crops at concurrency ${concurrency}, ${windows} windows of ${WINDOW_S} s per variant and round, ${rounds} interleaved rounds (a fresh service each), model ${model.label}`);
+  const flagged = INFERENCE_NODE_FLAGS.join(' ');
+  const runs = await interleaved(rounds, {
+    'node defaults': async () => summarise(await soak(model.dir, [], crops, windows, concurrency)),
+    [flagged]: async () => summarise(await soak(model.dir, INFERENCE_NODE_FLAGS, crops, windows, concurrency)),
+  });
+  console.log('| variant | mean req/s | window p99 median ms | worst window p99 ms | mark-compacts |');
+  console.log('|---|---|---|---|---|');
+  for (const [name, xs] of Object.entries(runs)) {
+    const col = (k: keyof Summary) => fmtSpread(spread(xs.map((x) => x[k])));
+    console.log(`| ${name} | ${col('rps')} | ${col('p99')} | ${col('worst')} | ${col('major')} |`);
   }
-  console.log();
-  for (const x of summaries) console.log(`# ${x.name}: mean ${x.rps.toFixed(0)} req/s, window p99 median ${x.p99} ms, worst ${x.worst} ms, ${x.major} mark-compacts`);
-  const [b, f] = summaries;
-  console.log(`# flagged / default: throughput ${(f.rps / b.rps).toFixed(2)}x, worst-window p99 ${(f.worst / b.worst).toFixed(2)}x`);
+  const [b, f] = [runs['node defaults'], runs[flagged]];
+  const ratio = (k: keyof Summary) => fmtSpread(ratioSpread(f.map((x) => x[k]), b.map((x) => x[k])), 2);
+  console.log(`# flagged / default, per round: throughput ${ratio('rps')}, window p99 median ${ratio('p99')}, worst-window p99 ${ratio('worst')}`);
 }
 
 main().catch((err) => {

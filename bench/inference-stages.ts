@@ -4,36 +4,23 @@
  * 1. a 640x480 JPEG with one face (Grace Hopper, padded): decode / detect / align / infer medians for the
  *    default CNN detector, the tuned Haar settings it replaced, and slow "textbook" Haar settings (full
  *    resolution, scale 1.05, no rotated passes);
- * 2. on the 8 real test photos: how many of the 24 labelled faces each setting finds (recall), how many of its
- *    boxes are not faces, and how many of the faces the slow settings find it finds too.
+ * 2. on the 8 real test photos, against a person's labels (test/fixtures/photo-labels.json, independent of every
+ *    detector here): how many labelled frontal faces each setting finds (IoU >= 0.3), how many of its boxes
+ *    cover no labelled face, and how far its alignment angle is from the labelled eye line.
  * The model is the demo architecture (bench/bench-models.ts; FEROPS_BENCH_MODEL=<model dir> to time another).
  */
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import sharp from 'sharp';
 import { facesToTensorData } from '../lib/preprocess';
 import { loadConfig } from '../services/inference/config';
 import { decodeGray } from '../services/inference/runtime/decode';
 import type { HaarOptions } from '../services/inference/runtime/detectors/haar';
-import { type Box, closeFaceEngine, createFaceEngine, type FaceEngine, type FaceSetup, faceSetup, findFaces } from '../services/inference/runtime/faces';
+import { closeFaceEngine, createFaceEngine, type FaceEngine, type FaceSetup, faceSetup, findFaces } from '../services/inference/runtime/faces';
 import { loadModel } from '../services/inference/runtime/model';
 import { getPhotos } from '../infra/photos';
+import { labelsFor, photoLabels, scorePhoto } from '../test/helpers/photo-labels';
 import { defaultBenchModel } from './bench-models';
-
-/**
- * Every face in the test photos, labelled by hand: centre and side in full-size pixels. (Drawn from the CNN's
- * boxes and checked by eye on the photos: 24 people, all visible faces, no other face-like regions.)
- */
-const LABELLED: Record<string, Array<[number, number, number]>> = {
-  'grace_hopper.jpg': [[270, 252, 203]],
-  'astronaut.png': [[221, 129, 129]],
-  'sample1.jpg': [[928, 566, 275], [505, 513, 259], [1591, 326, 252]],
-  'sample2.jpg': [[1545, 296, 273], [441, 293, 203], [975, 385, 182]],
-  'sample3.jpg': [[671, 500, 260], [1584, 462, 285], [1171, 391, 283]],
-  'sample4.jpg': [[753, 226, 242], [1055, 316, 258], [1350, 292, 232], [314, 331, 241]],
-  'sample5.jpg': [[1507, 553, 251], [466, 1043, 276], [677, 558, 246], [1173, 341, 244], [854, 232, 206]],
-  'sample6.jpg': [[757, 517, 272], [1601, 428, 295], [387, 648, 267], [1266, 492, 254]],
-};
+import { benchPhoto } from './real-inputs';
 
 const cnn = (o: { detectMaxSide?: number; detectMinScore?: number } = {}): FaceSetup => faceSetup(loadConfig({ faceDetector: 'cnn', ...o }));
 /** Haar as tuned in issue #6, before the CNN (480 px), with `o` on top; its angles are also the eye search's tilts. */
@@ -51,12 +38,6 @@ const SETTINGS: Record<string, FaceSetup> = {
   'haar, 320 px upright only': haar({ maxSide: 320, minFaceSide: 24, angles: [0] }),
   'haar, slow (full-res, 1.05)': haar({ maxSide: 100_000, scaleFactor: 1.05, minNeighbors: 3, minFaceSide: 30, rotatedMinFaceSide: 30, angles: [0] }),
 };
-const SLOW = 'haar, slow (full-res, 1.05)';
-
-/** A box finds a labelled face when the face's centre is inside it and the sizes are within 2x. */
-const finds = (b: Box, [cx, cy, side]: [number, number, number]) =>
-  cx >= b.x && cx <= b.x + b.width && cy >= b.y && cy <= b.y + b.height && Math.max(b.width, b.height) / side < 2 && side / Math.max(b.width, b.height) < 2;
-
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function main(): Promise<void> {
@@ -66,11 +47,7 @@ async function main(): Promise<void> {
   const { dir: modelDir, label } = defaultBenchModel();
   const model = await loadModel(modelDir, { version: basename(modelDir), source: modelDir }, { threads: 0, batchMax: 16, batchWaitMs: 0, variant: 'fp32' });
   const photos = getPhotos();
-  // Two pipelines: sharp applies resize before extend within one, whatever the call order.
-  const portrait = await sharp(readFileSync(photos.graceHopper)).resize({ height: 480 }).toBuffer(); // 410x480
-  const jpeg = await sharp(portrait).extend({ left: 115, right: 115, background: '#808080' }).jpeg({ quality: 90 }).toBuffer();
-  const meta = await sharp(jpeg).metadata();
-  if (meta.width !== 640 || meta.height !== 480) throw new Error(`bench image is ${meta.width}x${meta.height}, expected 640x480`);
+  const jpeg = await benchPhoto();
 
   console.log(`# stage medians over ${iterations} runs, 640x480 JPEG with one face, model: ${label}`);
   console.log('| settings | decode ms | detect ms | align ms | infer ms | total ms | faces |');
@@ -98,40 +75,39 @@ async function main(): Promise<void> {
     console.log(`| ${name} | ${m('decode')} | ${m('detect')} | ${m('align')} | ${m('infer')} | ${m('total')} | ${faces} |`);
   }
 
-  console.log('\n# the 8 real photos: labelled faces found (recall), boxes that are not a labelled face, slow Haar\'s faces kept');
+  console.log('\n# the 8 real photos against hand labels (test/fixtures/photo-labels.json): frontal faces found, boxes on no labelled face, median angle error');
   const names = Object.keys(SETTINGS);
-  console.log(`| photo | faces | ${names.join(' | ')} |`);
+  console.log(`| photo | frontal faces | ${names.join(' | ')} |`);
   console.log(`|---|---|${names.map(() => '---').join('|')}|`);
+  const labels = photoLabels();
   const files = [...photos.samples, photos.astronaut, photos.graceHopper];
   const found = names.map(() => 0);
-  const extra = names.map(() => 0);
-  const keptOfSlow = names.map(() => 0);
+  const falseBoxes = names.map(() => 0);
+  const angleErrs: number[][] = names.map(() => []);
   const timings = names.map(() => 0);
-  let slowFaces = 0;
+  let frontal = 0;
   for (const file of files) {
-    const labelled = LABELLED[basename(file)];
+    const labelled = labelsFor(labels, file);
     const img = await decodeGray(readFileSync(file), 40e6);
-    const boxes: Box[][] = [];
+    const cells: string[] = [];
+    let photoFrontal = 0;
     for (const [i, n] of names.entries()) {
       const r = await findFaces(img, engines[n], true);
       timings[i] += r.detectMs;
-      boxes.push(r.faces.map((f) => f.box));
+      const score = scorePhoto(r.faces, labelled);
+      photoFrontal = score.frontal;
+      const hits = score.found.filter((f) => f !== undefined);
+      found[i] += hits.length;
+      falseBoxes[i] += score.falseBoxes.length;
+      for (const h of hits) if (h.angleErrDeg !== null) angleErrs[i].push(Math.abs(h.angleErrDeg));
+      cells.push(`${hits.length}/${score.frontal}${score.falseBoxes.length ? ` +${score.falseBoxes.length}` : ''}`);
     }
-    const bySlow = labelled.filter((face) => boxes[names.indexOf(SLOW)].some((b) => finds(b, face)));
-    slowFaces += bySlow.length;
-    const cells = names.map((_, i) => {
-      const hits = labelled.filter((face) => boxes[i].some((b) => finds(b, face))).length;
-      found[i] += hits;
-      extra[i] += boxes[i].filter((b) => !labelled.some((face) => finds(b, face))).length;
-      keptOfSlow[i] += bySlow.filter((face) => boxes[i].some((b) => finds(b, face))).length;
-      return `${hits}/${labelled.length}`;
-    });
-    console.log(`| ${basename(file)} | ${labelled.length} | ${cells.join(' | ')} |`);
+    frontal += photoFrontal;
+    console.log(`| ${basename(file)} | ${photoFrontal} | ${cells.join(' | ')} |`);
   }
-  const total = files.reduce((a, f) => a + LABELLED[basename(f)].length, 0);
-  console.log(`| **recall** | ${total} | ${found.map((x) => `${x}/${total}`).join(' | ')} |`);
-  console.log(`| boxes that are not faces | | ${extra.join(' | ')} |`);
-  console.log(`| of the ${slowFaces} faces slow Haar finds, also found | | ${keptOfSlow.join(' | ')} |`);
+  console.log(`| **recall** | ${frontal} | ${found.map((x) => `${x}/${frontal}`).join(' | ')} |`);
+  console.log(`| boxes on no labelled face | | ${falseBoxes.join(' | ')} |`);
+  console.log(`| aligned faces, median abs angle error deg | | ${angleErrs.map((e) => (e.length ? `${e.length}, ${median(e).toFixed(1)}` : '0')).join(' | ')} |`);
   console.log(`| detect ms, all ${files.length} photos | | ${timings.map((x) => x.toFixed(0)).join(' | ')} |`);
   for (const e of Object.values(engines)) await closeFaceEngine(e);
   model.retire();

@@ -1,18 +1,21 @@
 /**
- * Benchmark: our FER2013 CSV ingest against pandas.read_csv on the same FER2013-sized file.
+ * Benchmark: our FER2013 CSV ingest against pandas/numpy routes to the same uint8 pixel arrays, same file, same run.
  *
- *   node --import tsx bench/ingest-csv.ts [--to-arrays]
+ *   node --import tsx bench/ingest-csv.ts [rounds=3] [--slow-routes]
  *
  * The CSV (35,887 rows like FER2013: 28,709 Training, 3,589 PublicTest, 3,589 PrivateTest; ~290 MB) is
  * generated once and cached under os.tmpdir(). Each run ingests into a fresh data root, so nothing is reused.
- * Goal (issue #3): ingest <= 10 s and at least as fast as pandas parsing the file.
+ * Rounds interleave ours with the pandas routes of bench/pandas_read_csv.py (read_csv alone, and the fastest route
+ * to arrays found, one np.fromstring per file); `--slow-routes` adds join-split and per-row once each.
+ * Goal (issues #3, #18): ingest <= 10 s and at least as fast as the fastest pandas/numpy route to the arrays.
  */
 import { spawnSync } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ingestDataset } from '../activities/ingest';
 import { pythonBin, REPO_ROOT } from '../lib/paths';
+import { fmtSpread, interleaved, ratioSpread, spread } from './rounds';
 
 const SPLITS: [string, number][] = [['Training', 28709], ['PublicTest', 3589], ['PrivateTest', 3589]];
 const ROWS = SPLITS.reduce((a, [, n]) => a + n, 0);
@@ -43,17 +46,11 @@ async function ensureCsv(): Promise<void> {
   renameSync(tmp, CSV);
 }
 
-async function main(): Promise<void> {
-  const toArrays = process.argv.includes('--to-arrays');
-  const t0 = performance.now();
-  await ensureCsv();
-  const sizeMb = statSync(CSV).size / 1e6;
-  console.log(`csv: ${CSV} (${sizeMb.toFixed(0)} MB, ${ROWS} rows; ready in ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
-
+/** One ingest of the CSV into a fresh data root; seconds, and the phases' split on the first call. */
+async function ours(verbose: boolean): Promise<number> {
   const dataRoot = mkdtempSync(join(tmpdir(), 'ferops-bench-data-'));
   const phaseStart = new Map<string, number>();
   const start = performance.now();
-  let ours: number;
   try {
     const res = await ingestDataset({ kind: 'fer2013-csv', path: CSV }, {
       dataRoot,
@@ -61,25 +58,63 @@ async function main(): Promise<void> {
         if (!phaseStart.has(p.phase)) phaseStart.set(p.phase, performance.now());
       },
     });
-    ours = (performance.now() - start) / 1000;
-    const phases = [...phaseStart.entries()];
-    const split = phases
-      .map(([name, t], i) => `${name} ${(((phases[i + 1]?.[1] ?? start + ours * 1000) - t) / 1000).toFixed(2)} s`)
-      .join(', ');
-    console.log(`ours:   ${ours.toFixed(2)} s  (${(sizeMb / ours).toFixed(0)} MB/s; ${split}); ${JSON.stringify(res.manifest.splits)}, rejected ${res.manifest.rejected.total}`);
-    console.log(`        peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
+    const seconds = (performance.now() - start) / 1000;
+    if (verbose) {
+      const phases = [...phaseStart.entries()];
+      const split = phases.map(([name, t], i) => `${name} ${(((phases[i + 1]?.[1] ?? start + seconds * 1000) - t) / 1000).toFixed(2)} s`).join(', ');
+      console.log(`# ours, first round: ${seconds.toFixed(2)} s (${split}); ${JSON.stringify(res.manifest.splits)}, rejected ${res.manifest.rejected.total}`);
+    }
+    return seconds;
   } finally {
     rmSync(dataRoot, { recursive: true, force: true });
   }
+}
 
-  const py = spawnSync(pythonBin(), [join(REPO_ROOT, 'bench', 'pandas_read_csv.py'), CSV, ...(toArrays ? ['--to-arrays'] : [])], { encoding: 'utf8' });
-  if (py.status !== 0) throw new Error(`pandas benchmark failed: ${py.stderr}`);
-  const pandas = JSON.parse(py.stdout.trim().split('\n').pop()!) as { rows: number; read_csv_s: number; to_arrays_s?: number };
-  console.log(`pandas: read_csv ${pandas.read_csv_s.toFixed(2)} s${pandas.to_arrays_s !== undefined ? ` + pixels to uint8 arrays ${pandas.to_arrays_s.toFixed(2)} s` : ''} (${pandas.rows} rows)`);
-  console.log(`ratio:  pandas read_csv / ours = ${(pandas.read_csv_s / ours).toFixed(2)}x  (goal: >= 1.00x, ours <= 10 s)`);
-  if (pandas.to_arrays_s !== undefined) {
-    console.log(`        pandas to equal output / ours = ${((pandas.read_csv_s + pandas.to_arrays_s) / ours).toFixed(2)}x`);
+interface PandasRun {
+  route: string;
+  read_csv_s: number;
+  to_arrays_s: number;
+  checksum?: number;
+}
+
+function pandas(route: string): PandasRun {
+  const py = spawnSync(pythonBin(), [join(REPO_ROOT, 'bench', 'pandas_read_csv.py'), CSV, route], { encoding: 'utf8' });
+  if (py.status !== 0) throw new Error(`pandas route ${route} failed: ${py.stderr}`);
+  return JSON.parse(py.stdout.trim().split('\n').pop()!) as PandasRun;
+}
+
+async function main(): Promise<void> {
+  const rounds = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 3);
+  const t0 = performance.now();
+  await ensureCsv();
+  const sizeMb = statSync(CSV).size / 1e6;
+  console.log(`# ${new Date().toISOString()}, load ${loadavg().map((x) => x.toFixed(2)).join(' ')}, ${cpus().length} cores`);
+  console.log(`# csv: ${CSV} (${sizeMb.toFixed(0)} MB, ${ROWS} rows; ready in ${((performance.now() - t0) / 1000).toFixed(1)} s); ${rounds} interleaved rounds`);
+  let first = true;
+  const runs = await interleaved<number | PandasRun>(rounds, {
+    ours: async () => {
+      const s = await ours(first);
+      first = false;
+      return s;
+    },
+    read_csv: async () => pandas('read_csv'),
+    fromstring: async () => pandas('fromstring'),
+  });
+  // The slow routes run once: each costs tens of seconds, an order of magnitude past the others.
+  if (process.argv.includes('--slow-routes')) for (const route of ['join-split', 'rows']) runs[route] = [pandas(route)];
+  const checksums = new Set(Object.values(runs).flat().flatMap((r) => (typeof r === 'object' && r.checksum !== undefined ? [r.checksum] : [])));
+  if (checksums.size !== 1) throw new Error(`the pandas routes disagree on the pixels: checksums ${[...checksums].join(', ')}`);
+  const oursS = runs.ours as number[];
+  console.log('| route | to uint8 arrays | seconds, median (range) | route / ours, median (range) |');
+  console.log('|---|---|---|---|');
+  console.log(`| ours (parse, validate, split, write the dataset) | yes | ${fmtSpread(spread(oursS), 2)} | 1.00 |`);
+  for (const [route, list] of Object.entries(runs)) {
+    if (route === 'ours') continue;
+    const total = (list as PandasRun[]).map((r) => r.read_csv_s + r.to_arrays_s);
+    const ratio = list.length === oursS.length ? fmtSpread(ratioSpread(total, oursS), 2) : `${(total[0] / spread(oursS).median).toFixed(2)} (one run)`;
+    console.log(`| pandas ${route}${route === 'read_csv' ? '' : ' + arrays'} | ${route === 'read_csv' ? 'no' : 'yes'} | ${fmtSpread(spread(total), 2)} | ${ratio} |`);
   }
+  console.log(`# peak RSS of this process ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB; goal: ours <= 10 s and fromstring / ours >= 1.00`);
 }
 
 main().catch((err) => {
