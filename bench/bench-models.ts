@@ -13,9 +13,8 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { PYTHON_LOCK, REPO_ROOT, TRAINER_DIR, pythonBin } from '../lib/paths';
+import { PYTHON_LOCK, REPO_ROOT, TRAINER_DIR, cacheDir, pythonBin } from '../lib/paths';
 
 export const BENCH_MODELS = {
   demo: { size: 'tiny', label: 'demo ViT (tiny preset, 48 px), random weights' },
@@ -38,8 +37,7 @@ export function benchModelKey(name: BenchModelName): string {
 /** The model dir for `name`, built on first use (seconds for demo, about a minute for ViT-B/16 on 2 cores). */
 export function benchModel(name: BenchModelName): string {
   if (!(name in BENCH_MODELS)) throw new Error(`unknown bench model "${name}"; one of ${Object.keys(BENCH_MODELS).join(', ')}`);
-  const root = process.env.FEROPS_CACHE_DIR ?? join(homedir(), '.cache', 'ferops');
-  const dir = join(root, 'bench-models', name, benchModelKey(name));
+  const dir = join(cacheDir(), 'bench-models', name, benchModelKey(name));
   // Both variants must be there: the model ladder serves each.
   if (existsSync(join(dir, 'model.onnx')) && existsSync(join(dir, 'model.int8.onnx'))) return dir;
   // Build beside the final path and rename, so an interrupted build never looks like a cached model.

@@ -17,11 +17,11 @@
  * Tuning, overridable: FEROPS_PEERS_MLFLOW_ORT_THREADS (per worker of mlflow Nw), FEROPS_PEERS_BENTOML_WORKERS,
  * FEROPS_PEERS_BENTOML_ORT_THREADS (0: onnxruntime's default). FEROPS_BENCH_MODEL=<dir> runs that model only.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { freePort, httpOk, type ManagedProcess, startProcess } from '../infra/processes/managed-process';
 import { LABELS } from '../lib/labels';
 import { REPO_ROOT, pythonBin, venvBin } from '../lib/paths';
 import { softmax } from '../lib/preprocess';
@@ -62,69 +62,29 @@ const ferops = (body: unknown) => {
 };
 const argmax = (xs: number[]) => xs.indexOf(Math.max(...xs));
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
-// Peers run in their own process groups (workers are grandchildren); killed on any exit, a Ctrl-C included.
-const groups = new Set<number>();
-const killGroup = (pid: number, sig: NodeJS.Signals) => {
+// Peers run in their own process groups (their workers are grandchildren): killed on any exit, a Ctrl-C included.
+const killGroup = (pid: number) => {
   try {
-    process.kill(-pid, sig);
+    process.kill(-pid, 'SIGKILL');
   } catch {
     // already gone
   }
 };
-process.on('exit', () => groups.forEach((pid) => killGroup(pid, 'SIGKILL')));
+const running = new Set<ManagedProcess>();
+process.on('exit', () => running.forEach((p) => killGroup(p.pid)));
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(130));
 
-const alive = (pgid: number) => {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
-/** Starts `cmd` in its own process group, logging to a file, and waits for GET `ready` to answer 2xx. */
-async function startPeer(name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv, ready: string) {
-  const logDir = mkdtempSync(join(tmpdir(), `ferops-bench-${name}-`));
-  const log = join(logDir, 'server.log');
-  const fd = openSync(log, 'a');
-  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', fd, fd], detached: true, cwd: logDir });
-  closeSync(fd);
-  groups.add(child.pid!);
-  let exited: number | null = null;
-  child.on('exit', (code) => (exited = code ?? -1));
+/** Starts a peer as the stack starts its processes (infra/processes), logging to a temp dir, ready on GET `ready`. */
+async function startPeer(name: string, command: string, args: string[], env: NodeJS.ProcessEnv, ready: string) {
+  const logDir = mkdtempSync(join(tmpdir(), `ferops-bench-${name.replace(/\W+/g, '-')}-`));
+  const proc = await startProcess({ name, command, args, env, cwd: logDir, logFile: join(logDir, 'server.log'), ready: () => httpOk(ready) });
+  running.add(proc);
   const stop = async () => {
-    killGroup(child.pid!, 'SIGTERM');
-    // The leader can exit before its workers: wait (bounded) until the whole group is gone.
-    const started = Date.now();
-    while (alive(child.pid!) && Date.now() - started < 20_000) {
-      if (Date.now() - started > 15_000) killGroup(child.pid!, 'SIGKILL');
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    groups.delete(child.pid!);
+    await proc.stop();
+    running.delete(proc);
     rmSync(logDir, { recursive: true, force: true });
   };
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    if (exited !== null || Date.now() > deadline) {
-      const msg = readFileSync(log, 'utf8').slice(-3000);
-      await stop();
-      throw new Error(`${name} ${exited !== null ? `exited with ${exited}` : 'not ready in 120 s'}:\n${msg}`);
-    }
-    if (await fetch(ready).then((r) => r.ok, () => false)) return { stop };
-    await new Promise((r) => setTimeout(r, 500));
-  }
+  return { stop };
 }
 
 export async function startMlflow(onnx: string, dir: string, workers: number, ortThreads: string) {
@@ -213,8 +173,8 @@ async function compare(modelDir: string, label: string, seconds: number, rounds:
     console.log(`| concurrency | ${names.join(' | ')} | ferops / mlflow | ferops / bentoml | ferops mp / bentoml | failed ${names.join('/')} |`);
     console.log(`|---|${names.map(() => '---|').join('')}---|---|---|---|`);
     for (const c of CONCURRENCY) {
-      // A ViT-B/16 face takes on the order of 100 ms here, so 32 callers queue for seconds: autocannon's 10 s
-      // default would cut the queue; the table counts errors instead.
+      // With ViT-B/16, 32 callers queue for seconds: autocannon's 10 s default would cut the queue and count
+      // answers still coming as errors.
       const run = (n: string, secs: number) => autocannonRun(targets[n].url, targets[n].bodies, targets[n].type, c, secs, 60);
       // Each server first settles at this load: V8 optimises ferops' hot paths, and BentoML's batcher sets how long
       // it holds a request from the waits of its recent batches (it carries a busier level's wait into a quieter one).

@@ -74,8 +74,7 @@ async function ladderModel(m: (typeof MODELS)[number], seconds: number, rounds: 
     // One after the other: each service times the model at load to choose its threads, which a neighbour would skew.
     for (const v of VARIANTS) services[v] = await startService(dir, undefined, { FEROPS_MODEL_VARIANT: v });
     const url = (v: ModelVariant) => services[v]!.url;
-    // Warm-up, as bench/inference-http.ts does it: V8 optimises the hot paths, and the idle workers' start-up
-    // collections come ~8-9 s after start, which must not land in a measured cell.
+    // Warm-up, and no cell in the service's first 10 s, for the reasons bench/inference-http.ts's warmUp gives.
     for (const v of VARIANTS) {
       await autocannonRun(`${url(v)}/v1/predict?detect=false`, crops, 'image/png', 8, 4, m.timeoutS);
       await autocannonRun(`${url(v)}/v1/predict?detect=false`, crops, 'image/png', 1, 2, m.timeoutS);
