@@ -22,7 +22,7 @@ import { labelsFor, photoLabels, scorePhoto } from '../test/helpers/photo-labels
 import { defaultBenchModel } from './bench-models';
 import { benchPhoto } from './real-inputs';
 
-const cnn = (o: { detectMaxSide?: number; detectMinScore?: number } = {}): FaceSetup => faceSetup(loadConfig({ faceDetector: 'cnn', ...o }));
+const cnn = (o: { detectMaxSide?: number; detectMinScore?: number; detectTilts?: number[] } = {}): FaceSetup => faceSetup(loadConfig({ faceDetector: 'cnn', ...o }));
 /** Haar as tuned in issue #6, before the CNN (480 px), with `o` on top; its angles are also the eye search's tilts. */
 function haar(o: Partial<HaarOptions> = {}): FaceSetup {
   const tuned = faceSetup(loadConfig({ faceDetector: 'haar', detectMaxSide: 480 }));
@@ -34,6 +34,7 @@ const SETTINGS: Record<string, FaceSetup> = {
   'cnn 416': cnn({ detectMaxSide: 416 }),
   'cnn 512, score 0.3': cnn({ detectMinScore: 0.3 }),
   'cnn 512, score 0.5': cnn({ detectMinScore: 0.5 }),
+  'cnn 512, turned passes -35,35': cnn({ detectTilts: [-35, 35] }),
   'haar, tuned (before the cnn)': haar(),
   'haar, 320 px upright only': haar({ maxSide: 320, minFaceSide: 24, angles: [0] }),
   'haar, slow (full-res, 1.05)': haar({ maxSide: 100_000, scaleFactor: 1.05, minNeighbors: 3, minFaceSide: 30, rotatedMinFaceSide: 30, angles: [0] }),

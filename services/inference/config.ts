@@ -23,6 +23,18 @@ export function defaultCascadeDir(): string {
 const defaultWorkerCount = (): number => Math.max(1, Math.min(4, availableParallelism() - 1));
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+/** A comma-separated list of angles in [-limit, limit] degrees (or an array), at least `minLength` long. */
+const angleList = (fallback: string, limit: number, minLength = 0) =>
+  z
+    .union([z.string(), z.array(z.number())])
+    .default(fallback)
+    .transform((v, zctx) => {
+      const list = Array.isArray(v) ? v : v.trim() === '' ? [] : v.split(',').map((x) => Number(x.trim()));
+      if (list.length < minLength || list.some((a) => !Number.isFinite(a) || Math.abs(a) > limit)) {
+        zctx.addIssue({ code: 'custom', message: `a comma-separated list of angles in [-${limit}, ${limit}]${minLength ? '' : ', or empty'}` });
+      }
+      return list;
+    });
 
 const flag = () =>
   z
@@ -91,19 +103,16 @@ export const makeConfigSchema = (env: NodeJS.ProcessEnv = process.env) => z.obje
   /** FEROPS_DETECT_MIN_SCORE [0.25]: CNN only; lowest face score kept (0.5 missed profile and downcast faces). */
   detectMinScore: z.coerce.number().gt(0).lt(1).default(0.25),
   /**
+   * FEROPS_DETECT_TILTS [none]: CNN only: in-plane turns (degrees) searched besides upright, e.g. `-35,35`, for
+   * heads leaning further than the CNN finds upright (~30 degrees). Off by default: each turn costs more than the
+   * upright pass and brings false boxes (docs/inference.md#landmarks-and-alignment).
+   */
+  detectTilts: angleList('', 90),
+  /**
    * FEROPS_DETECT_ANGLES [0,-20,20]: Haar only: in-plane rotations it searches faces at (`0` alone is ~2.5x cheaper but
    * misses tilted heads), and its eye search tries them when the first try finds no pair (the CNN aligns on landmarks).
    */
-  detectAngles: z
-    .union([z.string(), z.array(z.number())])
-    .default('0,-20,20')
-    .transform((v, zctx) => {
-      const list = Array.isArray(v) ? v : v.split(',').map((x) => Number(x.trim()));
-      if (list.length === 0 || list.some((a) => !Number.isFinite(a) || Math.abs(a) > 45)) {
-        zctx.addIssue({ code: 'custom', message: 'a comma-separated list of angles in [-45, 45]' });
-      }
-      return list;
-    }),
+  detectAngles: angleList('0,-20,20', 45, 1),
   /** FEROPS_MAX_BODY_BYTES [10 MB]: largest accepted request body. */
   maxBodyBytes: int(1).default(10 * 1024 * 1024),
   /** FEROPS_MAX_PIXELS [40e6]: largest decoded image (width x height); guards against decompression bombs. */
@@ -202,6 +211,7 @@ const ENV_KEYS: Record<keyof InferenceConfig, string> = {
   detectMaxSide: 'FEROPS_DETECT_MAX_SIDE',
   detectMinScore: 'FEROPS_DETECT_MIN_SCORE',
   detectAngles: 'FEROPS_DETECT_ANGLES',
+  detectTilts: 'FEROPS_DETECT_TILTS',
   maxBodyBytes: 'FEROPS_MAX_BODY_BYTES',
   maxPixels: 'FEROPS_MAX_PIXELS',
   ortThreads: 'FEROPS_ORT_THREADS',

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { apply } from '../../services/inference/runtime/affine';
 import { decodeGrid, intersectionOverUnion, letterbox, nonMaxSuppression } from '../../services/inference/runtime/detectors/cnn';
 import { liveMats } from '../../services/inference/runtime/cv';
 
@@ -58,13 +59,31 @@ describe('cnn face detector: decoding', () => {
 });
 
 describe('cnn face detector: letterbox', () => {
-  it('when a 640x480 image goes to 512, then it is 512x384 scaled by 0.8, and padding is black', () => {
+  it('when a 640x480 image goes to 512, then it is 512x384 (a view pixel is 1.25 image pixels), and padding is black', () => {
     const data = Buffer.alloc(640 * 480, 200);
     const out = letterbox({ data, width: 640, height: 480, format: 'raw' }, 512);
     assert.equal(out.width, 512);
     assert.equal(out.height, 384);
-    assert.equal(out.scale, 0.8);
+    assert.deepEqual(out.back.map((v) => v + 0), [1.25, 0, 0, 0, 1.25, 0]); // + 0: -0 is 0 here
     assert.equal(out.data[0], 200);
+    assert.equal(liveMats(), 0);
+  });
+
+  it('when the view is turned, then it fits maxSide and `back` maps each view pixel to where it came from', () => {
+    const img = { data: Buffer.alloc(640 * 480, 0), width: 640, height: 480, format: 'raw' as const };
+    for (const [x, y] of [[100, 50], [500, 400], [320, 240]]) {
+      for (let dy = -2; dy <= 2; dy++) for (let dx = -2; dx <= 2; dx++) img.data[(y + dy) * 640 + x + dx] = 255;
+    }
+    for (const angle of [-35, 35]) {
+      const out = letterbox(img, 512, angle);
+      assert.ok(Math.max(out.width, out.height) <= 512 + 31, `${out.width}x${out.height}`);
+      const bright: [number, number][] = [];
+      for (let i = 0; i < out.data.length; i++) if (out.data[i] > 200) bright.push(apply(out.back, i % out.width, Math.floor(i / out.width)));
+      for (const [x, y] of [[100, 50], [500, 400], [320, 240]]) {
+        assert.ok(bright.some(([bx, by]) => Math.hypot(bx - x, by - y) < 3), `angle ${angle}: no bright view pixel maps back near (${x}, ${y})`);
+      }
+      assert.ok(bright.every(([bx, by]) => [[100, 50], [500, 400], [320, 240]].some(([x, y]) => Math.hypot(bx - x, by - y) < 6)));
+    }
     assert.equal(liveMats(), 0);
   });
 

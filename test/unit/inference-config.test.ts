@@ -22,25 +22,28 @@ describe('inference config', () => {
     assert.equal(c.detectMaxSide, 512);
     assert.equal(c.detectMinScore, 0.25);
     assert.deepEqual(c.detectAngles, [0, -20, 20]);
+    assert.deepEqual(c.detectTilts, []);
     assert.match(c.cascadeDir, /lib\/python3\.\d+\/site-packages\/cv2\/data$/);
   });
 
   it('when env keys are set, then they are parsed and overrides win over them', () => {
-    const env = { FEROPS_INFERENCE_PORT: '9000', FEROPS_MODEL_DIRS: '/a:/b/', FEROPS_MODEL_VARIANT: 'int8', FEROPS_BATCH_WAIT_MS: '0.5', FEROPS_DETECT_ANGLES: ' 0, 15 ', FEROPS_FACE_DETECTOR: 'haar', FEROPS_DETECT_MIN_SCORE: '0.6' };
+    const env = { FEROPS_INFERENCE_PORT: '9000', FEROPS_MODEL_DIRS: '/a:/b/', FEROPS_MODEL_VARIANT: 'int8', FEROPS_BATCH_WAIT_MS: '0.5', FEROPS_DETECT_ANGLES: ' 0, 15 ', FEROPS_FACE_DETECTOR: 'haar', FEROPS_DETECT_MIN_SCORE: '0.6', FEROPS_DETECT_TILTS: '-35, 35' };
     const c = loadConfig({ port: 0 }, env);
     assert.equal(c.port, 0);
     assert.deepEqual(c.modelDirs, ['/a', '/b']);
     assert.equal(c.modelVariant, 'int8');
     assert.equal(c.batchWaitMs, 0.5);
     assert.deepEqual(c.detectAngles, [0, 15]);
+    assert.deepEqual(c.detectTilts, [-35, 35]);
     assert.equal(c.faceDetector, 'haar');
     assert.equal(c.detectMinScore, 0.6);
   });
 
   it('when values are invalid, then one error names every bad environment key', () => {
-    const env = { FEROPS_INFERENCE_PORT: '70000', FEROPS_MODEL_VARIANT: 'fp16', FEROPS_ADMIN_TOKEN: 'short', FEROPS_DETECT_ANGLES: '0,x', FEROPS_FACE_DETECTOR: 'dlib', FEROPS_DETECT_MIN_SCORE: '1.5' };
+    const env = { FEROPS_INFERENCE_PORT: '70000', FEROPS_MODEL_VARIANT: 'fp16', FEROPS_ADMIN_TOKEN: 'short', FEROPS_DETECT_ANGLES: '0,x', FEROPS_FACE_DETECTOR: 'dlib', FEROPS_DETECT_MIN_SCORE: '1.5', FEROPS_DETECT_TILTS: '120' };
     assert.throws(() => loadConfig({}, env), (err: Error) => {
       assert.match(err.message, /FEROPS_INFERENCE_PORT/);
+      assert.match(err.message, /FEROPS_DETECT_TILTS/);
       assert.match(err.message, /FEROPS_MODEL_VARIANT/);
       assert.match(err.message, /FEROPS_DETECT_ANGLES/);
       assert.match(err.message, /FEROPS_FACE_DETECTOR/);

@@ -151,20 +151,25 @@ export async function findFaces(img: GrayImage, engine: FaceEngine, detect: bool
   found.sort((a, b) => a.box.x - b.box.x || a.box.y - b.box.y);
   const t1 = performance.now();
   try {
-    const points = detect && engine.landmarks ? await locateLandmarks(img, found.map((f) => f.box), engine.landmarks) : undefined;
+    const points = detect && engine.landmarks ? await locateLandmarks(img, found, engine.landmarks) : undefined;
     const faces = withMats((track) => {
       const gray = grayMat(img, track);
-      return found.map(({ box, hintDeg }, i): AlignedFace => {
+      return found.map(({ box, hintDeg }, i): AlignedFace | undefined => {
         // Whole-image mode: the caller already cropped the face, so no margin is added around it.
         if (!detect) return { box, alignment: NO_ALIGNMENT, pixels: cropWarp(gray, boxTransform(box, 0, 0), track) };
-        if (points) return { box, ...alignOnLandmarks(gray, box, points[i], track) };
+        if (points) {
+          const aligned = alignOnLandmarks(gray, box, points[i], track);
+          // A turned pass finds more leaning heads and more things that are not faces: its boxes stay only when
+          // the landmarks confirm a face (docs/inference.md#landmarks-and-alignment).
+          return hintDeg !== 0 && aligned.alignment.method === 'none' ? undefined : { box, ...aligned };
+        }
         const eyes = alignEyes(gray, box, hintDeg, engine.eyeTilts, engine.cascades(), track);
         const alignment: Alignment =
           eyes.eyesFound === 2 ? { ...eyes, method: 'eyes', confidence: 1, eyes: null } : { ...NO_ALIGNMENT, eyesFound: eyes.eyesFound };
         return { box, alignment, pixels: cropWarp(gray, boxTransform(box, alignment.angleDeg, MARGIN), track) };
       });
     });
-    return { faces, detectMs: t1 - t0, alignMs: performance.now() - t1 };
+    return { faces: faces.filter((f) => f !== undefined), detectMs: t1 - t0, alignMs: performance.now() - t1 };
   } catch (err) {
     throw cvError(err);
   }

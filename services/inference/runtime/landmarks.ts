@@ -4,7 +4,7 @@ import { apply, invert } from './affine';
 import { boxTransform, cropWarp, grayMat } from './crop';
 import { withMats } from './cv';
 import type { GrayImage } from './decode';
-import type { Box } from './detectors/detector';
+import type { Detection } from './detectors/detector';
 
 /**
  * 68-point face landmarks (the iBUG 300-W scheme) from face-api.js's face_landmark_68_model, converted to ONNX by
@@ -108,15 +108,16 @@ export function eyeAngleDeg(p: FacePoints): number {
 }
 
 /**
- * Landmarks for every face in one batched run: each face's box square and its mirror image, and the mean of the
+ * Landmarks for every face in one batched run: each face's box square (turned upright by the detector's hint) and its mirror image, and the mean of the
  * two answers (the mirror's left and right swapped back). Averaging cancels the net's left-right bias, which
  * shows as a tilt error on turned heads (docs/inference.md#landmarks-and-alignment).
  */
-export async function locateLandmarks(img: GrayImage, boxes: Box[], net: LandmarkNet): Promise<FacePoints[]> {
+export async function locateLandmarks(img: GrayImage, faces: Detection[], net: LandmarkNet): Promise<FacePoints[]> {
   const side = LANDMARK_INPUT;
   const plane = side * side;
-  const crops = new Float32Array(2 * boxes.length * plane);
-  const transforms = boxes.map((box) => boxTransform(box, 0, 0, side));
+  const crops = new Float32Array(2 * faces.length * plane);
+  // Turned by the pass that found it, a face is upright in its crop, as the net was trained on.
+  const transforms = faces.map(({ box, hintDeg }) => boxTransform(box, hintDeg, 0, side));
   withMats((track) => {
     const gray = grayMat(img, track);
     transforms.forEach((m, i) => {
@@ -126,7 +127,7 @@ export async function locateLandmarks(img: GrayImage, boxes: Box[], net: Landmar
       for (let y = 0; y < side; y++) for (let x = 0; x < side; x++) mirror[y * side + x] = crop[y * side + side - 1 - x];
     });
   });
-  const points = await net.run(crops, 2 * boxes.length);
+  const points = await net.run(crops, 2 * faces.length);
   return transforms.map((m, i) => {
     const back = invert(m);
     const toPhoto = ([x, y]: Point): Point => apply(back, x * side, y * side);

@@ -3,7 +3,8 @@ import * as ort from 'onnxruntime-node';
 import { grayMat } from '../crop';
 import { cv, type CvMat, withMats } from '../cv';
 import type { GrayImage } from '../decode';
-import type { Box, DetectorKind, FaceDetector } from './detector';
+import { type Affine, apply, invert, rotation } from '../affine';
+import type { Box, Detection, DetectorKind, FaceDetector } from './detector';
 
 /**
  * Face detection with face-api.js's Tiny Face Detector (a 190k-parameter Tiny-YOLOv2 with depthwise-separable
@@ -27,6 +28,12 @@ const CELL = 32;
 const VALUES_PER_ANCHOR = 5;
 /** face-api's IOU_THRESHOLD: boxes overlapping more than this are the same face. */
 const NMS_IOU = 0.4;
+/**
+ * Lowest score a turned pass's box is kept at: turned passes find things upright misses, faces and more non-faces;
+ * at 0.4 rather than 0.25 they added 14 of 18 faces with 8 rather than 25 extra false boxes on the sweep
+ * (docs/inference.md#landmarks-and-alignment).
+ */
+const TURNED_MIN_SCORE = 0.4;
 const INPUT = 'image';
 const OUTPUT = 'grid';
 
@@ -37,6 +44,8 @@ export interface CnnOptions {
   maxSide: number;
   /** Lowest face score kept (0..1). */
   minScore: number;
+  /** In-plane turns (degrees) searched besides upright, for faces leaning further than the CNN finds. */
+  tilts: number[];
 }
 
 export interface ScoredBox extends Box {
@@ -88,32 +97,52 @@ export function intersectionOverUnion(a: Box, b: Box): number {
   return union > 0 ? inter / union : 0;
 }
 
-/** Scales the image so its longest side is `maxSide` and zero-pads it to multiples of 32 (face-api pads black). */
-export function letterbox(img: GrayImage, maxSide: number): { data: Float32Array; width: number; height: number; scale: number } {
-  const scale = maxSide / Math.max(img.width, img.height);
+/**
+ * The detector's view of the image: turned by `angleDeg` (opencv's sense: positive turns the picture
+ * counter-clockwise) on a canvas that keeps every pixel, scaled so the canvas's longest side is `maxSide`, and
+ * zero-padded to multiples of 32 (face-api pads black). `back` maps view pixels to image pixels.
+ */
+export function letterbox(img: GrayImage, maxSide: number, angleDeg = 0): { data: Float32Array; width: number; height: number; back: Affine } {
+  const rad = (Math.abs(angleDeg) * Math.PI) / 180;
+  const [cos, sin] = [Math.cos(rad), Math.sin(rad)];
+  const scale = maxSide / Math.max(img.width * cos + img.height * sin, img.width * sin + img.height * cos);
   const w = Math.max(1, Math.round(img.width * scale));
   const h = Math.max(1, Math.round(img.height * scale));
-  const width = Math.ceil(w / CELL) * CELL;
-  const height = Math.ceil(h / CELL) * CELL;
+  // The canvas of the turned picture, and the turn about the scaled picture's centre onto it.
+  const cw = angleDeg === 0 ? w : Math.ceil(w * cos + h * sin);
+  const ch = angleDeg === 0 ? h : Math.ceil(w * sin + h * cos);
+  const turn = rotation(w / 2, h / 2, angleDeg, 1);
+  turn[2] += (cw - w) / 2;
+  turn[5] += (ch - h) / 2;
+  const width = Math.ceil(cw / CELL) * CELL;
+  const height = Math.ceil(ch / CELL) * CELL;
   const data = new Float32Array(width * height);
   withMats((track) => {
     const c = cv();
     const src = grayMat(img, track);
-    const dst: CvMat = track(new c.Mat());
+    let view: CvMat = track(new c.Mat());
     // INTER_AREA averages when shrinking (no aliasing); it is bilinear-like when enlarging.
-    c.resize(src, dst, new c.Size(w, h), 0, 0, scale < 1 ? c.INTER_AREA : c.INTER_LINEAR);
-    const px = dst.data;
-    for (let y = 0; y < h; y++) {
-      const row = y * w;
+    c.resize(src, view, new c.Size(w, h), 0, 0, scale < 1 ? c.INTER_AREA : c.INTER_LINEAR);
+    if (angleDeg !== 0) {
+      const turned: CvMat = track(new c.Mat());
+      c.warpAffine(view, turned, track(c.matFromArray(2, 3, c.CV_64FC1, turn)), new c.Size(cw, ch), c.INTER_LINEAR, c.BORDER_CONSTANT, new c.Scalar(0));
+      view = turned;
+    }
+    const px = view.data;
+    for (let y = 0; y < ch; y++) {
+      const row = y * cw;
       const out = y * width;
-      for (let x = 0; x < w; x++) data[out + x] = px[row + x];
+      for (let x = 0; x < cw; x++) data[out + x] = px[row + x];
     }
   });
-  return { data, width, height, scale: w / img.width };
+  // View pixel -> scaled picture (undo the turn) -> image pixel (undo the scale, per axis as rounded).
+  const [a, b, tx, d, e, ty] = invert(turn);
+  const [sx, sy] = [img.width / w, img.height / h];
+  return { data, width, height, back: [a * sx, b * sx, tx * sx, d * sy, e * sy, ty * sy] };
 }
 
 export const cnnDetector: DetectorKind<CnnOptions> = {
-  options: (c) => ({ modelFile: c.faceDetectorModel, maxSide: c.detectMaxSide, minScore: c.detectMinScore }),
+  options: (c) => ({ modelFile: c.faceDetectorModel, maxSide: c.detectMaxSide, minScore: c.detectMinScore, tilts: c.detectTilts }),
   load: (opts) => loadCnnDetector(opts),
 };
 
@@ -132,13 +161,17 @@ async function loadCnnDetector({ modelFile, ...opts }: CnnOptions): Promise<Face
   }
   return {
     async detect(img) {
-      const input = letterbox(img, opts.maxSide);
-      const out = (await session.run({ [INPUT]: new ort.Tensor('float32', input.data, [1, 1, input.height, input.width]) }))[OUTPUT];
-      const [, , rows, cols] = out.dims;
-      return decodeGrid(out.data as Float32Array, rows, cols, input.scale, opts.minScore)
-        .map((b) => clampToImage(faceSquare(b), img.width, img.height))
-        .filter((b): b is Box => b !== undefined)
-        .map((box) => ({ box, hintDeg: 0 }));
+      const found: ScoredDetection[] = [];
+      for (const angle of [0, ...opts.tilts]) {
+        const view = letterbox(img, opts.maxSide, angle);
+        const out = (await session.run({ [INPUT]: new ort.Tensor('float32', view.data, [1, 1, view.height, view.width]) }))[OUTPUT];
+        const [, , rows, cols] = out.dims;
+        for (const b of decodeGrid(out.data as Float32Array, rows, cols, 1, angle === 0 ? opts.minScore : Math.max(opts.minScore, TURNED_MIN_SCORE))) {
+          const box = clampToImage(toImage(faceSquare(b), view.back), img.width, img.height);
+          if (box) found.push({ box, hintDeg: angle, score: b.score });
+        }
+      }
+      return sameFaceOnce(found).map(({ box, hintDeg }) => ({ box, hintDeg }));
     },
     close: () => session.release(),
   };
@@ -154,6 +187,37 @@ export function faceSquare(b: Box): Box {
   const cx = b.x + b.width / 2;
   const cy = b.y + b.height / 2 - 0.12 * b.height;
   return { x: cx - side / 2, y: cy - side / 2, width: side, height: side };
+}
+
+interface ScoredDetection extends Detection {
+  score: number;
+}
+
+/**
+ * A face square of a (turned) view as a box of the image: the same square about its centre mapped back, which is
+ * how the labels of a turned photo are moved too (the box of a leaning face is not axis-aligned in the image).
+ */
+function toImage(b: Box, back: Affine): Box {
+  const [cx, cy] = apply(back, b.x + b.width / 2, b.y + b.height / 2);
+  const side = b.width * Math.hypot(back[0], back[3]);
+  return { x: cx - side / 2, y: cy - side / 2, width: side, height: side };
+}
+
+/**
+ * One detection per face across the passes: upright boxes first, best score first, then the turned passes' boxes
+ * of faces not found yet (they are there to add leaning heads; an upright face is framed and landmarked best
+ * upright). A box is of a face already kept when it overlaps its box by NMS_IOU or its centre is within half the
+ * smaller side (a turned pass frames a face differently).
+ */
+function sameFaceOnce(found: ScoredDetection[]): ScoredDetection[] {
+  const kept: ScoredDetection[] = [];
+  const near = (a: Box, b: Box) =>
+    Math.hypot(a.x + a.width / 2 - b.x - b.width / 2, a.y + a.height / 2 - b.y - b.height / 2) < Math.min(a.width, b.width) / 2;
+  const turned = (d: Detection) => (d.hintDeg === 0 ? 0 : 1);
+  for (const d of [...found].sort((a, b) => turned(a) - turned(b) || b.score - a.score)) {
+    if (kept.every((k) => intersectionOverUnion(k.box, d.box) <= NMS_IOU && !near(k.box, d.box))) kept.push(d);
+  }
+  return kept;
 }
 
 /** Boxes near the border reach outside the image; keep the inside part, drop slivers. */

@@ -12,7 +12,7 @@ export interface Box {
 
 export interface Detection {
   box: Box;
-  /** Tilt of the face implied by the pass that found it (Haar's rotated passes; 0 otherwise); the eyes refine it. */
+  /** Tilt of the face implied by the pass that found it (Haar's rotated passes, the CNN's turned ones; 0 upright): the turn that makes it upright, which eyes or landmarks refine. */
   hintDeg: number;
 }
 
@@ -29,6 +29,7 @@ export interface DetectConfig {
   detectMaxSide: number;
   detectMinScore: number;
   detectAngles: number[];
+  detectTilts: number[];
 }
 
 /**
