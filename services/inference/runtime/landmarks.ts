@@ -108,9 +108,9 @@ export function eyeAngleDeg(p: FacePoints): number {
 }
 
 /**
- * Landmarks for every face in one batched run: each face's box square (turned upright by the detector's hint) and its mirror image, and the mean of the
- * two answers (the mirror's left and right swapped back). Averaging cancels the net's left-right bias, which
- * shows as a tilt error on turned heads (docs/inference.md#landmarks-and-alignment).
+ * Landmarks for every face in one batched run: each face's box square (turned upright by the detector's hint) and
+ * its mirror image, and the mean of the two answers (the mirror's left and right swapped back). Averaging cancels
+ * the net's left-right bias, which shows as a tilt error on turned heads (docs/inference.md#landmarks-and-alignment).
  */
 export async function locateLandmarks(img: GrayImage, faces: Detection[], net: LandmarkNet): Promise<FacePoints[]> {
   const side = LANDMARK_INPUT;
