@@ -126,12 +126,16 @@ def convert(argv: list[str], usage: str, build, weights: str) -> int:
     if len(argv) != 3:
         print(usage, file=sys.stderr)
         return 2
-    model = build(load_weights(argv[1], weights))
-    tmp = f"{argv[2]}.tmp{os.getpid()}"  # per process: two bootstraps may convert at once
-    os.makedirs(os.path.dirname(os.path.abspath(argv[2])), exist_ok=True)
-    onnx.save(model, tmp)
-    os.replace(tmp, argv[2])  # atomic: a concurrent reader never sees half a model
+    save_model(build(load_weights(argv[1], weights)), argv[2])
     return 0
+
+
+def save_model(model: onnx.ModelProto, out: str) -> None:
+    """Writes `out` atomically: a concurrent reader never sees half a model."""
+    tmp = f"{out}.tmp{os.getpid()}"  # per process: two bootstraps may convert at once
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    onnx.save(model, tmp)
+    os.replace(tmp, out)
 
 
 if __name__ == "__main__":

@@ -98,6 +98,14 @@ export const makeConfigSchema = (env: NodeJS.ProcessEnv = process.env) => z.obje
   faceDetectorModel: z.string().min(1).default(faceDetectorModel),
   /** FEROPS_FACE_LANDMARK_MODEL [face_landmark_68.onnx beside FEROPS_FACE_DETECTOR_MODEL]: the 68-point landmark net that aligns the CNN's faces, converted by bootstrap. */
   faceLandmarkModel: z.string().min(1).optional(),
+  /** FEROPS_FACE_VERIFIER_MODEL [mtcnn_onet.onnx beside FEROPS_FACE_DETECTOR_MODEL]: MTCNN's O-Net, which scores the CNN's boxes as face or not, converted by bootstrap. */
+  faceVerifierModel: z.string().min(1).optional(),
+  /**
+   * FEROPS_MIN_FACE_SCORE [0.05]: CNN only: a box the face verifier scores lower is not a face and is dropped (0 keeps
+   * every box; each still reports its `faceScore`). Low on purpose: real faces in shadow, turned or half in profile
+   * score ~0.1, the detector's false boxes mostly under 0.03 (docs/inference.md#landmarks-and-alignment).
+   */
+  minFaceScore: z.coerce.number().min(0).max(1).default(0.05),
   /** FEROPS_DETECT_MAX_SIDE [512]: longest side of the copy the face detector searches (cost grows with its square). */
   detectMaxSide: int(64, 4096).default(512),
   /** FEROPS_DETECT_MIN_SCORE [0.25]: CNN only; lowest face score kept (0.5 missed profile and downcast faces). */
@@ -208,6 +216,8 @@ const ENV_KEYS: Record<keyof InferenceConfig, string> = {
   faceDetector: 'FEROPS_FACE_DETECTOR',
   faceDetectorModel: 'FEROPS_FACE_DETECTOR_MODEL',
   faceLandmarkModel: 'FEROPS_FACE_LANDMARK_MODEL',
+  faceVerifierModel: 'FEROPS_FACE_VERIFIER_MODEL',
+  minFaceScore: 'FEROPS_MIN_FACE_SCORE',
   detectMaxSide: 'FEROPS_DETECT_MAX_SIDE',
   detectMinScore: 'FEROPS_DETECT_MIN_SCORE',
   detectAngles: 'FEROPS_DETECT_ANGLES',

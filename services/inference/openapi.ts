@@ -38,7 +38,7 @@ export const schemas = {
   Point: { type: 'array', items: num, minItems: 2, maxItems: 2, description: '[x, y] in image pixels' },
   Face: {
     type: 'object',
-    required: ['box', 'alignment', 'label', 'confidence', 'probabilities'],
+    required: ['box', 'alignment', 'faceScore', 'label', 'confidence', 'probabilities'],
     properties: {
       box: {
         type: 'object',
@@ -73,6 +73,11 @@ export const schemas = {
           },
         },
         additionalProperties: false,
+      },
+      faceScore: {
+        description:
+          "the face verifier's (MTCNN O-Net) probability that the box holds a face; boxes under FEROPS_MIN_FACE_SCORE are not answered; null when no verifier ran (haar detector, detect=false)",
+        oneOf: [{ ...num, minimum: 0, maximum: 1 }, { type: 'null' }],
       },
       label: { type: 'string', enum: [...LABELS] },
       confidence: num,

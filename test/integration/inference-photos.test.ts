@@ -58,7 +58,8 @@ describe('inference on real photos', () => {
       const img = deg === 0 ? src : await sharp(src).rotate(deg, { background: '#808080' }).png().toBuffer();
       const res = await postImage(server.url, img);
       assert.equal(res.json.faces.length, 1, `rotated ${deg}`);
-      const { alignment } = res.json.faces[0];
+      const { alignment, faceScore } = res.json.faces[0];
+      assert.ok(faceScore >= 0.5 && faceScore <= 1, `rotated ${deg}: face score ${faceScore}`);
       assert.equal(alignment.method, 'landmarks', `rotated ${deg}`);
       assert.ok(alignment.confidence >= 0.5 && alignment.confidence <= 1, `rotated ${deg}: confidence ${alignment.confidence}`);
       assert.equal(alignment.eyesFound, 2);
@@ -126,6 +127,8 @@ describe('inference on real photos', () => {
       for (const f of res.json.faces) {
         assert.ok(['angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral'].includes(f.label));
         if (f.alignment.eyesFound === 2) bothEyes++;
+        // The face verifier scored every answered box at least FEROPS_MIN_FACE_SCORE (0.05 by default).
+        assert.ok(f.faceScore >= 0.05 && f.faceScore <= 1, `${basename(file)}: face score ${f.faceScore}`);
       }
     }
     // Every person in every photo (counted by hand; bench/inference-stages.ts labels each face).

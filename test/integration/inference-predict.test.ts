@@ -31,6 +31,7 @@ describe('inference service: predict', () => {
       const probs = Object.values(res.json.faces[0].probabilities) as number[];
       assert.ok(Math.abs(probs.reduce((a, b) => a + b, 0) - 1) < 1e-3);
       assert.deepEqual(res.json.faces[0].box, { x: 0, y: 0, width: 48, height: 48 });
+      assert.equal(res.json.faces[0].faceScore, null, 'no face verifier runs on a crop the client cut');
     }
   });
 

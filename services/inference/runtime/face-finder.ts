@@ -31,7 +31,7 @@ function withCropShortcut(finder: FaceFinder): FaceFinder {
     find: async (img, detect) => {
       if (detect || img.width !== FACE_SIZE || img.height !== FACE_SIZE) return finder.find(img, detect);
       const box = { x: 0, y: 0, width: FACE_SIZE, height: FACE_SIZE };
-      return { faces: [{ box, alignment: NO_ALIGNMENT, pixels: Uint8Array.from(img.data) }], detectMs: 0, alignMs: 0 };
+      return { faces: [{ box, alignment: NO_ALIGNMENT, faceScore: null, pixels: Uint8Array.from(img.data) }], detectMs: 0, alignMs: 0 };
     },
     liveMats: () => finder.liveMats(),
     close: () => finder.close(),

@@ -6,6 +6,7 @@ import { type Cascades, cv, type CvMat, type CvRect, cvError, loadCascades, with
 import type { GrayImage } from './decode';
 import type { Box, DetectConfig, Detection, FaceDetector } from './detectors/detector';
 import { type DetectorName, type DetectorSettings, detectorSettings, loadDetector } from './detectors';
+import { type FaceVerifier, loadFaceVerifier, VERIFY_INPUT } from './face-verifier';
 import { eyeAngleDeg, type FacePoints, landmarkConfidence, type LandmarkNet, loadLandmarkNet, locateLandmarks, type Point } from './landmarks';
 
 export type { Box } from './detectors/detector';
@@ -17,7 +18,9 @@ export type { Box } from './detectors/detector';
  * 2. with the CNN detector, 68 landmarks per face from the landmark net (one batched run for all faces), and one
  *    similarity warp that puts the eyes, nose tip and mouth corners at fixed places of the 48x48 model input;
  *    with the Haar detector, its companion eye cascades level the eyes and the box sets the scale;
- * 3. a face whose points are not trusted is cropped from its box, unrotated, and says so (`method: 'none'`).
+ * 3. a face whose points are not trusted is cropped from its box, unrotated, and says so (`method: 'none'`);
+ * 4. with the CNN detector, MTCNN's O-Net scores each box square (turned upright) as face or not, in one batched
+ *    run: boxes under the minimum score are dropped, the rest report their `faceScore`.
  */
 
 /** What a thread needs to find faces; plain data, so it can be handed to a worker thread. */
@@ -28,17 +31,26 @@ export interface FaceSetup {
   eyeTilts: number[];
   /** The landmark net that aligns the CNN detector's faces; absent with Haar, which keeps its eye cascades. */
   landmarkModel?: string;
+  /** The face verifier (O-Net) that scores the CNN detector's boxes, and the score a box needs to be kept; CNN only. */
+  verifier?: { model: string; minScore: number };
 }
 
-/** The setup the service config asks for (FEROPS_FACE_DETECTOR, FEROPS_DETECT_*, FEROPS_CASCADE_DIR, FEROPS_FACE_LANDMARK_MODEL). */
-export function faceSetup(config: DetectConfig & { cascadeDir: string; faceDetector: DetectorName; faceLandmarkModel?: string }): FaceSetup {
-  // Bootstrap and the container image convert both nets into one directory, so the detector's path finds the other.
-  const landmarkModel = config.faceLandmarkModel ?? join(dirname(config.faceDetectorModel), 'face_landmark_68.onnx');
+/** The setup the service config asks for (FEROPS_FACE_DETECTOR, FEROPS_DETECT_*, FEROPS_CASCADE_DIR, FEROPS_FACE_*). */
+export function faceSetup(
+  config: DetectConfig & { cascadeDir: string; faceDetector: DetectorName; faceLandmarkModel?: string; faceVerifierModel?: string; minFaceScore: number },
+): FaceSetup {
+  // Bootstrap and the container image convert the nets into one directory, so the detector's path finds the others.
+  const beside = (file: string) => join(dirname(config.faceDetectorModel), file);
   return {
     cascadeDir: config.cascadeDir,
     detector: detectorSettings(config.faceDetector, config),
     eyeTilts: config.detectAngles,
-    ...(config.faceDetector === 'cnn' ? { landmarkModel } : {}),
+    ...(config.faceDetector === 'cnn'
+      ? {
+          landmarkModel: config.faceLandmarkModel ?? beside('face_landmark_68.onnx'),
+          verifier: { model: config.faceVerifierModel ?? beside('mtcnn_onet.onnx'), minScore: config.minFaceScore },
+        }
+      : {}),
   };
 }
 
@@ -50,23 +62,26 @@ export interface FaceEngine {
   eyeTilts: number[];
   detector: FaceDetector;
   landmarks?: LandmarkNet;
+  verifier?: { net: FaceVerifier; minScore: number };
 }
 
 export async function createFaceEngine(setup: FaceSetup): Promise<FaceEngine> {
   const cascades = () => loadCascades(setup.cascadeDir); // cached per thread after the first call
   const detector = await loadDetector(setup.detector, cascades);
+  let landmarks: LandmarkNet | undefined;
   try {
-    const landmarks = setup.landmarkModel ? await loadLandmarkNet(setup.landmarkModel) : undefined;
-    return { cascades, eyeTilts: setup.eyeTilts, detector, ...(landmarks ? { landmarks } : {}) };
+    landmarks = setup.landmarkModel ? await loadLandmarkNet(setup.landmarkModel) : undefined;
+    const verifier = setup.verifier ? { net: await loadFaceVerifier(setup.verifier.model), minScore: setup.verifier.minScore } : undefined;
+    return { cascades, eyeTilts: setup.eyeTilts, detector, ...(landmarks ? { landmarks } : {}), ...(verifier ? { verifier } : {}) };
   } catch (err) {
-    await detector.close();
+    await Promise.all([detector.close(), landmarks?.close()]);
     throw err;
   }
 }
 
 /** Releases the engine's onnxruntime sessions. */
 export async function closeFaceEngine(engine: FaceEngine): Promise<void> {
-  await Promise.all([engine.detector.close(), engine.landmarks?.close()]);
+  await Promise.all([engine.detector.close(), engine.landmarks?.close(), engine.verifier?.net.close()]);
 }
 
 /** Fraction of the face box added on every side before cropping: FER2013 crops include the chin and brow. */
@@ -125,6 +140,8 @@ export const NO_ALIGNMENT: Alignment = { angleDeg: 0, eyesFound: 0, method: 'non
 export interface AlignedFace {
   box: Box;
   alignment: Alignment;
+  /** The face verifier's probability that the box holds a face (0..1); null when no verifier ran (Haar, whole image). */
+  faceScore: number | null;
   /** 48x48 grayscale crop, row-major. */
   pixels: Uint8Array;
 }
@@ -152,27 +169,45 @@ export async function findFaces(img: GrayImage, engine: FaceEngine, detect: bool
   const t1 = performance.now();
   try {
     const points = detect && engine.landmarks ? await locateLandmarks(img, found, engine.landmarks) : undefined;
-    const faces = withMats((track) => {
+    const verifier = detect ? engine.verifier : undefined;
+    const { faces, verifyCrops } = withMats((track) => {
       const gray = grayMat(img, track);
-      return found.map(({ box, hintDeg }, i): AlignedFace | undefined => {
-        // Whole-image mode: the caller already cropped the face, so no margin is added around it.
-        if (!detect) return { box, alignment: NO_ALIGNMENT, pixels: cropWarp(gray, boxTransform(box, 0, 0), track) };
-        if (points) {
-          const aligned = alignOnLandmarks(gray, box, points[i], track);
-          // A turned pass finds more leaning heads and more things that are not faces: its boxes stay only when
-          // the landmarks confirm a face (docs/inference.md#landmarks-and-alignment).
-          return hintDeg !== 0 && aligned.alignment.method === 'none' ? undefined : { box, ...aligned };
-        }
-        const eyes = alignEyes(gray, box, hintDeg, engine.eyeTilts, engine.cascades(), track);
-        const alignment: Alignment =
-          eyes.eyesFound === 2 ? { ...eyes, method: 'eyes', confidence: 1, eyes: null } : { ...NO_ALIGNMENT, eyesFound: eyes.eyesFound };
-        return { box, alignment, pixels: cropWarp(gray, boxTransform(box, alignment.angleDeg, MARGIN), track) };
-      });
+      const faces = found
+        .map(({ box, hintDeg }, i): AlignedFace | undefined => {
+          // Whole-image mode: the caller already cropped the face, so no margin is added around it.
+          if (!detect) return { box, alignment: NO_ALIGNMENT, faceScore: null, pixels: cropWarp(gray, boxTransform(box, 0, 0), track) };
+          if (points) {
+            const aligned = alignOnLandmarks(gray, box, points[i], track);
+            // A turned pass finds more leaning heads and more things that are not faces: its boxes stay only when
+            // the landmarks confirm a face (docs/inference.md#landmarks-and-alignment).
+            return hintDeg !== 0 && aligned.alignment.method === 'none' ? undefined : { box, ...aligned, faceScore: null };
+          }
+          const eyes = alignEyes(gray, box, hintDeg, engine.eyeTilts, engine.cascades(), track);
+          const alignment: Alignment =
+            eyes.eyesFound === 2 ? { ...eyes, method: 'eyes', confidence: 1, eyes: null } : { ...NO_ALIGNMENT, eyesFound: eyes.eyesFound };
+          return { box, alignment, faceScore: null, pixels: cropWarp(gray, boxTransform(box, alignment.angleDeg, MARGIN), track) };
+        })
+        .filter((f) => f !== undefined);
+      return { faces, verifyCrops: verifier ? verifierCrops(gray, faces, track) : undefined };
     });
-    return { faces: faces.filter((f) => f !== undefined), detectMs: t1 - t0, alignMs: performance.now() - t1 };
+    if (!verifier || !verifyCrops) return { faces, detectMs: t1 - t0, alignMs: performance.now() - t1 };
+    const scores = await verifier.net.run(verifyCrops, faces.length);
+    faces.forEach((f, i) => (f.faceScore = Math.round(scores[i] * 1000) / 1000));
+    return { faces: faces.filter((f) => f.faceScore! >= verifier.minScore), detectMs: t1 - t0, alignMs: performance.now() - t1 };
   } catch (err) {
     throw cvError(err);
   }
+}
+
+/**
+ * The face verifier's input: each box square, turned upright by the landmarks' angle when they were trusted (O-Net
+ * was trained on upright faces), shrunk to 48x48.
+ */
+function verifierCrops(gray: CvMat, faces: AlignedFace[], track: Track): Float32Array {
+  const plane = VERIFY_INPUT * VERIFY_INPUT;
+  const crops = new Float32Array(faces.length * plane);
+  faces.forEach(({ box, alignment }, i) => crops.set(cropWarp(gray, boxTransform(box, alignment.angleDeg, 0, VERIFY_INPUT), track, VERIFY_INPUT), i * plane));
+  return crops;
 }
 
 /** Trusted points: the similarity warp onto CANONICAL; untrusted: the box crop, unrotated, flagged 'none'. */

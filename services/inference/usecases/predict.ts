@@ -5,7 +5,7 @@ import { facesToTensorData, softmax } from '../../../lib/preprocess';
 import type { ServiceContext } from '../context';
 import { AppError, toAppError } from '../errors';
 import { decodeGray } from '../runtime/decode';
-import type { Alignment, Box } from '../runtime/faces';
+import type { AlignedFace, Alignment, Box } from '../runtime/faces';
 import type { LoadedModel } from '../runtime/model';
 import type { Route } from '../runtime/slots';
 
@@ -21,6 +21,8 @@ export interface PredictInput {
 export interface FacePrediction {
   box: Box;
   alignment: Alignment;
+  /** The face verifier's probability that the box holds a face; null when none ran (haar detector, detect=false). */
+  faceScore: number | null;
   label: string;
   confidence: number;
   probabilities: Record<string, number>;
@@ -59,7 +61,7 @@ export async function predict(ctx: ServiceContext, input: PredictInput): Promise
       shadowHandedOff = true;
       void compareShadow(ctx, route.shadow, pixels, logits, route.generation);
     }
-    const faces = found.faces.map((f, i) => toPrediction(f.box, f.alignment, logits[i]));
+    const faces = found.faces.map((f, i) => toPrediction(f, logits[i]));
     const timingsMs = {
       decode: ms(t1 - t0),
       detect: ms(found.detectMs),
@@ -106,13 +108,14 @@ async function inferOn(model: LoadedModel, pixels: Float32Array, count: number):
   }
 }
 
-function toPrediction(box: Box, alignment: FacePrediction['alignment'], logits: Float32Array): FacePrediction {
+function toPrediction({ box, alignment, faceScore }: AlignedFace, logits: Float32Array): FacePrediction {
   const probs = softmax(logits);
   let top = 0;
   for (let i = 1; i < probs.length; i++) if (probs[i] > probs[top]) top = i;
   return {
     box,
     alignment,
+    faceScore,
     label: LABELS[top],
     confidence: round4(probs[top]),
     probabilities: Object.fromEntries(LABELS.map((l, i) => [l, round4(probs[i])])),
