@@ -22,7 +22,8 @@ import { labelsFor, photoLabels, scorePhoto } from '../test/helpers/photo-labels
 import { defaultBenchModel } from './bench-models';
 import { benchPhoto } from './real-inputs';
 
-const cnn = (o: { detectMaxSide?: number; detectMinScore?: number; detectTilts?: number[] } = {}): FaceSetup => faceSetup(loadConfig({ faceDetector: 'cnn', ...o }));
+const cnn = (o: { detectMaxSide?: number; detectMinScore?: number; detectTilts?: number[]; detectMinFace?: number } = {}): FaceSetup =>
+  faceSetup(loadConfig({ faceDetector: 'cnn', ...o }));
 /** Haar as tuned in issue #6, before the CNN (480 px), with `o` on top; its angles are also the eye search's tilts. */
 function haar(o: Partial<HaarOptions> = {}): FaceSetup {
   const tuned = faceSetup(loadConfig({ faceDetector: 'haar', detectMaxSide: 480 }));
@@ -31,6 +32,7 @@ function haar(o: Partial<HaarOptions> = {}): FaceSetup {
 }
 const SETTINGS: Record<string, FaceSetup> = {
   'cnn 512 (default)': cnn(),
+  'cnn 512, small faces from 24 px': cnn({ detectMinFace: 24 }),
   'cnn 416': cnn({ detectMaxSide: 416 }),
   'cnn 512, score 0.3': cnn({ detectMinScore: 0.3 }),
   'cnn 512, score 0.5': cnn({ detectMinScore: 0.5 }),

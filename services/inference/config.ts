@@ -117,6 +117,14 @@ export const makeConfigSchema = (env: NodeJS.ProcessEnv = process.env) => z.obje
    */
   detectTilts: angleList('', 90),
   /**
+   * FEROPS_DETECT_MIN_FACE [0 = off]: CNN only: e.g. `24` searches faces from 24 px up to the sizes the CNN finds at
+   * its input's scale with MTCNN (P-Net, R-Net, O-Net); on photos over ~0.3 MP the smallest face grows with the photo
+   * to bound the cost. Off by default: it costs more than the upright CNN pass (docs/inference.md#landmarks-and-alignment).
+   */
+  detectMinFace: int(0, 4096)
+    .refine((v) => v === 0 || v >= 12, 'must be 0 (off) or at least 12 (the smallest window P-Net sees)')
+    .default(0),
+  /**
    * FEROPS_DETECT_ANGLES [0,-20,20]: Haar only: in-plane rotations it searches faces at (`0` alone is ~2.5x cheaper but
    * misses tilted heads), and its eye search tries them when the first try finds no pair (the CNN aligns on landmarks).
    */
@@ -222,6 +230,7 @@ const ENV_KEYS: Record<keyof InferenceConfig, string> = {
   detectMinScore: 'FEROPS_DETECT_MIN_SCORE',
   detectAngles: 'FEROPS_DETECT_ANGLES',
   detectTilts: 'FEROPS_DETECT_TILTS',
+  detectMinFace: 'FEROPS_DETECT_MIN_FACE',
   maxBodyBytes: 'FEROPS_MAX_BODY_BYTES',
   maxPixels: 'FEROPS_MAX_PIXELS',
   ortThreads: 'FEROPS_ORT_THREADS',

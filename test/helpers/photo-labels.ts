@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import sharp from 'sharp';
 import { type Affine, apply, rotation } from '../../services/inference/runtime/affine';
 import { grayMat } from '../../services/inference/runtime/crop';
 import { cv, type CvMat, withMats } from '../../services/inference/runtime/cv';
@@ -119,3 +120,35 @@ export function scorePhoto(found: AlignedFace[], labelled: LabelledFace[]): Phot
 }
 
 const wrap = (deg: number) => ((((deg + 180) % 360) + 360) % 360) - 180;
+
+/**
+ * The photo shrunk (sharp, Lanczos) so its labelled faces' median height is `faceHeight` pixels, centred on a
+ * mid-grey `width` x `height` canvas, with its labels moved with it: small faces in an ordinary-sized picture.
+ */
+export async function shrinkPhoto(
+  img: GrayImage,
+  faces: LabelledFace[],
+  faceHeight: number,
+  width = 640,
+  height = 480,
+): Promise<{ img: GrayImage; faces: LabelledFace[] }> {
+  const heights = faces.map((f) => f.box.height).sort((a, b) => a - b);
+  const k = faceHeight / heights[heights.length >> 1];
+  const w = Math.round(img.width * k);
+  const h = Math.round(img.height * k);
+  if (w > width || h > height) throw new Error(`shrunk photo ${w}x${h} does not fit ${width}x${height}`);
+  const [left, top] = [Math.floor((width - w) / 2), Math.floor((height - h) / 2)];
+  const data = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 1 } })
+    .resize(w, h, { kernel: 'lanczos3' })
+    .extend({ left, top, right: width - w - left, bottom: height - h - top, background: { r: 128, g: 128, b: 128 } })
+    .toColourspace('b-w')
+    .raw()
+    .toBuffer();
+  const move = ([x, y]: Point): Point => [x * k + left, y * k + top];
+  const moved = faces.map((f) => {
+    const [x, y] = move([f.box.x, f.box.y]);
+    const box = { x, y, width: f.box.width * k, height: f.box.height * k };
+    return { ...f, box, ...(f.eyes ? { eyes: { left: move(f.eyes.left), right: move(f.eyes.right) } } : {}) };
+  });
+  return { img: { data, width, height, format: 'raw' }, faces: moved };
+}

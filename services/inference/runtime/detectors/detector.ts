@@ -30,6 +30,7 @@ export interface DetectConfig {
   detectMinScore: number;
   detectAngles: number[];
   detectTilts: number[];
+  detectMinFace: number;
 }
 
 /**

@@ -1,0 +1,194 @@
+"""Converts MTCNN's three nets (weights MIT, shipped in the PyPI wheel facenet-pytorch, facenet_pytorch/data/*.pt)
+into ONNX graphs for the inference service:
+
+    python infra/face-detector/convert_mtcnn.py <facenet_pytorch-*.whl> <out dir>
+
+writes mtcnn_pnet.onnx, mtcnn_rnet.onnx and mtcnn_onet.onnx there. Why (docs/inference.md#landmarks-and-alignment):
+- P-Net (a 12x12 window, fully convolutional) proposes faces over an image pyramid and R-Net (24x24) refines them:
+  they find faces of ~24-60 px that the Tiny Face Detector, which sees a copy at most 512 px wide, is too coarse for;
+- O-Net (48x48) tells faces from non-faces: a second, independent opinion on every box, which drops the Tiny Face
+  Detector's false boxes (a space shuttle, the gap between two heads).
+
+The networks (facenet_pytorch/models/mtcnn.py) take RGB normalised as (rgb - 127.5) / 128, end in a 2-way softmax
+(not a face, a face) and a box regression; conv layers are unpadded, max pools use ceil mode, and dense layers
+read the features in (W, H, C) order (Caffe's layout). Our images are grayscale: every ONNX input is raw gray
+values 0..255, (N, 1, H, W); with R = G = B the first conv's three input channels sum into one, and the
+normalisation folds into it (unpadded convs see no padding zeros). Outputs: `face_prob` (the softmax's face
+column) and, for P-Net and R-Net, `box_reg`; O-Net's landmark and regression heads are left out.
+
+The weights are legacy (pre-zip) torch.save files, read here with a small unpickler so neither the converter nor
+the container image that runs it needs torch.
+"""
+
+from __future__ import annotations
+
+import collections
+import io
+import os
+import pickle
+import sys
+import zipfile
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from convert import GraphBuilder, save_model
+
+INPUT, OUTPUT, REGRESSION = "crops", "face_prob", "box_reg"
+LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+STORAGE_DTYPES = {"FloatStorage": np.float32, "DoubleStorage": np.float64, "LongStorage": np.int64}
+
+
+class _Storage:
+    def __init__(self, dtype: type) -> None:
+        self.dtype = dtype
+        self.data: np.ndarray | None = None
+
+
+def _rebuild_tensor(storage: _Storage, offset: int, size: tuple, stride: tuple, *_):
+    return lambda: np.lib.stride_tricks.as_strided(
+        storage.data[offset:], shape=size, strides=[s * storage.data.itemsize for s in stride]).copy()
+
+
+class _LegacyUnpickler(pickle.Unpickler):
+    """torch.save's legacy format: tensors are rebuilt from storages whose bytes follow the pickle."""
+
+    def __init__(self, f: io.BytesIO) -> None:
+        super().__init__(f)
+        self.storages: dict[str, _Storage] = {}
+
+    def find_class(self, module: str, name: str):
+        if (module, name) == ("collections", "OrderedDict"):
+            return collections.OrderedDict
+        if (module, name) == ("torch._utils", "_rebuild_tensor_v2"):
+            return _rebuild_tensor
+        if module == "torch" and name in STORAGE_DTYPES:
+            return STORAGE_DTYPES[name]
+        raise pickle.UnpicklingError(f"unexpected {module}.{name} in a state dict")
+
+    def persistent_load(self, pid):
+        kind, dtype, key = pid[:3]
+        if kind != "storage":
+            raise pickle.UnpicklingError(f"unexpected persistent id {kind!r}")
+        return self.storages.setdefault(key, _Storage(dtype))
+
+
+def load_legacy_state_dict(raw: bytes) -> dict[str, np.ndarray]:
+    f = io.BytesIO(raw)
+    if pickle.load(f) != LEGACY_MAGIC:
+        raise ValueError("not a legacy torch.save file")
+    pickle.load(f)  # protocol version
+    pickle.load(f)  # sys info
+    unpickler = _LegacyUnpickler(f)
+    lazy = unpickler.load()
+    for key in pickle.load(f):
+        storage = unpickler.storages[key]
+        count = int(np.frombuffer(f.read(8), "<i8")[0])
+        storage.data = np.frombuffer(f.read(count * np.dtype(storage.dtype).itemsize), dtype=storage.dtype)
+    return {name: make() for name, make in lazy.items()}
+
+
+def load_weights(wheel: str, net: str) -> dict[str, np.ndarray]:
+    with zipfile.ZipFile(wheel) as z:
+        return load_legacy_state_dict(z.read(f"facenet_pytorch/data/{net}.pt"))
+
+
+class _Net:
+    """A graph under construction from one MTCNN state dict."""
+
+    def __init__(self, w: dict[str, np.ndarray]) -> None:
+        self.g = GraphBuilder()
+        self.w = w
+
+    def conv(self, x: str, name: str, first: bool = False) -> str:
+        weight, bias = self.w[f"{name}.weight"], self.w[f"{name}.bias"]
+        if first:  # (gray - 127.5) / 128 replicated to 3 channels == the summed channels, scaled, bias shifted
+            weight = weight.sum(axis=1, keepdims=True)
+            bias = bias - weight.sum(axis=(1, 2, 3)) * 127.5 / 128.0
+            weight = weight / 128.0
+        return self.g.op("Conv", [x, self.g.const(f"{name}.w", weight), self.g.const(f"{name}.b", bias)], name,
+                         kernel_shape=list(weight.shape[2:]))
+
+    def prelu(self, x: str, name: str, spatial: bool = True) -> str:
+        slope = self.w[f"{name}.weight"]
+        return self.g.op("PRelu", [x, self.g.const(f"{name}.slope", slope.reshape(-1, 1, 1) if spatial else slope)], f"{name}.out")
+
+    def pool(self, x: str, name: str, size: int) -> str:
+        return self.g.op("MaxPool", [x], name, kernel_shape=[size, size], strides=[2, 2], ceil_mode=1)
+
+    def dense(self, x: str, name: str) -> str:
+        return self.g.op("Gemm", [x, self.g.const(f"{name}.w", self.w[f"{name}.weight"]), self.g.const(f"{name}.b", self.w[f"{name}.bias"])],
+                         name, transB=1)
+
+    def flatten_caffe(self, x: str) -> str:
+        return self.g.op("Flatten", [self.g.op("Transpose", [x], "whc", perm=[0, 3, 2, 1])], "features", axis=1)
+
+    def face_prob(self, logits: str) -> str:
+        probs = self.g.op("Softmax", [logits], "probs", axis=1)  # not a face, a face
+        self.g.inits.append(numpy_helper.from_array(np.array(1, dtype=np.int64), "face_column"))
+        return self.g.op("Gather", [probs, "face_column"], OUTPUT, axis=1)
+
+    def model(self, name: str, side: int | None, outputs: list[onnx.ValueInfoProto]) -> onnx.ModelProto:
+        shape = ["n", 1, side, side] if side else [1, 1, "height", "width"]
+        return self.g.model(
+            name, [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, shape)], outputs,
+            f"MTCNN {name} (weights: facenet-pytorch, MIT, Tim Esler), converted by ferops infra/face-detector/convert_mtcnn.py",
+        )
+
+
+def build_pnet(w: dict[str, np.ndarray]) -> onnx.ModelProto:
+    """(1, 1, H, W) -> face_prob (1, H', W') and box_reg (1, 4, H', W'): one 12x12 window per 2 pixels."""
+    n = _Net(w)
+    x = n.pool(n.prelu(n.conv(INPUT, "conv1", first=True), "prelu1"), "pool1", 2)
+    x = n.prelu(n.conv(x, "conv2"), "prelu2")
+    x = n.prelu(n.conv(x, "conv3"), "prelu3")
+    n.face_prob(n.conv(x, "conv4_1"))
+    n.g.op("Identity", [n.conv(x, "conv4_2")], REGRESSION)
+    return n.model("mtcnn_pnet", None, [
+        helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, [1, "rows", "cols"]),
+        helper.make_tensor_value_info(REGRESSION, TensorProto.FLOAT, [1, 4, "rows", "cols"]),
+    ])
+
+
+def build_rnet(w: dict[str, np.ndarray]) -> onnx.ModelProto:
+    """(N, 1, 24, 24) -> face_prob (N) and box_reg (N, 4)."""
+    n = _Net(w)
+    x = n.pool(n.prelu(n.conv(INPUT, "conv1", first=True), "prelu1"), "pool1", 3)
+    x = n.pool(n.prelu(n.conv(x, "conv2"), "prelu2"), "pool2", 3)
+    x = n.prelu(n.conv(x, "conv3"), "prelu3")
+    x = n.prelu(n.dense(n.flatten_caffe(x), "dense4"), "prelu4", spatial=False)
+    n.face_prob(n.dense(x, "dense5_1"))
+    n.g.op("Identity", [n.dense(x, "dense5_2")], REGRESSION)
+    return n.model("mtcnn_rnet", 24, [
+        helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["n"]),
+        helper.make_tensor_value_info(REGRESSION, TensorProto.FLOAT, ["n", 4]),
+    ])
+
+
+def build_onet(w: dict[str, np.ndarray]) -> onnx.ModelProto:
+    """(N, 1, 48, 48) -> face_prob (N)."""
+    n = _Net(w)
+    x = n.pool(n.prelu(n.conv(INPUT, "conv1", first=True), "prelu1"), "pool1", 3)
+    x = n.pool(n.prelu(n.conv(x, "conv2"), "prelu2"), "pool2", 3)
+    x = n.pool(n.prelu(n.conv(x, "conv3"), "prelu3"), "pool3", 2)
+    x = n.prelu(n.conv(x, "conv4"), "prelu4")
+    x = n.prelu(n.dense(n.flatten_caffe(x), "dense5"), "prelu5", spatial=False)
+    n.face_prob(n.dense(x, "dense6_1"))
+    return n.model("mtcnn_onet", 48, [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["n"])])
+
+
+BUILDERS = {"pnet": build_pnet, "rnet": build_rnet, "onet": build_onet}
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 3:
+        print(__doc__.strip().splitlines()[3], file=sys.stderr)
+        return 2
+    for net, build in BUILDERS.items():
+        save_model(build(load_weights(argv[1], net)), os.path.join(argv[2], f"mtcnn_{net}.onnx"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
