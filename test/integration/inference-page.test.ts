@@ -70,7 +70,8 @@ describe('inference try-it page', () => {
       });
       const crops = [...document.querySelectorAll('.face img')].map((i: any) => ({ src: i.src.slice(0, 22), width: i.naturalWidth, height: i.naturalHeight }));
       const charts = [...document.querySelectorAll('.chart')].map((c: any) => [...c.querySelectorAll('.bar')].map((b: any) => b.firstElementChild.style.width as string));
-      return { boxes, crops, charts, natural: [photo.naturalWidth, photo.naturalHeight], summary: document.getElementById('summary').textContent as string };
+      const notes = [...document.querySelectorAll('.face .muted')].map((m: any) => m.textContent as string);
+      return { boxes, crops, charts, notes, natural: [photo.naturalWidth, photo.naturalHeight], summary: document.getElementById('summary').textContent as string };
     });
     assert.equal(drawn.boxes.length, 3);
     drawn.boxes.forEach((b, i) => {
@@ -80,6 +81,8 @@ describe('inference try-it page', () => {
       assert.match(b.label!, new RegExp(`^${i + 1} (angry|disgust|fear|happy|sad|surprise|neutral)$`));
     });
     assert.deepEqual(drawn.crops, Array(3).fill({ src: 'data:image/png;base64,', width: 48, height: 48 }));
+    // Each card says how sure the face verifier is, as the API answered it.
+    drawn.notes.forEach((n, i) => assert.ok(n.includes(`face score ${expected.faces[i].faceScore.toFixed(2)}`), n));
     assert.equal(drawn.charts.length, 3);
     for (const bars of drawn.charts) {
       assert.equal(bars.length, 7);

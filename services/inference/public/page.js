@@ -114,12 +114,17 @@ function alignmentText(a) {
   return `tilt ${a.angleDeg}° by ${a.method === 'landmarks' ? `landmarks (confidence ${Number(a.confidence).toFixed(2)})` : 'eye pair'}`;
 }
 
+/** How sure the face verifier is that the box is a face; nothing when no verifier ran (Haar, whole image). */
+function faceScoreText(score) {
+  return typeof score === 'number' ? `face score ${score.toFixed(2)}` : '';
+}
+
 function faceCard(face, i) {
   const crop = el('img', { alt: `face ${i + 1} as the model saw it (48x48)`, width: '72', height: '72' });
   if (typeof face.crop === 'string' && face.crop.startsWith('data:image/png;base64,')) crop.src = face.crop;
   const head = el('div', {}, [
     el('h2', { text: `${i + 1}. ${face.label}` }),
-    el('div', { class: 'muted', text: `${(face.confidence * 100).toFixed(1)} % · ${alignmentText(face.alignment)}` }),
+    el('div', { class: 'muted', text: [`${(face.confidence * 100).toFixed(1)} %`, faceScoreText(face.faceScore), alignmentText(face.alignment)].filter(Boolean).join(' · ') }),
   ]);
   const chart = el('div', { class: 'chart', role: 'img', 'aria-label': `probabilities of face ${i + 1}` });
   for (const label of LABELS) {

@@ -48,7 +48,7 @@ export interface CnnOptions {
   minScore: number;
   /** In-plane turns (degrees) searched besides upright, for faces leaning further than the CNN finds. */
   tilts: number[];
-  /** Smallest face (image pixels) searched by MTCNN's P-Net and R-Net below the CNN's reach; 0 turns that search off. */
+  /** Smallest face (image pixels) searched by MTCNN below the CNN's reach (FEROPS_DETECT_MIN_FACE); 0 turns that search off. */
   minFace: number;
 }
 
