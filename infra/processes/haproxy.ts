@@ -82,7 +82,11 @@ export function haproxyConfig(o: HaproxyConfigOptions): string {
     // conn-failure: a replica killed or restarting refuses connections; the request was never sent.
     // empty-response: a replica killed mid-request (SIGKILL) closes the connection without a byte of response.
     // response-timeout: a replica that hangs (stopped, swapping) answers nothing within timeout server.
-    '  retry-on conn-failure empty-response response-timeout',
+    // 503: a replica restarted after a crash listens before it serves a model, and answers 503 until it does; the
+    // health checks take it out only after `fall` failures, so requests sent to it meanwhile go to another replica
+    // (a fleet test saw 2 such 503s reach the client). An overloaded replica's 503 is also retried elsewhere,
+    // at most `retries` times.
+    '  retry-on conn-failure empty-response response-timeout 503',
     // HAProxy keeps a copy for these retries only when the whole request is in when it first sends to a server;
     // without this it starts sending as soon as the headers are in, and a crash mid-upload becomes a 502.
     '  option http-buffer-request',

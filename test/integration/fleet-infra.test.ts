@@ -47,20 +47,31 @@ describe('MLflow on PostgreSQL', () => {
   });
 });
 
-/** A stand-in for an inference replica: answers /readyz, and anything else with its name after a short think. */
+/**
+ * A stand-in for an inference replica: answers /readyz, and anything else with its name after a short think; with
+ * `starting`, anything else with 503 (a replica restarted after a crash that does not serve a model yet, while the
+ * load balancer has not seen its health checks fail).
+ */
 interface Replica {
   name: string;
   url: string;
   inFlight: number;
+  /** Requests answered 503 (`starting` only). */
+  refused: number;
   /** Like a SIGKILL: stops listening and resets every open connection, in-flight requests included. */
   crash(): number;
   close(): Promise<void>;
 }
 
-async function startReplica(name: string): Promise<Replica> {
+async function startReplica(name: string, starting = false): Promise<Replica> {
   const sockets = new Set<Socket>();
   const server: Server = createServer((req, res) => {
     if (req.url === '/readyz') return void res.end('ok');
+    if (starting) {
+      replica.refused++;
+      res.statusCode = 503;
+      return void req.resume().once('end', () => res.end('{"error":{"code":"not_ready"}}'));
+    }
     replica.inFlight++;
     req.resume();
     req.once('end', () =>
@@ -79,6 +90,7 @@ async function startReplica(name: string): Promise<Replica> {
     name,
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     inFlight: 0,
+    refused: 0,
     crash() {
       const cut = replica.inFlight;
       server.close();
@@ -122,7 +134,7 @@ describe('HAProxy in front of replicas', () => {
   let replicas: Replica[] = [];
   let haproxy: HaproxyServer;
   before(async () => {
-    replicas = await Promise.all(['r0', 'r1', 'r2'].map(startReplica));
+    replicas = await Promise.all(['r0', 'r1', 'r2'].map((name) => startReplica(name)));
     haproxy = await startHaproxy({ dir: tempDir('ferops-haproxy-'), servers: replicas.map((r) => r.url), healthPath: '/readyz' });
   });
   after(async () => {
@@ -155,6 +167,22 @@ describe('HAProxy in front of replicas', () => {
     });
     assert.deepEqual(failures, []);
     assert.ok((by.r3 ?? 0) > 0, `r3 got no request: ${JSON.stringify(by)}`);
+  });
+});
+
+describe('HAProxy in front of a replica that answers 503 before its health checks fail', () => {
+  it('when a replica answers 503, then each request it refuses runs again on another replica and no client sees 503', async () => {
+    const replicas = [await startReplica('r0'), await startReplica('restarting', true)];
+    const haproxy = await startHaproxy({ dir: tempDir('ferops-haproxy-503-'), servers: replicas.map((r) => r.url), healthPath: '/readyz' });
+    try {
+      const { failures, by } = await load(haproxy.url, 40, 2);
+      assert.deepEqual(failures, []);
+      assert.deepEqual(by, { r0: 40 });
+      assert.ok(replicas[1].refused > 0, 'control: the round robin did send requests to the refusing replica');
+    } finally {
+      await haproxy.stop();
+      await Promise.all(replicas.map((r) => r.close()));
+    }
   });
 });
 

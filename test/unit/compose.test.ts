@@ -577,7 +577,7 @@ describe('the inference fleet in compose: replicas behind HAProxy', () => {
 
   test('when a replica dies mid-request, then the load balancer runs the request again on another replica', () => {
     const retryOn = effective('retry-on').flat();
-    for (const event of ['conn-failure', 'empty-response', 'response-timeout']) assert.ok(retryOn.includes(event), `retry-on ${event}`);
+    for (const event of ['conn-failure', 'empty-response', 'response-timeout', '503']) assert.ok(retryOn.includes(event), `retry-on ${event}`);
     assert.deepEqual(effective('retries'), [['3']]);
     assert.deepEqual(effective('option', 'redispatch'), [['1']], 'every retry goes to another replica');
     // Only a request held whole can be replayed; held whole, the replica's own upload deadline never comes into it,

@@ -39,7 +39,7 @@ describe('HAProxy configuration', () => {
   it('when a replica dies mid-request, then the settings that retry it elsewhere are all there', () => {
     const cfg = lines(haproxyConfig(base));
     for (const l of [
-      'retry-on conn-failure empty-response response-timeout',
+      'retry-on conn-failure empty-response response-timeout 503',
       'option http-buffer-request',
       'retries 3',
       'option redispatch 1',
