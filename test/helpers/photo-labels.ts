@@ -5,7 +5,7 @@ import { type Affine, apply, rotation } from '../../services/inference/runtime/a
 import { grayMat } from '../../services/inference/runtime/crop';
 import { cv, type CvMat, withMats } from '../../services/inference/runtime/cv';
 import type { GrayImage } from '../../services/inference/runtime/decode';
-import { intersectionOverUnion } from '../../services/inference/runtime/detectors/cnn';
+import { intersectionOverUnion } from '../../services/inference/runtime/detectors/boxes';
 import type { AlignedFace, Box } from '../../services/inference/runtime/faces';
 import type { Point } from '../../services/inference/runtime/landmarks';
 

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { apply } from '../../services/inference/runtime/affine';
-import { decodeGrid, intersectionOverUnion, letterbox, nonMaxSuppression } from '../../services/inference/runtime/detectors/cnn';
+import { intersectionOverUnion, nonMaxSuppression } from '../../services/inference/runtime/detectors/boxes';
+import { decodeGrid, letterbox } from '../../services/inference/runtime/detectors/cnn';
 import { liveMats } from '../../services/inference/runtime/cv';
 
 /** A (1, 25, rows, cols) grid with every score far below zero (sigmoid ~ 0) and one chosen anchor set. */

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { getPhotos } from '../../infra/photos';
 import { loadConfig } from '../../services/inference/config';
 import { decodeGray } from '../../services/inference/runtime/decode';
-import { intersectionOverUnion } from '../../services/inference/runtime/detectors/cnn';
+import { intersectionOverUnion } from '../../services/inference/runtime/detectors/boxes';
 import { loadFaceVerifier, VERIFY_INPUT } from '../../services/inference/runtime/face-verifier';
 import { closeFaceEngine, createFaceEngine, faceSetup, findFaces } from '../../services/inference/runtime/faces';
 import { labelsFor, photoLabels, rotatePhoto } from '../helpers/photo-labels';
@@ -38,7 +38,7 @@ describe('face verifier', () => {
   });
 
   it('when the detector boxes the gap between two heads of a turned group photo, then the verifier drops that box and keeps every face', async () => {
-    // sample5.jpg turned by 15 degrees: the detector's one false box there scored under 0.01, its faces over 0.5
+    // sample5.jpg turned by 15 degrees: the detector boxes the gap between two heads there
     // (docs/inference.md#landmarks-and-alignment).
     const photos = getPhotos();
     const file = photos.samples.find((f) => basename(f) === 'sample5.jpg')!;

@@ -53,4 +53,12 @@ export function cropWarp(gray: CvMat, m: Affine, track: Track, size = FACE_SIZE)
   return Uint8Array.from(warp(src, local, size, size, track).data);
 }
 
+/** `cropWarp` through each transform, back to back: one batch of `size` square crops for a net. */
+export function cropBatch(gray: CvMat, transforms: Affine[], track: Track, size: number): Float32Array {
+  const plane = size * size;
+  const batch = new Float32Array(transforms.length * plane);
+  transforms.forEach((m, i) => batch.set(cropWarp(gray, m, track, size), i * plane));
+  return batch;
+}
+
 const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));

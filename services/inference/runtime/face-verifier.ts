@@ -1,9 +1,9 @@
-import { existsSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
+import { openFaceNet } from './face-net';
 
 /**
  * MTCNN's O-Net face/non-face head (weights from PyPI facenet-pytorch, converted to ONNX by
- * infra/face-detector/convert_onet.py): a second opinion, independent of the detector, on whether a box holds a
+ * infra/face-detector/convert_mtcnn.py): a second opinion, independent of the detector, on whether a box holds a
  * face. The graph takes (N, 1, 48, 48) raw gray crops (the box square, turned upright) and answers (N) face
  * probabilities. All faces of a photo go through in one batched run.
  */
@@ -20,17 +20,12 @@ export interface FaceVerifier {
 
 /** Loads the converted O-Net; a missing file says how to make it. */
 export async function loadFaceVerifier(modelFile: string): Promise<FaceVerifier> {
-  if (!existsSync(modelFile)) {
-    throw new Error(
-      `face verifier model ${modelFile} not found: run \`npm run bootstrap\` (it converts MTCNN's O-Net from PyPI facenet-pytorch), or set FEROPS_FACE_VERIFIER_MODEL`,
-    );
-  }
-  // One thread: several worker threads run their own sessions at once.
-  const session = await ort.InferenceSession.create(modelFile, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
-  if (!session.inputNames.includes(INPUT) || !session.outputNames.includes(OUTPUT)) {
-    await session.release();
-    throw new Error(`${modelFile} is not the converted O-Net (inputs ${session.inputNames}, outputs ${session.outputNames})`);
-  }
+  const session = await openFaceNet(modelFile, {
+    name: 'O-Net',
+    inputs: [INPUT],
+    outputs: [OUTPUT],
+    howToMake: "run `npm run bootstrap` (it converts MTCNN's O-Net from PyPI facenet-pytorch), or set FEROPS_FACE_VERIFIER_MODEL",
+  });
   return {
     async run(crops, n) {
       if (crops.length !== n * VERIFY_INPUT * VERIFY_INPUT) throw new Error(`face verifier batch has ${crops.length} values for ${n} crops`);

@@ -1,7 +1,7 @@
 import { dirname, join } from 'node:path';
 import { FACE_SIZE } from '../../../lib/labels';
 import { rotation, similarity, type Track, warp } from './affine';
-import { boxTransform, cropWarp, grayMat } from './crop';
+import { boxTransform, cropBatch, cropWarp, grayMat } from './crop';
 import { type Cascades, cv, type CvMat, type CvRect, cvError, loadCascades, withMats } from './cv';
 import type { GrayImage } from './decode';
 import type { Box, DetectConfig, Detection, FaceDetector } from './detectors/detector';
@@ -190,10 +190,11 @@ export async function findFaces(img: GrayImage, engine: FaceEngine, detect: bool
         .filter((f) => f !== undefined);
       return { faces, verifyCrops: verifier ? verifierCrops(gray, faces, track) : undefined };
     });
-    if (!verifier || !verifyCrops) return { faces, detectMs: t1 - t0, alignMs: performance.now() - t1 };
-    const scores = await verifier.net.run(verifyCrops, faces.length);
+    if (!verifyCrops) return { faces, detectMs: t1 - t0, alignMs: performance.now() - t1 };
+    const { net, minScore } = verifier!; // crops are cut only when there is a verifier
+    const scores = await net.run(verifyCrops, faces.length);
     faces.forEach((f, i) => (f.faceScore = Math.round(scores[i] * 1000) / 1000));
-    return { faces: faces.filter((f) => f.faceScore! >= verifier.minScore), detectMs: t1 - t0, alignMs: performance.now() - t1 };
+    return { faces: faces.filter((f) => f.faceScore! >= minScore), detectMs: t1 - t0, alignMs: performance.now() - t1 };
   } catch (err) {
     throw cvError(err);
   }
@@ -204,10 +205,12 @@ export async function findFaces(img: GrayImage, engine: FaceEngine, detect: bool
  * was trained on upright faces), shrunk to 48x48.
  */
 function verifierCrops(gray: CvMat, faces: AlignedFace[], track: Track): Float32Array {
-  const plane = VERIFY_INPUT * VERIFY_INPUT;
-  const crops = new Float32Array(faces.length * plane);
-  faces.forEach(({ box, alignment }, i) => crops.set(cropWarp(gray, boxTransform(box, alignment.angleDeg, 0, VERIFY_INPUT), track, VERIFY_INPUT), i * plane));
-  return crops;
+  return cropBatch(
+    gray,
+    faces.map(({ box, alignment }) => boxTransform(box, alignment.angleDeg, 0, VERIFY_INPUT)),
+    track,
+    VERIFY_INPUT,
+  );
 }
 
 /** Trusted points: the similarity warp onto CANONICAL; untrusted: the box crop, unrotated, flagged 'none'. */

@@ -1,9 +1,9 @@
-import { existsSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { apply, invert } from './affine';
 import { boxTransform, cropWarp, grayMat } from './crop';
 import { withMats } from './cv';
 import type { GrayImage } from './decode';
+import { openFaceNet } from './face-net';
 import type { Detection } from './detectors/detector';
 
 /**
@@ -36,17 +36,12 @@ export interface LandmarkNet {
 
 /** Loads the converted landmark net; a missing file says how to make it. */
 export async function loadLandmarkNet(modelFile: string): Promise<LandmarkNet> {
-  if (!existsSync(modelFile)) {
-    throw new Error(
-      `face landmark model ${modelFile} not found: run \`npm run bootstrap\` (it converts face-api's 68-point landmark net from node_modules), or set FEROPS_FACE_LANDMARK_MODEL`,
-    );
-  }
-  // One thread: several worker threads run their own sessions at once.
-  const session = await ort.InferenceSession.create(modelFile, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
-  if (!session.inputNames.includes(INPUT) || !session.outputNames.includes(OUTPUT)) {
-    await session.release();
-    throw new Error(`${modelFile} is not the converted landmark net (inputs ${session.inputNames}, outputs ${session.outputNames})`);
-  }
+  const session = await openFaceNet(modelFile, {
+    name: 'face landmark net',
+    inputs: [INPUT],
+    outputs: [OUTPUT],
+    howToMake: "run `npm run bootstrap` (it converts face-api's 68-point landmark net from node_modules), or set FEROPS_FACE_LANDMARK_MODEL",
+  });
   return {
     async run(crops, n) {
       if (crops.length !== n * LANDMARK_INPUT * LANDMARK_INPUT) throw new Error(`landmark batch has ${crops.length} values for ${n} crops`);

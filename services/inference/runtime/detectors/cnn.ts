@@ -1,10 +1,11 @@
-import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { grayMat } from '../crop';
 import { cv, type CvMat, withMats } from '../cv';
 import type { GrayImage } from '../decode';
+import { openFaceNet } from '../face-net';
 import { type Affine, apply, invert, rotation } from '../affine';
+import { intersectionOverUnion, nonMaxSuppression, type ScoredBox } from './boxes';
 import type { Box, Detection, DetectorKind, FaceDetector } from './detector';
 import { findSmallFaces, loadSmallFaceNets, type SmallFaceNets, TINY_DETECTOR_MIN_FACE } from './small-faces';
 
@@ -32,8 +33,7 @@ const VALUES_PER_ANCHOR = 5;
 const NMS_IOU = 0.4;
 /**
  * Lowest score a turned pass's box is kept at: turned passes find things upright misses, faces and more non-faces;
- * at 0.4 rather than 0.25 they added 14 of 18 faces with 8 rather than 25 extra false boxes on the sweep
- * (docs/inference.md#landmarks-and-alignment).
+ * above the upright threshold they keep most of the faces and far fewer non-faces (docs/inference.md#landmarks-and-alignment).
  */
 const TURNED_MIN_SCORE = 0.4;
 const INPUT = 'image';
@@ -50,10 +50,6 @@ export interface CnnOptions {
   tilts: number[];
   /** Smallest face (image pixels) searched by MTCNN below the CNN's reach (FEROPS_DETECT_MIN_FACE); 0 turns that search off. */
   minFace: number;
-}
-
-export interface ScoredBox extends Box {
-  score: number;
 }
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
@@ -83,22 +79,6 @@ export function decodeGrid(grid: Float32Array, rows: number, cols: number, scale
     }
   }
   return nonMaxSuppression(found, NMS_IOU);
-}
-
-/** Greedy NMS: keep the best box, drop every box overlapping it by more than `iou`, repeat. */
-export function nonMaxSuppression(boxes: ScoredBox[], iou: number): ScoredBox[] {
-  const sorted = [...boxes].sort((a, b) => b.score - a.score);
-  const kept: ScoredBox[] = [];
-  for (const box of sorted) if (kept.every((k) => intersectionOverUnion(k, box) <= iou)) kept.push(box);
-  return kept;
-}
-
-export function intersectionOverUnion(a: Box, b: Box): number {
-  const w = Math.max(0, Math.min(a.x + a.width, b.x + b.width) - Math.max(a.x, b.x));
-  const h = Math.max(0, Math.min(a.y + a.height, b.y + b.height) - Math.max(a.y, b.y));
-  const inter = w * h;
-  const union = a.width * a.height + b.width * b.height - inter;
-  return union > 0 ? inter / union : 0;
 }
 
 /**
@@ -152,17 +132,12 @@ export const cnnDetector: DetectorKind<CnnOptions> = {
 
 /** Loads the converted detector; a missing file says how to make it. */
 async function loadCnnDetector({ modelFile, ...opts }: CnnOptions): Promise<FaceDetector> {
-  if (!existsSync(modelFile)) {
-    throw new Error(
-      `face detector model ${modelFile} not found: run \`npm run bootstrap\` (it converts face-api's Tiny Face Detector from node_modules), or set FEROPS_FACE_DETECTOR_MODEL`,
-    );
-  }
-  // One thread: detection runs on several worker threads at once, each with its own session.
-  const session = await ort.InferenceSession.create(modelFile, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
-  if (!session.inputNames.includes(INPUT) || !session.outputNames.includes(OUTPUT)) {
-    await session.release();
-    throw new Error(`${modelFile} is not the converted face detector (inputs ${session.inputNames}, outputs ${session.outputNames})`);
-  }
+  const session = await openFaceNet(modelFile, {
+    name: 'face detector',
+    inputs: [INPUT],
+    outputs: [OUTPUT],
+    howToMake: "run `npm run bootstrap` (it converts face-api's Tiny Face Detector from node_modules), or set FEROPS_FACE_DETECTOR_MODEL",
+  });
   // Bootstrap and the container image convert MTCNN's nets beside the detector.
   let small: SmallFaceNets | undefined;
   try {

@@ -1,8 +1,11 @@
-import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { boxTransform, cropWarp, grayMat } from '../crop';
+import { boxTransform, cropBatch, grayMat } from '../crop';
 import { cv, type CvMat, withMats } from '../cv';
 import type { GrayImage } from '../decode';
+import { openFaceNet } from '../face-net';
+import { type FaceVerifier, loadFaceVerifier } from '../face-verifier';
+import { intersectionOverSmaller, nonMaxSuppression, type ScoredBox } from './boxes';
 import type { Box } from './detector';
 
 /**
@@ -39,35 +42,29 @@ const REG = 'box_reg';
 export interface SmallFaceNets {
   pnet: ort.InferenceSession;
   rnet: ort.InferenceSession;
-  onet: ort.InferenceSession;
+  /** O-Net, loaded as the face verifier is (its face probability is MTCNN's third stage). */
+  onet: FaceVerifier;
   close(): Promise<void>;
 }
 
 /** Loads MTCNN's three nets from `dir` (bootstrap converts them beside the detector); a missing file says how to make it. */
 export async function loadSmallFaceNets(dir: string): Promise<SmallFaceNets> {
-  const open = async (net: string) => {
-    const file = `${dir}/mtcnn_${net}.onnx`;
-    if (!existsSync(file)) {
-      throw new Error(`small-face model ${file} not found: run \`npm run bootstrap\` (it converts MTCNN from PyPI facenet-pytorch), or unset FEROPS_DETECT_MIN_FACE`);
-    }
-    // One thread: detection runs on several worker threads at once, each with its own sessions.
-    const session = await ort.InferenceSession.create(file, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
-    if (!session.inputNames.includes(INPUT) || !session.outputNames.includes(PROB) || (net !== 'onet' && !session.outputNames.includes(REG))) {
-      await session.release();
-      throw new Error(`${file} is not the converted MTCNN ${net} (inputs ${session.inputNames}, outputs ${session.outputNames})`);
-    }
-    return session;
-  };
-  const opened: ort.InferenceSession[] = [];
-  const close = async () => void (await Promise.all(opened.map((s) => s.release())));
+  const howToMake = 'run `npm run bootstrap` (it converts MTCNN from PyPI facenet-pytorch), or unset FEROPS_DETECT_MIN_FACE';
+  const open = (net: string) => openFaceNet(join(dir, `mtcnn_${net}.onnx`), { name: `MTCNN ${net}`, inputs: [INPUT], outputs: [PROB, REG], howToMake });
+  const opened: { close(): Promise<void> }[] = [];
+  const close = async () => void (await Promise.all(opened.map((n) => n.close())));
   try {
-    for (const net of ['pnet', 'rnet', 'onet']) opened.push(await open(net));
+    const pnet = await open('pnet');
+    opened.push({ close: () => pnet.release() });
+    const rnet = await open('rnet');
+    opened.push({ close: () => rnet.release() });
+    const onet = await loadFaceVerifier(join(dir, 'mtcnn_onet.onnx'));
+    opened.push(onet);
+    return { pnet, rnet, onet, close };
   } catch (err) {
     await close();
     throw err;
   }
-  const [pnet, rnet, onet] = opened;
-  return { pnet, rnet, onet, close };
 }
 
 /**
@@ -83,60 +80,48 @@ export function pyramidScales(width: number, height: number, minFace: number, ma
   return scales;
 }
 
-interface Proposal {
-  x1: number;
-  y1: number;
-  x2: number;
-  y2: number;
-  score: number;
-  /** The net's box regression: offsets of x1, y1, x2, y2 in units of the box's width and height. */
+/** A candidate face with a net's box regression: offsets of its left, top, right, bottom in units of its size. */
+interface Proposal extends ScoredBox {
   reg?: [number, number, number, number];
 }
 
-/** Faces from `minFace` up to `maxFace` image pixels, as square boxes in image pixels with R-Net's score, best first. */
-export async function findSmallFaces(img: GrayImage, nets: SmallFaceNets, minFace: number, maxFace: number): Promise<(Box & { score: number })[]> {
+/** Faces from `minFace` up to `maxFace` image pixels, as square boxes in image pixels with O-Net's score, best first. */
+export async function findSmallFaces(img: GrayImage, nets: SmallFaceNets, minFace: number, maxFace: number): Promise<ScoredBox[]> {
   let proposals: Proposal[] = [];
   for (const level of pyramid(img, pyramidScales(img.width, img.height, minFace, maxFace))) {
     const out = await nets.pnet.run({ [INPUT]: new ort.Tensor('float32', level.data, [1, 1, level.height, level.width]) });
-    proposals.push(...nms(windows(out[PROB], out[REG], level.scale), 0.5));
+    proposals.push(...nonMaxSuppression(windows(out[PROB], out[REG], level.scale), 0.5));
   }
-  proposals = nms(proposals, 0.7).slice(0, MAX_PROPOSALS);
+  proposals = nonMaxSuppression(proposals, 0.7).slice(0, MAX_PROPOSALS);
   if (proposals.length === 0) return [];
-  const boxes = proposals.map((p) => toBox(square(refine(p, 0))));
-  const out = await nets.rnet.run({ [INPUT]: crops(img, boxes, RNET_INPUT) });
+  const boxes = proposals.map((p) => square(refine(p, 0)));
+  const out = await nets.rnet.run({ [INPUT]: new ort.Tensor('float32', crops(img, boxes, RNET_INPUT), [boxes.length, 1, RNET_INPUT, RNET_INPUT]) });
   const prob = out[PROB].data as Float32Array;
   const reg = out[REG].data as Float32Array;
-  const scored: Proposal[] = [];
-  boxes.forEach((b, i) => {
-    const r = [reg[4 * i], reg[4 * i + 1], reg[4 * i + 2], reg[4 * i + 3]] as [number, number, number, number];
-    if (prob[i] > RNET_MIN_PROB) scored.push({ x1: b.x, y1: b.y, x2: b.x + b.width, y2: b.y + b.height, score: prob[i], reg: r });
-  });
+  const scored = boxes.flatMap((b, i): Proposal[] =>
+    prob[i] > RNET_MIN_PROB ? [{ ...b, score: prob[i], reg: [reg[4 * i], reg[4 * i + 1], reg[4 * i + 2], reg[4 * i + 3]] }] : [],
+  );
   // As in facenet-pytorch: suppression on the boxes R-Net scored, then its refinement (sizes counted inclusively).
-  const refined = nms(scored, 0.7).map((p) => toBox(square(refine(p, 1))));
+  const refined = nonMaxSuppression(scored, 0.7).map((p) => square(refine(p, 1)));
   if (refined.length === 0) return [];
-  const faceProb = (await nets.onet.run({ [INPUT]: crops(img, refined, ONET_INPUT) }))[PROB].data as Float32Array;
-  const faces = refined.flatMap((b, i) => (faceProb[i] > ONET_MIN_PROB ? [{ x1: b.x, y1: b.y, x2: b.x + b.width, y2: b.y + b.height, score: faceProb[i] }] : []));
+  const faceProb = await nets.onet.run(crops(img, refined, ONET_INPUT), refined.length);
+  const faces = refined.flatMap((b, i) => (faceProb[i] > ONET_MIN_PROB ? [{ ...b, score: faceProb[i] }] : []));
   // A box mostly inside a better one is a part of that face (facenet-pytorch's last suppression, over the smaller area).
-  return nms(faces, 0.7, 'min').map((p) => ({ ...toBox(p), score: p.score }));
+  return nonMaxSuppression(faces, 0.7, intersectionOverSmaller);
 }
 
-/** Each box square shrunk to `side` x `side`, as a batch for R-Net or O-Net. */
-function crops(img: GrayImage, boxes: Box[], side: number): ort.Tensor {
-  const plane = side * side;
-  const data = new Float32Array(boxes.length * plane);
-  withMats((track) => {
-    const gray = grayMat(img, track);
-    boxes.forEach((b, i) => data.set(cropWarp(gray, boxTransform(b, 0, 0, side), track, side), i * plane));
-  });
-  return new ort.Tensor('float32', data, [boxes.length, 1, side, side]);
+/** Each box square shrunk to `side` x `side`, as one batch for R-Net or O-Net. */
+function crops(img: GrayImage, boxes: Box[], side: number): Float32Array {
+  return withMats((track) => cropBatch(grayMat(img, track), boxes.map((b) => boxTransform(b, 0, 0, side)), track, side));
 }
 
 /** The box moved by its regression; `inclusive` 1 counts sizes as facenet-pytorch's bbreg does (x2 - x1 + 1). */
-function refine(p: Proposal, inclusive: 0 | 1): Proposal {
+function refine(p: Proposal, inclusive: 0 | 1): ScoredBox {
   if (!p.reg) return p;
-  const w = p.x2 - p.x1 + inclusive;
-  const h = p.y2 - p.y1 + inclusive;
-  return { x1: p.x1 + p.reg[0] * w, y1: p.y1 + p.reg[1] * h, x2: p.x2 + p.reg[2] * w, y2: p.y2 + p.reg[3] * h, score: p.score };
+  const [w, h] = [p.width + inclusive, p.height + inclusive];
+  const [x1, y1] = [p.x + p.reg[0] * w, p.y + p.reg[1] * h];
+  const [x2, y2] = [p.x + p.width + p.reg[2] * w, p.y + p.height + p.reg[3] * h];
+  return { x: x1, y: y1, width: x2 - x1, height: y2 - y1, score: p.score };
 }
 
 /**
@@ -171,34 +156,16 @@ function windows(probT: ort.Tensor, regT: ort.Tensor, scale: number): Proposal[]
       if (prob[i] < PNET_MIN_PROB) continue;
       const x1 = Math.floor((STRIDE * x + 1) / scale);
       const y1 = Math.floor((STRIDE * y + 1) / scale);
-      const x2 = Math.floor((STRIDE * x + CELL) / scale);
-      const y2 = Math.floor((STRIDE * y + CELL) / scale);
-      found.push({ x1, y1, x2, y2, score: prob[i], reg: [reg[i], reg[plane + i], reg[2 * plane + i], reg[3 * plane + i]] });
+      const width = Math.floor((STRIDE * x + CELL) / scale) - x1;
+      const height = Math.floor((STRIDE * y + CELL) / scale) - y1;
+      found.push({ x: x1, y: y1, width, height, score: prob[i], reg: [reg[i], reg[plane + i], reg[2 * plane + i], reg[3 * plane + i]] });
     }
   }
   return found;
 }
 
 /** The square of the larger side about the same centre (facenet-pytorch's rerec). */
-function square(p: Proposal): Proposal {
-  const side = Math.max(p.x2 - p.x1, p.y2 - p.y1);
-  const cx = (p.x1 + p.x2) / 2;
-  const cy = (p.y1 + p.y2) / 2;
-  return { x1: cx - side / 2, y1: cy - side / 2, x2: cx + side / 2, y2: cy + side / 2, score: p.score };
-}
-
-const toBox = (p: Proposal): Box => ({ x: p.x1, y: p.y1, width: p.x2 - p.x1, height: p.y2 - p.y1 });
-
-/** Greedy non-maximum suppression, best score first; overlap is over the union (IoU) or over the smaller box. */
-function nms(boxes: Proposal[], limit: number, over: 'union' | 'min' = 'union'): Proposal[] {
-  const kept: Proposal[] = [];
-  const area = (p: Proposal) => (p.x2 - p.x1) * (p.y2 - p.y1);
-  for (const p of [...boxes].sort((a, b) => b.score - a.score)) {
-    const clear = kept.every((k) => {
-      const inter = Math.max(0, Math.min(k.x2, p.x2) - Math.max(k.x1, p.x1)) * Math.max(0, Math.min(k.y2, p.y2) - Math.max(k.y1, p.y1));
-      return inter / (over === 'min' ? Math.min(area(k), area(p)) : area(k) + area(p) - inter) <= limit;
-    });
-    if (clear) kept.push(p);
-  }
-  return kept;
+function square(b: ScoredBox): ScoredBox {
+  const side = Math.max(b.width, b.height);
+  return { x: b.x + b.width / 2 - side / 2, y: b.y + b.height / 2 - side / 2, width: side, height: side, score: b.score };
 }
