@@ -84,7 +84,7 @@ export function haproxyConfig(o: HaproxyConfigOptions): string {
     // response-timeout: a replica that hangs (stopped, swapping) answers nothing within timeout server.
     // 503: a replica restarted after a crash listens before it serves a model, and answers 503 until it does; the
     // health checks take it out only after `fall` failures, so requests sent to it meanwhile go to another replica
-    // (a fleet test saw 2 such 503s reach the client). An overloaded replica's 503 is also retried elsewhere,
+    // (docs/deployment.md, "A replica killed mid-request"). An overloaded replica's 503 is also retried elsewhere,
     // at most `retries` times.
     '  retry-on conn-failure empty-response response-timeout 503',
     // HAProxy keeps a copy for these retries only when the whole request is in when it first sends to a server;

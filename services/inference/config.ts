@@ -103,7 +103,8 @@ export const makeConfigSchema = (env: NodeJS.ProcessEnv = process.env) => z.obje
   /**
    * FEROPS_MIN_FACE_SCORE [0.05]: CNN only: a box the face verifier scores lower is not a face and is dropped (0 keeps
    * every box; each still reports its `faceScore`). Low on purpose: real faces in shadow, turned or half in profile
-   * score ~0.1, the detector's false boxes mostly under 0.03 (docs/inference.md#landmarks-and-alignment).
+   * score low too, and the threshold sits between them and the detector's false boxes
+   * (docs/inference.md#landmarks-and-alignment).
    */
   minFaceScore: z.coerce.number().min(0).max(1).default(0.05),
   /** FEROPS_DETECT_MAX_SIDE [512]: longest side of the copy the face detector searches (cost grows with its square). */

@@ -47,8 +47,7 @@ describe('small faces on real photos', () => {
 
   for (const faceHeight of [24, 30]) {
     it(`when the 8 photos are shrunk so their faces are ${faceHeight} px high in a 640x480 picture, then nearly every face is found and no false box appears`, async () => {
-      // Measured (docs/inference.md#landmarks-and-alignment): 21 of 23 at 24 px, 22 of 23 at 30 px, no false box;
-      // without the small-face search (the default) the Tiny Face Detector finds none.
+      // Bounds below what was measured, with and without the search (docs/inference.md#landmarks-and-alignment).
       const photos = getPhotos();
       const labels = photoLabels();
       let frontal = 0;
