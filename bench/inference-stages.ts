@@ -30,8 +30,12 @@ function haar(o: Partial<HaarOptions> = {}): FaceSetup {
   const options = { ...(tuned.detector.options as HaarOptions), ...o };
   return { ...tuned, detector: { name: 'haar', options }, eyeTilts: options.angles };
 }
+const blazeface = (o: { detectMinScore?: number; detectMinFace?: number } = {}): FaceSetup => faceSetup(loadConfig({ faceDetector: 'blazeface', ...o }));
 const SETTINGS: Record<string, FaceSetup> = {
-  'cnn 512 (default)': cnn(),
+  'blazeface (default)': blazeface(),
+  'blazeface, small faces from 24 px': blazeface({ detectMinFace: 24 }),
+  'blazeface, score 0.5': blazeface({ detectMinScore: 0.5 }),
+  'cnn 512 (Tiny Face Detector)': cnn(),
   'cnn 512, small faces from 24 px': cnn({ detectMinFace: 24 }),
   'cnn 416': cnn({ detectMaxSide: 416 }),
   'cnn 512, score 0.3': cnn({ detectMinScore: 0.3 }),

@@ -22,8 +22,8 @@ export function venvDir(): string {
 /** Installs shared by every clone on this machine (infra/bootstrap.sh uses the same default). */
 export const cacheDir = (): string => resolve(process.env.FEROPS_CACHE_DIR ?? join(homedir(), '.cache', 'ferops'));
 
-/** The face detector converted to ONNX by infra/bootstrap.sh (infra/face-detector/convert.py). */
-export const faceDetectorModel = (): string => join(cacheDir(), 'face-detector', 'tiny_face_detector.onnx');
+/** A face net converted to ONNX by infra/bootstrap.sh (infra/face-detector/convert*.py), e.g. `blazeface_back.onnx`. */
+export const faceNetFile = (name: string): string => join(cacheDir(), 'face-detector', name);
 
 export const venvBin = (name: string): string => join(venvDir(), 'bin', name);
 export const pythonBin = (): string => venvBin('python');

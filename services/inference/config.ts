@@ -4,8 +4,8 @@ import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { dataDirFrom, sharedRules } from '../../lib/config-keys';
-import { faceDetectorModel, venvDir } from '../../lib/paths';
-import { DETECTOR_NAMES } from './runtime/detectors';
+import { venvDir } from '../../lib/paths';
+import { DETECTOR_NAMES, defaultDetectorModel, defaultMinFaceScore } from './runtime/detectors';
 
 /**
  * The one configuration schema of the inference service. Every key is read from `process.env`, has a documented
@@ -52,7 +52,8 @@ export function isAddressOrCidr(entry: string): boolean {
 }
 
 /** The schema; defaults that depend on FEROPS_DATA_DIR read it from `env`. */
-export const makeConfigSchema = (env: NodeJS.ProcessEnv = process.env) => z.object({
+export const makeConfigSchema = (env: NodeJS.ProcessEnv = process.env) => z
+  .object({
   /** FEROPS_INFERENCE_HOST [127.0.0.1]: interface to bind. */
   host: z.string().min(1).default('127.0.0.1'),
   /** FEROPS_INFERENCE_PORT [8080]: TCP port; 0 picks a free one (tests). */
@@ -92,21 +93,24 @@ export const makeConfigSchema = (env: NodeJS.ProcessEnv = process.env) => z.obje
   cascadeDir: z.string().min(1).default(defaultCascadeDir),
   /** FEROPS_CV_WORKERS [min(4, cores - 1), at least 1]: face-detection worker threads; 0 runs it in-process. */
   cvWorkers: int(0, 64).default(defaultWorkerCount),
-  /** FEROPS_FACE_DETECTOR [cnn]: `cnn` (Tiny Face Detector in onnxruntime, ~5 ms) or `haar` (opencv cascades, ~80 ms); any name in runtime/detectors. */
-  faceDetector: z.enum(DETECTOR_NAMES).default('cnn'),
-  /** FEROPS_FACE_DETECTOR_MODEL [<cache>/face-detector/tiny_face_detector.onnx]: the CNN, converted by bootstrap. */
-  faceDetectorModel: z.string().min(1).default(faceDetectorModel),
+  /**
+   * FEROPS_FACE_DETECTOR [blazeface]: `blazeface` (MediaPipe BlazeFace in onnxruntime), `cnn` (face-api's Tiny Face
+   * Detector, the default before it) or `haar` (opencv cascades); any name in runtime/detectors.
+   */
+  faceDetector: z.enum(DETECTOR_NAMES).default('blazeface'),
+  /** FEROPS_FACE_DETECTOR_MODEL [<cache>/face-detector/<blazeface_back|tiny_face_detector>.onnx, by detector]: the detector's net, converted by bootstrap. */
+  faceDetectorModel: z.string().min(1).optional(),
   /** FEROPS_FACE_LANDMARK_MODEL [face_landmark_68.onnx beside FEROPS_FACE_DETECTOR_MODEL]: the 68-point landmark net that aligns the CNN's faces, converted by bootstrap. */
   faceLandmarkModel: z.string().min(1).optional(),
   /** FEROPS_FACE_VERIFIER_MODEL [mtcnn_onet.onnx beside FEROPS_FACE_DETECTOR_MODEL]: MTCNN's O-Net, which scores the CNN's boxes as face or not, converted by bootstrap. */
   faceVerifierModel: z.string().min(1).optional(),
   /**
-   * FEROPS_MIN_FACE_SCORE [0.05]: CNN only: a box the face verifier scores lower is not a face and is dropped (0 keeps
-   * every box; each still reports its `faceScore`). Low on purpose: real faces in shadow, turned or half in profile
-   * score low too, and the threshold sits between them and the detector's false boxes
-   * (docs/inference.md#landmarks-and-alignment).
+   * FEROPS_MIN_FACE_SCORE [0.2 with blazeface, 0.05 with cnn]: a box the face verifier scores lower is not a face and
+   * is dropped (0 keeps every box; each still reports its `faceScore`); not with haar. Low on purpose: real faces in
+   * shadow, turned or half in profile score low too, and each detector's default sits between them and its false
+   * boxes on the test photos (docs/inference.md#landmarks-and-alignment).
    */
-  minFaceScore: z.coerce.number().min(0).max(1).default(0.05),
+  minFaceScore: z.coerce.number().min(0).max(1).optional(),
   /** FEROPS_DETECT_MAX_SIDE [512]: longest side of the copy the face detector searches (cost grows with its square). */
   detectMaxSide: int(64, 4096).default(512),
   /** FEROPS_DETECT_MIN_SCORE [0.25]: CNN only; lowest face score kept (0.5 missed profile and downcast faces). */
@@ -202,7 +206,12 @@ export const makeConfigSchema = (env: NodeJS.ProcessEnv = process.env) => z.obje
   mlflowUiUrl: z.string().url().optional(),
   /** FEROPS_LOG_LEVEL [info]: `silent` turns the per-request JSON log off (tests). */
   logLevel: z.enum(['silent', 'error', 'info']).default('info'),
-});
+  })
+  .transform((c) => ({
+    ...c,
+    faceDetectorModel: c.faceDetectorModel ?? defaultDetectorModel(c.faceDetector),
+    minFaceScore: c.minFaceScore ?? defaultMinFaceScore(c.faceDetector),
+  }));
 
 export type InferenceConfig = z.output<ReturnType<typeof makeConfigSchema>>;
 

@@ -81,7 +81,8 @@ export interface PhotoScore {
   falseBoxes: Box[];
 }
 
-const eyeAngle = (l: Point, r: Point) => (Math.atan2(r[1] - l[1], r[0] - l[0]) * 180) / Math.PI;
+/** The eye line's tilt in degrees (positive: the image-right eye is lower), as the service reports alignment angles. */
+export const eyeAngle = (l: Point, r: Point) => (Math.atan2(r[1] - l[1], r[0] - l[0]) * 180) / Math.PI;
 const dist = (a: Point, b: Point) => Math.hypot(a[0] - b[0], a[1] - b[1]);
 
 /** Compares the pipeline's faces with the labels: recall of frontal faces, their angle and eye errors, false boxes. */

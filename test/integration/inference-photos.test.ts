@@ -86,8 +86,11 @@ describe('inference on real photos', () => {
     const withTag = await postImage(server.url, tagged, { contentType: 'image/jpeg' });
     assert.equal(withTag.json.faces.length, 1);
     assert.ok(withTag.json.faces[0].box.y + withTag.json.faces[0].box.height <= 600, 'box is in upright coordinates (512x600)');
+    assert.ok(Math.abs(withTag.json.faces[0].alignment.angleDeg) < 15, `upright: angle ${withTag.json.faces[0].alignment.angleDeg}`);
+    // Control: the sideways pixels alone show a face lying on its side (BlazeFace's eye keypoints turn the landmark
+    // net's crop, so it is found and levelled by about 90 degrees), not an upright one.
     const withoutTag = await postImage(server.url, sideways, { contentType: 'image/jpeg' });
-    assert.equal(withoutTag.json.faces.length, 0, 'control: the sideways pixels alone show no upright face');
+    assert.ok(withoutTag.json.faces.every((f: any) => Math.abs(f.alignment.angleDeg) > 60), JSON.stringify(withoutTag.json.faces.map((f: any) => f.alignment)));
   });
 
   it('when FEROPS_DETECT_MIN_SCORE is raised to 0.5, then the downcast and profile faces are missed (the setting reaches the workers)', async () => {
@@ -113,7 +116,8 @@ describe('inference on real photos', () => {
       const found = (await postImage(searching.url, png)).json.faces;
       assert.equal(found.length, 3, JSON.stringify(found.map((f: any) => f.box)));
       for (const f of found) assert.ok(f.box.height < 60 && f.faceScore > 0.7, JSON.stringify(f.box));
-      assert.equal((await postImage(server.url, png)).json.faces.length, 0, 'control: the default (CNN only) finds none');
+      const without = (await postImage(server.url, png)).json.faces.length;
+      assert.ok(without < 3, `control: the default (BlazeFace alone) found ${without} of 3`);
     } finally {
       await searching.stop();
     }
@@ -144,8 +148,8 @@ describe('inference on real photos', () => {
       for (const f of res.json.faces) {
         assert.ok(['angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral'].includes(f.label));
         if (f.alignment.eyesFound === 2) bothEyes++;
-        // The face verifier scored every answered box at least FEROPS_MIN_FACE_SCORE (0.05 by default).
-        assert.ok(f.faceScore >= 0.05 && f.faceScore <= 1, `${basename(file)}: face score ${f.faceScore}`);
+        // The face verifier scored every answered box at least FEROPS_MIN_FACE_SCORE (0.2 with BlazeFace, the default).
+        assert.ok(f.faceScore >= 0.2 && f.faceScore <= 1, `${basename(file)}: face score ${f.faceScore}`);
       }
     }
     // Every person in every photo (counted by hand; bench/inference-stages.ts labels each face).

@@ -17,8 +17,10 @@ describe('inference config', () => {
     assert.equal(c.batchWaitMs, 2);
     assert.equal(c.modelVariant, 'fp32');
     assert.equal(c.rateLimitRps, 0);
-    assert.equal(c.faceDetector, 'cnn');
-    assert.match(c.faceDetectorModel, /face-detector\/tiny_face_detector\.onnx$/);
+    assert.equal(c.faceDetector, 'blazeface');
+    assert.match(c.faceDetectorModel, /face-detector\/blazeface_back\.onnx$/);
+    // Each CNN's net is its own file: choosing the Tiny Face Detector without naming a file finds its net.
+    assert.match(loadConfig({ faceDetector: 'cnn' }, {}).faceDetectorModel, /face-detector\/tiny_face_detector\.onnx$/);
     assert.equal(c.detectMaxSide, 512);
     assert.equal(c.detectMinScore, 0.25);
     assert.deepEqual(c.detectAngles, [0, -20, 20]);

@@ -17,20 +17,27 @@ describe('face detectors', () => {
     const cnn = faceSetup(loadConfig({ ...keys, faceDetector: 'cnn' }));
     assert.deepEqual(cnn.detector, { name: 'cnn', options: { modelFile: '/models/d.onnx', maxSide: 640, minScore: 0.4, tilts: [-30, 30], minFace: 32 } });
     assert.deepEqual(cnn.eyeTilts, [0, 15]);
+    const blazeface = faceSetup(loadConfig({ ...keys, faceDetector: 'blazeface' }));
+    assert.deepEqual(blazeface.detector, { name: 'blazeface', options: { modelFile: '/models/d.onnx', minScore: 0.4, minFace: 32 } });
     const haar = faceSetup(loadConfig({ ...keys, faceDetector: 'haar' }));
     assert.equal(haar.detector.name, 'haar');
     assert.equal(haar.detector.options.maxSide, 640);
     assert.deepEqual(haar.detector.options.angles, [0, 15]);
   });
 
-  it('when nothing is configured, then the defaults are the config schema\'s (CNN at 512 px, score 0.25)', () => {
-    const { detector, eyeTilts } = faceSetup(loadConfig({}, {}));
-    assert.ok(detector.name === 'cnn', detector.name);
-    assert.equal(detector.options.maxSide, 512);
+  it('when nothing is configured, then the defaults are the config schema\'s (BlazeFace, score 0.25, no small-face search)', () => {
+    const { detector, eyeTilts, landmarkModel, verifier } = faceSetup(loadConfig({}, {}));
+    assert.ok(detector.name === 'blazeface', detector.name);
     assert.equal(detector.options.minScore, 0.25);
-    assert.deepEqual(detector.options.tilts, []);
     assert.equal(detector.options.minFace, 0);
     assert.deepEqual(eyeTilts, [0, -20, 20]);
+    // BlazeFace's faces are aligned on landmarks and checked by the verifier, as the Tiny Face Detector's are.
+    assert.match(landmarkModel ?? '', /face_landmark_68\.onnx$/);
+    assert.equal(verifier?.minScore, 0.2);
+    const cnn = faceSetup(loadConfig({ faceDetector: 'cnn' }, {})).detector;
+    assert.ok(cnn.name === 'cnn', cnn.name);
+    assert.equal(cnn.options.maxSide, 512);
+    assert.deepEqual(cnn.options.tilts, []);
   });
 
   for (const name of DETECTOR_NAMES) {

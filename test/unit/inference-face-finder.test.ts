@@ -6,6 +6,7 @@ import { decodeGray } from '../../services/inference/runtime/decode';
 import { createFaceFinder } from '../../services/inference/runtime/face-finder';
 import { faceSetup } from '../../services/inference/runtime/faces';
 import { getPhotos } from '../../infra/photos';
+import { faceNetFile } from '../../lib/paths';
 import { model } from '../../services/inference/testing/harness';
 
 /** The setup the service builds from its config: the defaults, or what the environment sets. */
@@ -89,6 +90,11 @@ describe('face finder', () => {
 
   it('when the detector model is not the face detector, then start-up fails naming the file', async () => {
     const notDetector = setupWith({ faceDetectorModel: model('strips') + '/model.onnx' });
-    await assert.rejects(createFaceFinder(notDetector, 0), /not the converted face detector/);
+    await assert.rejects(createFaceFinder(notDetector, 0), /model\.onnx is not the converted BlazeFace face detector/);
+    // The other CNN's net, e.g. a FEROPS_FACE_DETECTOR_MODEL left from before BlazeFace was the default.
+    const tiny = setupWith({ faceDetectorModel: faceNetFile('tiny_face_detector.onnx') });
+    await assert.rejects(createFaceFinder(tiny, 0), /tiny_face_detector\.onnx is not the converted BlazeFace face detector/);
+    const blaze = setupWith({ faceDetector: 'cnn', faceDetectorModel: faceNetFile('blazeface_back.onnx') });
+    await assert.rejects(createFaceFinder(blaze, 0), /blazeface_back\.onnx is not the converted face detector/);
   });
 });

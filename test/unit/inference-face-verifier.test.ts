@@ -19,10 +19,12 @@ describe('face verifier', () => {
   });
 
   it('when only the detector model is configured, then the verifier is looked for beside it; the Haar detector has none', () => {
-    const setup = faceSetup(loadConfig({ faceDetectorModel: '/opt/ferops/tiny_face_detector.onnx' }));
-    assert.deepEqual(setup.verifier, { model: '/opt/ferops/mtcnn_onet.onnx', minScore: 0.05 });
-    const env = { FEROPS_FACE_VERIFIER_MODEL: '/models/onet.onnx', FEROPS_MIN_FACE_SCORE: '0.2' };
-    assert.deepEqual(faceSetup(loadConfig({}, env)).verifier, { model: '/models/onet.onnx', minScore: 0.2 });
+    const setup = faceSetup(loadConfig({ faceDetectorModel: '/opt/ferops/blazeface_back.onnx' }, {}));
+    assert.deepEqual(setup.verifier, { model: '/opt/ferops/mtcnn_onet.onnx', minScore: 0.2 }, "BlazeFace's boxes need 0.2");
+    const tiny = faceSetup(loadConfig({ faceDetector: 'cnn', faceDetectorModel: '/opt/ferops/tiny_face_detector.onnx' }, {}));
+    assert.deepEqual(tiny.verifier, { model: '/opt/ferops/mtcnn_onet.onnx', minScore: 0.05 }, "the Tiny Face Detector's 0.05");
+    const env = { FEROPS_FACE_VERIFIER_MODEL: '/models/onet.onnx', FEROPS_MIN_FACE_SCORE: '0.3' };
+    assert.deepEqual(faceSetup(loadConfig({}, env)).verifier, { model: '/models/onet.onnx', minScore: 0.3 });
     assert.equal(faceSetup(loadConfig({ faceDetector: 'haar' })).verifier, undefined);
     assert.throws(() => loadConfig({}, { FEROPS_MIN_FACE_SCORE: '1.5' }), /FEROPS_MIN_FACE_SCORE/);
   });
@@ -38,14 +40,14 @@ describe('face verifier', () => {
   });
 
   it('when the detector boxes the gap between two heads of a turned group photo, then the verifier drops that box and keeps every face', async () => {
-    // sample5.jpg turned by 15 degrees: the detector boxes the gap between two heads there
-    // (docs/inference.md#landmarks-and-alignment).
+    // sample5.jpg turned by 15 degrees: the Tiny Face Detector boxes the gap between two heads there
+    // (docs/inference.md#landmarks-and-alignment); BlazeFace, the default, does not, and the verifier is the same.
     const photos = getPhotos();
     const file = photos.samples.find((f) => basename(f) === 'sample5.jpg')!;
     const turned = rotatePhoto(await decodeGray(readFileSync(file), 40e6), labelsFor(photoLabels(), file), 15);
     const isFalse = (box: { x: number; y: number; width: number; height: number }) => turned.faces.every((l) => intersectionOverUnion(box, l.box) < 0.3);
     const find = async (minFaceScore: number) => {
-      const engine = await createFaceEngine(faceSetup(loadConfig({ minFaceScore })));
+      const engine = await createFaceEngine(faceSetup(loadConfig({ faceDetector: 'cnn', minFaceScore })));
       try {
         return (await findFaces(turned.img, engine, true)).faces;
       } finally {

@@ -9,10 +9,10 @@ import { closeFaceEngine, createFaceEngine, type FaceEngine, faceSetup, findFace
 import { type LabelledFace, labelsFor, type PhotoScore, photoLabels, rotatePhoto, scorePhoto } from '../helpers/photo-labels';
 
 /**
- * The face pipeline (CNN detector + landmark alignment) on the 8 real test photos, each rotated by -30..30 degrees
- * in steps of 5, scored against hand labels (test/fixtures/photo-labels.json). The bounds are regression guards
- * set below what the pipeline measured (docs/inference.md#landmarks-and-alignment has the numbers); issue #22's
- * full targets (every face at every angle within 3 degrees, no false box) are not met yet and are listed there.
+ * The face pipeline (BlazeFace + landmark alignment + the face verifier) on the 8 real test photos, each rotated by
+ * -30..30 degrees in steps of 5, scored against hand labels (test/fixtures/photo-labels.json). The bounds sit a
+ * little below what the pipeline measured, for other CPUs' rounding (docs/inference.md#landmarks-and-alignment has
+ * the numbers); issue #22's full target of every face within 3 degrees is not met and is listed there.
  */
 const ANGLES = Array.from({ length: 13 }, (_, i) => -30 + 5 * i);
 
@@ -20,7 +20,7 @@ const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math
 
 describe('faces on real photos, rotated -30..30 degrees, against hand labels', () => {
   let engine: FaceEngine;
-  /** The default pipeline, and with FEROPS_DETECT_MIN_FACE=24 (MTCNN's stages beside the CNN). */
+  /** The default pipeline, and with FEROPS_DETECT_MIN_FACE=24 (MTCNN's stages beside BlazeFace). */
   let withMtcnn: FaceEngine;
   const scores: { photo: string; deg: number; score: PhotoScore }[] = [];
   const mtcnnScores: PhotoScore[] = [];
@@ -53,38 +53,38 @@ describe('faces on real photos, rotated -30..30 degrees, against hand labels', (
     }
   });
 
-  it('when the photos are rotated, then at least 88 % of the frontal faces are found and the face verifier leaves few false boxes', () => {
+  it('when the photos are rotated, then at least 97 % of the frontal faces are found and no false box appears', () => {
     const frontal = scores.reduce((a, s) => a + s.score.frontal, 0);
     const found = scores.reduce((a, s) => a + s.score.found.filter(Boolean).length, 0);
-    const falseBoxes = scores.reduce((a, s) => a + s.score.falseBoxes.length, 0);
+    const falseBoxes = scores.flatMap((s) => s.score.falseBoxes.map((b) => `${s.photo} at ${s.deg}: ${JSON.stringify(b)}`));
     assert.equal(frontal, 23 * ANGLES.length);
-    assert.ok(found / frontal >= 0.88, `recall ${(found / frontal).toFixed(3)} (${found} of ${frontal})`);
-    assert.ok(falseBoxes <= 10, `${falseBoxes} false boxes in ${scores.length} images`);
+    assert.ok(found / frontal >= 0.97, `recall ${(found / frontal).toFixed(3)} (${found} of ${frontal})`);
+    assert.ok(falseBoxes.length <= 1, falseBoxes.join('; '));
   });
 
-  it('when MTCNN searches beside the CNN (FEROPS_DETECT_MIN_FACE=24), then it finds faces leaning too far for the CNN, with few false boxes', () => {
-    const count = (list: PhotoScore[]) => list.reduce((a, s) => a + s.found.filter(Boolean).length, 0);
-    const found = count(mtcnnScores);
+  it('when MTCNN also searches small faces (FEROPS_DETECT_MIN_FACE=24), then the turned photos lose nothing by it', () => {
+    const found = mtcnnScores.reduce((a, s) => a + s.found.filter(Boolean).length, 0);
     const falseBoxes = mtcnnScores.reduce((a, s) => a + s.falseBoxes.length, 0);
-    // Bounds below what was measured (docs/inference.md#landmarks-and-alignment).
-    assert.ok(found / (23 * ANGLES.length) >= 0.93, `recall ${found} of ${23 * ANGLES.length}`);
-    assert.ok(found >= count(scores.map((s) => s.score)) + 5, `${found} against the default's ${count(scores.map((s) => s.score))}`);
-    assert.ok(falseBoxes <= 10, `${falseBoxes} false boxes`);
+    assert.ok(found / (23 * ANGLES.length) >= 0.97, `recall ${found} of ${23 * ANGLES.length}`);
+    assert.ok(falseBoxes <= 2, `${falseBoxes} false boxes`);
   });
 
-  it('when found faces are aligned, then the tilt is recovered (median within 2 degrees) and the eyes sit near the labels', () => {
+  it('when found faces are aligned, then most tilts are recovered within 3 degrees and the eyes sit near the labels', () => {
     const found = scores.flatMap((s) => s.score.found.filter((f) => f !== undefined));
     const angleErrs = found.flatMap((f) => (f.angleErrDeg === null ? [] : [Math.abs(f.angleErrDeg)]));
     const nmes = found.flatMap((f) => (f.nme === null ? [] : [f.nme]));
-    assert.ok(angleErrs.length >= 0.9 * found.length, `${angleErrs.length} of ${found.length} found faces aligned on landmarks`);
+    assert.ok(angleErrs.length >= 0.97 * found.length, `${angleErrs.length} of ${found.length} found faces aligned on landmarks`);
+    const within3 = angleErrs.filter((e) => e <= 3).length;
+    assert.ok(within3 >= 0.75 * angleErrs.length, `${within3} of ${angleErrs.length} within 3 degrees`);
     assert.ok(quantile(angleErrs, 0.5) <= 2, `median angle error ${quantile(angleErrs, 0.5).toFixed(2)}`);
-    assert.ok(quantile(angleErrs, 0.9) <= 6, `90th percentile angle error ${quantile(angleErrs, 0.9).toFixed(2)}`);
-    assert.ok(quantile(nmes, 0.5) <= 0.07, `median eye error ${quantile(nmes, 0.5).toFixed(3)} of the eye distance`);
+    assert.ok(quantile(angleErrs, 0.9) <= 5, `90th percentile angle error ${quantile(angleErrs, 0.9).toFixed(2)}`);
+    assert.ok(quantile(nmes, 0.5) <= 0.05, `median eye error ${quantile(nmes, 0.5).toFixed(3)} of the eye distance`);
+    assert.ok(quantile(nmes, 0.9) <= 0.1, `90th percentile eye error ${quantile(nmes, 0.9).toFixed(3)} of the eye distance`);
   });
 });
 
-describe('faces leaning past the upright pass, with FEROPS_DETECT_TILTS', () => {
-  // Labelled frontal faces the upright pass misses at these turns of their photos (docs/inference.md#landmarks-and-alignment).
+describe('faces leaning past the Tiny Face Detector\'s upright pass', () => {
+  // Labelled frontal faces its upright pass misses at these turns of their photos (docs/inference.md#landmarks-and-alignment).
   // `face`: the index of that face among the photo's labelled frontal faces.
   const CASES = [
     { photo: 'grace_hopper.jpg', deg: 30, face: 0 },
@@ -93,21 +93,34 @@ describe('faces leaning past the upright pass, with FEROPS_DETECT_TILTS', () => 
     { photo: 'sample6.jpg', deg: -30, face: 3 },
   ];
 
+  const check = async (engine: FaceEngine, maxAngleErrDeg: number) => {
+    const photos = getPhotos();
+    const labels = photoLabels();
+    for (const { photo, deg, face } of CASES) {
+      const file = [photos.graceHopper, photos.astronaut, ...photos.samples].find((f) => basename(f) === photo)!;
+      const rotated = rotatePhoto(await decodeGray(readFileSync(file), 40e6), labelsFor(labels, file), deg);
+      const score = scorePhoto((await findFaces(rotated.img, engine, true)).faces, rotated.faces);
+      const found = score.found[face];
+      assert.ok(found, `${photo} at ${deg}: face ${face} not found`);
+      assert.ok(found.angleErrDeg !== null && Math.abs(found.angleErrDeg) <= maxAngleErrDeg, `${photo} at ${deg}: face ${face} angle error ${found.angleErrDeg}`);
+    }
+  };
+
   // Clear faces, well within 3 degrees when found; most other faces the turned passes add are the hard ones, off by
   // a few degrees upright too (docs/inference.md#landmarks-and-alignment).
-  it('when turned passes at -35 and 35 degrees are on, then each such face is found and aligned on its landmarks within 3 degrees', async () => {
-    const engine = await createFaceEngine(faceSetup(loadConfig({ detectTilts: [-35, 35] })));
+  it('when its turned passes at -35 and 35 degrees are on (FEROPS_DETECT_TILTS), then each such face is found and aligned within 3 degrees', async () => {
+    const engine = await createFaceEngine(faceSetup(loadConfig({ faceDetector: 'cnn', detectTilts: [-35, 35] })));
     try {
-      const photos = getPhotos();
-      const labels = photoLabels();
-      for (const { photo, deg, face } of CASES) {
-        const file = [photos.graceHopper, photos.astronaut, ...photos.samples].find((f) => basename(f) === photo)!;
-        const rotated = rotatePhoto(await decodeGray(readFileSync(file), 40e6), labelsFor(labels, file), deg);
-        const score = scorePhoto((await findFaces(rotated.img, engine, true)).faces, rotated.faces);
-        const found = score.found[face];
-        assert.ok(found, `${photo} at ${deg}: face ${face} not found`);
-        assert.ok(found.angleErrDeg !== null && Math.abs(found.angleErrDeg) <= 3, `${photo} at ${deg}: face ${face} angle error ${found.angleErrDeg}`);
-      }
+      await check(engine, 3);
+    } finally {
+      await closeFaceEngine(engine);
+    }
+  });
+
+  it('when BlazeFace (the default) searches them, then its one pass finds each such face and aligns it within 5 degrees', async () => {
+    const engine = await createFaceEngine(faceSetup(loadConfig({})));
+    try {
+      await check(engine, 5);
     } finally {
       await closeFaceEngine(engine);
     }

@@ -45,7 +45,7 @@ export function faceSetup(
     cascadeDir: config.cascadeDir,
     detector: detectorSettings(config.faceDetector, config),
     eyeTilts: config.detectAngles,
-    ...(config.faceDetector === 'cnn'
+    ...(config.faceDetector !== 'haar'
       ? {
           landmarkModel: config.faceLandmarkModel ?? beside('face_landmark_68.onnx'),
           verifier: { model: config.faceVerifierModel ?? beside('mtcnn_onet.onnx'), minScore: config.minFaceScore },
@@ -173,14 +173,14 @@ export async function findFaces(img: GrayImage, engine: FaceEngine, detect: bool
     const { faces, verifyCrops } = withMats((track) => {
       const gray = grayMat(img, track);
       const faces = found
-        .map(({ box, hintDeg }, i): AlignedFace | undefined => {
+        .map(({ box, hintDeg, confirmByLandmarks }, i): AlignedFace | undefined => {
           // Whole-image mode: the caller already cropped the face, so no margin is added around it.
           if (!detect) return { box, alignment: NO_ALIGNMENT, faceScore: null, pixels: cropWarp(gray, boxTransform(box, 0, 0), track) };
           if (points) {
-            const aligned = alignOnLandmarks(gray, box, points[i], track);
+            const aligned = alignOnLandmarks(gray, box, points[i], engine.detector.eyeDistanceRange, track);
             // A turned pass finds more leaning heads and more things that are not faces: its boxes stay only when
             // the landmarks confirm a face (docs/inference.md#landmarks-and-alignment).
-            return hintDeg !== 0 && aligned.alignment.method === 'none' ? undefined : { box, ...aligned, faceScore: null };
+            return confirmByLandmarks && aligned.alignment.method === 'none' ? undefined : { box, ...aligned, faceScore: null };
           }
           const eyes = alignEyes(gray, box, hintDeg, engine.eyeTilts, engine.cascades(), track);
           const alignment: Alignment =
@@ -214,8 +214,14 @@ function verifierCrops(gray: CvMat, faces: AlignedFace[], track: Track): Float32
 }
 
 /** Trusted points: the similarity warp onto CANONICAL; untrusted: the box crop, unrotated, flagged 'none'. */
-function alignOnLandmarks(gray: CvMat, box: Box, p: FacePoints, track: Track): { alignment: Alignment; pixels: Uint8Array } {
-  const confidence = landmarkConfidence(p, Math.max(box.width, box.height));
+function alignOnLandmarks(
+  gray: CvMat,
+  box: Box,
+  p: FacePoints,
+  eyeDistanceRange: readonly [number, number] | undefined,
+  track: Track,
+): { alignment: Alignment; pixels: Uint8Array } {
+  const confidence = landmarkConfidence(p, Math.max(box.width, box.height), eyeDistanceRange);
   const eyes = { left: roundPoint(p.leftEye), right: roundPoint(p.rightEye) };
   if (confidence < MIN_LANDMARK_CONFIDENCE) {
     return { alignment: { ...NO_ALIGNMENT, confidence, eyes }, pixels: cropWarp(gray, boxTransform(box, 0, MARGIN), track) };

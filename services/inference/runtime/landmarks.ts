@@ -68,8 +68,11 @@ export function facePoints(points: Point[], toPhoto: (p: Point) => Point): FaceP
   };
 }
 
-/** Plausible inter-ocular distance as a fraction of the face box side (frontal to half-profile faces). */
-const IOD_RANGE: readonly [number, number] = [0.18, 0.6];
+/**
+ * Plausible inter-ocular distance as a fraction of the face box side (frontal to half-profile faces), for the Tiny
+ * Face Detector's framing; a detector framing faces more steadily says its own (FaceDetector.eyeDistanceRange).
+ */
+export const IOD_RANGE: readonly [number, number] = [0.18, 0.6];
 /** How far (degrees) the eyes-to-mouth axis may lean from perpendicular to the eye line before trust is gone. */
 const SKEW_LIMIT_DEG = 30;
 
@@ -80,12 +83,12 @@ const SKEW_LIMIT_DEG = 30;
  * - the line from the eyes' midpoint to the mouth's is near perpendicular to the eye line (a real face's is,
  *   whatever its tilt; scattered points are not), falling linearly to 0 at SKEW_LIMIT_DEG off.
  */
-export function landmarkConfidence(p: FacePoints, boxSide: number): number {
+export function landmarkConfidence(p: FacePoints, boxSide: number, iodRange: readonly [number, number] = IOD_RANGE): number {
   const ex = p.rightEye[0] - p.leftEye[0];
   const ey = p.rightEye[1] - p.leftEye[1];
   const iod = Math.hypot(ex, ey);
   const ratio = iod / boxSide;
-  if (!(ratio >= IOD_RANGE[0] && ratio <= IOD_RANGE[1])) return 0;
+  if (!(ratio >= iodRange[0] && ratio <= iodRange[1])) return 0;
   const mx = (p.mouthLeft[0] + p.mouthRight[0] - p.leftEye[0] - p.rightEye[0]) / 2;
   const my = (p.mouthLeft[1] + p.mouthRight[1] - p.leftEye[1] - p.rightEye[1]) / 2;
   const down = Math.hypot(mx, my);

@@ -5,8 +5,9 @@ import { cv, type CvMat, withMats } from '../cv';
 import type { GrayImage } from '../decode';
 import { openFaceNet } from '../face-net';
 import { type Affine, apply, invert, rotation } from '../affine';
-import { intersectionOverUnion, nonMaxSuppression, type ScoredBox } from './boxes';
-import type { Box, Detection, DetectorKind, FaceDetector } from './detector';
+import { nonMaxSuppression, type ScoredBox } from './boxes';
+import type { Box, DetectorKind, FaceDetector } from './detector';
+import { clampToImage, sameFaceOnce, type ScoredDetection } from './passes';
 import { findSmallFaces, loadSmallFaceNets, type SmallFaceNets, TINY_DETECTOR_MIN_FACE } from './small-faces';
 
 /**
@@ -126,6 +127,9 @@ export function letterbox(img: GrayImage, maxSide: number, angleDeg = 0): { data
 }
 
 export const cnnDetector: DetectorKind<CnnOptions> = {
+  modelFile: 'tiny_face_detector.onnx',
+  // Between the verifier's scores of its false boxes and of its faces on the turned test photos (docs/inference.md).
+  minFaceScore: 0.05,
   options: (c) => ({ modelFile: c.faceDetectorModel, maxSide: c.detectMaxSide, minScore: c.detectMinScore, tilts: c.detectTilts, minFace: c.detectMinFace }),
   load: (opts) => loadCnnDetector(opts),
 };
@@ -166,7 +170,7 @@ async function loadCnnDetector({ modelFile, ...opts }: CnnOptions): Promise<Face
           if (box) found.push({ box, hintDeg: 0, score: b.score, pass: 'small' });
         }
       }
-      return sameFaceOnce(found).map(({ box, hintDeg }) => ({ box, hintDeg }));
+      return sameFaceOnce(found).map(({ box, hintDeg, pass }) => ({ box, hintDeg, ...(pass === 'turned' ? { confirmByLandmarks: true as const } : {}) }));
     },
     close: async () => void (await Promise.all([session.release(), small?.close()])),
   };
@@ -184,12 +188,6 @@ export function faceSquare(b: Box): Box {
   return { x: cx - side / 2, y: cy - side / 2, width: side, height: side };
 }
 
-interface ScoredDetection extends Detection {
-  score: number;
-  /** Which search found it: the CNN upright or turned, or MTCNN's small-face stages. */
-  pass: 'upright' | 'turned' | 'small';
-}
-
 /**
  * A face square of a (turned) view as a box of the image: the same square about its centre mapped back, which is
  * how the labels of a turned photo are moved too (the box of a leaning face is not axis-aligned in the image).
@@ -198,33 +196,4 @@ function toImage(b: Box, back: Affine): Box {
   const [cx, cy] = apply(back, b.x + b.width / 2, b.y + b.height / 2);
   const side = b.width * Math.hypot(back[0], back[3]);
   return { x: cx - side / 2, y: cy - side / 2, width: side, height: side };
-}
-
-const PASS_ORDER = { upright: 0, turned: 1, small: 2 } as const;
-
-/**
- * One detection per face across the passes: upright boxes first, best score first, then the turned passes' boxes
- * of faces not found yet (they are there to add leaning heads; an upright face is framed and landmarked best
- * upright), then the small-face search's (the CNN's framing is the one crops and landmarks were tuned on). A box is
- * of a face already kept when it overlaps its box by NMS_IOU or its centre is within half the smaller side (a
- * turned pass frames a face differently).
- */
-function sameFaceOnce(found: ScoredDetection[]): ScoredDetection[] {
-  const kept: ScoredDetection[] = [];
-  const near = (a: Box, b: Box) =>
-    Math.hypot(a.x + a.width / 2 - b.x - b.width / 2, a.y + a.height / 2 - b.y - b.height / 2) < Math.min(a.width, b.width) / 2;
-  for (const d of [...found].sort((a, b) => PASS_ORDER[a.pass] - PASS_ORDER[b.pass] || b.score - a.score)) {
-    if (kept.every((k) => intersectionOverUnion(k.box, d.box) <= NMS_IOU && !near(k.box, d.box))) kept.push(d);
-  }
-  return kept;
-}
-
-/** Boxes near the border reach outside the image; keep the inside part, drop slivers. */
-function clampToImage(b: Box, cols: number, rows: number): Box | undefined {
-  const x0 = Math.max(0, Math.round(b.x));
-  const y0 = Math.max(0, Math.round(b.y));
-  const x1 = Math.min(cols, Math.round(b.x + b.width));
-  const y1 = Math.min(rows, Math.round(b.y + b.height));
-  if (x1 - x0 < 4 || y1 - y0 < 4) return undefined;
-  return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
 }
