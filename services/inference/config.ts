@@ -51,9 +51,8 @@ export function isAddressOrCidr(entry: string): boolean {
   return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
 }
 
-/** The schema; defaults that depend on FEROPS_DATA_DIR read it from `env`. */
-export const makeConfigSchema = (env: NodeJS.ProcessEnv = process.env) => z
-  .object({
+/** The keys; defaults that depend on FEROPS_DATA_DIR read it from `env`. */
+const configKeys = (env: NodeJS.ProcessEnv) => z.object({
   /** FEROPS_INFERENCE_HOST [127.0.0.1]: interface to bind. */
   host: z.string().min(1).default('127.0.0.1'),
   /** FEROPS_INFERENCE_PORT [8080]: TCP port; 0 picks a free one (tests). */
@@ -100,9 +99,9 @@ export const makeConfigSchema = (env: NodeJS.ProcessEnv = process.env) => z
   faceDetector: z.enum(DETECTOR_NAMES).default('blazeface'),
   /** FEROPS_FACE_DETECTOR_MODEL [<cache>/face-detector/<blazeface_back|tiny_face_detector>.onnx, by detector]: the detector's net, converted by bootstrap. */
   faceDetectorModel: z.string().min(1).optional(),
-  /** FEROPS_FACE_LANDMARK_MODEL [face_landmark_68.onnx beside FEROPS_FACE_DETECTOR_MODEL]: the 68-point landmark net that aligns the CNN's faces, converted by bootstrap. */
+  /** FEROPS_FACE_LANDMARK_MODEL [face_landmark_68.onnx beside FEROPS_FACE_DETECTOR_MODEL]: the 68-point landmark net that aligns the CNN detectors' faces (blazeface, cnn), converted by bootstrap. */
   faceLandmarkModel: z.string().min(1).optional(),
-  /** FEROPS_FACE_VERIFIER_MODEL [mtcnn_onet.onnx beside FEROPS_FACE_DETECTOR_MODEL]: MTCNN's O-Net, which scores the CNN's boxes as face or not, converted by bootstrap. */
+  /** FEROPS_FACE_VERIFIER_MODEL [mtcnn_onet.onnx beside FEROPS_FACE_DETECTOR_MODEL]: MTCNN's O-Net, which scores the CNN detectors' boxes as face or not, converted by bootstrap. */
   faceVerifierModel: z.string().min(1).optional(),
   /**
    * FEROPS_MIN_FACE_SCORE [0.2 with blazeface, 0.05 with cnn]: a box the face verifier scores lower is not a face and
@@ -113,25 +112,26 @@ export const makeConfigSchema = (env: NodeJS.ProcessEnv = process.env) => z
   minFaceScore: z.coerce.number().min(0).max(1).optional(),
   /** FEROPS_DETECT_MAX_SIDE [512]: longest side of the copy the face detector searches (cost grows with its square). */
   detectMaxSide: int(64, 4096).default(512),
-  /** FEROPS_DETECT_MIN_SCORE [0.25]: CNN only; lowest face score kept (0.5 missed profile and downcast faces). */
+  /** FEROPS_DETECT_MIN_SCORE [0.25]: blazeface and cnn: lowest face score kept (0.5 missed profile and downcast faces). */
   detectMinScore: z.coerce.number().gt(0).lt(1).default(0.25),
   /**
-   * FEROPS_DETECT_TILTS [none]: CNN only: in-plane turns (degrees) searched besides upright, e.g. `-35,35`, for
-   * heads leaning further than the CNN finds upright (~30 degrees). Off by default: each turn costs more than the
+   * FEROPS_DETECT_TILTS [none]: cnn only: in-plane turns (degrees) searched besides upright, e.g. `-35,35`, for
+   * heads leaning further than the Tiny Face Detector finds upright (~30 degrees; BlazeFace needs none). Off by default: each turn costs more than the
    * upright pass and brings false boxes (docs/inference.md#landmarks-and-alignment).
    */
   detectTilts: angleList('', 90),
   /**
-   * FEROPS_DETECT_MIN_FACE [0 = off]: CNN only: e.g. `24` searches faces from 24 px up to the sizes the CNN finds at
-   * its input's scale with MTCNN (P-Net, R-Net, O-Net); on photos over ~0.3 MP the smallest face grows with the photo
-   * to bound the cost. Off by default: it costs more than the upright CNN pass (docs/inference.md#landmarks-and-alignment).
+   * FEROPS_DETECT_MIN_FACE [0 = off]: blazeface and cnn: e.g. `24` searches faces from 24 px up to the sizes the
+   * detector finds at its input's scale with MTCNN (P-Net, R-Net, O-Net); on photos over ~0.3 MP the smallest face
+   * grows with the photo to bound the cost. Off by default: it costs more than the detector's own pass
+   * (docs/inference.md#landmarks-and-alignment).
    */
   detectMinFace: int(0, 4096)
     .refine((v) => v === 0 || v >= 12, 'must be 0 (off) or at least 12 (the smallest window P-Net sees)')
     .default(0),
   /**
    * FEROPS_DETECT_ANGLES [0,-20,20]: Haar only: in-plane rotations it searches faces at (`0` alone is ~2.5x cheaper but
-   * misses tilted heads), and its eye search tries them when the first try finds no pair (the CNN aligns on landmarks).
+   * misses tilted heads), and its eye search tries them when the first try finds no pair (the CNN detectors align on landmarks).
    */
   detectAngles: angleList('0,-20,20', 45, 1),
   /** FEROPS_MAX_BODY_BYTES [10 MB]: largest accepted request body. */
@@ -206,8 +206,11 @@ export const makeConfigSchema = (env: NodeJS.ProcessEnv = process.env) => z
   mlflowUiUrl: z.string().url().optional(),
   /** FEROPS_LOG_LEVEL [info]: `silent` turns the per-request JSON log off (tests). */
   logLevel: z.enum(['silent', 'error', 'info']).default('info'),
-  })
-  .transform((c) => ({
+});
+
+/** The schema: the keys, then the defaults that depend on the chosen face detector. */
+export const makeConfigSchema = (env: NodeJS.ProcessEnv = process.env) =>
+  configKeys(env).transform((c) => ({
     ...c,
     faceDetectorModel: c.faceDetectorModel ?? defaultDetectorModel(c.faceDetector),
     minFaceScore: c.minFaceScore ?? defaultMinFaceScore(c.faceDetector),

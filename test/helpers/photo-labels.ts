@@ -7,7 +7,7 @@ import { cv, type CvMat, withMats } from '../../services/inference/runtime/cv';
 import type { GrayImage } from '../../services/inference/runtime/decode';
 import { intersectionOverUnion } from '../../services/inference/runtime/detectors/boxes';
 import type { AlignedFace, Box } from '../../services/inference/runtime/faces';
-import type { Point } from '../../services/inference/runtime/landmarks';
+import { eyeLineDeg, type Point } from '../../services/inference/runtime/landmarks';
 
 /** A person's labels for one face of a test photo (test/fixtures/photo-labels.json says how they were made). */
 export interface LabelledFace {
@@ -81,8 +81,6 @@ export interface PhotoScore {
   falseBoxes: Box[];
 }
 
-/** The eye line's tilt in degrees (positive: the image-right eye is lower), as the service reports alignment angles. */
-export const eyeAngle = (l: Point, r: Point) => (Math.atan2(r[1] - l[1], r[0] - l[0]) * 180) / Math.PI;
 const dist = (a: Point, b: Point) => Math.hypot(a[0] - b[0], a[1] - b[1]);
 
 /** Compares the pipeline's faces with the labels: recall of frontal faces, their angle and eye errors, false boxes. */
@@ -113,7 +111,7 @@ export function scorePhoto(found: AlignedFace[], labelled: LabelledFace[]): Phot
       const a = got.alignment;
       const eyes = a.eyes;
       return {
-        angleErrDeg: a.method === 'none' ? null : wrap(a.angleDeg - eyeAngle(left, right)),
+        angleErrDeg: a.method === 'none' ? null : wrap(a.angleDeg - eyeLineDeg(left, right)),
         nme: eyes ? (dist(eyes.left, left) + dist(eyes.right, right)) / 2 / dist(left, right) : null,
       };
     }),

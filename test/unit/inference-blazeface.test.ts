@@ -5,10 +5,11 @@ import { getPhotos } from '../../infra/photos';
 import { loadConfig } from '../../services/inference/config';
 import { loadCascades } from '../../services/inference/runtime/cv';
 import { decodeGray } from '../../services/inference/runtime/decode';
-import { ANCHORS, decodeBlazeFace, keypointTiltDeg } from '../../services/inference/runtime/detectors/blazeface';
+import { ANCHORS, decodeBlazeFace } from '../../services/inference/runtime/detectors/blazeface';
 import { loadDetector } from '../../services/inference/runtime/detectors';
 import { faceSetup } from '../../services/inference/runtime/faces';
-import { eyeAngle, labelsFor, photoLabels, rotatePhoto } from '../helpers/photo-labels';
+import { eyeLineDeg } from '../../services/inference/runtime/landmarks';
+import { labelsFor, photoLabels, rotatePhoto } from '../helpers/photo-labels';
 
 const N = 896;
 const near = (actual: number[], expected: number[]) =>
@@ -66,10 +67,6 @@ describe('BlazeFace: decoding its answer', () => {
     assert.throws(() => decodeBlazeFace(boxes.subarray(16), logits, 0.5), /expected 896/);
   });
 
-  it('when the image-right eye is lower, then the tilt is positive, as the landmarks report it', () => {
-    assert.equal(keypointTiltDeg([[0, 0], [10, 10]]), 45);
-    assert.equal(keypointTiltDeg([[0, 0], [10, -10]]), -45);
-  });
 });
 
 describe('BlazeFace on a real portrait', () => {
@@ -84,8 +81,8 @@ describe('BlazeFace on a real portrait', () => {
         const found = await detector.detect(turned.img);
         assert.equal(found.length, 1, `at ${deg}`);
         const { left, right } = turned.faces[0].eyes!;
-        const err = found[0].hintDeg - eyeAngle(left, right);
-        assert.ok(Math.abs(err) <= 8, `at ${deg}: hint ${found[0].hintDeg.toFixed(1)}, eyes ${eyeAngle(left, right).toFixed(1)}`);
+        const err = found[0].hintDeg - eyeLineDeg(left, right);
+        assert.ok(Math.abs(err) <= 8, `at ${deg}: hint ${found[0].hintDeg.toFixed(1)}, eyes ${eyeLineDeg(left, right).toFixed(1)}`);
       }
     } finally {
       await detector.close();

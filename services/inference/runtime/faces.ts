@@ -7,19 +7,19 @@ import type { GrayImage } from './decode';
 import type { Box, DetectConfig, Detection, FaceDetector } from './detectors/detector';
 import { type DetectorName, type DetectorSettings, detectorSettings, loadDetector } from './detectors';
 import { type FaceVerifier, loadFaceVerifier, VERIFY_INPUT } from './face-verifier';
-import { eyeAngleDeg, type FacePoints, landmarkConfidence, type LandmarkNet, loadLandmarkNet, locateLandmarks, type Point } from './landmarks';
+import { eyeLineDeg, type FacePoints, landmarkConfidence, type LandmarkNet, loadLandmarkNet, locateLandmarks, type Point } from './landmarks';
 
 export type { Box } from './detectors/detector';
 
 /**
  * Face detection and alignment on a grayscale image:
- * 1. faces found by the configured detector (runtime/detectors: the Tiny Face Detector CNN by default, or Haar
+ * 1. faces found by the configured detector (runtime/detectors: BlazeFace by default, the Tiny Face Detector, or Haar
  *    cascades), boxes in full-size pixels;
- * 2. with the CNN detector, 68 landmarks per face from the landmark net (one batched run for all faces), and one
+ * 2. with a CNN detector, 68 landmarks per face from the landmark net (one batched run for all faces), and one
  *    similarity warp that puts the eyes, nose tip and mouth corners at fixed places of the 48x48 model input;
  *    with the Haar detector, its companion eye cascades level the eyes and the box sets the scale;
  * 3. a face whose points are not trusted is cropped from its box, unrotated, and says so (`method: 'none'`);
- * 4. with the CNN detector, MTCNN's O-Net scores each box square (turned upright) as face or not, in one batched
+ * 4. with a CNN detector, MTCNN's O-Net scores each box square (turned upright) as face or not, in one batched
  *    run: boxes under the minimum score are dropped, the rest report their `faceScore`.
  */
 
@@ -29,9 +29,9 @@ export interface FaceSetup {
   detector: DetectorSettings;
   /** In-plane tilts (degrees) the Haar eye search tries when the detector's hint finds no pair; unused with landmarks. */
   eyeTilts: number[];
-  /** The landmark net that aligns the CNN detector's faces; absent with Haar, which keeps its eye cascades. */
+  /** The landmark net that aligns the CNN detectors' faces; absent with Haar, which keeps its eye cascades. */
   landmarkModel?: string;
-  /** The face verifier (O-Net) that scores the CNN detector's boxes, and the score a box needs to be kept; CNN only. */
+  /** The face verifier (O-Net) that scores the CNN detectors' boxes, and the score a box needs to be kept; not with Haar. */
   verifier?: { model: string; minScore: number };
 }
 
@@ -54,9 +54,9 @@ export function faceSetup(
   };
 }
 
-/** One thread's loaded detector, its cascades (Haar only) and (with the CNN detector) landmark net. */
+/** One thread's loaded detector, its cascades (Haar only) and (with a CNN detector) landmark net. */
 export interface FaceEngine {
-  /** The thread's Haar cascades, loaded on first use: the CNN's faces align on landmarks and never need them. */
+  /** The thread's Haar cascades, loaded on first use: the CNN detectors' faces align on landmarks and never need them. */
   cascades: () => Cascades;
   /** In-plane tilts (degrees) the eye search tries when the detector's hint finds no pair. */
   eyeTilts: number[];
@@ -230,7 +230,7 @@ function alignOnLandmarks(
     POINT_NAMES.map((k) => p[k]),
     POINT_NAMES.map((k) => CANONICAL[k]),
   );
-  const angleDeg = Math.round(eyeAngleDeg(p) * 10) / 10;
+  const angleDeg = Math.round(eyeLineDeg(p.leftEye, p.rightEye) * 10) / 10;
   return { alignment: { angleDeg, eyesFound: 2, method: 'landmarks', confidence, eyes }, pixels: cropWarp(gray, m, track) };
 }
 

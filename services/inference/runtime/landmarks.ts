@@ -100,9 +100,9 @@ export function landmarkConfidence(p: FacePoints, boxSide: number, iodRange: rea
   return Math.round(Math.max(0, 1 - skewDeg / SKEW_LIMIT_DEG) * 100) / 100;
 }
 
-/** Tilt of the eye line in degrees (positive: the right-hand eye is lower), as the old eye search reported it. */
-export function eyeAngleDeg(p: FacePoints): number {
-  return (Math.atan2(p.rightEye[1] - p.leftEye[1], p.rightEye[0] - p.leftEye[0]) * 180) / Math.PI;
+/** Tilt in degrees of the line from the image-left eye to the other (positive: the image-right eye is lower). */
+export function eyeLineDeg(left: Point, right: Point): number {
+  return (Math.atan2(right[1] - left[1], right[0] - left[0]) * 180) / Math.PI;
 }
 
 /**

@@ -2,7 +2,8 @@ import { dirname } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { GrayImage } from '../decode';
 import { openFaceNet } from '../face-net';
-import { apply } from '../affine';
+import { type Affine, apply } from '../affine';
+import { eyeLineDeg } from '../landmarks';
 import { intersectionOverUnion, type ScoredBox } from './boxes';
 import { letterbox } from './cnn';
 import { clampToImage, sameFaceOnce, type ScoredDetection } from './passes';
@@ -100,12 +101,6 @@ function weightedNonMaxSuppression(boxes: BlazeFaceDetection[], limit: number): 
   return kept;
 }
 
-/** Tilt of the eye line (degrees, positive: the image-right eye is lower), the turn that makes the face upright. */
-export function keypointTiltDeg(k: Keypoints): number {
-  const [[lx, ly], [rx, ry]] = k;
-  return (Math.atan2(ry - ly, rx - lx) * 180) / Math.PI;
-}
-
 /**
  * BlazeFace's box is tight on the face (brows to chin); the landmark net and the verifier see more of the head. A
  * square FRAME_SCALE times the box's side about its centre gave the landmarks' smallest errors on the test photos
@@ -167,7 +162,7 @@ async function loadBlazeFace({ modelFile, minScore, minFace }: BlazeFaceOptions)
         const box = clampToImage(blazeFaceSquare({ x: x0, y: y0, width: x1 - x0, height: y1 - y0 }), img.width, img.height);
         if (!box) continue;
         const pass = searchSmall && box.width < maxSmallFace ? 'belowReach' : 'upright';
-        found.push({ box, hintDeg: keypointTiltDeg(d.keypoints.map(toImage)), score: d.score, pass });
+        found.push({ box, hintDeg: eyeLineDeg(toImage(d.keypoints[0]), toImage(d.keypoints[1])), score: d.score, pass });
       }
       if (searchSmall) {
         for (const b of await findSmallFaces(img, small!, minFace, maxSmallFace)) {
@@ -183,7 +178,7 @@ async function loadBlazeFace({ modelFile, minScore, minFace }: BlazeFaceOptions)
 }
 
 /** The image scaled so its longer side is SIDE, at the top left of a black SIDE x SIDE square. */
-function squareView(img: GrayImage): { data: Float32Array; back: ReturnType<typeof letterbox>['back'] } {
+function squareView(img: GrayImage): { data: Float32Array; back: Affine } {
   const view = letterbox(img, SIDE);
   const data = new Float32Array(SIDE * SIDE);
   const w = Math.min(view.width, SIDE);
