@@ -11,10 +11,10 @@ import type { Box } from './detector';
 /**
  * Small faces with MTCNN (weights from PyPI facenet-pytorch, converted to ONNX by infra/face-detector/convert_mtcnn.py):
  * P-Net slides a 12x12 window (stride 2) over an image pyramid and proposes faces, R-Net re-scores and refines each
- * proposal on a 24x24 crop, O-Net confirms each on a 48x48 crop. The pyramid only spans the face sizes the Tiny Face
- * Detector is too coarse for (its smallest anchor is ~50 px of its input, which is the photo scaled to at most
- * 512 px), from `minFace` up (docs/inference.md#landmarks-and-alignment). Thresholds and box arithmetic follow
- * facenet-pytorch's detect_face.
+ * proposal on a 24x24 crop, O-Net confirms each on a 48x48 crop. The pyramid only spans the face sizes the detector
+ * beside it is too coarse for (the Tiny Face Detector's smallest anchor is ~50 px of its input, the photo scaled to
+ * at most 512 px; BlazeFace frames faces under ~24 px of its 256 px view poorly), from `minFace` up
+ * (docs/inference.md#landmarks-and-alignment). Thresholds and box arithmetic follow facenet-pytorch's detect_face.
  */
 
 const CELL = 12;
