@@ -29,10 +29,11 @@ const NMS_IOU = 0.3;
 /** MediaPipe clips raw scores to +-100; sigmoid in float32 is safe within +-80. */
 const RAW_SCORE_LIMIT = 80;
 /**
- * The smallest face (a framed square's side, in view pixels) BlazeFace is left to find when the small-face search is
- * on: below it MTCNN finds more faces, and BlazeFace's few boxes there go (docs/inference.md#landmarks-and-alignment).
+ * The smallest face (a framed square's side, in view pixels) BlazeFace frames reliably: with the small-face search
+ * on, MTCNN searches below it, and BlazeFace's boxes there only add faces MTCNN missed
+ * (docs/inference.md#landmarks-and-alignment).
  */
-export const BLAZEFACE_MIN_FACE = 24;
+const BLAZEFACE_MIN_FACE = 24;
 
 /** Anchor centres (x, y in [0, 1]) in the model's output order, from MediaPipe's SSD anchor options for this model. */
 export const ANCHORS: Float32Array = (() => {
