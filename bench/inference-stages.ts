@@ -1,9 +1,9 @@
 /**
  * Stage breakdown of the predict path, in-process, without HTTP:
  *   node --import tsx bench/inference-stages.ts [iterations=20]
- * 1. a 640x480 JPEG with one face (Grace Hopper, padded): decode / detect / align / infer medians for the
- *    default CNN detector, the tuned Haar settings it replaced, and slow "textbook" Haar settings (full
- *    resolution, scale 1.05, no rotated passes);
+ * 1. a 640x480 JPEG with one face (Grace Hopper, padded): decode / detect / align / infer medians for BlazeFace
+ *    (the default), the Tiny Face Detector (`cnn`) it replaced, the tuned Haar settings before that, and slow
+ *    "textbook" Haar settings (full resolution, scale 1.05, no rotated passes);
  * 2. on the 8 real test photos, against a person's labels (test/fixtures/photo-labels.json, independent of every
  *    detector here): how many labelled frontal faces each setting finds (IoU >= 0.3), how many of its boxes
  *    cover no labelled face, and how far its alignment angle is from the labelled eye line.
