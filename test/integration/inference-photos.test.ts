@@ -108,16 +108,18 @@ describe('inference on real photos', () => {
   });
 
   it('when FEROPS_DETECT_MIN_FACE is 24, then faces 30 px high in a 640x480 photo are found (the setting reaches the workers)', async () => {
-    const sample3 = photos.samples.find((f) => f.endsWith('sample3.jpg'))!; // three faces
-    const small = await shrinkPhoto(await decodeGray(readFileSync(sample3), 40e6), labelsFor(photoLabels(), sample3), 30);
+    // Five faces, of which BlazeFace alone finds few at this size (docs/inference.md#landmarks-and-alignment), so the
+    // control has room on any CPU.
+    const sample5 = photos.samples.find((f) => f.endsWith('sample5.jpg'))!;
+    const small = await shrinkPhoto(await decodeGray(readFileSync(sample5), 40e6), labelsFor(photoLabels(), sample5), 30);
     const png = await sharp(small.img.data, { raw: { width: small.img.width, height: small.img.height, channels: 1 } }).png().toBuffer();
     const searching = await startTestServer({ detectMinFace: 24 });
     try {
       const found = (await postImage(searching.url, png)).json.faces;
-      assert.equal(found.length, 3, JSON.stringify(found.map((f: any) => f.box)));
+      assert.equal(found.length, 5, JSON.stringify(found.map((f: any) => f.box)));
       for (const f of found) assert.ok(f.box.height < 60 && f.faceScore > 0.7, JSON.stringify(f.box));
       const without = (await postImage(server.url, png)).json.faces.length;
-      assert.ok(without < 3, `control: the default (BlazeFace alone) found ${without} of 3`);
+      assert.ok(without <= 3, `control: the default (BlazeFace alone) found ${without} of 5`);
     } finally {
       await searching.stop();
     }
