@@ -96,4 +96,12 @@ describe('cnn face detector: letterbox', () => {
     assert.equal(out.data[200], 0, 'right of the image is padding');
     assert.equal(out.data[100 * 224], 0, 'below the image is padding');
   });
+
+  it('when a square is asked for (BlazeFace), then the image sits at its top left and the rest is zeros', () => {
+    const out = letterbox({ data: Buffer.alloc(640 * 480, 200), width: 640, height: 480, format: 'raw' }, 256, 0, 'square');
+    assert.deepEqual([out.width, out.height, out.data.length], [256, 256, 256 * 256]);
+    assert.equal(out.data[191 * 256 + 255], 200, 'last image pixel');
+    assert.equal(out.data[192 * 256], 0, 'below the image is padding');
+    assert.deepEqual(out.back.map((v) => v + 0), [2.5, 0, 0, 0, 2.5, 0]);
+  });
 });

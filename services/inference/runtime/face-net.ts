@@ -18,3 +18,31 @@ export async function openFaceNet(
   }
   return session;
 }
+
+/** A face net that reads batches of square gray crops (the landmark net, the face verifier). */
+export interface CropNet {
+  /** `crops`: N `side` x `side` gray crops, row-major, back to back; answers the output for all N, as one array. */
+  run(crops: Float32Array, n: number): Promise<Float32Array>;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens such a net (as openFaceNet does) with input `input` (N, 1, side, side) and output `output`: a batch that
+ * does not hold whole crops is refused, and an empty one answers nothing without running.
+ */
+export async function openCropNet(
+  file: string,
+  net: { name: string; input: string; output: string; side: number; howToMake: string },
+): Promise<CropNet> {
+  const session = await openFaceNet(file, { name: net.name, inputs: [net.input], outputs: [net.output], howToMake: net.howToMake });
+  const plane = net.side * net.side;
+  return {
+    async run(crops, n) {
+      if (crops.length !== n * plane) throw new Error(`${net.name} batch has ${crops.length} values for ${n} crops`);
+      if (n === 0) return new Float32Array(0);
+      const out = await session.run({ [net.input]: new ort.Tensor('float32', crops, [n, 1, net.side, net.side]) });
+      return out[net.output].data as Float32Array;
+    },
+    close: () => session.release(),
+  };
+}

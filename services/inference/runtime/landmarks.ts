@@ -1,9 +1,8 @@
-import * as ort from 'onnxruntime-node';
 import { apply, invert } from './affine';
 import { boxTransform, cropWarp, grayMat } from './crop';
 import { withMats } from './cv';
 import type { GrayImage } from './decode';
-import { openFaceNet } from './face-net';
+import { openCropNet } from './face-net';
 import type { Detection } from './detectors/detector';
 
 /**
@@ -13,8 +12,6 @@ import type { Detection } from './detectors/detector';
  */
 
 export const LANDMARK_INPUT = 112;
-const INPUT = 'crops';
-const OUTPUT = 'landmarks';
 const POINTS = 68;
 
 export type Point = [number, number];
@@ -36,21 +33,19 @@ export interface LandmarkNet {
 
 /** Loads the converted landmark net; a missing file says how to make it. */
 export async function loadLandmarkNet(modelFile: string): Promise<LandmarkNet> {
-  const session = await openFaceNet(modelFile, {
+  const net = await openCropNet(modelFile, {
     name: 'face landmark net',
-    inputs: [INPUT],
-    outputs: [OUTPUT],
+    input: 'crops',
+    output: 'landmarks',
+    side: LANDMARK_INPUT,
     howToMake: "run `npm run bootstrap` (it converts face-api's 68-point landmark net from node_modules), or set FEROPS_FACE_LANDMARK_MODEL",
   });
   return {
     async run(crops, n) {
-      if (crops.length !== n * LANDMARK_INPUT * LANDMARK_INPUT) throw new Error(`landmark batch has ${crops.length} values for ${n} crops`);
-      if (n === 0) return [];
-      const out = (await session.run({ [INPUT]: new ort.Tensor('float32', crops, [n, 1, LANDMARK_INPUT, LANDMARK_INPUT]) }))[OUTPUT];
-      const v = out.data as Float32Array;
+      const v = await net.run(crops, n);
       return Array.from({ length: n }, (_, i) => Array.from({ length: POINTS }, (_, p): Point => [v[i * 2 * POINTS + 2 * p], v[i * 2 * POINTS + 2 * p + 1]]));
     },
-    close: () => session.release(),
+    close: () => net.close(),
   };
 }
 
@@ -72,7 +67,7 @@ export function facePoints(points: Point[], toPhoto: (p: Point) => Point): FaceP
  * Plausible inter-ocular distance as a fraction of the face box side (frontal to half-profile faces), for the Tiny
  * Face Detector's framing; a detector framing faces more steadily says its own (FaceDetector.eyeDistanceRange).
  */
-export const IOD_RANGE: readonly [number, number] = [0.18, 0.6];
+const IOD_RANGE: readonly [number, number] = [0.18, 0.6];
 /** How far (degrees) the eyes-to-mouth axis may lean from perpendicular to the eye line before trust is gone. */
 const SKEW_LIMIT_DEG = 30;
 

@@ -1,8 +1,7 @@
 import { dirname } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import type { GrayImage } from '../decode';
 import { openFaceNet } from '../face-net';
-import { type Affine, apply } from '../affine';
+import { apply } from '../affine';
 import { eyeLineDeg } from '../landmarks';
 import { intersectionOverUnion, type ScoredBox } from './boxes';
 import { letterbox } from './cnn';
@@ -151,7 +150,7 @@ async function loadBlazeFace({ modelFile, minScore, minFace }: BlazeFaceOptions)
   return {
     eyeDistanceRange: EYE_DISTANCE_RANGE,
     async detect(img) {
-      const view = squareView(img);
+      const view = letterbox(img, SIDE, 0, 'square'); // the image's longer side is SIDE, at the top left
       const maxSmallFace = BLAZEFACE_MIN_FACE / (SIDE / Math.max(img.width, img.height));
       const searchSmall = small !== undefined && maxSmallFace > minFace;
       const out = await session.run({ [INPUT]: new ort.Tensor('float32', view.data, [1, 1, SIDE, SIDE]) });
@@ -178,11 +177,3 @@ async function loadBlazeFace({ modelFile, minScore, minFace }: BlazeFaceOptions)
   };
 }
 
-/** The image scaled so its longer side is SIDE, at the top left of a black SIDE x SIDE square. */
-function squareView(img: GrayImage): { data: Float32Array; back: Affine } {
-  const view = letterbox(img, SIDE);
-  const data = new Float32Array(SIDE * SIDE);
-  const w = Math.min(view.width, SIDE);
-  for (let y = 0; y < Math.min(view.height, SIDE); y++) data.set(view.data.subarray(y * view.width, y * view.width + w), y * SIDE);
-  return { data, back: view.back };
-}

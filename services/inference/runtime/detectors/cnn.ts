@@ -85,9 +85,15 @@ export function decodeGrid(grid: Float32Array, rows: number, cols: number, scale
 /**
  * The detector's view of the image: turned by `angleDeg` (opencv's sense: positive turns the picture
  * counter-clockwise) on a canvas that keeps every pixel, scaled so the canvas's longest side is `maxSide`, and
- * zero-padded to multiples of 32 (face-api pads black). `back` maps view pixels to image pixels.
+ * zero-padded (face-api pads black) to multiples of 32 or, with `pad` 'square', to a `maxSide` square at its top left
+ * (BlazeFace's fixed input). `back` maps view pixels to image pixels.
  */
-export function letterbox(img: GrayImage, maxSide: number, angleDeg = 0): { data: Float32Array; width: number; height: number; back: Affine } {
+export function letterbox(
+  img: GrayImage,
+  maxSide: number,
+  angleDeg = 0,
+  pad: 'cells' | 'square' = 'cells',
+): { data: Float32Array; width: number; height: number; back: Affine } {
   const rad = (Math.abs(angleDeg) * Math.PI) / 180;
   const [cos, sin] = [Math.cos(rad), Math.sin(rad)];
   const scale = maxSide / Math.max(img.width * cos + img.height * sin, img.width * sin + img.height * cos);
@@ -99,8 +105,8 @@ export function letterbox(img: GrayImage, maxSide: number, angleDeg = 0): { data
   const turn = rotation(w / 2, h / 2, angleDeg, 1);
   turn[2] += (cw - w) / 2;
   turn[5] += (ch - h) / 2;
-  const width = Math.ceil(cw / CELL) * CELL;
-  const height = Math.ceil(ch / CELL) * CELL;
+  const width = pad === 'square' ? Math.max(maxSide, cw) : Math.ceil(cw / CELL) * CELL;
+  const height = pad === 'square' ? Math.max(maxSide, ch) : Math.ceil(ch / CELL) * CELL;
   const data = new Float32Array(width * height);
   withMats((track) => {
     const c = cv();
