@@ -63,7 +63,7 @@ if [ ! -f "$detector" ] || [ "$(cat "$detector.sha" 2>/dev/null)" != "$want" ]; 
 fi
 # The 68-point landmark net that alignment uses (infra/face-detector/convert_landmarks.py), same stamp scheme.
 landmarks=$cache/face-detector/face_landmark_68.onnx
-want=$(cat "$weights"/face_landmark_68_model-* infra/face-detector/convert*.py | sha256sum | cut -c1-64)
+want=$(cat "$weights"/face_landmark_68_model-* infra/face-detector/convert.py infra/face-detector/convert_landmarks.py | sha256sum | cut -c1-64)
 if [ ! -f "$landmarks" ] || [ "$(cat "$landmarks.sha" 2>/dev/null)" != "$want" ]; then
   log "converting the face landmark net to ONNX ($landmarks)"
   "$venv/bin/python" infra/face-detector/convert_landmarks.py "$weights" "$landmarks"

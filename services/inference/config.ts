@@ -116,8 +116,8 @@ const configKeys = (env: NodeJS.ProcessEnv) => z.object({
   detectMinScore: z.coerce.number().gt(0).lt(1).default(0.25),
   /**
    * FEROPS_DETECT_TILTS [none]: cnn only: in-plane turns (degrees) searched besides upright, e.g. `-35,35`, for
-   * heads leaning further than the Tiny Face Detector finds upright (~30 degrees; BlazeFace needs none). Off by default: each turn costs more than the
-   * upright pass and brings false boxes (docs/inference.md#landmarks-and-alignment).
+   * heads leaning further than the Tiny Face Detector finds upright (~30 degrees; BlazeFace needs none). Off by
+   * default: each turn costs more than the upright pass and brings false boxes (docs/inference.md#landmarks-and-alignment).
    */
   detectTilts: angleList('', 90),
   /**
