@@ -90,8 +90,10 @@ function weightedNonMaxSuppression(boxes: BlazeFaceDetection[], limit: number): 
   const kept: BlazeFaceDetection[] = [];
   while (left.length > 0) {
     const best = left[0];
-    const group = left.filter((b) => intersectionOverUnion(best, b) > limit);
-    left = left.filter((b) => intersectionOverUnion(best, b) <= limit && b !== best);
+    const group: BlazeFaceDetection[] = [];
+    const rest: BlazeFaceDetection[] = [];
+    for (const b of left) (b === best || intersectionOverUnion(best, b) > limit ? group : rest).push(b);
+    left = rest;
     const total = group.reduce((s, b) => s + b.score, 0);
     const avg = (f: (b: BlazeFaceDetection) => number) => group.reduce((s, b) => s + f(b) * b.score, 0) / total;
     const [x0, y0, x1, y1] = [avg((b) => b.x), avg((b) => b.y), avg((b) => b.x + b.width), avg((b) => b.y + b.height)];
