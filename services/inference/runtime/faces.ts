@@ -7,7 +7,7 @@ import type { GrayImage } from './decode';
 import type { Box, DetectConfig, Detection, FaceDetector } from './detectors/detector';
 import { type DetectorName, type DetectorSettings, detectorSettings, loadDetector } from './detectors';
 import { type FaceVerifier, loadFaceVerifier, VERIFY_INPUT } from './face-verifier';
-import { eyeLineDeg, type FacePoints, landmarkConfidence, type LandmarkNet, loadLandmarkNet, locateLandmarks, type Point } from './landmarks';
+import { eyeLineDeg, type FacePoints, landmarkConfidence, type LandmarkNet, MIN_LANDMARK_CONFIDENCE, loadLandmarkNet, locateLandmarks, type Point } from './landmarks';
 
 export type { Box } from './detectors/detector';
 
@@ -94,8 +94,6 @@ const MARGIN = 0.1;
 const EYE_PATCH = 100;
 /** Eye pairs implying a larger residual tilt than this are false positives (nostrils, brows). */
 const MAX_RESIDUAL_DEG = 25;
-/** Landmarks less trusted than this (landmarkConfidence, 0..1) are not aligned on. */
-const MIN_LANDMARK_CONFIDENCE = 0.5;
 /**
  * Where the similarity warp puts the five points in the 48x48 crop: insightface's 5-point mean face (ArcFace's
  * alignment template, 112x112), moved so the eyes sit where the box-based crops of upright faces put them on the
@@ -168,7 +166,7 @@ export async function findFaces(img: GrayImage, engine: FaceEngine, detect: bool
   found.sort((a, b) => a.box.x - b.box.x || a.box.y - b.box.y);
   const t1 = performance.now();
   try {
-    const points = detect && engine.landmarks ? await locateLandmarks(img, found, engine.landmarks) : undefined;
+    const points = detect && engine.landmarks ? await locateLandmarks(img, found, engine.landmarks, engine.detector.eyeDistanceRange) : undefined;
     const verifier = detect ? engine.verifier : undefined;
     const { faces, verifyCrops } = withMats((track) => {
       const gray = grayMat(img, track);

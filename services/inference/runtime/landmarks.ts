@@ -68,6 +68,8 @@ export function facePoints(points: Point[], toPhoto: (p: Point) => Point): FaceP
  * Face Detector's framing; a detector framing faces more steadily says its own (FaceDetector.eyeDistanceRange).
  */
 const IOD_RANGE: readonly [number, number] = [0.18, 0.6];
+/** Landmarks less trusted than this (landmarkConfidence, 0..1) are not aligned on. */
+export const MIN_LANDMARK_CONFIDENCE = 0.5;
 /** How far (degrees) the eyes-to-mouth axis may lean from perpendicular to the eye line before trust is gone. */
 const SKEW_LIMIT_DEG = 30;
 
@@ -101,11 +103,37 @@ export function eyeLineDeg(left: Point, right: Point): number {
 }
 
 /**
+ * A face whose trusted points put its eye line further than this (degrees) from the detector's hint was seen leaning
+ * in its crop, where the net places points worst (a three-quarter face's BlazeFace keypoints can be far off); it is
+ * looked at once more, turned by that first answer (docs/inference.md#landmarks-and-alignment).
+ */
+const RELOOK_DEG = 10;
+
+/**
  * Landmarks for every face in one batched run: each face's box square (turned upright by the detector's hint) and
  * its mirror image, and the mean of the two answers (the mirror's left and right swapped back). Averaging cancels
  * the net's left-right bias, which shows as a tilt error on turned heads (docs/inference.md#landmarks-and-alignment).
+ * Faces the hint left leaning (RELOOK_DEG) get a second batched run; `iodRange` is the detector's landmarkConfidence range.
  */
-export async function locateLandmarks(img: GrayImage, faces: Detection[], net: LandmarkNet): Promise<FacePoints[]> {
+export async function locateLandmarks(
+  img: GrayImage,
+  faces: Detection[],
+  net: LandmarkNet,
+  iodRange?: readonly [number, number],
+): Promise<FacePoints[]> {
+  const first = await landmarkPass(img, faces, net);
+  const leaning = faces.flatMap((f, i) => {
+    const deg = eyeLineDeg(first[i].leftEye, first[i].rightEye);
+    const trusted = landmarkConfidence(first[i], Math.max(f.box.width, f.box.height), iodRange) >= MIN_LANDMARK_CONFIDENCE;
+    return trusted && Math.abs(deg - f.hintDeg) > RELOOK_DEG ? [{ i, face: { ...f, hintDeg: deg } }] : [];
+  });
+  if (leaning.length === 0) return first;
+  const second = await landmarkPass(img, leaning.map((l) => l.face), net);
+  leaning.forEach((l, k) => (first[l.i] = second[k]));
+  return first;
+}
+
+async function landmarkPass(img: GrayImage, faces: Detection[], net: LandmarkNet): Promise<FacePoints[]> {
   const side = LANDMARK_INPUT;
   const plane = side * side;
   const crops = new Float32Array(2 * faces.length * plane);
