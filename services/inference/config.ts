@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { dataDirFrom, sharedRules } from '../../lib/config-keys';
 import { venvDir } from '../../lib/paths';
-import { DETECTOR_NAMES, defaultDetectMinScore, defaultDetectorModel, defaultMinFaceScore } from './runtime/detectors';
+import { DETECTOR_NAMES, defaultDetectorModel, defaultMinFaceScore } from './runtime/detectors';
 
 /**
  * The one configuration schema of the inference service. Every key is read from `process.env`, has a documented
@@ -112,8 +112,8 @@ const configKeys = (env: NodeJS.ProcessEnv) => z.object({
   minFaceScore: z.coerce.number().min(0).max(1).optional(),
   /** FEROPS_DETECT_MAX_SIDE [512]: longest side of the copy the face detector searches (cost grows with its square). */
   detectMaxSide: int(64, 4096).default(512),
-  /** FEROPS_DETECT_MIN_SCORE [0.2 with blazeface, 0.25 with cnn]: lowest face score the detector's boxes need; not with haar. */
-  detectMinScore: z.coerce.number().gt(0).lt(1).optional(),
+  /** FEROPS_DETECT_MIN_SCORE [0.25]: blazeface and cnn: lowest face score kept (0.5 missed profile and downcast faces). */
+  detectMinScore: z.coerce.number().gt(0).lt(1).default(0.25),
   /**
    * FEROPS_DETECT_TILTS [none]: cnn only: in-plane turns (degrees) searched besides upright, e.g. `-35,35`, for
    * heads leaning further than the Tiny Face Detector finds upright (~30 degrees; BlazeFace needs none). Off by
@@ -214,7 +214,6 @@ export const makeConfigSchema = (env: NodeJS.ProcessEnv = process.env) =>
     ...c,
     faceDetectorModel: c.faceDetectorModel ?? defaultDetectorModel(c.faceDetector),
     minFaceScore: c.minFaceScore ?? defaultMinFaceScore(c.faceDetector),
-    detectMinScore: c.detectMinScore ?? defaultDetectMinScore(c.faceDetector),
   }));
 
 export type InferenceConfig = z.output<ReturnType<typeof makeConfigSchema>>;

@@ -22,8 +22,7 @@ describe('inference config', () => {
     // Each CNN's net is its own file: choosing the Tiny Face Detector without naming a file finds its net.
     assert.match(loadConfig({ faceDetector: 'cnn' }, {}).faceDetectorModel, /face-detector\/tiny_face_detector\.onnx$/);
     assert.equal(c.detectMaxSide, 512);
-    assert.equal(c.detectMinScore, 0.2);
-    assert.equal(loadConfig({ faceDetector: 'cnn' }, {}).detectMinScore, 0.25);
+    assert.equal(c.detectMinScore, 0.25);
     assert.deepEqual(c.detectAngles, [0, -20, 20]);
     assert.deepEqual(c.detectTilts, []);
     assert.match(c.cascadeDir, /lib\/python3\.\d+\/site-packages\/cv2\/data$/);

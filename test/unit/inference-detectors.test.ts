@@ -25,10 +25,10 @@ describe('face detectors', () => {
     assert.deepEqual(haar.detector.options.angles, [0, 15]);
   });
 
-  it('when nothing is configured, then the defaults are the config schema\'s (BlazeFace, its score 0.2, no small-face search)', () => {
+  it('when nothing is configured, then the defaults are the config schema\'s (BlazeFace, score 0.25, no small-face search)', () => {
     const { detector, eyeTilts, landmarkModel, verifier } = faceSetup(loadConfig({}, {}));
     assert.ok(detector.name === 'blazeface', detector.name);
-    assert.equal(detector.options.minScore, 0.2);
+    assert.equal(detector.options.minScore, 0.25);
     assert.equal(detector.options.minFace, 0);
     assert.deepEqual(eyeTilts, [0, -20, 20]);
     // BlazeFace's faces are aligned on landmarks and checked by the verifier, as the Tiny Face Detector's are.
@@ -37,8 +37,6 @@ describe('face detectors', () => {
     const cnn = faceSetup(loadConfig({ faceDetector: 'cnn' }, {})).detector;
     assert.ok(cnn.name === 'cnn', cnn.name);
     assert.equal(cnn.options.maxSide, 512);
-    // Each detector's own score default: the Tiny Face Detector's scores are not BlazeFace's.
-    assert.equal(cnn.options.minScore, 0.25);
     assert.deepEqual(cnn.options.tilts, []);
   });
 

@@ -131,9 +131,6 @@ export const blazeFaceDetector: DetectorKind<BlazeFaceOptions> = {
   // Between the verifier's scores of its boxes on no face (but those SURE_SCORE drops) and of its faces, on the turned
   // and shrunk test photos (docs/inference.md#landmarks-and-alignment).
   minFaceScore: 0.2,
-  // Low enough to keep a three-quarter face leaning 60 degrees on the turned test photos; lower let in a box on no
-  // face that neither the verifier nor the landmarks caught (docs/inference.md#landmarks-and-alignment).
-  minDetectScore: 0.2,
   options: (c) => ({ modelFile: c.faceDetectorModel, minScore: c.detectMinScore, minFace: c.detectMinFace }),
   load: (opts) => loadBlazeFace(opts),
 };

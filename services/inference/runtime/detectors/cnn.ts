@@ -136,8 +136,6 @@ export const cnnDetector: DetectorKind<CnnOptions> = {
   modelFile: 'tiny_face_detector.onnx',
   // Between the verifier's scores of its false boxes and of its faces on the turned test photos (docs/inference.md).
   minFaceScore: 0.05,
-  // 0.5 missed profile and downcast faces on the test photos.
-  minDetectScore: 0.25,
   options: (c) => ({ modelFile: c.faceDetectorModel, maxSide: c.detectMaxSide, minScore: c.detectMinScore, tilts: c.detectTilts, minFace: c.detectMinFace }),
   load: (opts) => loadCnnDetector(opts),
 };

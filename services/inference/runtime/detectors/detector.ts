@@ -49,8 +49,6 @@ export interface DetectorKind<Options> {
   modelFile?: string;
   /** The face verifier's score its boxes need to be kept (FEROPS_MIN_FACE_SCORE's default); none: not verified. */
   minFaceScore?: number;
-  /** Its own lowest score a box needs to be kept (FEROPS_DETECT_MIN_SCORE's default); none: it scores no boxes. */
-  minDetectScore?: number;
   options(config: DetectConfig): Options;
   load(options: Options, cascades: () => Cascades): Promise<FaceDetector>;
 }

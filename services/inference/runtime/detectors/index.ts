@@ -29,15 +29,6 @@ export function defaultMinFaceScore(name: DetectorName): number {
   return kind.minFaceScore ?? 0;
 }
 
-/**
- * FEROPS_DETECT_MIN_SCORE's default: the score the named detector's own boxes need (see DetectorKind). Haar scores no
- * boxes and ignores the key, which still holds a valid value (the Tiny Face Detector's) for the config to check.
- */
-export function defaultDetectMinScore(name: DetectorName): number {
-  const kind: DetectorKind<unknown> = DETECTORS[name];
-  return kind.minDetectScore ?? cnnDetector.minDetectScore!;
-}
-
 export const DETECTOR_NAMES = Object.keys(DETECTORS) as [DetectorName, ...DetectorName[]];
 
 /** The options the config gives detector `name`. */
