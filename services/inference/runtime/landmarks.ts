@@ -104,8 +104,9 @@ export function eyeLineDeg(left: Point, right: Point): number {
 
 /**
  * A face whose trusted points put its eye line further than this (degrees) from the detector's hint was seen leaning
- * in its crop, where the net places points worst (a three-quarter face's BlazeFace keypoints can be far off); it is
- * looked at once more, turned by that first answer (docs/inference.md#landmarks-and-alignment).
+ * in its crop, where the net places points worst (a three-quarter face's BlazeFace keypoints can be far off; the Tiny
+ * Face Detector's hint is only its pass's angle); it is looked at once more, turned by that first answer, and the
+ * second answer replaces the first when it is trusted too (docs/inference.md#landmarks-and-alignment).
  */
 const RELOOK_DEG = 10;
 
@@ -122,14 +123,16 @@ export async function locateLandmarks(
   iodRange?: readonly [number, number],
 ): Promise<FacePoints[]> {
   const first = await landmarkPass(img, faces, net);
+  const trusted = (p: FacePoints, f: Detection) => landmarkConfidence(p, Math.max(f.box.width, f.box.height), iodRange) >= MIN_LANDMARK_CONFIDENCE;
   const leaning = faces.flatMap((f, i) => {
     const deg = eyeLineDeg(first[i].leftEye, first[i].rightEye);
-    const trusted = landmarkConfidence(first[i], Math.max(f.box.width, f.box.height), iodRange) >= MIN_LANDMARK_CONFIDENCE;
-    return trusted && Math.abs(deg - f.hintDeg) > RELOOK_DEG ? [{ i, face: { ...f, hintDeg: deg } }] : [];
+    return trusted(first[i], f) && Math.abs(deg - f.hintDeg) > RELOOK_DEG ? [{ i, face: { ...f, hintDeg: deg } }] : [];
   });
   if (leaning.length === 0) return first;
   const second = await landmarkPass(img, leaning.map((l) => l.face), net);
-  leaning.forEach((l, k) => (first[l.i] = second[k]));
+  leaning.forEach((l, k) => {
+    if (trusted(second[k], l.face)) first[l.i] = second[k];
+  });
   return first;
 }
 
