@@ -10,6 +10,9 @@ node --import tsx bench/ingest-csv.ts 3
 echo "=== canary: 1,000 simulated rollouts per scenario, decisions before vs after #21 ===" && node --import tsx bench/canary-sim.ts 1000
 echo "=== inference: stage breakdown and detection against hand labels, detection settings vs slow settings ==="
 node --import tsx bench/inference-stages.ts
+echo "=== inference: faces found and aligned on the test photos turned -30..30 degrees, by 5 and by every degree ==="
+node --import tsx bench/photo-sweep.ts 5
+node --import tsx bench/photo-sweep.ts 1
 echo "=== inference: HTTP vs the bare node:http server and raw onnxruntime at the service's batch sizes ==="
 node --import tsx bench/inference-http.ts 3 3 demo
 node --import tsx bench/inference-http.ts 5 3 vit-s16 crops
