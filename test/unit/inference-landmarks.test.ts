@@ -6,7 +6,18 @@ import { loadConfig } from '../../services/inference/config';
 import { apply, similarity } from '../../services/inference/runtime/affine';
 import { decodeGray } from '../../services/inference/runtime/decode';
 import { closeFaceEngine, createFaceEngine, faceSetup, findFaces } from '../../services/inference/runtime/faces';
-import { type FacePoints, landmarkConfidence, loadLandmarkNet } from '../../services/inference/runtime/landmarks';
+import type { GrayImage } from '../../services/inference/runtime/decode';
+import type { Detection } from '../../services/inference/runtime/detectors/detector';
+import {
+  eyeLineDeg,
+  type FacePoints,
+  LANDMARK_INPUT,
+  type LandmarkNet,
+  landmarkConfidence,
+  loadLandmarkNet,
+  locateLandmarks,
+  type Point,
+} from '../../services/inference/runtime/landmarks';
 import { labelsFor, photoLabels, rotatePhoto } from '../helpers/photo-labels';
 import { correlation } from '../helpers/pixels';
 
@@ -45,6 +56,70 @@ describe('landmark alignment: pure parts', () => {
     const skewed: FacePoints = { ...upright, mouthLeft: [80, 55], mouthRight: [95, 60] }; // mouth off to one side
     assert.ok(landmarkConfidence(skewed, 100) < 0.5);
     assert.equal(landmarkConfidence({ ...upright, rightEye: [34, 40] }, 100), 0, 'eyes 4 px apart in a 100 px box');
+  });
+});
+
+describe('landmarks: the second look at a leaning face', () => {
+  const side = LANDMARK_INPUT;
+  const img: GrayImage = { data: Buffer.alloc(200 * 200, 128), width: 200, height: 200, format: 'raw' };
+  const face: Detection = { box: { x: 50, y: 50, width: 100, height: 100 }, hintDeg: 0 };
+  /** 68 points in [0, 1] of a crop: the five alignment points of `pts` (a 100 px box's face), the rest at the centre. */
+  const crop68 = (pts: FacePoints): Point[] => {
+    const out: Point[] = Array.from({ length: 68 }, () => [0.5, 0.5]);
+    const at = ([x, y]: Point): Point => [x / 100, y / 100];
+    for (let i = 36; i < 42; i++) out[i] = at(pts.leftEye);
+    for (let i = 42; i < 48; i++) out[i] = at(pts.rightEye);
+    out[30] = at(pts.nose);
+    out[48] = at(pts.mouthLeft);
+    out[54] = at(pts.mouthRight);
+    return out;
+  };
+  /** The same face as the net would answer on the mirrored crop (what locateLandmarks averages back in). */
+  const mirror = (pts: FacePoints): FacePoints => {
+    const m = ([x, y]: Point): Point => [((side - 1) / side) * 100 - x, y];
+    return { leftEye: m(pts.rightEye), rightEye: m(pts.leftEye), nose: m(pts.nose), mouthLeft: m(pts.mouthRight), mouthRight: m(pts.mouthLeft) };
+  };
+  /** A landmark net answering the face tilted by `answers[call]` degrees in every crop of its `call`-th run. */
+  const scripted = (answers: (FacePoints | number)[]) => {
+    const calls: number[] = [];
+    const net: LandmarkNet = {
+      async run(_crops, n) {
+        const a = answers[calls.length];
+        calls.push(n);
+        const pts = typeof a === 'number' ? turn(upright, a) : a;
+        return Array.from({ length: n }, (_, i) => crop68(i % 2 === 0 ? pts : mirror(pts)));
+      },
+      close: async () => undefined,
+    };
+    return { net, calls };
+  };
+  const angle = (p: FacePoints) => eyeLineDeg(p.leftEye, p.rightEye);
+
+  it('when the first answer leans more than 10 degrees from the hint, then the face is looked at again and the trusted second answer kept', async () => {
+    const { net, calls } = scripted([30, 5]);
+    const [p] = await locateLandmarks(img, [face], net);
+    assert.deepEqual(calls, [2, 2], 'one more batched run, of the face and its mirror');
+    // The second crop is turned by the first answer (30), so the 5 degrees it answers add to it.
+    assert.ok(Math.abs(angle(p) - 35) < 0.5, `angle ${angle(p)}`);
+  });
+
+  it('when the second answer is not trusted, then the first is kept', async () => {
+    // Eyes 5 degrees off, as in the test above, but the mouth above them: not a face's geometry.
+    const mouthAboveEyes = turn({ ...upright, mouthLeft: [36, 10], mouthRight: [64, 10] }, 5);
+    const { net, calls } = scripted([30, mouthAboveEyes]);
+    const [p] = await locateLandmarks(img, [face], net);
+    assert.deepEqual(calls, [2, 2]);
+    assert.ok(Math.abs(angle(p) - 30) < 0.5, `angle ${angle(p)}`);
+  });
+
+  it('when the first answer is near the hint or not trusted, then there is no second run', async () => {
+    const near = scripted([8]);
+    const [p] = await locateLandmarks(img, [face], near.net);
+    assert.deepEqual(near.calls, [2]);
+    assert.ok(Math.abs(angle(p) - 8) < 0.5, `angle ${angle(p)}`);
+    const untrusted = scripted([{ ...upright, rightEye: [34, 40] }]);
+    await locateLandmarks(img, [face], untrusted.net);
+    assert.deepEqual(untrusted.calls, [2]);
   });
 });
 
