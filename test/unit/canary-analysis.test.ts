@@ -46,6 +46,14 @@ describe('canary analysis', () => {
     const a = analyseWindow(window({ requests: 30, faces: 30, classCounts: { angry: 30 } }), 'traffic', 20, T);
     assert.equal(a.verdict, 'pass');
   });
+  it('when the canary is much less confident than stable, then it fails; on only a few faces, its mean is not judged', () => {
+    const unsure = analyseWindow(window({ meanConfidence: 0.3 }), 'traffic', 20, T);
+    assert.equal(unsure.verdict, 'fail');
+    assert.match(unsure.reasons.join('; '), /mean confidence 0\.43x stable/);
+    // An A/A rollout once read its own model at 0.52x itself on 5 canary and 17 stable requests.
+    const few = analyseWindow(window({ requests: 30, faces: 30, meanConfidence: 0.3 }), 'traffic', 20, T);
+    assert.equal(few.verdict, 'pass', JSON.stringify(few.reasons));
+  });
   it('when the canary is as fast as stable but for one stalled request, then the rank test does not fail it', () => {
     const stalled = sketch(40, 10, 30);
     addToSketch(stalled, 400);
