@@ -14,7 +14,7 @@ import { getPhotos } from '../infra/photos';
 import { loadConfig } from '../services/inference/config';
 import { decodeGray } from '../services/inference/runtime/decode';
 import { closeFaceEngine, createFaceEngine, faceSetup, findFaces } from '../services/inference/runtime/faces';
-import { labelsFor, type PhotoScore, photoLabels, rotatePhoto, scorePhoto } from '../test/helpers/photo-labels';
+import { labelsFor, photoLabels, quantile, rotatePhoto, scorePhoto, type TurnedScore, turnErrors } from '../test/helpers/photo-labels';
 
 const SETTINGS: [string, Record<string, unknown>][] = [
   ['BlazeFace (default)', {}],
@@ -22,7 +22,6 @@ const SETTINGS: [string, Record<string, unknown>][] = [
   ['Tiny Face Detector (cnn)', { faceDetector: 'cnn' }],
 ];
 
-const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
 const stats = (xs: number[], digits: number) => [0.5, 0.9, 1].map((q) => quantile(xs, q).toFixed(digits)).join(' / ');
 
 async function main(): Promise<void> {
@@ -40,30 +39,18 @@ async function main(): Promise<void> {
   for (const [name, config] of SETTINGS) {
     const engine = await createFaceEngine(faceSetup(loadConfig({ cvWorkers: 0, ...config })));
     try {
-      const scores = new Map<string, Map<number, PhotoScore>>();
+      const scores: TurnedScore[] = [];
       for (const [i, file] of files.entries()) {
-        const byAngle = new Map<number, PhotoScore>();
         for (const deg of angles) {
           const turned = rotatePhoto(images[i], labelsFor(labels, file), deg);
-          byAngle.set(deg, scorePhoto((await findFaces(turned.img, engine, true)).faces, turned.faces));
+          scores.push({ photo: basename(file), deg, score: scorePhoto((await findFaces(turned.img, engine, true)).faces, turned.faces) });
         }
-        scores.set(basename(file), byAngle);
       }
-      const all = [...scores.values()].flatMap((m) => [...m.values()]);
+      const all = scores.map((s) => s.score);
       const found = all.flatMap((s) => s.found.filter((f) => f !== undefined));
       const angleErrs = found.flatMap((f) => (f.angleErrDeg === null ? [] : [Math.abs(f.angleErrDeg)]));
       const nmes = found.flatMap((f) => (f.nme === null ? [] : [f.nme]));
-      // The turn each face recovers, against its own upright angle.
-      const turns = [...scores.values()].flatMap((byAngle) =>
-        [...byAngle].flatMap(([deg, s]) =>
-          deg === 0
-            ? []
-            : s.found.flatMap((f, k) => {
-                const up = byAngle.get(0)!.found[k]?.angleErrDeg;
-                return f?.angleErrDeg == null || up == null ? [] : [Math.abs(f.angleErrDeg - up)];
-              }),
-        ),
-      );
+      const turns = turnErrors(scores);
       const frontal = all.reduce((a, s) => a + s.frontal, 0);
       const falseBoxes = all.reduce((a, s) => a + s.falseBoxes.length, 0);
       console.log(

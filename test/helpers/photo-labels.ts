@@ -118,6 +118,33 @@ export function scorePhoto(found: AlignedFace[], labelled: LabelledFace[]): Phot
   };
 }
 
+/** A photo's score at one turn of it (rotatePhoto's `deg`). */
+export interface TurnedScore {
+  photo: string;
+  deg: number;
+  score: PhotoScore;
+}
+
+/**
+ * How far each turned face's reported turn is from the turn applied, in degrees: its angle error at the turn minus
+ * its angle error upright (the labels turn with the photo). Free of the labels' own eye-centre uncertainty. Faces not
+ * aligned at the turn or upright are left out; `scores` must hold each photo at 0.
+ */
+export function turnErrors(scores: TurnedScore[]): number[] {
+  const upright = new Map(scores.filter((s) => s.deg === 0).map((s) => [s.photo, s.score.found]));
+  return scores
+    .filter((s) => s.deg !== 0)
+    .flatMap((s) =>
+      s.score.found.flatMap((f, i) => {
+        const up = upright.get(s.photo)?.[i];
+        return f?.angleErrDeg == null || up?.angleErrDeg == null ? [] : [Math.abs(f.angleErrDeg - up.angleErrDeg)];
+      }),
+    );
+}
+
+/** The value at quantile `q` (0..1) of `xs`, by rank. */
+export const quantile = (xs: number[], q: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
+
 const wrap = (deg: number) => ((((deg + 180) % 360) + 360) % 360) - 180;
 
 /**

@@ -6,7 +6,7 @@ import { getPhotos } from '../../infra/photos';
 import { loadConfig } from '../../services/inference/config';
 import { decodeGray, type GrayImage } from '../../services/inference/runtime/decode';
 import { closeFaceEngine, createFaceEngine, type FaceEngine, faceSetup, findFaces } from '../../services/inference/runtime/faces';
-import { type LabelledFace, labelsFor, type PhotoScore, photoLabels, rotatePhoto, scorePhoto } from '../helpers/photo-labels';
+import { type LabelledFace, labelsFor, type PhotoScore, photoLabels, quantile, rotatePhoto, scorePhoto, type TurnedScore, turnErrors } from '../helpers/photo-labels';
 
 /**
  * The face pipeline (BlazeFace + landmark alignment + the face verifier) on the 8 real test photos, each rotated by
@@ -16,13 +16,11 @@ import { type LabelledFace, labelsFor, type PhotoScore, photoLabels, rotatePhoto
  */
 const ANGLES = Array.from({ length: 13 }, (_, i) => -30 + 5 * i);
 
-const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
-
 describe('faces on real photos, rotated -30..30 degrees, against hand labels', () => {
   let engine: FaceEngine;
   /** The default pipeline, and with FEROPS_DETECT_MIN_FACE=24 (MTCNN's stages beside BlazeFace). */
   let withMtcnn: FaceEngine;
-  const scores: { photo: string; deg: number; score: PhotoScore }[] = [];
+  const scores: TurnedScore[] = [];
   const mtcnnScores: PhotoScore[] = [];
 
   before(async () => {
@@ -82,18 +80,8 @@ describe('faces on real photos, rotated -30..30 degrees, against hand labels', (
     assert.ok(quantile(nmes, 0.9) <= 0.1, `90th percentile eye error ${quantile(nmes, 0.9).toFixed(3)} of the eye distance`);
   });
   it('when a photo is turned, then each face reports the turn it was given within 3 degrees of its upright angle', () => {
-    // The turn applied is known exactly, so this measures rotation recovery free of the labels' own eye-centre
-    // uncertainty: a face's reported angle at each turn, minus its reported angle upright, against the turn (the
-    // errors' difference, as the labels turn with the photo).
-    const upright = new Map(scores.filter((s) => s.deg === 0).map((s) => [s.photo, s.score.found]));
-    const recovered = scores
-      .filter((s) => s.deg !== 0)
-      .flatMap((s) =>
-        s.score.found.flatMap((f, i) => {
-          const up = upright.get(s.photo)![i];
-          return f?.angleErrDeg == null || up?.angleErrDeg == null ? [] : [Math.abs(f.angleErrDeg - up.angleErrDeg)];
-        }),
-      );
+    // The turn applied is known exactly, so this measures rotation recovery free of the labels' own uncertainty.
+    const recovered = turnErrors(scores);
     assert.ok(recovered.length >= 0.97 * 23 * (ANGLES.length - 1), `${recovered.length} turned faces aligned`);
     const within3 = recovered.filter((e) => e <= 3).length;
     assert.ok(within3 >= 0.98 * recovered.length, `${within3} of ${recovered.length} turns recovered within 3 degrees`);

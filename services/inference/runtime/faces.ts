@@ -15,8 +15,9 @@ export type { Box } from './detectors/detector';
  * Face detection and alignment on a grayscale image:
  * 1. faces found by the configured detector (runtime/detectors: BlazeFace by default, the Tiny Face Detector, or Haar
  *    cascades), boxes in full-size pixels;
- * 2. with a CNN detector, 68 landmarks per face from the landmark net (one batched run for all faces), and one
- *    similarity warp that puts the eyes, nose tip and mouth corners at fixed places of the 48x48 model input;
+ * 2. with a CNN detector, 68 landmarks per face from the landmark net (one batched run for all faces, one more for
+ *    faces it saw leaning), and one similarity warp that puts the eyes, nose tip and mouth corners at fixed places of
+ *    the 48x48 model input;
  *    with the Haar detector, its companion eye cascades level the eyes and the box sets the scale;
  * 3. a face whose points are not trusted is cropped from its box, unrotated, and says so (`method: 'none'`);
  * 4. with a CNN detector, MTCNN's O-Net scores each box square (turned upright) as face or not, in one batched
