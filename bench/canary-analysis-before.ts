@@ -5,7 +5,7 @@
  */
 import type { RolloutInput } from '../lib/pipeline-input';
 import type { WindowStats } from '../lib/inference-admin/window';
-import { enoughFacesForDivergence, judgeShadowAgreement, judgedCanary, windowNumbers, type Analysis } from '../lib/canary-analysis';
+import { enoughFacesToCompare, judgeShadowAgreement, judgedCanary, windowNumbers, type Analysis } from '../lib/canary-analysis';
 
 /** A canary's p95 must also exceed stable's by this many milliseconds before a latency ratio can fail it. */
 const MIN_LATENCY_GAP_MS = 10;
@@ -36,7 +36,7 @@ export function analyseWindowBefore(
   }
   const agreement = phase === 'shadow' ? judgeShadowAgreement(stats.shadow, t, numbers) : {};
   if (agreement.fail) reasons.push(agreement.fail);
-  if (phase === 'traffic' && enoughFacesForDivergence(canary, stable) && numbers.classDivergence > t.maxClassDivergence) {
+  if (phase === 'traffic' && enoughFacesToCompare(canary, stable) && numbers.classDivergence > t.maxClassDivergence) {
     reasons.push(`class distribution diverges from stable (JS ${numbers.classDivergence.toFixed(3)})`);
   }
   if (phase === 'traffic' && numbers.confidenceRatio < t.minConfidenceRatio) reasons.push(`mean confidence ${numbers.confidenceRatio.toFixed(2)}x stable`);

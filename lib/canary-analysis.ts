@@ -10,10 +10,9 @@ export type { Verdict, WindowTest };
 
 /**
  * Faces each slot must have answered in a window before their class distributions and mean confidences are compared:
- * on a few faces both are mostly the faces' own spread (an A/A rollout of one model on 5 and 17 requests once read
- * its mean confidence at 0.52x itself).
+ * on a few faces both are mostly the faces' own spread (docs/canary-analysis.md, the confidence row).
  */
-const MIN_FACES_FOR_DIVERGENCE = 50;
+const MIN_FACES_TO_COMPARE = 50;
 export interface Analysis {
   verdict: Verdict;
   reasons: string[];
@@ -74,7 +73,7 @@ export function analyseWindow(
   }
   const agreement = phase === 'shadow' ? judgeShadowAgreement(stats.shadow, t, numbers) : {};
   if (agreement.fail) reasons.push(agreement.fail);
-  if (traffic && enoughFacesForDivergence(canary, stable)) {
+  if (traffic && enoughFacesToCompare(canary, stable)) {
     failed(classTest(canary.classCounts, stable.classCounts, numbers.classDivergence, t.maxClassDivergence, alpha / look.looksPerPhase), `class distribution diverges from stable (JS ${numbers.classDivergence.toFixed(3)})`);
     if (numbers.confidenceRatio < t.minConfidenceRatio) reasons.push(`mean confidence ${numbers.confidenceRatio.toFixed(2)}x stable`);
   }
@@ -136,8 +135,8 @@ export function judgeShadowAgreement(shadow: WindowStats['shadow'], t: RolloutIn
  * Whether both slots answered enough faces for their class distributions to be compared: the divergence of a
  * handful of faces is mostly sampling noise.
  */
-export const enoughFacesForDivergence = (canary: SlotWindowStats, stable: SlotWindowStats): boolean =>
-  canary.faces >= MIN_FACES_FOR_DIVERGENCE && stable.faces >= MIN_FACES_FOR_DIVERGENCE;
+export const enoughFacesToCompare = (canary: SlotWindowStats, stable: SlotWindowStats): boolean =>
+  canary.faces >= MIN_FACES_TO_COMPARE && stable.faces >= MIN_FACES_TO_COMPARE;
 
 /** The false-rollback budget of a whole rollout when the input predates it (a fixed value, so old histories replay). */
 const DEFAULT_FALSE_ROLLBACK_RATE = 0.01;
