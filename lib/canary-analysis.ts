@@ -33,6 +33,11 @@ export interface LookContext {
   baseline?: SlotWindowStats;
   /** Error counts of the rollout's finished phases (`windowErrors`): the error test pools them with this window. */
   earlier?: EventStratum[];
+  /**
+   * false only to replay executions from before the class test tolerated a shift (`classTest`): they tested against no
+   * shift and failed on a significant one whose Jensen-Shannon point estimate was above maxClassDivergence.
+   */
+  classesAgainstTolerance?: boolean;
 }
 
 /** Share of the false-rollback budget spent on the rollout-wide error test; latency and classes split the rest per phase. */
@@ -74,7 +79,7 @@ export function analyseWindow(
   const agreement = phase === 'shadow' ? judgeShadowAgreement(stats.shadow, t, numbers) : {};
   if (agreement.fail) reasons.push(agreement.fail);
   if (traffic && enoughFacesToCompare(canary, stable)) {
-    failed(classTest(canary.classCounts, stable.classCounts, numbers.classDivergence, t.maxClassDivergence, alpha / look.looksPerPhase), `class distribution diverges from stable (JS ${numbers.classDivergence.toFixed(3)})`);
+    failed(classTest(canary.classCounts, stable.classCounts, numbers.classDivergence, t.maxClassDivergence, alpha / look.looksPerPhase, look.classesAgainstTolerance ?? true), `class distribution diverges from stable (JS ${numbers.classDivergence.toFixed(3)})`);
     if (numbers.confidenceRatio < t.minConfidenceRatio) reasons.push(`mean confidence ${numbers.confidenceRatio.toFixed(2)}x stable`);
   }
   if (reasons.length) return { verdict: 'fail', reasons, numbers, tests };

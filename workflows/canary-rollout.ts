@@ -29,6 +29,8 @@ const settle = proxyActivities<Activities>({
 const SAFE_STATE = 'rollout-always-settles';
 /** Marks executions that look at each window several times and may end it early (lib/canary-decision.ts). */
 const SEQUENTIAL_LOOKS = 'canary-sequential-looks';
+/** Marks executions whose class test tolerates a shift up to maxClassDivergence (lib/canary-evidence.ts, classTest). */
+const CLASS_TOLERANCE = 'canary-class-tolerance';
 
 export interface RolloutWorkflowInput { modelName: string; version: string; rollout: RolloutInput }
 interface Verdict { promote: boolean; reason: string }
@@ -98,6 +100,7 @@ async function runWindows(
   state: RolloutState, { modelName, version, rollout }: RolloutWorkflowInput, abortReason: () => string | undefined,
 ): Promise<Verdict> {
   const sequential = patched(SEQUENTIAL_LOOKS);
+  const classesAgainstTolerance = patched(CLASS_TOLERANCE);
   const seen: Seen = { earlier: [] };
   for (const p of rolloutPhases(rollout)) {
     state.phase = p.phase;
@@ -114,7 +117,7 @@ async function runWindows(
       const aborted = abortReason();
       if (aborted) return { promote: false, reason: aborted };
       const stats = await deploy.readStats({ windowSeconds: look.elapsedSeconds });
-      const analysis = analyseWindow(stats, p.phase, rollout.minRequests, rollout.thresholds, lookContext(rollout, look, seen));
+      const analysis = analyseWindow(stats, p.phase, rollout.minRequests, rollout.thresholds, { ...lookContext(rollout, look, seen), classesAgainstTolerance });
       const outcome = afterLook(analysis, look, rollout.maxExtensions);
       if (worthRecording(look, outcome)) {
         state.decisions.push({ phase: p.phase, canaryWeight: p.weight, attempt: look.attempt, elapsedSeconds: look.elapsedSeconds, analysis });

@@ -42,6 +42,23 @@ describe('canary analysis', () => {
     assert.equal(a.verdict, 'fail');
     assert.ok(a.numbers.classDivergence > T.maxClassDivergence);
   });
+  it('when a retrained model predicts a little differently, within the tolerated divergence, then many faces do not fail it', () => {
+    // The demo's baseline and challenger (test accuracy 0.46 and 0.60) on the same 400 test faces differ by JS 0.029, a
+    // real shift inside the tolerance. Sampled so far apart (JS 0.057 here) that a test against no shift at all rejects
+    // (p ~3e-11) and the point estimate is over 0.05: the rule before this one rolled such a window back.
+    const counts = (c: number[]) => Object.fromEntries(c.map((n, i) => [`c${i}`, n]));
+    const stable = slot({ requests: 400, faces: 400, classCounts: counts([60, 64, 64, 44, 100, 36, 32]) });
+    const a = analyseWindow({ ...window({ requests: 400, faces: 400, classCounts: counts([58, 20, 53, 69, 67, 51, 82]) }), stable }, 'traffic', 20, T);
+    assert.ok(a.numbers.classDivergence > T.maxClassDivergence, `JS ${a.numbers.classDivergence}`);
+    assert.equal(a.verdict, 'pass', JSON.stringify(a.reasons));
+    // Executions recorded before the tolerance replay the old rule, which rolled this window back.
+    const replayed = analyseWindow({ ...window({ requests: 400, faces: 400, classCounts: counts([58, 20, 53, 69, 67, 51, 82]) }), stable }, 'traffic', 20, T, { final: true, phases: 5, looksPerPhase: 3, classesAgainstTolerance: false });
+    assert.equal(replayed.verdict, 'fail');
+    // A shift three times as large (JS 0.18), on as many faces, is shown beyond the tolerance.
+    const larger = analyseWindow({ ...window({ requests: 400, faces: 400, classCounts: counts([50, 2, 40, 100, 30, 60, 118]) }), stable }, 'traffic', 20, T);
+    assert.equal(larger.verdict, 'fail', JSON.stringify(larger.numbers));
+    assert.match(larger.reasons.join('; '), /class distribution diverges/);
+  });
   it('when only a few faces were answered, then class divergence (mostly noise then) is not judged', () => {
     const a = analyseWindow(window({ requests: 30, faces: 30, classCounts: { angry: 30 } }), 'traffic', 20, T);
     assert.equal(a.verdict, 'pass');

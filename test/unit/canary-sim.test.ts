@@ -15,6 +15,10 @@ describe('canary simulator, 200 rollouts at 20 requests/s', { timeout: 120_000 }
     assert.ok(aa.wrong <= 0.03, `false rollbacks ${aa.wrong}`);
     assert.ok(aa.medianSeconds <= 120, `median ${aa.medianSeconds} s`);
   });
+  it('when the candidate shifts the predicted classes within the tolerance, as a retrain does, then at most 3 % are rolled back', () => {
+    const shifted = run('tolerated class shift');
+    assert.ok(shifted.wrong <= 0.03, `false rollbacks ${shifted.wrong}`);
+  });
   it('when the candidate is 2x slower, then at least 90 % are rolled back by the end of the first traffic window', () => {
     const slow = run('latency 2x');
     assert.ok(slow.wrong <= 0.1, `promoted ${slow.wrong}`);
