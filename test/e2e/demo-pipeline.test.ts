@@ -47,14 +47,14 @@ after(() => rmSync(dataDir, { recursive: true, force: true }));
 
 describe('npm run demo -- --once', { timeout: 900_000 }, () => {
   it('when run on a fresh data dir, then the baseline serves, a challenger goes through a canary under load, and a real photo is classified', () => {
-    assert.equal(firstRun.code, 0, firstRun.output.slice(-3000));
+    assert.equal(firstRun.code, 0, outcomeLines(firstRun.output));
     assert.match(firstRun.output, /baseline: started pipeline train-ferops-fer-/);
     assert.match(firstRun.output, /epoch \d+\/\d+ +loss/, 'live progress shows epoch and loss');
     assert.match(firstRun.output, /baseline: pipeline promoted: first model/);
     // The challenger (same data, longer training) must clear the registration gate and go through every canary
     // window under load at any seed (FEROPS_SEED): a demo that skips its rollout shows nothing of it.
     const challenger = /challenger: pipeline (\w+):/.exec(firstRun.output);
-    assert.equal(challenger?.[1], 'promoted', firstRun.output.slice(-3000));
+    assert.equal(challenger?.[1], 'promoted', outcomeLines(firstRun.output));
     const load = /challenger: load during the rollout: (\d+) requests, (\d+) answered, (\d+) failed/.exec(firstRun.output);
     assert.ok(load && Number(load[1]) > 50, 'the canary was analysed on real traffic');
     assert.equal(load[3], '0', 'no client request failed during the rollout');
@@ -132,6 +132,15 @@ describe('npm run demo -- --once', { timeout: 900_000 }, () => {
     assert.match(again.output, /challenger: attached to pipeline train-ferops-fer-/);
   });
 });
+
+/**
+ * What a failure message needs first: each pipeline's outcome and reason, the load, and every canary decision with its
+ * numbers, then the output's tail. CI logs keep only part of a long message, and the decisive lines come first there.
+ */
+function outcomeLines(output: string): string {
+  const decisive = output.split('\n').filter((l) => /^(baseline|challenger): |^ {2}canary /.test(l));
+  return [...decisive, '--- output tail ---', output.slice(-1500)].join('\n');
+}
 
 async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
