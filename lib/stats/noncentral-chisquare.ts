@@ -6,7 +6,7 @@ import gammainc from '@stdlib/math-base-special-gammainc';
  * term is the upper regularised incomplete gamma, so tiny p-values keep their precision. lambda 0 is the central test.
  */
 export function noncentralChisquareSf(x: number, df: number, lambda: number): number {
-  if (!(df > 0) || !(lambda >= 0) || Number.isNaN(x)) throw new Error(`noncentral chi-square: df ${df} and lambda ${lambda} must be positive, x ${x} a number`);
+  if (!(df > 0) || !(lambda >= 0) || Number.isNaN(x)) throw new Error(`noncentral chi-square: df ${df} must be positive, lambda ${lambda} at least 0 and x ${x} a number`);
   if (x <= 0) return 1;
   const half = lambda / 2;
   // The Poisson weights beyond mean + 12 sd (and a margin for small means) sum to far below 1e-16.
