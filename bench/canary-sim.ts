@@ -44,7 +44,7 @@ export const SCENARIOS: Scenario[] = [
   { name: 'accuracy -5 points', canary: { ...STABLE, accuracy: STABLE.accuracy - 0.05 }, expect: 'rollback' },
   { name: 'accuracy -10 points', canary: { ...STABLE, accuracy: STABLE.accuracy - 0.1 }, expect: 'rollback' },
   { name: 'class shift (half the faces answered happy)', canary: { ...STABLE, happyBias: 0.5 }, expect: 'rollback' },
-  // An honest retrain moves the predicted classes too: the demo's better challenger differs from its baseline by JS 0.029.
+  // An honest retrain moves the predicted classes too, as the demo's challenger does (docs/canary-analysis.md, the class test).
   { name: 'tolerated class shift (a quarter answered happy)', canary: { ...STABLE, happyBias: 0.25 }, expect: 'promote' },
 ];
 export const RATES = [5, 20, 100];

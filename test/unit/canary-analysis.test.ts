@@ -43,9 +43,9 @@ describe('canary analysis', () => {
     assert.ok(a.numbers.classDivergence > T.maxClassDivergence);
   });
   it('when a retrained model predicts a little differently, within the tolerated divergence, then many faces do not fail it', () => {
-    // The demo's baseline and challenger (test accuracy 0.46 and 0.60) on the same 400 test faces differ by JS 0.029, a
-    // real shift inside the tolerance. Sampled so far apart (JS 0.057 here) that a test against no shift at all rejects
-    // (p ~3e-11) and the point estimate is over 0.05: the rule before this one rolled such a window back.
+    // The canary's counts are the demo's challenger's answers on its 400 test faces, a shift inside the tolerance
+    // (docs/canary-analysis.md, the class test); stable's are a draw of its baseline's that puts the window's JS above
+    // 0.05, where a test against no shift at all is significant: the rule before this one rolled such a window back.
     const counts = (c: number[]) => Object.fromEntries(c.map((n, i) => [`c${i}`, n]));
     const stable = slot({ requests: 400, faces: 400, classCounts: counts([60, 64, 64, 44, 100, 36, 32]) });
     const a = analyseWindow({ ...window({ requests: 400, faces: 400, classCounts: counts([58, 20, 53, 69, 67, 51, 82]) }), stable }, 'traffic', 20, T);
