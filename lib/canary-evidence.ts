@@ -86,7 +86,7 @@ export function latencyTest(canary: LatencySketch | undefined, stable: LatencySk
  * noncentral chi-square with noncentrality 8 ln2 n JS (n = na nb / (na + nb), the small-shift expansion of JS in
  * bits), as the latency test shifts stable by its tolerated ratio (docs/canary-analysis.md, the classes row).
  */
-export function classTest(canary: Record<string, number>, stable: Record<string, number>, divergence: number, maxDivergence: number, alpha: number, againstTolerance = true): WindowTest | undefined {
+export function classTest(canary: Record<string, number>, stable: Record<string, number>, divergence: number, maxDivergence: number, alpha: number, againstTolerance: boolean): WindowTest | undefined {
   const labels = [...new Set([...Object.keys(canary), ...Object.keys(stable)])].filter((l) => (canary[l] ?? 0) + (stable[l] ?? 0) > 0);
   const nc = labels.reduce((s, l) => s + (canary[l] ?? 0), 0);
   const ns = labels.reduce((s, l) => s + (stable[l] ?? 0), 0);
