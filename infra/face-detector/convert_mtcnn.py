@@ -101,18 +101,37 @@ class _Net:
         self.g = GraphBuilder()
         self.w = w
 
-    def conv(self, x: str, name: str, first: bool = False) -> str:
+    def conv(self, x: str, name: str, first: bool = False, negated: bool = False) -> str:
+        """The conv layer `name`; `negated`: its output times -1 (weights and bias negated, so exactly -y)."""
         weight, bias = self.w[f"{name}.weight"], self.w[f"{name}.bias"]
         if first:  # (gray - 127.5) / 128 replicated to 3 channels == the summed channels, scaled, bias shifted
             weight = weight.sum(axis=1, keepdims=True)
             bias = bias - weight.sum(axis=(1, 2, 3)) * 127.5 / 128.0
             weight = weight / 128.0
+        if negated:
+            weight, bias, name = -weight, -bias, f"{name}.negated"
         return self.g.op("Conv", [x, self.g.const(f"{name}.w", weight), self.g.const(f"{name}.b", bias)], name,
                          kernel_shape=list(weight.shape[2:]))
 
     def prelu(self, x: str, name: str, spatial: bool = True) -> str:
+        """PReLU as relu(x) + slope * min(x, 0): the same values, but onnxruntime's PRelu kernel (a broadcast per
+        element) was the largest item in P-Net's profile (docs/inference.md#landmarks-and-alignment)."""
         slope = self.w[f"{name}.weight"]
-        return self.g.op("PRelu", [x, self.g.const(f"{name}.slope", slope.reshape(-1, 1, 1) if spatial else slope)], f"{name}.out")
+        slope = self.g.const(f"{name}.slope", slope.reshape(-1, 1, 1) if spatial else slope)
+        negative = self.g.op("Min", [x, self.g.const(f"{name}.zero", np.zeros(1, np.float32))], f"{name}.negative")
+        return self.g.op("Add", [self.g.op("Relu", [x], f"{name}.positive"), self.g.op("Mul", [negative, slope], f"{name}.scaled")], f"{name}.out")
+
+    def conv_prelu(self, x: str, conv: str, prelu: str, first: bool = False) -> str:
+        """A first conv layer and its PReLU as relu(y) + (-slope) * relu(-y), -y from a second conv with the weights
+        negated. Only convs, fused activations and an add: onnxruntime keeps them all in its blocked (NCHWc) layout,
+        where PReLU's per-channel multiply sends the largest map through a layout change and back. Twice a cheap
+        first conv costs less than that; deeper, costlier convs keep `prelu`."""
+        positive = self.g.op("Relu", [self.conv(x, conv, first)], f"{prelu}.positive")
+        negative = self.g.op("Relu", [self.conv(x, conv, first, negated=True)], f"{prelu}.negative")
+        slope = -self.w[f"{prelu}.weight"]
+        scaled = self.g.op("Conv", [negative, self.g.const(f"{prelu}.slope", slope.reshape(-1, 1, 1, 1))], f"{prelu}.scaled",
+                           kernel_shape=[1, 1], group=len(slope))
+        return self.g.op("Add", [positive, scaled], f"{prelu}.out")
 
     def pool(self, x: str, name: str, size: int) -> str:
         return self.g.op("MaxPool", [x], name, kernel_shape=[size, size], strides=[2, 2], ceil_mode=1)
@@ -124,10 +143,16 @@ class _Net:
     def flatten_caffe(self, x: str) -> str:
         return self.g.op("Flatten", [self.g.op("Transpose", [x], "whc", perm=[0, 3, 2, 1])], "features", axis=1)
 
-    def face_prob(self, logits: str) -> str:
-        probs = self.g.op("Softmax", [logits], "probs", axis=1)  # not a face, a face
-        self.g.inits.append(numpy_helper.from_array(np.array(1, dtype=np.int64), "face_column"))
-        return self.g.op("Gather", [probs, "face_column"], OUTPUT, axis=1)
+    def face_prob(self, x: str, name: str, dense: bool = False) -> str:
+        """The 2-way softmax's face column, as sigmoid(face logit - non-face logit): the same probability from one
+        output channel (the two rows of weights subtracted), without Softmax's and Gather's passes over P-Net's
+        whole map."""
+        weight, bias = self.w[f"{name}.weight"], self.w[f"{name}.bias"]
+        weight, bias = weight[1:] - weight[:1], bias[1:] - bias[:1]
+        inputs = [x, self.g.const(f"{name}.w", weight), self.g.const(f"{name}.b", bias)]
+        logit = self.g.op("Gemm", inputs, name, transB=1) if dense else self.g.op("Conv", inputs, name, kernel_shape=[1, 1])
+        self.g.inits.append(numpy_helper.from_array(np.array([1], dtype=np.int64), "face_axis"))
+        return self.g.op("Squeeze", [self.g.op("Sigmoid", [logit], "face_logit_prob"), "face_axis"], OUTPUT)
 
     def model(self, name: str, side: int | None, outputs: list[onnx.ValueInfoProto]) -> onnx.ModelProto:
         shape = ["n", 1, side, side] if side else [1, 1, "height", "width"]
@@ -140,10 +165,10 @@ class _Net:
 def build_pnet(w: dict[str, np.ndarray]) -> onnx.ModelProto:
     """(1, 1, H, W) -> face_prob (1, H', W') and box_reg (1, 4, H', W'): one 12x12 window per 2 pixels."""
     n = _Net(w)
-    x = n.pool(n.prelu(n.conv(INPUT, "conv1", first=True), "prelu1"), "pool1", 2)
+    x = n.pool(n.conv_prelu(INPUT, "conv1", "prelu1", first=True), "pool1", 2)
     x = n.prelu(n.conv(x, "conv2"), "prelu2")
     x = n.prelu(n.conv(x, "conv3"), "prelu3")
-    n.face_prob(n.conv(x, "conv4_1"))
+    n.face_prob(x, "conv4_1")
     n.g.op("Identity", [n.conv(x, "conv4_2")], REGRESSION)
     return n.model("mtcnn_pnet", None, [
         helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, [1, "rows", "cols"]),
@@ -154,11 +179,11 @@ def build_pnet(w: dict[str, np.ndarray]) -> onnx.ModelProto:
 def build_rnet(w: dict[str, np.ndarray]) -> onnx.ModelProto:
     """(N, 1, 24, 24) -> face_prob (N) and box_reg (N, 4)."""
     n = _Net(w)
-    x = n.pool(n.prelu(n.conv(INPUT, "conv1", first=True), "prelu1"), "pool1", 3)
+    x = n.pool(n.conv_prelu(INPUT, "conv1", "prelu1", first=True), "pool1", 3)
     x = n.pool(n.prelu(n.conv(x, "conv2"), "prelu2"), "pool2", 3)
     x = n.prelu(n.conv(x, "conv3"), "prelu3")
     x = n.prelu(n.dense(n.flatten_caffe(x), "dense4"), "prelu4", spatial=False)
-    n.face_prob(n.dense(x, "dense5_1"))
+    n.face_prob(x, "dense5_1", dense=True)
     n.g.op("Identity", [n.dense(x, "dense5_2")], REGRESSION)
     return n.model("mtcnn_rnet", 24, [
         helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["n"]),
@@ -169,12 +194,12 @@ def build_rnet(w: dict[str, np.ndarray]) -> onnx.ModelProto:
 def build_onet(w: dict[str, np.ndarray]) -> onnx.ModelProto:
     """(N, 1, 48, 48) -> face_prob (N)."""
     n = _Net(w)
-    x = n.pool(n.prelu(n.conv(INPUT, "conv1", first=True), "prelu1"), "pool1", 3)
+    x = n.pool(n.conv_prelu(INPUT, "conv1", "prelu1", first=True), "pool1", 3)
     x = n.pool(n.prelu(n.conv(x, "conv2"), "prelu2"), "pool2", 3)
     x = n.pool(n.prelu(n.conv(x, "conv3"), "prelu3"), "pool3", 2)
     x = n.prelu(n.conv(x, "conv4"), "prelu4")
     x = n.prelu(n.dense(n.flatten_caffe(x), "dense5"), "prelu5", spatial=False)
-    n.face_prob(n.dense(x, "dense6_1"))
+    n.face_prob(x, "dense6_1", dense=True)
     return n.model("mtcnn_onet", 48, [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["n"])])
 
 
