@@ -87,14 +87,12 @@ export async function startService(
   nodeFlags: readonly string[] = INFERENCE_NODE_FLAGS,
   env: Record<string, string> = {},
 ): Promise<{ url: string; stop: () => Promise<void> }> {
-  // FEROPS_BENCH_PROFILE=<dir>: the service writes a V8 CPU profile there when it stops (open it in Chrome devtools).
-  const profile = process.env.FEROPS_BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.FEROPS_BENCH_PROFILE] : [];
   // The service logs to a file, as in the stack (infra/processes): a pipe read by this process, which is busy
   // driving autocannon on the same 2 cores, backs up, and the service then holds its log lines in memory.
   const logDir = mkdtempSync(join(tmpdir(), 'ferops-bench-log-'));
   const logFile = join(logDir, 'inference.log');
   const fd = openSync(logFile, 'a');
-  const child = spawn(process.execPath, [...profile, ...nodeFlags, '--import', 'tsx', join(REPO_ROOT, 'services', 'inference', 'main.ts')], {
+  const child = spawn(process.execPath, [...profileFlags(), ...nodeFlags, '--import', 'tsx', join(REPO_ROOT, 'services', 'inference', 'main.ts')], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env, FEROPS_INFERENCE_PORT: '0', FEROPS_MODEL_DIRS: dirname(modelDir), FEROPS_STABLE_MODEL: modelDir },
     stdio: ['ignore', fd, 'inherit'],
@@ -124,9 +122,22 @@ export async function startService(
   };
 }
 
+/** FEROPS_BENCH_PROFILE=<dir>: a child started now writes a V8 CPU profile there when it stops (open it in Chrome devtools). */
+const profileFlags = () => (process.env.FEROPS_BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.FEROPS_BENCH_PROFILE] : []);
+
+/** The session options the service child will choose for `modelFile` from the same environment (servingThreads). */
+export async function serviceSessionOptions(modelFile: string): Promise<ort.InferenceSession.SessionOptions> {
+  const probe = await ort.InferenceSession.create(modelFile);
+  try {
+    return ortSessionOptions(await servingThreads(probe, Number(process.env.FEROPS_ORT_THREADS ?? 0)));
+  } finally {
+    await probe.release();
+  }
+}
+
 /** bench/bare-ort-server.ts as a child process, with the service's thread setting; resolves with its URL. */
-async function startBareServer(modelFile: string, threads: number): Promise<{ url: string; stop: () => void }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bench', 'bare-ort-server.ts'), modelFile, String(threads)], {
+export async function startBareServer(modelFile: string, threads: number): Promise<{ url: string; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, [...profileFlags(), '--import', 'tsx', join(REPO_ROOT, 'bench', 'bare-ort-server.ts'), modelFile, String(threads)], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -134,7 +145,8 @@ async function startBareServer(modelFile: string, threads: number): Promise<{ ur
     child.stdout.once('data', (d) => resolve(String(d).trim()));
     child.once('exit', (code) => reject(new Error(`bare server exited with ${code}`)));
   });
-  return { url: `http://127.0.0.1:${port}/`, stop: () => child.kill() };
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return { url: `http://127.0.0.1:${port}/`, stop: () => (child.kill(), exited) };
 }
 
 /**
@@ -167,7 +179,7 @@ export async function autocannonRun(url: string, body: Buffer | readonly Buffer[
   times.sort((a, b) => a - b);
   const at = (q: number) => (times.length ? round2(times[Math.min(times.length - 1, Math.ceil(q * times.length) - 1)]) : Number.NaN);
   const failed = result.non2xx + result.errors + result.timeouts;
-  return { rps: result.requests.average, p50: at(0.5), p99: at(0.99), failed };
+  return { rps: result.requests.average, p50: at(0.5), p99: at(0.99), failed, answered: times.length };
 }
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
@@ -214,9 +226,7 @@ async function main(): Promise<void> {
   const model = process.env.FEROPS_BENCH_MODEL ? defaultBenchModel() : { dir: benchModel(name), label: BENCH_MODELS[name].label };
   const modelFile = join(model.dir, 'model.onnx');
   // What the service child will choose from the same environment (0: one thread for a small model, else all).
-  const probe = await ort.InferenceSession.create(modelFile);
-  const serviceOptions = ortSessionOptions(await servingThreads(probe, Number(process.env.FEROPS_ORT_THREADS ?? 0)));
-  await probe.release();
+  const serviceOptions = await serviceSessionOptions(modelFile);
   const crops = await realCrops();
   const tensors = await realCropTensors();
   const photo = await benchPhoto();
@@ -268,7 +278,7 @@ async function main(): Promise<void> {
       );
     }
   } finally {
-    bare.stop();
+    await bare.stop();
     await service.stop();
   }
 }

@@ -1,36 +1,93 @@
 /**
- * CPU profile of the inference service under crop load, summarised in the terminal:
- *   node --import tsx bench/inference-profile.ts [concurrency=32] [seconds=6] [top=25]
- * Starts the service child with --cpu-prof (the bench model, as bench/inference-http.ts), warms it up for 1 s,
- * drives POST /v1/predict?detect=false with a 48x48 PNG through autocannon, stops the service (which writes the
- * profile) and prints self time by function and by module. The .cpuprofile stays in the printed directory.
+ * Where a crop request's time goes, in the service and in the bare server (bench/bare-ort-server.ts) under the
+ * same load, from V8 CPU profiles of both main threads:
+ *   node --import tsx bench/inference-profile.ts [concurrency=1] [seconds=4] [rounds=3] [top=25]
+ * Both children run with --cpu-prof (the bench model and the service's thread setting, as bench/inference-http.ts).
+ * After a warm-up, autocannon posts the 24 real crops (bench/real-inputs.ts) to each for `seconds`, `rounds` times
+ * interleaved. Only the samples taken while autocannon ran count, and self time is printed in microseconds per
+ * answered request: the service's largest entries, by function and by module, beside the bare server's same entry
+ * ("-" where it has none). What the bare server does not do shows as the difference. The profiles stay in the
+ * printed directories (open them in Chrome devtools).
  */
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import sharp from 'sharp';
 import { defaultBenchModel } from './bench-models';
-import { autocannonRun, startService } from './inference-http';
-import { summarise } from './profile-summary';
+import { autocannonRun, serviceSessionOptions, startBareServer, startService } from './inference-http';
+import { largest, type Profile, selfTime } from './profile-summary';
+import { realCrops } from './real-inputs';
+import { fmtSpread, interleaved, spread } from './rounds';
+
+type Server = 'service' | 'bare';
+const SERVERS: readonly Server[] = ['service', 'bare'];
+
+/** The main thread's profile in `dir` (tsx's loader thread writes its own; thread 0 is the main one). */
+function mainThreadProfile(dir: string): Profile {
+  const file = readdirSync(dir).find((f) => /\.0\.\d+\.cpuprofile$/.test(f));
+  if (!file) throw new Error(`no main-thread profile was written into ${dir}`);
+  return JSON.parse(readFileSync(join(dir, file), 'utf8')) as Profile;
+}
+
+const nowUs = () => Number(process.hrtime.bigint() / 1000n);
 
 async function main(): Promise<void> {
-  const [c, seconds, top] = [Number(process.argv[2] ?? 32), Number(process.argv[3] ?? 6), Number(process.argv[4] ?? 25)];
-  const dir = mkdtempSync(join(tmpdir(), 'ferops-profile-'));
-  process.env.FEROPS_BENCH_PROFILE = dir;
-  const crop = await sharp({ create: { width: 48, height: 48, channels: 3, background: '#777' } }).png().toBuffer();
-  const service = await startService(defaultBenchModel().dir);
+  const [c, seconds, rounds, top] = [1, 4, 3, 25].map((fallback, i) => Number(process.argv[2 + i] ?? fallback));
+  const model = defaultBenchModel();
+  const modelFile = join(model.dir, 'model.onnx');
+  const crops = await realCrops();
+  const dirs = { service: mkdtempSync(join(tmpdir(), 'ferops-profile-service-')), bare: mkdtempSync(join(tmpdir(), 'ferops-profile-bare-')) };
+  process.env.FEROPS_BENCH_PROFILE = dirs.service;
+  const service = await startService(model.dir);
+  process.env.FEROPS_BENCH_PROFILE = dirs.bare;
+  const bare = await startBareServer(modelFile, (await serviceSessionOptions(modelFile)).intraOpNumThreads ?? 0);
+  delete process.env.FEROPS_BENCH_PROFILE;
+  const url = { service: `${service.url}/v1/predict?detect=false`, bare: bare.url };
+  const windows: Record<Server, { fromUs: number; toUs: number }[]> = { service: [], bare: [] };
+  let results: Record<string, { rps: number; p50: number; p99: number; answered: number; failed: number }[]>;
   try {
-    await autocannonRun(`${service.url}/v1/predict?detect=false`, crop, 'image/png', c, 1);
-    const r = await autocannonRun(`${service.url}/v1/predict?detect=false`, crop, 'image/png', c, seconds);
-    console.log(`# concurrency ${c}: ${r.rps.toFixed(0)} req/s, p50/p99 ${r.p50}/${r.p99} ms, failed ${r.failed} (profiling slows it)`);
+    for (const s of SERVERS) await autocannonRun(url[s], crops, 'image/png', c, 2); // first runs optimise the hot paths
+    const measured = (s: Server) => async () => {
+      const fromUs = nowUs();
+      const r = await autocannonRun(url[s], crops, 'image/png', c, seconds);
+      windows[s].push({ fromUs, toUs: nowUs() });
+      return r;
+    };
+    results = await interleaved(rounds, { service: measured('service'), bare: measured('bare') });
   } finally {
+    await bare.stop();
     await service.stop();
   }
-  // tsx's loader runs on a worker thread that writes its own profile; thread 0 is the service's main thread.
-  const file = readdirSync(dir).find((f) => /\.0\.\d+\.cpuprofile$/.test(f));
-  if (!file) throw new Error(`the service wrote no profile into ${dir}`);
-  console.log(`# ${join(dir, file)} (whole service lifetime, start-up included)`);
-  console.log(summarise(JSON.parse(readFileSync(join(dir, file), 'utf8')), top));
+  const perRequest = Object.fromEntries(
+    SERVERS.map((s) => {
+      const profile = mainThreadProfile(dirs[s]);
+      const parts = windows[s].map((w) => selfTime(profile, w.fromUs, w.toUs));
+      const answered = results[s].reduce((n, r) => n + r.answered, 0);
+      const merge = (pick: (t: ReturnType<typeof selfTime>) => Map<string, number>) => {
+        const m = new Map<string, number>();
+        for (const part of parts) for (const [k, us] of pick(part)) m.set(k, (m.get(k) ?? 0) + us / answered);
+        return m;
+      };
+      return [s, { byFunction: merge((t) => t.byFunction), byModule: merge((t) => t.byModule), total: parts.reduce((n, t) => n + t.totalUs, 0) / answered }];
+    }),
+  ) as Record<Server, { byFunction: Map<string, number>; byModule: Map<string, number>; total: number }>;
+
+  console.log(`# ${new Date().toISOString()}, concurrency ${c}, ${rounds} interleaved rounds of ${seconds} s, ${crops.length} real crops, model ${model.label}`);
+  for (const s of SERVERS) {
+    const r = results[s];
+    console.log(
+      `# ${s}: ${fmtSpread(spread(r.map((x) => x.rps)))} req/s, p50 ${fmtSpread(spread(r.map((x) => x.p50)))} ms, ` +
+        `p99 ${fmtSpread(spread(r.map((x) => x.p99)))} ms, failed ${r.reduce((n, x) => n + x.failed, 0)} (profiling slows both)`,
+    );
+  }
+  console.log(`# profiles: ${dirs.service} ${dirs.bare}`);
+  const us = (x: number | undefined) => (x === undefined ? '-' : x.toFixed(1));
+  const table = (title: string, pick: (s: Server) => Map<string, number>) => {
+    console.log(`\n| ${title}: main-thread self time, us per request | service | bare |\n|---|---|---|`);
+    for (const [k, v] of largest(pick('service'), top)) console.log(`| ${k} | ${us(v)} | ${us(pick('bare').get(k))} |`);
+  };
+  table('function', (s) => perRequest[s].byFunction);
+  table('module', (s) => perRequest[s].byModule);
+  console.log(`| all samples, idle included | ${us(perRequest.service.total)} | ${us(perRequest.bare.total)} |`);
 }
 
 main().catch((err) => {

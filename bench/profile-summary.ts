@@ -2,7 +2,7 @@
  * Summarises V8 .cpuprofile files (what `node --cpu-prof` writes) into self time by function and by module, so a
  * profile can be read in a terminal and quoted in a report:
  *   node --import tsx bench/profile-summary.ts <file.cpuprofile> [top=25]
- * Self time per node = its sample count x the mean sampling interval; "(idle)" is the event loop waiting.
+ * Each sample is charged the time until the next one; "(idle)" is the event loop waiting.
  */
 import { readFileSync } from 'node:fs';
 
@@ -11,11 +11,22 @@ interface ProfileNode {
   callFrame: { functionName: string; url: string; lineNumber: number };
   children?: number[];
 }
-interface Profile {
+export interface Profile {
   nodes: ProfileNode[];
   samples: number[];
+  /** Microseconds between consecutive samples (the first: since startTime). */
+  timeDeltas: number[];
+  /** Microseconds on the monotonic clock, the one process.hrtime reads. */
   startTime: number;
   endTime: number;
+}
+
+export interface SelfTime {
+  /** Microseconds by "function  module:line". */
+  byFunction: Map<string, number>;
+  /** Microseconds by module (a package, a node: module, a file of this repo). */
+  byModule: Map<string, number>;
+  totalUs: number;
 }
 
 function moduleOf(url: string): string {
@@ -27,29 +38,37 @@ function moduleOf(url: string): string {
   return own ? own[1] : url;
 }
 
-export function summarise(profile: Profile, top: number): string {
-  const counts = new Map<number, number>();
-  for (const s of profile.samples) counts.set(s, (counts.get(s) ?? 0) + 1);
-  const total = profile.samples.length;
-  const byFn = new Map<string, number>();
+/** Self time of the samples taken between `fromUs` and `toUs` (monotonic microseconds; the whole profile by default). */
+export function selfTime(profile: Profile, fromUs = -Infinity, toUs = Infinity): SelfTime {
+  const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
+  const byFunction = new Map<string, number>();
   const byModule = new Map<string, number>();
-  for (const node of profile.nodes) {
-    const n = counts.get(node.id) ?? 0;
-    if (!n) continue;
-    const f = node.callFrame;
+  let totalUs = 0;
+  let at = profile.startTime;
+  for (let i = 0; i < profile.samples.length; i++) {
+    at += profile.timeDeltas[i];
+    const us = profile.timeDeltas[i + 1] ?? 0;
+    if (at < fromUs || at >= toUs || us <= 0) continue;
+    const f = nodes.get(profile.samples[i])!.callFrame;
     const mod = moduleOf(f.url);
     const key = `${f.functionName || '(anonymous)'}  ${mod}:${f.lineNumber + 1}`;
-    byFn.set(key, (byFn.get(key) ?? 0) + n);
-    byModule.set(mod, (byModule.get(mod) ?? 0) + n);
+    byFunction.set(key, (byFunction.get(key) ?? 0) + us);
+    byModule.set(mod, (byModule.get(mod) ?? 0) + us);
+    totalUs += us;
   }
-  const seconds = (profile.endTime - profile.startTime) / 1e6;
+  return { byFunction, byModule, totalUs };
+}
+
+export const largest = (m: Map<string, number>, top: number) => [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, top);
+
+export function summarise(profile: Profile, top: number): string {
+  const t = selfTime(profile);
   const fmt = (m: Map<string, number>) =>
-    [...m.entries()]
-      .sort((a, b) => b[1] - a[1])
-      .slice(0, top)
-      .map(([k, n]) => `${((n / total) * 100).toFixed(1).padStart(5)} %  ${k}`)
+    largest(m, top)
+      .map(([k, us]) => `${((us / t.totalUs) * 100).toFixed(1).padStart(5)} %  ${k}`)
       .join('\n');
-  return `${total} samples over ${seconds.toFixed(1)} s\n-- self time by function --\n${fmt(byFn)}\n-- self time by module --\n${fmt(byModule)}`;
+  const seconds = (profile.endTime - profile.startTime) / 1e6;
+  return `${profile.samples.length} samples over ${seconds.toFixed(1)} s\n-- self time by function --\n${fmt(t.byFunction)}\n-- self time by module --\n${fmt(t.byModule)}`;
 }
 
 if (require.main === module) {

@@ -17,6 +17,8 @@ echo "=== inference: HTTP vs the bare node:http server and raw onnxruntime at th
 node --import tsx bench/inference-http.ts 3 3 demo
 node --import tsx bench/inference-http.ts 5 3 vit-s16 crops
 node --import tsx bench/inference-http.ts 10 3 vit-b16 crops
+echo "=== inference: where a crop request's time goes at concurrency 1, the service beside the bare server (profiled) ==="
+node --import tsx bench/inference-profile.ts 1 4 3 40
 echo "=== inference: model size ladder, demo / ViT-S/16 / ViT-B/16 crops, fp32 vs int8 (plot: docs/images/model-ladder.png) ===" && node --import tsx bench/model-ladder.ts
 echo "=== inference: ferops vs mlflow models serve and BentoML, same model and image bytes (peer venv built on first run) ==="
 node --import tsx bench/inference-peers.ts 5 20 3
