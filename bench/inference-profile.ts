@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultBenchModel } from './bench-models';
 import { autocannonRun, serviceSessionOptions, startBareServer, startService } from './inference-http';
-import { largest, type Profile, selfTime } from './profile-summary';
+import { largest, type Profile, selfTime, type Window } from './profile-summary';
 import { realCrops } from './real-inputs';
 import { fmtSpread, interleaved, spread } from './rounds';
 
@@ -42,8 +42,8 @@ async function main(): Promise<void> {
   const bare = await startBareServer(modelFile, (await serviceSessionOptions(modelFile)).intraOpNumThreads ?? 0);
   delete process.env.FEROPS_BENCH_PROFILE;
   const url = { service: `${service.url}/v1/predict?detect=false`, bare: bare.url };
-  const windows: Record<Server, { fromUs: number; toUs: number }[]> = { service: [], bare: [] };
-  let results: Record<string, { rps: number; p50: number; p99: number; answered: number; failed: number }[]>;
+  const windows: Record<Server, Window[]> = { service: [], bare: [] };
+  let results: Record<string, Awaited<ReturnType<typeof autocannonRun>>[]>;
   try {
     for (const s of SERVERS) await autocannonRun(url[s], crops, 'image/png', c, 2); // first runs optimise the hot paths
     const measured = (s: Server) => async () => {
@@ -57,19 +57,13 @@ async function main(): Promise<void> {
     await bare.stop();
     await service.stop();
   }
-  const perRequest = Object.fromEntries(
-    SERVERS.map((s) => {
-      const profile = mainThreadProfile(dirs[s]);
-      const parts = windows[s].map((w) => selfTime(profile, w.fromUs, w.toUs));
-      const answered = results[s].reduce((n, r) => n + r.answered, 0);
-      const merge = (pick: (t: ReturnType<typeof selfTime>) => Map<string, number>) => {
-        const m = new Map<string, number>();
-        for (const part of parts) for (const [k, us] of pick(part)) m.set(k, (m.get(k) ?? 0) + us / answered);
-        return m;
-      };
-      return [s, { byFunction: merge((t) => t.byFunction), byModule: merge((t) => t.byModule), total: parts.reduce((n, t) => n + t.totalUs, 0) / answered }];
-    }),
-  ) as Record<Server, { byFunction: Map<string, number>; byModule: Map<string, number>; total: number }>;
+  const perRequest = (s: Server) => {
+    const t = selfTime(mainThreadProfile(dirs[s]), windows[s]);
+    const answered = results[s].reduce((n, r) => n + r.answered, 0);
+    const each = (m: Map<string, number>) => new Map([...m].map(([k, us]) => [k, us / answered]));
+    return { byFunction: each(t.byFunction), byModule: each(t.byModule), total: t.totalUs / answered };
+  };
+  const profiles = { service: perRequest('service'), bare: perRequest('bare') };
 
   console.log(`# ${new Date().toISOString()}, concurrency ${c}, ${rounds} interleaved rounds of ${seconds} s, ${crops.length} real crops, model ${model.label}`);
   for (const s of SERVERS) {
@@ -85,9 +79,9 @@ async function main(): Promise<void> {
     console.log(`\n| ${title}: main-thread self time, us per request | service | bare |\n|---|---|---|`);
     for (const [k, v] of largest(pick('service'), top)) console.log(`| ${k} | ${us(v)} | ${us(pick('bare').get(k))} |`);
   };
-  table('function', (s) => perRequest[s].byFunction);
-  table('module', (s) => perRequest[s].byModule);
-  console.log(`| all samples, idle included | ${us(perRequest.service.total)} | ${us(perRequest.bare.total)} |`);
+  table('function', (s) => profiles[s].byFunction);
+  table('module', (s) => profiles[s].byModule);
+  console.log(`| all samples, idle included | ${us(profiles.service.total)} | ${us(profiles.bare.total)} |`);
 }
 
 main().catch((err) => {

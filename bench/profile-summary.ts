@@ -38,8 +38,14 @@ function moduleOf(url: string): string {
   return own ? own[1] : url;
 }
 
-/** Self time of the samples taken between `fromUs` and `toUs` (monotonic microseconds; the whole profile by default). */
-export function selfTime(profile: Profile, fromUs = -Infinity, toUs = Infinity): SelfTime {
+/** Monotonic microseconds, from `fromUs` up to `toUs`. */
+export interface Window {
+  fromUs: number;
+  toUs: number;
+}
+
+/** Self time of the samples taken within `windows` (the whole profile by default). */
+export function selfTime(profile: Profile, windows: readonly Window[] = [{ fromUs: -Infinity, toUs: Infinity }]): SelfTime {
   const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
   const byFunction = new Map<string, number>();
   const byModule = new Map<string, number>();
@@ -48,7 +54,7 @@ export function selfTime(profile: Profile, fromUs = -Infinity, toUs = Infinity):
   for (let i = 0; i < profile.samples.length; i++) {
     at += profile.timeDeltas[i];
     const us = profile.timeDeltas[i + 1] ?? 0;
-    if (at < fromUs || at >= toUs || us <= 0) continue;
+    if (us <= 0 || !windows.some((w) => at >= w.fromUs && at < w.toUs)) continue;
     const f = nodes.get(profile.samples[i])!.callFrame;
     const mod = moduleOf(f.url);
     const key = `${f.functionName || '(anonymous)'}  ${mod}:${f.lineNumber + 1}`;
