@@ -122,8 +122,10 @@ export async function startService(
   };
 }
 
-/** FEROPS_BENCH_PROFILE=<dir>: a child started now writes a V8 CPU profile there when it stops (open it in Chrome devtools). */
-const profileFlags = () => (process.env.FEROPS_BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.FEROPS_BENCH_PROFILE] : []);
+/** Node flags that make a child write a V8 CPU profile of each thread into `dir` when it exits (open it in Chrome devtools). */
+export const cpuProfileFlags = (dir: string): string[] => ['--cpu-prof', '--cpu-prof-dir', dir];
+/** FEROPS_BENCH_PROFILE=<dir>: every child a bench starts writes its profile there. */
+const profileFlags = () => (process.env.FEROPS_BENCH_PROFILE ? cpuProfileFlags(process.env.FEROPS_BENCH_PROFILE) : []);
 
 /** The session options the service child will choose for `modelFile` from the same environment (servingThreads). */
 export async function serviceSessionOptions(modelFile: string): Promise<ort.InferenceSession.SessionOptions> {
@@ -136,8 +138,8 @@ export async function serviceSessionOptions(modelFile: string): Promise<ort.Infe
 }
 
 /** bench/bare-ort-server.ts as a child process, with the service's thread setting; resolves with its URL. */
-export async function startBareServer(modelFile: string, threads: number): Promise<{ url: string; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, [...profileFlags(), '--import', 'tsx', join(REPO_ROOT, 'bench', 'bare-ort-server.ts'), modelFile, String(threads)], {
+export async function startBareServer(modelFile: string, threads: number, nodeFlags: readonly string[] = []): Promise<{ url: string; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, [...profileFlags(), ...nodeFlags, '--import', 'tsx', join(REPO_ROOT, 'bench', 'bare-ort-server.ts'), modelFile, String(threads)], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'inherit'],
   });

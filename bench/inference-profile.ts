@@ -12,8 +12,9 @@
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { INFERENCE_NODE_FLAGS } from '../services/inference/node-flags';
 import { defaultBenchModel } from './bench-models';
-import { autocannonRun, serviceSessionOptions, startBareServer, startService } from './inference-http';
+import { autocannonRun, cpuProfileFlags, serviceSessionOptions, startBareServer, startService } from './inference-http';
 import { largest, type Profile, selfTime, type Window } from './profile-summary';
 import { realCrops } from './real-inputs';
 import { fmtSpread, interleaved, spread } from './rounds';
@@ -36,11 +37,8 @@ async function main(): Promise<void> {
   const modelFile = join(model.dir, 'model.onnx');
   const crops = await realCrops();
   const dirs = { service: mkdtempSync(join(tmpdir(), 'ferops-profile-service-')), bare: mkdtempSync(join(tmpdir(), 'ferops-profile-bare-')) };
-  process.env.FEROPS_BENCH_PROFILE = dirs.service;
-  const service = await startService(model.dir);
-  process.env.FEROPS_BENCH_PROFILE = dirs.bare;
-  const bare = await startBareServer(modelFile, (await serviceSessionOptions(modelFile)).intraOpNumThreads ?? 0);
-  delete process.env.FEROPS_BENCH_PROFILE;
+  const service = await startService(model.dir, [...cpuProfileFlags(dirs.service), ...INFERENCE_NODE_FLAGS]);
+  const bare = await startBareServer(modelFile, (await serviceSessionOptions(modelFile)).intraOpNumThreads ?? 0, cpuProfileFlags(dirs.bare));
   const url = { service: `${service.url}/v1/predict?detect=false`, bare: bare.url };
   const windows: Record<Server, Window[]> = { service: [], bare: [] };
   let results: Record<string, Awaited<ReturnType<typeof autocannonRun>>[]>;
