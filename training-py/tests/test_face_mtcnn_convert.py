@@ -13,6 +13,7 @@ import pickle
 import zipfile
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
 import torch
@@ -90,6 +91,16 @@ def test_converted_nets_match_an_independent_reference(tmp_path):
         np.testing.assert_allclose(got[0], prob, atol=1e-5, err_msg=net)
         if reg is not None:
             np.testing.assert_allclose(got[1], reg, atol=1e-4, err_msg=net)
+
+
+def test_converted_nets_use_no_prelu_or_softmax_op(tmp_path):
+    # onnxruntime runs PRelu and Softmax outside its fused blocked layout; they were the largest part of P-Net's time
+    # (docs/inference.md#landmarks-and-alignment). The converter writes the same functions with fusable ops.
+    _wheel_or_fail()
+    assert _converter().main(["convert_mtcnn.py", str(WHEEL), str(tmp_path)]) == 0
+    for net in ("pnet", "rnet", "onet"):
+        ops = {node.op_type for node in onnx.load(str(tmp_path / f"mtcnn_{net}.onnx")).graph.node}
+        assert not ops & {"PRelu", "Softmax"}, (net, sorted(ops))
 
 
 def test_a_file_that_is_not_a_legacy_torch_save_is_refused():
