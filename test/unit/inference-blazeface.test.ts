@@ -78,7 +78,7 @@ describe('BlazeFace on a real portrait', () => {
       const img = await decodeGray(readFileSync(file), 40e6);
       for (const deg of [-30, -15, 0, 15, 30]) {
         const turned = rotatePhoto(img, labelsFor(photoLabels(), file), deg);
-        const found = await detector.detect(turned.img);
+        const { found } = await detector.detect(turned.img);
         assert.equal(found.length, 1, `at ${deg}`);
         const { left, right } = turned.faces[0].eyes!;
         const err = found[0].hintDeg - eyeLineDeg(left, right);

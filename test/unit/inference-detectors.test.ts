@@ -46,7 +46,7 @@ describe('face detectors', () => {
       const detector = await loadDetector(setup.detector, () => loadCascades(setup.cascadeDir));
       try {
         const img = await decodeGray(readFileSync(getPhotos().graceHopper), 40e6);
-        const found = await detector.detect(img);
+        const { found } = await detector.detect(img);
         assert.equal(found.length, 1, JSON.stringify(found));
         const { box } = found[0];
         // The face fills the upper middle of the portrait: its box is large and lies inside the image.

@@ -5,7 +5,8 @@ import { getPhotos } from '../../infra/photos';
 import { loadConfig } from '../../services/inference/config';
 import { decodeGray } from '../../services/inference/runtime/decode';
 import { loadSmallFaceNets, pyramidScales } from '../../services/inference/runtime/detectors/small-faces';
-import { closeFaceEngine, createFaceEngine, type FaceEngine, faceSetup, findFaces } from '../../services/inference/runtime/faces';
+import type { SmallFaceProposals } from '../../services/inference/runtime/detectors/detector';
+import { closeFaceEngine, createFaceEngine, type FaceEngine, type FaceResult, faceSetup, findFaces } from '../../services/inference/runtime/faces';
 import { labelsFor, photoLabels, scorePhoto, shrinkPhoto } from '../helpers/photo-labels';
 
 describe('small faces: the pyramid', () => {
@@ -43,6 +44,25 @@ describe('small faces on real photos', () => {
     assert.throws(() => loadConfig({}, { FEROPS_DETECT_MIN_FACE: '8' }), /FEROPS_DETECT_MIN_FACE/);
     assert.equal(loadConfig({}, { FEROPS_DETECT_MIN_FACE: '24' }).detectMinFace, 24);
     assert.equal(loadConfig({}, {}).detectMinFace, 0, 'off by default');
+  });
+
+  it("when P-Net's stage of the search runs elsewhere, then it is asked for the range it would search here, and a failed one runs here instead", async () => {
+    const photos = getPhotos();
+    const small = await shrinkPhoto(await decodeGray(readFileSync(photos.astronaut), 40e6), labelsFor(photoLabels(), photos.astronaut), 30);
+    const here = await findFaces(small.img, withSearch, true);
+    const asked: [number, number][] = [];
+    const elsewhere: SmallFaceProposals = (img, min, max) => {
+      asked.push([min, max]);
+      return withSearch.detector.proposeSmallFaces!(img, min, max);
+    };
+    const there = await findFaces(small.img, withSearch, true, elsewhere);
+    const failed = await findFaces(small.img, withSearch, true, () => Promise.reject(new Error('worker died')));
+    const view = (r: FaceResult) => r.faces.map((f) => ({ box: f.box, alignment: f.alignment, faceScore: f.faceScore, pixels: Buffer.from(f.pixels) }));
+    assert.ok(here.faces.length > 0 && scorePhoto(here.faces, small.faces).found.some(Boolean), 'the search finds the shrunk face');
+    assert.deepEqual(view(there), view(here));
+    assert.deepEqual(view(failed), view(here));
+    // BlazeFace frames faces from 24 px of its 256 px view: 60 px of a 640x480 picture.
+    assert.deepEqual(asked, [[24, 60]]);
   });
 
   for (const faceHeight of [24, 30]) {

@@ -4,7 +4,7 @@ import { rotation, similarity, type Track, warp } from './affine';
 import { boxTransform, cropBatch, cropWarp, grayMat } from './crop';
 import { type Cascades, cv, type CvMat, type CvRect, cvError, loadCascades, withMats } from './cv';
 import type { GrayImage } from './decode';
-import type { Box, DetectConfig, Detection, FaceDetector } from './detectors/detector';
+import type { Box, DetectConfig, Detection, FaceDetector, SmallFaceProposals } from './detectors/detector';
 import { type DetectorName, type DetectorSettings, detectorSettings, loadDetector } from './detectors';
 import { type FaceVerifier, loadFaceVerifier, VERIFY_INPUT } from './face-verifier';
 import { eyeLineDeg, type FacePoints, landmarkConfidence, type LandmarkNet, MIN_LANDMARK_CONFIDENCE, loadLandmarkNet, locateLandmarks, type Point } from './landmarks';
@@ -151,52 +151,64 @@ export interface FaceResult {
   alignMs: number;
 }
 
-/** Finds, aligns and crops every face; with `detect: false` the whole image is treated as one face. */
-export async function findFaces(img: GrayImage, engine: FaceEngine, detect: boolean): Promise<FaceResult> {
+/**
+ * Finds, aligns and crops every face; with `detect: false` the whole image is treated as one face. With the
+ * small-face search on, `elsewhere` runs it on another thread: the detector's own faces are aligned meanwhile, and
+ * the faces the search adds after it answers (each face still gets one landmark pass).
+ */
+export async function findFaces(img: GrayImage, engine: FaceEngine, detect: boolean, elsewhere?: SmallFaceProposals): Promise<FaceResult> {
   if (img.data.length !== img.width * img.height) {
     throw new Error(`gray image has ${img.data.length} bytes for ${img.width}x${img.height} pixels`);
   }
-  const t0 = performance.now();
-  let found: Detection[];
   try {
-    found = detect ? await engine.detector.detect(img) : [{ box: { x: 0, y: 0, width: img.width, height: img.height }, hintDeg: 0 }];
+    const t0 = performance.now();
+    const { found, more } = detect ? await engine.detector.detect(img, elsewhere) : { found: [{ box: { x: 0, y: 0, width: img.width, height: img.height }, hintDeg: 0 }] };
+    const t1 = performance.now();
+    const faces = await alignFaces(img, engine, found.sort(byPosition), detect);
+    const t2 = performance.now();
+    const added = more ? await more : [];
+    const t3 = performance.now();
+    if (added.length > 0) faces.push(...(await alignFaces(img, engine, added.sort(byPosition), detect)));
+    faces.sort(byPosition);
+    // Waiting for the search counts as detection: its faces are found then.
+    return { faces, detectMs: t1 - t0 + (t3 - t2), alignMs: t2 - t1 + (performance.now() - t3) };
   } catch (err) {
     throw cvError(err);
   }
-  // Stable order (left to right, then top to bottom) so clients can match faces across calls.
-  found.sort((a, b) => a.box.x - b.box.x || a.box.y - b.box.y);
-  const t1 = performance.now();
-  try {
-    const points = detect && engine.landmarks ? await locateLandmarks(img, found, engine.landmarks, engine.detector.eyeDistanceRange) : undefined;
-    const verifier = detect ? engine.verifier : undefined;
-    const { faces, verifyCrops } = withMats((track) => {
-      const gray = grayMat(img, track);
-      const faces = found
-        .map(({ box, hintDeg, confirmByLandmarks }, i): AlignedFace | undefined => {
-          // Whole-image mode: the caller already cropped the face, so no margin is added around it.
-          if (!detect) return { box, alignment: NO_ALIGNMENT, faceScore: null, pixels: cropWarp(gray, boxTransform(box, 0, 0), track) };
-          if (points) {
-            const aligned = alignOnLandmarks(gray, box, points[i], engine.detector.eyeDistanceRange, track);
-            // A turned pass finds more leaning heads and more things that are not faces: its boxes stay only when
-            // the landmarks confirm a face (docs/inference.md#landmarks-and-alignment).
-            return confirmByLandmarks && aligned.alignment.method === 'none' ? undefined : { box, ...aligned, faceScore: null };
-          }
-          const eyes = alignEyes(gray, box, hintDeg, engine.eyeTilts, engine.cascades(), track);
-          const alignment: Alignment =
-            eyes.eyesFound === 2 ? { ...eyes, method: 'eyes', confidence: 1, eyes: null } : { ...NO_ALIGNMENT, eyesFound: eyes.eyesFound };
-          return { box, alignment, faceScore: null, pixels: cropWarp(gray, boxTransform(box, alignment.angleDeg, MARGIN), track) };
-        })
-        .filter((f) => f !== undefined);
-      return { faces, verifyCrops: verifier ? verifierCrops(gray, faces, track) : undefined };
-    });
-    if (!verifyCrops) return { faces, detectMs: t1 - t0, alignMs: performance.now() - t1 };
-    const { net, minScore } = verifier!; // crops are cut only when there is a verifier
-    const scores = await net.run(verifyCrops, faces.length);
-    faces.forEach((f, i) => (f.faceScore = Math.round(scores[i] * 1000) / 1000));
-    return { faces: faces.filter((f) => f.faceScore! >= minScore), detectMs: t1 - t0, alignMs: performance.now() - t1 };
-  } catch (err) {
-    throw cvError(err);
-  }
+}
+
+/** Stable order (left to right, then top to bottom) so clients can match faces across calls. */
+const byPosition = (a: { box: Box }, b: { box: Box }) => a.box.x - b.box.x || a.box.y - b.box.y;
+
+/** Landmarks, warp and (with a verifier) the face score of each detection; boxes the verifier rejects are dropped. */
+async function alignFaces(img: GrayImage, engine: FaceEngine, found: Detection[], detect: boolean): Promise<AlignedFace[]> {
+  const points = detect && engine.landmarks ? await locateLandmarks(img, found, engine.landmarks, engine.detector.eyeDistanceRange) : undefined;
+  const verifier = detect ? engine.verifier : undefined;
+  const { faces, verifyCrops } = withMats((track) => {
+    const gray = grayMat(img, track);
+    const faces = found
+      .map(({ box, hintDeg, confirmByLandmarks }, i): AlignedFace | undefined => {
+        // Whole-image mode: the caller already cropped the face, so no margin is added around it.
+        if (!detect) return { box, alignment: NO_ALIGNMENT, faceScore: null, pixels: cropWarp(gray, boxTransform(box, 0, 0), track) };
+        if (points) {
+          const aligned = alignOnLandmarks(gray, box, points[i], engine.detector.eyeDistanceRange, track);
+          // A turned pass finds more leaning heads and more things that are not faces: its boxes stay only when
+          // the landmarks confirm a face (docs/inference.md#landmarks-and-alignment).
+          return confirmByLandmarks && aligned.alignment.method === 'none' ? undefined : { box, ...aligned, faceScore: null };
+        }
+        const eyes = alignEyes(gray, box, hintDeg, engine.eyeTilts, engine.cascades(), track);
+        const alignment: Alignment =
+          eyes.eyesFound === 2 ? { ...eyes, method: 'eyes', confidence: 1, eyes: null } : { ...NO_ALIGNMENT, eyesFound: eyes.eyesFound };
+        return { box, alignment, faceScore: null, pixels: cropWarp(gray, boxTransform(box, alignment.angleDeg, MARGIN), track) };
+      })
+      .filter((f) => f !== undefined);
+    return { faces, verifyCrops: verifier && faces.length > 0 ? verifierCrops(gray, faces, track) : undefined };
+  });
+  if (!verifyCrops) return faces;
+  const { net, minScore } = verifier!; // crops are cut only when there is a verifier
+  const scores = await net.run(verifyCrops, faces.length);
+  faces.forEach((f, i) => (f.faceScore = Math.round(scores[i] * 1000) / 1000));
+  return faces.filter((f) => f.faceScore! >= minScore);
 }
 
 /**

@@ -1,13 +1,14 @@
 import { dirname } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import type { GrayImage } from '../decode';
 import { openFaceNet } from '../face-net';
 import { apply } from '../affine';
 import { eyeLineDeg } from '../landmarks';
 import { intersectionOverUnion, type ScoredBox } from './boxes';
 import { letterbox } from './cnn';
-import { clampToImage, sameFaceOnce, type ScoredDetection } from './passes';
+import { clampToImage, type ScoredDetection, stagedFaces } from './passes';
 import type { Box, DetectorKind, FaceDetector } from './detector';
-import { findSmallFaces, loadSmallFaceNets, type SmallFaceNets } from './small-faces';
+import { loadSmallFaceNets, proposeSmallFaces, searchSmallFaces, type SmallFaceNets } from './small-faces';
 
 /**
  * Face detection with MediaPipe's BlazeFace back-camera model (converted to ONNX by
@@ -151,10 +152,12 @@ async function loadBlazeFace({ modelFile, minScore, minFace }: BlazeFaceOptions)
   }
   return {
     eyeDistanceRange: EYE_DISTANCE_RANGE,
-    async detect(img) {
-      const view = letterbox(img, SIDE, 0, 'square'); // the image's longer side is SIDE, at the top left
+    async detect(img, elsewhere) {
       const maxSmallFace = BLAZEFACE_MIN_FACE / (SIDE / Math.max(img.width, img.height));
       const searchSmall = small !== undefined && maxSmallFace > minFace;
+      // Started first: elsewhere, it runs while this thread's pass and the caller's alignment do.
+      const smallFaces = searchSmall ? searchSmallFaces(img, small!, minFace, maxSmallFace, elsewhere) : undefined;
+      const view = letterbox(img, SIDE, 0, 'square'); // the image's longer side is SIDE, at the top left
       const out = await session.run({ [INPUT]: new ort.Tensor('float32', view.data, [1, 1, SIDE, SIDE]) });
       const found: ScoredDetection[] = [];
       for (const d of decodeBlazeFace(out[BOXES].data as Float32Array, out[SCORES].data as Float32Array, minScore)) {
@@ -166,15 +169,10 @@ async function loadBlazeFace({ modelFile, minScore, minFace }: BlazeFaceOptions)
         const pass = searchSmall && box.width < maxSmallFace ? 'belowReach' : 'upright';
         found.push({ box, hintDeg: eyeLineDeg(toImage(d.keypoints[0]), toImage(d.keypoints[1])), score: d.score, pass });
       }
-      if (searchSmall) {
-        for (const b of await findSmallFaces(img, small!, minFace, maxSmallFace)) {
-          const box = clampToImage(b, img.width, img.height);
-          if (box) found.push({ box, hintDeg: 0, score: b.score, pass: 'small' });
-        }
-      }
       const unsure = (d: ScoredDetection) => d.pass !== 'small' && d.score < SURE_SCORE;
-      return sameFaceOnce(found).map((d) => ({ box: d.box, hintDeg: d.hintDeg, ...(unsure(d) ? { confirmByLandmarks: true as const } : {}) }));
+      return stagedFaces(found, smallFaces, img, (d) => ({ box: d.box, hintDeg: d.hintDeg, ...(unsure(d) ? { confirmByLandmarks: true as const } : {}) }));
     },
+    ...(small ? { proposeSmallFaces: (img: GrayImage, min: number, max: number) => proposeSmallFaces(img, small!, min, max) } : {}),
     close: async () => void (await Promise.all([session.release(), small?.close()])),
   };
 }

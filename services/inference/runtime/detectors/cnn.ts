@@ -7,8 +7,8 @@ import { openFaceNet } from '../face-net';
 import { type Affine, apply, invert, rotation } from '../affine';
 import { nonMaxSuppression, type ScoredBox } from './boxes';
 import type { Box, DetectorKind, FaceDetector } from './detector';
-import { clampToImage, sameFaceOnce, type ScoredDetection } from './passes';
-import { findSmallFaces, loadSmallFaceNets, type SmallFaceNets, TINY_DETECTOR_MIN_FACE } from './small-faces';
+import { clampToImage, type ScoredDetection, stagedFaces } from './passes';
+import { loadSmallFaceNets, proposeSmallFaces, searchSmallFaces, type SmallFaceNets, TINY_DETECTOR_MIN_FACE } from './small-faces';
 
 /**
  * Face detection with face-api.js's Tiny Face Detector (a 190k-parameter Tiny-YOLOv2 with depthwise-separable
@@ -157,7 +157,11 @@ async function loadCnnDetector({ modelFile, ...opts }: CnnOptions): Promise<Face
     throw err;
   }
   return {
-    async detect(img) {
+    async detect(img, elsewhere) {
+      // Faces smaller than the CNN sees at its input's scale (the upright view's: maxSide over the longer side).
+      const maxSmallFace = TINY_DETECTOR_MIN_FACE / (opts.maxSide / Math.max(img.width, img.height));
+      // Started first: elsewhere, it runs while this thread's passes and the caller's alignment do.
+      const smallFaces = small && maxSmallFace > opts.minFace ? searchSmallFaces(img, small, opts.minFace, maxSmallFace, elsewhere) : undefined;
       const found: ScoredDetection[] = [];
       for (const angle of [0, ...opts.tilts]) {
         const view = letterbox(img, opts.maxSide, angle);
@@ -168,16 +172,9 @@ async function loadCnnDetector({ modelFile, ...opts }: CnnOptions): Promise<Face
           if (box) found.push({ box, hintDeg: angle, score: b.score, pass: angle === 0 ? 'upright' : 'turned' });
         }
       }
-      // Faces smaller than the CNN sees at its input's scale (the upright view's: maxSide over the longer side).
-      const maxSmallFace = TINY_DETECTOR_MIN_FACE / (opts.maxSide / Math.max(img.width, img.height));
-      if (small && maxSmallFace > opts.minFace) {
-        for (const b of await findSmallFaces(img, small, opts.minFace, maxSmallFace)) {
-          const box = clampToImage(b, img.width, img.height);
-          if (box) found.push({ box, hintDeg: 0, score: b.score, pass: 'small' });
-        }
-      }
-      return sameFaceOnce(found).map(({ box, hintDeg, pass }) => ({ box, hintDeg, ...(pass === 'turned' ? { confirmByLandmarks: true as const } : {}) }));
+      return stagedFaces(found, smallFaces, img, ({ box, hintDeg, pass }) => ({ box, hintDeg, ...(pass === 'turned' ? { confirmByLandmarks: true as const } : {}) }));
     },
+    ...(small ? { proposeSmallFaces: (img: GrayImage, min: number, max: number) => proposeSmallFaces(img, small!, min, max) } : {}),
     close: async () => void (await Promise.all([session.release(), small?.close()])),
   };
 }

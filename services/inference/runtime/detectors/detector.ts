@@ -1,5 +1,6 @@
 import type { Cascades } from '../cv';
 import type { GrayImage } from '../decode';
+import type { Proposal } from './small-faces';
 
 /** The contract every face detector meets; a new one is a module exporting a `DetectorKind` plus one line in index.ts. */
 
@@ -21,10 +22,29 @@ export interface Detection {
   confirmByLandmarks?: true;
 }
 
+/**
+ * The first, costliest stage of MTCNN's search for faces from `minFace` to `maxFace` image pixels: P-Net's candidate
+ * faces with their box regression (runtime/detectors/small-faces.ts), which R-Net and O-Net then confirm.
+ */
+export type SmallFaceProposals = (img: GrayImage, minFace: number, maxFace: number) => Promise<Proposal[]>;
+
+/** A detector's faces in two stages, so the caller can align the first while the small-face search still runs. */
+export interface Detections {
+  /** Faces final once the detector's own passes ran. */
+  found: Detection[];
+  /** With the small-face search on: the faces it adds (and the detector's boxes below its reach it did not frame). */
+  more?: Promise<Detection[]>;
+}
+
 /** One thread's loaded detector. */
 export interface FaceDetector {
-  /** Boxes in full-size pixels of `img`. */
-  detect(img: GrayImage): Promise<Detection[]>;
+  /**
+   * Boxes in full-size pixels of `img`. With the small-face search on, its first stage runs `elsewhere` when given
+   * (another thread, beside this detector's own passes), else on this thread.
+   */
+  detect(img: GrayImage, elsewhere?: SmallFaceProposals): Promise<Detections>;
+  /** This thread's first stage of the small-face search (with FEROPS_DETECT_MIN_FACE), which another thread's `detect` may ask for. */
+  proposeSmallFaces?: SmallFaceProposals;
   /** Plausible eye distance over its box side, when its framing is steadier than landmarks.ts' default range. */
   eyeDistanceRange?: readonly [number, number];
   close(): Promise<void>;

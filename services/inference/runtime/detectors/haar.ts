@@ -30,7 +30,7 @@ export const haarDetector: DetectorKind<HaarOptions> = {
   options: (c) => ({ maxSide: c.detectMaxSide, angles: c.detectAngles, ...TUNED }),
   load: async (opts, cascades) => {
     const loaded = cascades(); // at load, so a bad FEROPS_CASCADE_DIR fails start-up
-    return { detect: async (img) => detectHaar(img, loaded, opts), close: async () => undefined };
+    return { detect: async (img) => ({ found: detectHaar(img, loaded, opts) }), close: async () => undefined };
   },
 };
 

@@ -1,5 +1,5 @@
-import { intersectionOverUnion } from './boxes';
-import type { Box, Detection } from './detector';
+import { intersectionOverUnion, type ScoredBox } from './boxes';
+import type { Box, Detection, Detections } from './detector';
 
 /** How the CNN detectors (cnn.ts, blazeface.ts) merge the boxes of their passes into one detection per face. */
 
@@ -42,4 +42,32 @@ export function clampToImage(b: Box, cols: number, rows: number): Box | undefine
   const y1 = Math.min(rows, Math.round(b.y + b.height));
   if (x1 - x0 < 4 || y1 - y0 < 4) return undefined;
   return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
+}
+
+/**
+ * The detector's boxes with the small-face search's, when it runs (`small`), as sameFaceOnce merges them: the
+ * upright and turned boxes are final at once (they go first, so nothing later can drop them); MTCNN's boxes and
+ * the detector's below its reach are merged when the search answers, and only the faces they add come `more`.
+ */
+export function stagedFaces(
+  own: ScoredDetection[],
+  small: Promise<ScoredBox[]> | undefined,
+  img: { width: number; height: number },
+  toDetection: (d: ScoredDetection) => Detection,
+): Detections {
+  const sure = sameFaceOnce(own.filter((d) => d.pass !== 'belowReach'));
+  const found = sure.map(toDetection);
+  if (!small) return { found };
+  const more = small.then((boxes) => {
+    const searched = boxes.flatMap((b): ScoredDetection[] => {
+      const box = clampToImage(b, img.width, img.height);
+      return box ? [{ box, hintDeg: 0, score: b.score, pass: 'small' }] : [];
+    });
+    return sameFaceOnce([...sure, ...searched, ...own.filter((d) => d.pass === 'belowReach')])
+      .slice(sure.length)
+      .map(toDetection);
+  });
+  // Handled here too: a caller that fails before awaiting it must not leave an unhandled rejection behind.
+  more.catch(() => undefined);
+  return { found, more };
 }

@@ -6,7 +6,7 @@ import type { GrayImage } from '../decode';
 import { openFaceNet } from '../face-net';
 import { type FaceVerifier, loadFaceVerifier } from '../face-verifier';
 import { intersectionOverSmaller, nonMaxSuppression, type ScoredBox } from './boxes';
-import type { Box } from './detector';
+import type { Box, SmallFaceProposals } from './detector';
 
 /**
  * Small faces with MTCNN (weights from PyPI facenet-pytorch, converted to ONNX by infra/face-detector/convert_mtcnn.py):
@@ -80,19 +80,38 @@ export function pyramidScales(width: number, height: number, minFace: number, ma
   return scales;
 }
 
-/** A candidate face with a net's box regression: offsets of its left, top, right, bottom in units of its size. */
-interface Proposal extends ScoredBox {
-  reg?: [number, number, number, number];
+/**
+ * P-Net's proposals from `elsewhere` (another worker thread, so the costliest stage runs beside the detector's own
+ * passes) when given, else from this thread, and here too when elsewhere fails (its worker died): a photo is never
+ * answered without them. R-Net and O-Net then confirm them on this thread.
+ */
+export async function searchSmallFaces(img: GrayImage, nets: SmallFaceNets, minFace: number, maxFace: number, elsewhere?: SmallFaceProposals): Promise<ScoredBox[]> {
+  const here = () => proposeSmallFaces(img, nets, minFace, maxFace);
+  return confirmSmallFaces(img, nets, await (elsewhere ? elsewhere(img, minFace, maxFace).catch(here) : here()));
 }
 
 /** Faces from `minFace` up to `maxFace` image pixels, as square boxes in image pixels with O-Net's score, best first. */
 export async function findSmallFaces(img: GrayImage, nets: SmallFaceNets, minFace: number, maxFace: number): Promise<ScoredBox[]> {
-  let proposals: Proposal[] = [];
+  return confirmSmallFaces(img, nets, await proposeSmallFaces(img, nets, minFace, maxFace));
+}
+
+/** A candidate face with a net's box regression: offsets of its left, top, right, bottom in units of its size. */
+export interface Proposal extends ScoredBox {
+  reg?: [number, number, number, number];
+}
+
+/** P-Net over the pyramid: the best MAX_PROPOSALS candidate faces, with their box regression. */
+export async function proposeSmallFaces(img: GrayImage, nets: SmallFaceNets, minFace: number, maxFace: number): Promise<Proposal[]> {
+  const proposals: Proposal[] = [];
   for (const level of pyramid(img, pyramidScales(img.width, img.height, minFace, maxFace))) {
     const out = await nets.pnet.run({ [INPUT]: new ort.Tensor('float32', level.data, [1, 1, level.height, level.width]) });
     proposals.push(...nonMaxSuppression(windows(out[PROB], out[REG], level.scale), 0.5));
   }
-  proposals = nonMaxSuppression(proposals, 0.7).slice(0, MAX_PROPOSALS);
+  return nonMaxSuppression(proposals, 0.7).slice(0, MAX_PROPOSALS);
+}
+
+/** R-Net re-scores and refines P-Net's proposals, O-Net confirms what is left. */
+async function confirmSmallFaces(img: GrayImage, nets: SmallFaceNets, proposals: Proposal[]): Promise<ScoredBox[]> {
   if (proposals.length === 0) return [];
   const boxes = proposals.map((p) => square(refine(p, 0)));
   const out = await nets.rnet.run({ [INPUT]: new ort.Tensor('float32', crops(img, boxes, RNET_INPUT), [boxes.length, 1, RNET_INPUT, RNET_INPUT]) });
