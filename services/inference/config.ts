@@ -19,8 +19,11 @@ export function defaultCascadeDir(): string {
   return join(lib, pythons.at(-1) ?? 'python3.11', 'site-packages', 'cv2', 'data');
 }
 
-/** Leave one core to the event loop, libvips and onnxruntime; more than 4 detection threads rarely pays. */
-const defaultWorkerCount = (): number => Math.max(1, Math.min(4, availableParallelism() - 1));
+/**
+ * Leave one core to the event loop, libvips and onnxruntime; more than 4 detection threads rarely pays. With the
+ * small-face search on, at least 2: one photo's search then runs on the second beside its detector's passes.
+ */
+const defaultWorkerCount = (searchSmallFaces: boolean): number => Math.max(searchSmallFaces ? 2 : 1, Math.min(4, availableParallelism() - 1));
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
 /** A comma-separated list of angles in [-limit, limit] degrees (or an array), at least `minLength` long. */
@@ -90,8 +93,11 @@ const configKeys = (env: NodeJS.ProcessEnv) => z.object({
   replicaId: z.string().min(1).max(200).optional(),
   /** FEROPS_CASCADE_DIR [<venv>/lib/python3.*\/site-packages/cv2/data]: Haar cascade XML files. */
   cascadeDir: z.string().min(1).default(defaultCascadeDir),
-  /** FEROPS_CV_WORKERS [min(4, cores - 1), at least 1]: face-detection worker threads; 0 runs it in-process. */
-  cvWorkers: int(0, 64).default(defaultWorkerCount),
+  /**
+   * FEROPS_CV_WORKERS [min(4, cores - 1), at least 1; at least 2 with FEROPS_DETECT_MIN_FACE]: face-detection worker
+   * threads; 0 runs it in-process. With two or more, a photo's small-face search runs on another worker.
+   */
+  cvWorkers: int(0, 64).optional(),
   /**
    * FEROPS_FACE_DETECTOR [blazeface]: `blazeface` (MediaPipe BlazeFace in onnxruntime), `cnn` (face-api's Tiny Face
    * Detector, the default before it) or `haar` (opencv cascades); any name in runtime/detectors.
@@ -208,10 +214,11 @@ const configKeys = (env: NodeJS.ProcessEnv) => z.object({
   logLevel: z.enum(['silent', 'error', 'info']).default('info'),
 });
 
-/** The schema: the keys, then the defaults that depend on the chosen face detector. */
+/** The schema: the keys, then the defaults that depend on other keys (the face detector, the small-face search). */
 export const makeConfigSchema = (env: NodeJS.ProcessEnv = process.env) =>
   configKeys(env).transform((c) => ({
     ...c,
+    cvWorkers: c.cvWorkers ?? defaultWorkerCount(c.detectMinFace > 0),
     faceDetectorModel: c.faceDetectorModel ?? defaultDetectorModel(c.faceDetector),
     minFaceScore: c.minFaceScore ?? defaultMinFaceScore(c.faceDetector),
   }));

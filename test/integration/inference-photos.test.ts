@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -107,7 +108,7 @@ describe('inference on real photos', () => {
     }
   });
 
-  it('when FEROPS_DETECT_MIN_FACE is 24, then faces 30 px high in a 640x480 photo are found (the setting reaches the workers)', async () => {
+  it('when FEROPS_DETECT_MIN_FACE is 24, then faces 30 px high in a 640x480 photo are found (the setting reaches the workers, and P-Net runs on a second one)', async () => {
     // Five faces, of which BlazeFace alone finds few at this size (docs/inference.md#landmarks-and-alignment), so the
     // control has room on any CPU.
     const sample5 = photos.samples.find((f) => f.endsWith('sample5.jpg'))!;
@@ -118,6 +119,9 @@ describe('inference on real photos', () => {
       const found = (await postImage(searching.url, png)).json.faces;
       assert.equal(found.length, 5, JSON.stringify(found.map((f: any) => f.box)));
       for (const f of found) assert.ok(f.box.height < 60 && f.faceScore > 0.7, JSON.stringify(f.box));
+      // The search's default is two face workers, one photo's P-Net on the other (docs/inference.md#landmarks-and-alignment).
+      assert.equal(searching.ctx.config.cvWorkers, Math.max(2, Math.min(4, availableParallelism() - 1)));
+      assert.equal(searching.ctx.faces.searchesElsewhere(), 1);
       const without = (await postImage(server.url, png)).json.faces.length;
       assert.ok(without <= 3, `control: the default (BlazeFace alone) found ${without} of 5`);
     } finally {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { availableParallelism } from 'node:os';
 import { describe, it } from 'node:test';
 import { loadConfig } from '../../services/inference/config';
 
@@ -39,6 +40,14 @@ describe('inference config', () => {
     assert.deepEqual(c.detectTilts, [-35, 35]);
     assert.equal(c.faceDetector, 'haar');
     assert.equal(c.detectMinScore, 0.6);
+  });
+
+  it('when the small-face search is on, then at least two face workers are the default, so it can run beside the detector', () => {
+    const cores = availableParallelism();
+    assert.equal(loadConfig({}, {}).cvWorkers, Math.max(1, Math.min(4, cores - 1)));
+    assert.equal(loadConfig({}, { FEROPS_DETECT_MIN_FACE: '24' }).cvWorkers, Math.max(2, Math.min(4, cores - 1)));
+    assert.equal(loadConfig({}, { FEROPS_DETECT_MIN_FACE: '24', FEROPS_CV_WORKERS: '1' }).cvWorkers, 1, 'an explicit count wins');
+    assert.equal(loadConfig({}, { FEROPS_CV_WORKERS: '0' }).cvWorkers, 0, '0 (in-process) stays possible');
   });
 
   it('when values are invalid, then one error names every bad environment key', () => {

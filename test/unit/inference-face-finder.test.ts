@@ -4,7 +4,8 @@ import { describe, it } from 'node:test';
 import { loadConfig } from '../../services/inference/config';
 import { decodeGray } from '../../services/inference/runtime/decode';
 import { createFaceFinder } from '../../services/inference/runtime/face-finder';
-import { faceSetup } from '../../services/inference/runtime/faces';
+import { type FaceResult, faceSetup } from '../../services/inference/runtime/faces';
+import { labelsFor, photoLabels, shrinkPhoto } from '../helpers/photo-labels';
 import { getPhotos } from '../../infra/photos';
 import { faceNetFile } from '../../lib/paths';
 import { model } from '../../services/inference/testing/harness';
@@ -30,6 +31,31 @@ describe('face finder', () => {
       }
       assert.equal(pool.liveMats(), 0);
       assert.equal(local.liveMats(), 0);
+    } finally {
+      await pool.close();
+      await local.close();
+    }
+  });
+
+  it('when the small-face search is on, then a pool of two searches each photo on the other worker and answers what one thread does, photos in parallel too', async () => {
+    const searching = setupWith({ detectMinFace: 24 });
+    const photos = getPhotos();
+    const labels = photoLabels();
+    const shrunk = await Promise.all(
+      [photos.astronaut, photos.graceHopper, ...photos.samples.slice(0, 2)].map(async (f) => (await shrinkPhoto(await decodeGray(readFileSync(f), 40e6), labelsFor(labels, f), 30)).img),
+    );
+    const local = await createFaceFinder(searching, 0);
+    const pool = await createFaceFinder(searching, 2);
+    try {
+      const view = (r: FaceResult) => r.faces.map((f) => ({ box: f.box, alignment: f.alignment, faceScore: f.faceScore, pixels: Buffer.from(f.pixels) }));
+      const alone: FaceResult[] = [];
+      for (const img of shrunk) alone.push(await local.find(img, true));
+      assert.ok(alone.reduce((n, r) => n + r.faces.length, 0) >= 4, 'the search finds the shrunk faces');
+      // Every photo at once: both workers wait on a search they asked of the other, which must not deadlock.
+      const pooled = await Promise.all(shrunk.map((img) => pool.find(img, true)));
+      pooled.forEach((r, i) => assert.deepEqual(view(r), view(alone[i]), `photo ${i}`));
+      assert.equal(pool.searchesElsewhere(), shrunk.length);
+      assert.equal(pool.liveMats(), 0);
     } finally {
       await pool.close();
       await local.close();

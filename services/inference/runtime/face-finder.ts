@@ -4,6 +4,7 @@ import { FACE_SIZE } from '../../../lib/labels';
 import { liveMats } from './cv';
 import type { GrayImage } from './decode';
 import { closeFaceEngine, createFaceEngine, type FaceEngine, type FaceResult, type FaceSetup, findFaces, NO_ALIGNMENT } from './faces';
+import type { FaceJob, SmallSearchJob, SmallSearchRequest, SmallSearchResult } from './face-worker';
 
 /**
  * Where face detection runs: in-process (workers = 0; simplest, blocks the event loop for the duration of a
@@ -14,6 +15,8 @@ export interface FaceFinder {
   find(img: GrayImage, detect: boolean): Promise<FaceResult>;
   /** opencv objects alive across the process and its workers (as last reported); 0 when idle. */
   liveMats(): number;
+  /** Small-face searches whose P-Net another worker ran for the photo's own (0 in-process or with one worker). */
+  searchesElsewhere(): number;
   close(): Promise<void>;
 }
 
@@ -34,6 +37,7 @@ function withCropShortcut(finder: FaceFinder): FaceFinder {
       return { faces: [{ box, alignment: NO_ALIGNMENT, faceScore: null, pixels: Uint8Array.from(img.data) }], detectMs: 0, alignMs: 0 };
     },
     liveMats: () => finder.liveMats(),
+    searchesElsewhere: () => finder.searchesElsewhere(),
     close: () => finder.close(),
   };
 }
@@ -42,19 +46,32 @@ function inProcess(engine: FaceEngine): FaceFinder {
   return {
     find: (img, detect) => findFaces(img, engine, detect),
     liveMats,
+    searchesElsewhere: () => 0,
     close: () => closeFaceEngine(engine),
   };
 }
 
 interface Slot {
   worker: Worker;
-  pending: Map<number, { resolve: (r: FaceResult) => void; reject: (e: Error) => void }>;
+  /** Its jobs, each with its photo, for the small-face search's P-Net that the job may ask another worker to run. */
+  pending: Map<number, { resolve: (r: FaceResult) => void; reject: (e: Error) => void; img: GrayImage }>;
+  /** P-Net runs it does for other workers' jobs: job id -> the worker that asked. */
+  searching: Map<number, Slot>;
   live: number;
 }
+
+type WorkerMessage =
+  | { ready: true }
+  | ({ id: number; liveMats: number } & ({ ok: true; result: FaceResult } | { ok: false; error: string }))
+  | SmallSearchRequest
+  | ({ smallResult: number; liveMats: number } & SmallSearchResult);
+
+const load = (s: Slot) => s.pending.size + s.searching.size;
 
 class WorkerPool implements FaceFinder {
   private nextId = 0;
   private closed = false;
+  private searched = 0;
   /** Dead workers are replaced only once the pool has started: a bad cascade dir must fail, not loop. */
   private started = false;
 
@@ -83,12 +100,14 @@ class WorkerPool implements FaceFinder {
       workerData: this.setup,
       execArgv: ['--require', 'tsx/cjs'],
     });
-    const slot: Slot = { worker, pending: new Map(), live: 0 };
+    const slot: Slot = { worker, pending: new Map(), searching: new Map(), live: 0 };
     this.slots.push(slot);
     return new Promise((resolve, reject) => {
-      worker.on('message', (msg: { ready?: true; id: number; ok: boolean; result: FaceResult; error: string; liveMats: number }) => {
-        if (msg.ready) return resolve();
+      worker.on('message', (msg: WorkerMessage) => {
+        if ('ready' in msg) return resolve();
+        if ('smallRequest' in msg) return this.searchElsewhere(slot, msg);
         slot.live = msg.liveMats;
+        if ('smallResult' in msg) return this.answerSearch(slot, msg.smallResult, msg);
         const job = slot.pending.get(msg.id);
         slot.pending.delete(msg.id);
         if (!job) return;
@@ -103,6 +122,29 @@ class WorkerPool implements FaceFinder {
     });
   }
 
+  /**
+   * A worker's job asks for the small-face search's P-Net: it runs on the least busy other worker, beside the asker's
+   * own detection, so at low load a photo uses two cores. With no other worker the asker is told to run it itself.
+   */
+  private searchElsewhere(asker: Slot, { smallRequest: id, minFace, maxFace }: SmallSearchRequest): void {
+    const img = asker.pending.get(id)?.img;
+    const others = this.slots.filter((s) => s !== asker);
+    if (!img || others.length === 0) return asker.worker.postMessage({ smallAnswer: id, error: 'no other face worker' });
+    const helper = others.reduce((a, b) => (load(b) < load(a) ? b : a));
+    helper.searching.set(id, asker);
+    const data = new Uint8Array(img.data);
+    helper.worker.postMessage({ small: id, minFace, maxFace, data, width: img.width, height: img.height } satisfies SmallSearchJob, [data.buffer]);
+  }
+
+  /** A helper's P-Net result (or its failure) goes to the worker that asked, if that one still runs. */
+  private answerSearch(helper: Slot, id: number, { proposals, error }: SmallSearchResult): void {
+    const asker = helper.searching.get(id);
+    helper.searching.delete(id);
+    if (!asker || !this.slots.includes(asker)) return;
+    if (proposals) this.searched++;
+    asker.worker.postMessage({ smallAnswer: id, proposals, error });
+  }
+
   /** A dead worker fails only its own jobs; a fresh one replaces it so capacity does not shrink. */
   private fail(slot: Slot, err: Error): void {
     const i = this.slots.indexOf(slot);
@@ -110,23 +152,30 @@ class WorkerPool implements FaceFinder {
     this.slots.splice(i, 1);
     for (const job of slot.pending.values()) job.reject(err);
     slot.pending.clear();
+    // Workers waiting on its P-Net runs run it themselves instead.
+    for (const id of [...slot.searching.keys()]) this.answerSearch(slot, id, { error: err.message });
     if (this.started && !this.closed) this.spawn().catch(() => undefined);
   }
 
   find(img: GrayImage, detect: boolean): Promise<FaceResult> {
     if (this.slots.length === 0) return Promise.reject(new Error('no face worker is running'));
-    const slot = this.slots.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
+    const slot = this.slots.reduce((a, b) => (load(b) < load(a) ? b : a));
     const id = this.nextId++;
     // A copy the worker can own: the decoded buffer may be a view into libvips' memory.
     const data = new Uint8Array(img.data);
     return new Promise((resolve, reject) => {
-      slot.pending.set(id, { resolve, reject });
-      slot.worker.postMessage({ id, data, width: img.width, height: img.height, detect }, [data.buffer]);
+      slot.pending.set(id, { resolve, reject, img });
+      const job: FaceJob = { id, data, width: img.width, height: img.height, detect, searchElsewhere: detect && this.slots.length > 1 };
+      slot.worker.postMessage(job, [data.buffer]);
     });
   }
 
   liveMats(): number {
     return liveMats() + this.slots.reduce((a, s) => a + s.live, 0);
+  }
+
+  searchesElsewhere(): number {
+    return this.searched;
   }
 
   /** Each worker finishes its queued jobs and releases its session, then exits; terminate() only if it hangs. */
