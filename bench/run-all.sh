@@ -13,6 +13,8 @@ node --import tsx bench/inference-stages.ts
 echo "=== inference: faces found and aligned on the test photos turned -30..30 degrees, by 5 and by every degree ==="
 node --import tsx bench/photo-sweep.ts 5
 node --import tsx bench/photo-sweep.ts 1
+echo "=== inference: the small-face search's photo latency and throughput, off / after the detector / beside it ==="
+node --import tsx bench/small-face-search.ts 4 3
 echo "=== inference: HTTP vs the bare node:http server and raw onnxruntime at the service's batch sizes ==="
 node --import tsx bench/inference-http.ts 3 3 demo
 node --import tsx bench/inference-http.ts 5 3 vit-s16 crops
