@@ -50,7 +50,7 @@ async function main(): Promise<void> {
   const engine = await createFaceEngine(workerData as FaceSetup);
   let queue = Promise.resolve();
   const searches = new Set<Promise<void>>();
-  const asked = new Map<number, { resolve: (boxes: Proposal[]) => void; reject: (e: Error) => void }>();
+  const asked = new Map<number, { resolve: (proposals: Proposal[]) => void; reject: (e: Error) => void }>();
   parentPort!.on('message', (msg: Message) => {
     if ('close' in msg) {
       // Release the onnxruntime sessions here, not by terminate(): native sessions torn down with a

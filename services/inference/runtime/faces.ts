@@ -153,8 +153,8 @@ export interface FaceResult {
 
 /**
  * Finds, aligns and crops every face; with `detect: false` the whole image is treated as one face. With the
- * small-face search on, `elsewhere` runs it on another thread: the detector's own faces are aligned meanwhile, and
- * the faces the search adds after it answers (each face still gets one landmark pass).
+ * small-face search on, `elsewhere` runs its P-Net stage on another thread: the detector's own faces are aligned
+ * meanwhile, and the faces the search adds after it answers (each face still gets one landmark pass).
  */
 export async function findFaces(img: GrayImage, engine: FaceEngine, detect: boolean, elsewhere?: SmallFaceProposals): Promise<FaceResult> {
   if (img.data.length !== img.width * img.height) {
