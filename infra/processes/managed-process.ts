@@ -102,6 +102,25 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** How a server says its port was taken: Node and Go ("bind: address already in use"), Python (Errno 98), PostgreSQL. */
+const PORT_TAKEN = /address already in use|EADDRINUSE/i;
+
+/**
+ * Starts a server on `pinned`, or on a port freePort() picks. A picked port was only free a moment ago: a server
+ * that takes seconds to bind it (MLflow, Temporal) can find it taken by then, so it is started again on another
+ * port, up to `tries` times in all. A pinned port is the caller's choice and is tried once.
+ */
+export async function onFreePort<T>(pinned: number | undefined, start: (port: number) => Promise<T>, tries = 3, pick = freePort): Promise<T> {
+  if (pinned) return start(pinned);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start(await pick());
+    } catch (err) {
+      if (attempt >= tries || !PORT_TAKEN.test(err instanceof Error ? err.message : String(err))) throw err;
+    }
+  }
+}
+
 export async function httpOk(url: string): Promise<boolean> {
   const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
   return res.ok;

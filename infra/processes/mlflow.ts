@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { venvBin } from '../../lib/paths';
-import { freePort, httpOk, startProcess, type ManagedProcess } from './managed-process';
+import { httpOk, type ManagedProcess, onFreePort, startProcess } from './managed-process';
 
 export interface MlflowServer extends ManagedProcess {
   readonly url: string;
@@ -21,8 +21,11 @@ export async function startMlflow(opts: {
   backendStoreUri?: string;
 }): Promise<MlflowServer> {
   const host = opts.host ?? '127.0.0.1';
-  const port = opts.port || (await freePort());
   mkdirSync(join(opts.dir, 'artifacts'), { recursive: true });
+  return onFreePort(opts.port, (port) => startMlflowOn(opts, host, port));
+}
+
+async function startMlflowOn(opts: { dir: string; backendStoreUri?: string }, host: string, port: number): Promise<MlflowServer> {
   const url = `http://${host}:${port}`;
   const proc = await startProcess({
     name: 'mlflow',

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { venvBin } from '../../lib/paths';
 import { SEARCH_ATTRIBUTES } from '../../lib/temporal-constants';
-import { freePort, httpOk, startProcess, type ManagedProcess } from './managed-process';
+import { freePort, httpOk, type ManagedProcess, onFreePort, startProcess } from './managed-process';
 
 export interface TemporalServer extends ManagedProcess {
   readonly address: string;
@@ -22,14 +22,17 @@ export async function startTemporal(opts: {
   ui?: boolean;
 }): Promise<TemporalServer> {
   const host = opts.host ?? '127.0.0.1';
-  const port = opts.port || (await freePort());
   const ui = opts.ui ?? false;
-  const uiPort = ui ? opts.uiPort || (await freePort()) : undefined;
   mkdirSync(opts.dir, { recursive: true });
+  return onFreePort(opts.port, async (port) => startTemporalOn(opts.dir, host, port, ui ? opts.uiPort || (await freePort()) : undefined));
+}
+
+async function startTemporalOn(dir: string, host: string, port: number, uiPort: number | undefined): Promise<TemporalServer> {
+  const ui = uiPort !== undefined;
   const address = `${host}:${port}`;
   const args = [
     'server', 'start-dev',
-    '--db-filename', join(opts.dir, 'temporal.db'),
+    '--db-filename', join(dir, 'temporal.db'),
     '--ip', host,
     '--port', String(port),
     '--log-level', 'warn',
@@ -40,7 +43,7 @@ export async function startTemporal(opts: {
     name: 'temporal',
     command: venvBin('temporal'),
     args,
-    logFile: join(opts.dir, 'temporal.log'),
+    logFile: join(dir, 'temporal.log'),
     ready: async () => {
       const conn = await Connection.connect({ address, connectTimeout: 1000 });
       try {
