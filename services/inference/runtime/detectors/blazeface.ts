@@ -6,7 +6,7 @@ import { apply } from '../affine';
 import { eyeLineDeg } from '../landmarks';
 import { intersectionOverUnion, type ScoredBox } from './boxes';
 import { letterbox } from './cnn';
-import { clampToImage, sameFaceOnce, type ScoredDetection, stagedFaces } from './passes';
+import { clampToImage, type ScoredDetection, stagedFaces } from './passes';
 import type { Box, DetectorKind, FaceDetector } from './detector';
 import { loadSmallFaceNets, proposeSmallFaces, searchSmallFaces, type SmallFaceNets } from './small-faces';
 
@@ -167,12 +167,9 @@ async function loadBlazeFace({ modelFile, minScore, minFace }: BlazeFaceOptions)
         const box = clampToImage(blazeFaceSquare({ x: x0, y: y0, width: x1 - x0, height: y1 - y0 }), img.width, img.height);
         if (box) found.push({ box, hintDeg: eyeLineDeg(toImage(d.keypoints[0]), toImage(d.keypoints[1])), score: d.score, pass: 'upright' });
       }
-      // Its own boxes of one face are merged first, best score first whatever their size (as with the search off);
-      // only then do the small ones wait behind MTCNN's. Otherwise a small box, held back, lost its face to a
-      // larger, lower-scored box of it that its landmarks then failed to confirm.
-      const own = sameFaceOnce(found).map((d): ScoredDetection => (searchSmall && d.box.width < maxSmallFace ? { ...d, pass: 'belowReach' } : d));
       const unsure = (d: ScoredDetection) => d.pass !== 'small' && d.score < SURE_SCORE;
-      return stagedFaces(own, smallFaces, img, (d) => ({ box: d.box, hintDeg: d.hintDeg, ...(unsure(d) ? { confirmByLandmarks: true as const } : {}) }));
+      const toDetection = (d: ScoredDetection) => ({ box: d.box, hintDeg: d.hintDeg, ...(unsure(d) ? { confirmByLandmarks: true as const } : {}) });
+      return stagedFaces(found, smallFaces, img, toDetection, (d) => d.box.width < maxSmallFace);
     },
     ...(small ? { proposeSmallFaces: (img: GrayImage, min: number, max: number) => proposeSmallFaces(img, small!, min, max) } : {}),
     close: async () => void (await Promise.all([session.release(), small?.close()])),

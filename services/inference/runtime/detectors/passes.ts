@@ -45,29 +45,33 @@ export function clampToImage(b: Box, cols: number, rows: number): Box | undefine
 }
 
 /**
- * The detector's boxes with the small-face search's, when it runs (`small`), as sameFaceOnce merges them: the
- * upright and turned boxes are final at once (they go first, so nothing later can drop them); MTCNN's boxes and
- * the detector's below its reach are merged when the search answers, and only the faces they add come `more`.
+ * The detector's boxes with the small-face search's, when it runs (`small`). The detector's own boxes of one face
+ * are merged first, best score first whatever their size (a small box held back must not lose its face to a
+ * larger, lower-scored box of it). Those are final at once, except the ones `belowReach` (too small for the
+ * detector to frame well), which wait behind MTCNN's: they are merged when the search answers, as sameFaceOnce
+ * orders the passes, and only the faces that adds come `more`.
  */
 export function stagedFaces(
   own: ScoredDetection[],
   small: Promise<ScoredBox[]> | undefined,
   img: { width: number; height: number },
   toDetection: (d: ScoredDetection) => Detection,
+  belowReach: (d: ScoredDetection) => boolean = () => false,
 ): Detections {
-  const sure = sameFaceOnce(own.filter((d) => d.pass !== 'belowReach'));
-  const found = sure.map(toDetection);
-  if (!small) return { found };
+  const merged = sameFaceOnce(own);
+  if (!small) return { found: merged.map(toDetection) };
+  const held = merged.filter(belowReach);
+  const sure = merged.filter((d) => !held.includes(d));
   const more = small.then((boxes) => {
     const searched = boxes.flatMap((b): ScoredDetection[] => {
       const box = clampToImage(b, img.width, img.height);
       return box ? [{ box, hintDeg: 0, score: b.score, pass: 'small' }] : [];
     });
-    return sameFaceOnce([...sure, ...searched, ...own.filter((d) => d.pass === 'belowReach')])
+    return sameFaceOnce([...sure, ...searched, ...held.map((d): ScoredDetection => ({ ...d, pass: 'belowReach' }))])
       .slice(sure.length)
       .map(toDetection);
   });
   // Handled here too: a caller that fails before awaiting it must not leave an unhandled rejection behind.
   more.catch(() => undefined);
-  return { found, more };
+  return { found: sure.map(toDetection), more };
 }
