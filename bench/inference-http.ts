@@ -137,9 +137,14 @@ export async function serviceSessionOptions(modelFile: string): Promise<ort.Infe
   }
 }
 
-/** bench/bare-ort-server.ts as a child process, with the service's thread setting; resolves with its URL. */
-export async function startBareServer(modelFile: string, threads: number, nodeFlags: readonly string[] = []): Promise<{ url: string; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, [...profileFlags(), ...nodeFlags, '--import', 'tsx', join(REPO_ROOT, 'bench', 'bare-ort-server.ts'), modelFile, String(threads)], {
+/** bench/bare-ort-server.ts as a child process, with the service's thread setting (`decode`: classifying the crop sent); resolves with its URL. */
+export async function startBareServer(
+  modelFile: string,
+  threads: number,
+  nodeFlags: readonly string[] = [],
+  mode: 'fixed' | 'decode' = 'fixed',
+): Promise<{ url: string; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, [...profileFlags(), ...nodeFlags, '--import', 'tsx', join(REPO_ROOT, 'bench', 'bare-ort-server.ts'), modelFile, String(threads), mode], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -237,15 +242,17 @@ async function main(): Promise<void> {
 
   const service = await startService(model.dir);
   const bare = await startBareServer(modelFile, serviceOptions.intraOpNumThreads ?? 0);
+  const bareDecode = await startBareServer(modelFile, serviceOptions.intraOpNumThreads ?? 0, [], 'decode');
   try {
     await warmUp(service.url, bare.url, crops, photo, cropsOnly);
+    await autocannonRun(bareDecode.url, crops, 'image/png', 1, 2);
     console.log(`# ${new Date().toISOString()}, load ${loadavg().map((x) => x.toFixed(2)).join(' ')}, ${cpus().length} cores, ${cpus()[0]?.model ?? ''}`);
     console.log(`# ${seconds} s cells, ${rounds} interleaved rounds, medians (range); model ${model.label}; ${crops.length} real crops; photo 640x480 JPEG, one face`);
     console.log(`# session options (service, raw and bare alike): ${JSON.stringify(serviceOptions)}`);
     console.log(
-      '| concurrency | crop req/s | crop p50/p99 ms (p99/p50) | bare req/s | bare p50/p99 ms (p99/p50) | crop / bare | raw 1 faces/s | crop / raw 1 | service batch B | raw B faces/s | crop / raw B | photo req/s | photo p50/p99 ms | failed |',
+      '| concurrency | crop req/s | crop p50/p99 ms (p99/p50) | bare req/s | bare p50/p99 ms (p99/p50) | crop / bare | bare+decode req/s | bare+decode / bare | crop / bare+decode | raw 1 faces/s | crop / raw 1 | service batch B | raw B faces/s | crop / raw B | photo req/s | photo p50/p99 ms | failed |',
     );
-    console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+    console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
     for (const c of CONCURRENCY) {
       // The batch size the service runs at this concurrency, for the like-for-like raw baseline.
       const before = await batches(service.url);
@@ -256,6 +263,7 @@ async function main(): Promise<void> {
       const r = await interleaved<Cell | number>(rounds, {
         crop: () => http(service.url, crops, 'image/png', '?detect=false', c, seconds, timeoutS),
         bare: () => autocannonRun(bare.url, crops, 'image/png', c, seconds, timeoutS),
+        bareDecode: () => autocannonRun(bareDecode.url, crops, 'image/png', c, seconds, timeoutS),
         raw1: () => rawOrt(modelFile, serviceOptions, tensors, 1, c, seconds),
         rawB: () => rawOrt(modelFile, serviceOptions, tensors, batch, 1, seconds),
         ...(cropsOnly ? {} : { photo: () => http(service.url, photo, 'image/jpeg', '', c, seconds, timeoutS) }),
@@ -272,14 +280,16 @@ async function main(): Promise<void> {
         const x = ratioSpread(a, b);
         return `${(x.median * 100).toFixed(0)} % (${(x.min * 100).toFixed(0)}-${(x.max * 100).toFixed(0)})`;
       };
-      const failed = [...cells('crop'), ...cells('bare'), ...(cropsOnly ? [] : cells('photo'))].reduce((a, x) => a + x.failed, 0);
+      const failed = [...cells('crop'), ...cells('bare'), ...cells('bareDecode'), ...(cropsOnly ? [] : cells('photo'))].reduce((a, x) => a + x.failed, 0);
       console.log(
         `| ${c} | ${fmtSpread(spread(rps('crop')))} | ${lat('crop')} | ${fmtSpread(spread(rps('bare')))} | ${lat('bare')} | ${pct(rps('crop'), rps('bare'))} | ` +
+          `${fmtSpread(spread(rps('bareDecode')))} | ${pct(rps('bareDecode'), rps('bare'))} | ${pct(rps('crop'), rps('bareDecode'))} | ` +
           `${fmtSpread(spread(raw('raw1')))} | ${pct(rps('crop'), raw('raw1'))} | ${meanBatch.toFixed(1)} -> ${batch} | ${fmtSpread(spread(raw('rawB')))} | ` +
           `${pct(rps('crop'), raw('rawB'))} | ${cropsOnly ? '-' : fmtSpread(spread(rps('photo')))} | ${cropsOnly ? '-' : lat('photo')} | ${failed} |`,
       );
     }
   } finally {
+    await bareDecode.stop();
     await bare.stop();
     await service.stop();
   }
