@@ -94,6 +94,13 @@ def load_weights(wheel: str, net: str) -> dict[str, np.ndarray]:
         return load_legacy_state_dict(z.read(f"facenet_pytorch/data/{net}.pt"))
 
 
+def face_logit(w: dict[str, np.ndarray], name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Weights and bias of the face logit minus the non-face one: the 2-way softmax's face column is its sigmoid, the
+    same probability from one output channel, without Softmax's and Gather's passes over P-Net's whole map."""
+    weight, bias = w[f"{name}.weight"], w[f"{name}.bias"]
+    return weight[1:] - weight[:1], bias[1:] - bias[:1]
+
+
 class _Net:
     """A graph under construction from one MTCNN state dict."""
 
@@ -114,12 +121,21 @@ class _Net:
                          kernel_shape=list(weight.shape[2:]))
 
     def prelu(self, x: str, name: str, spatial: bool = True) -> str:
-        """PReLU as relu(x) + slope * min(x, 0): the same values, but onnxruntime's PRelu kernel (a broadcast per
-        element) was the largest item in P-Net's profile (docs/inference.md#landmarks-and-alignment)."""
+        """PReLU on a conv's map as relu(x) + (-slope) * relu(-x): -x from a depthwise 1x1 conv of -1s (its relu fused)
+        and the slope's multiply from another, whose add onnxruntime fuses into it. The same values, bit for bit, but
+        all in onnxruntime's blocked (NCHWc) layout: its PRelu kernel, and Min and Mul after it, each sent the map out
+        of that layout and back (docs/inference.md#landmarks-and-alignment). A dense layer's stays relu + slope * min."""
         slope = self.w[f"{name}.weight"]
-        slope = self.g.const(f"{name}.slope", slope.reshape(-1, 1, 1) if spatial else slope)
-        negative = self.g.op("Min", [x, self.g.const(f"{name}.zero", np.zeros(1, np.float32))], f"{name}.negative")
-        return self.g.op("Add", [self.g.op("Relu", [x], f"{name}.positive"), self.g.op("Mul", [negative, slope], f"{name}.scaled")], f"{name}.out")
+        positive = self.g.op("Relu", [x], f"{name}.positive")
+        if not spatial:
+            negative = self.g.op("Min", [x, self.g.const(f"{name}.zero", np.zeros(1, np.float32))], f"{name}.negative")
+            return self.g.op("Add", [positive, self.g.op("Mul", [negative, self.g.const(f"{name}.slope", slope)], f"{name}.scaled")], f"{name}.out")
+        channels = len(slope)
+        negated = self.g.op("Conv", [x, self.g.const(f"{name}.minus", -np.ones((channels, 1, 1, 1), np.float32))], f"{name}.negated",
+                            kernel_shape=[1, 1], group=channels)
+        scaled = self.g.op("Conv", [self.g.op("Relu", [negated], f"{name}.negative"), self.g.const(f"{name}.slope", -slope.reshape(-1, 1, 1, 1))],
+                           f"{name}.scaled", kernel_shape=[1, 1], group=channels)
+        return self.g.op("Add", [positive, scaled], f"{name}.out")
 
     def conv_prelu(self, x: str, conv: str, prelu: str, first: bool = False) -> str:
         """A first conv layer and its PReLU as relu(y) + (-slope) * relu(-y), -y from a second conv with the weights
@@ -143,14 +159,12 @@ class _Net:
     def flatten_caffe(self, x: str) -> str:
         return self.g.op("Flatten", [self.g.op("Transpose", [x], "whc", perm=[0, 3, 2, 1])], "features", axis=1)
 
-    def face_prob(self, x: str, name: str, dense: bool = False) -> str:
-        """The 2-way softmax's face column, as sigmoid(face logit - non-face logit): the same probability from one
-        output channel (the two rows of weights subtracted), without Softmax's and Gather's passes over P-Net's
-        whole map."""
-        weight, bias = self.w[f"{name}.weight"], self.w[f"{name}.bias"]
-        weight, bias = weight[1:] - weight[:1], bias[1:] - bias[:1]
-        inputs = [x, self.g.const(f"{name}.w", weight), self.g.const(f"{name}.b", bias)]
-        logit = self.g.op("Gemm", inputs, name, transB=1) if dense else self.g.op("Conv", inputs, name, kernel_shape=[1, 1])
+    def face_prob(self, x: str, name: str) -> str:
+        """The 2-way softmax's face column of a dense layer (R-Net's, O-Net's), from one output (see face_logit)."""
+        weight, bias = face_logit(self.w, name)
+        return self.face_prob_of(self.g.op("Gemm", [x, self.g.const(f"{name}.w", weight), self.g.const(f"{name}.b", bias)], name, transB=1))
+
+    def face_prob_of(self, logit: str) -> str:
         self.g.inits.append(numpy_helper.from_array(np.array([1], dtype=np.int64), "face_axis"))
         return self.g.op("Squeeze", [self.g.op("Sigmoid", [logit], "face_logit_prob"), "face_axis"], OUTPUT)
 
@@ -163,13 +177,19 @@ class _Net:
 
 
 def build_pnet(w: dict[str, np.ndarray]) -> onnx.ModelProto:
-    """(1, 1, H, W) -> face_prob (1, H', W') and box_reg (1, 4, H', W'): one 12x12 window per 2 pixels."""
+    """(1, 1, H, W) -> face_prob (1, H', W') and box_reg (1, 4, H', W'): one 12x12 window per 2 pixels. The face
+    logit and the box regression come from one 5-channel 1x1 conv, split: one change out of onnxruntime's blocked
+    layout for both heads instead of one each (the values are the same)."""
     n = _Net(w)
     x = n.pool(n.conv_prelu(INPUT, "conv1", "prelu1", first=True), "pool1", 2)
     x = n.prelu(n.conv(x, "conv2"), "prelu2")
     x = n.prelu(n.conv(x, "conv3"), "prelu3")
-    n.face_prob(x, "conv4_1")
-    n.g.op("Identity", [n.conv(x, "conv4_2")], REGRESSION)
+    logit_w, logit_b = face_logit(w, "conv4_1")
+    heads = n.g.op("Conv", [x, n.g.const("heads.w", np.concatenate([logit_w, w["conv4_2.weight"]])),
+                            n.g.const("heads.b", np.concatenate([logit_b, w["conv4_2.bias"]]))], "heads", kernel_shape=[1, 1])
+    n.g.inits.append(numpy_helper.from_array(np.array([1, 4], dtype=np.int64), "heads_split"))
+    n.g.nodes.append(helper.make_node("Split", [heads, "heads_split"], ["face_logit", REGRESSION], "split_heads", axis=1))
+    n.face_prob_of("face_logit")
     return n.model("mtcnn_pnet", None, [
         helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, [1, "rows", "cols"]),
         helper.make_tensor_value_info(REGRESSION, TensorProto.FLOAT, [1, 4, "rows", "cols"]),
@@ -183,7 +203,7 @@ def build_rnet(w: dict[str, np.ndarray]) -> onnx.ModelProto:
     x = n.pool(n.prelu(n.conv(x, "conv2"), "prelu2"), "pool2", 3)
     x = n.prelu(n.conv(x, "conv3"), "prelu3")
     x = n.prelu(n.dense(n.flatten_caffe(x), "dense4"), "prelu4", spatial=False)
-    n.face_prob(x, "dense5_1", dense=True)
+    n.face_prob(x, "dense5_1")
     n.g.op("Identity", [n.dense(x, "dense5_2")], REGRESSION)
     return n.model("mtcnn_rnet", 24, [
         helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["n"]),
@@ -199,7 +219,7 @@ def build_onet(w: dict[str, np.ndarray]) -> onnx.ModelProto:
     x = n.pool(n.prelu(n.conv(x, "conv3"), "prelu3"), "pool3", 2)
     x = n.prelu(n.conv(x, "conv4"), "prelu4")
     x = n.prelu(n.dense(n.flatten_caffe(x), "dense5"), "prelu5", spatial=False)
-    n.face_prob(x, "dense6_1", dense=True)
+    n.face_prob(x, "dense6_1")
     return n.model("mtcnn_onet", 48, [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["n"])])
 
 

@@ -93,7 +93,7 @@ def test_converted_nets_match_an_independent_reference(tmp_path):
             np.testing.assert_allclose(got[1], reg, atol=1e-4, err_msg=net)
 
 
-def test_converted_nets_use_no_prelu_or_softmax_op(tmp_path):
+def test_converted_nets_use_no_prelu_or_softmax_op_and_pnet_only_blocked_layout_ops(tmp_path):
     # onnxruntime runs PRelu and Softmax outside its fused blocked layout; they were the largest part of P-Net's time
     # (docs/inference.md#landmarks-and-alignment). The converter writes the same functions with fusable ops.
     _wheel_or_fail()
@@ -101,6 +101,9 @@ def test_converted_nets_use_no_prelu_or_softmax_op(tmp_path):
     for net in ("pnet", "rnet", "onet"):
         ops = {node.op_type for node in onnx.load(str(tmp_path / f"mtcnn_{net}.onnx")).graph.node}
         assert not ops & {"PRelu", "Softmax"}, (net, sorted(ops))
+    # P-Net's maps, the largest: only ops onnxruntime keeps in that layout up to the heads' one split (no Min or Mul).
+    pnet = {node.op_type for node in onnx.load(str(tmp_path / "mtcnn_pnet.onnx")).graph.node}
+    assert pnet <= {"Conv", "Relu", "Add", "MaxPool", "Split", "Sigmoid", "Squeeze"}, sorted(pnet)
 
 
 def test_a_file_that_is_not_a_legacy_torch_save_is_refused():
