@@ -128,13 +128,21 @@ const configKeys = (env: NodeJS.ProcessEnv) => z.object({
   detectTilts: angleList('', 90),
   /**
    * FEROPS_DETECT_MIN_FACE [0 = off]: blazeface and cnn: e.g. `24` searches faces from 24 px up to the sizes the
-   * detector finds at its input's scale with MTCNN (P-Net, R-Net, O-Net); on photos over ~0.3 MP the smallest face
-   * grows with the photo to bound the cost. Off by default: it costs more than the detector's own pass
-   * (docs/inference.md#landmarks-and-alignment).
+   * detector finds at its input's scale with MTCNN (P-Net, R-Net, O-Net); on photos larger than
+   * FEROPS_DETECT_SEARCH_PIXELS allows, the smallest face grows with the photo to bound the cost. Off by default: it
+   * costs more than the detector's own pass (docs/inference.md#landmarks-and-alignment).
    */
   detectMinFace: int(0, 4096)
     .refine((v) => v === 0 || v >= 12, 'must be 0 (off) or at least 12 (the smallest window P-Net sees)')
     .default(0),
+  /**
+   * FEROPS_DETECT_SEARCH_PIXELS [80000]: with FEROPS_DETECT_MIN_FACE, the most pixels of the search's largest level
+   * (the photo scaled so that a FEROPS_DETECT_MIN_FACE face fills P-Net's 12 px window), which bounds its cost: 80000
+   * keeps 24 px faces up to a 640x480 photo (a quarter of its pixels). A larger photo is searched from a larger face
+   * up, 24 px x sqrt(its pixels / 320000) at the default; raise it to keep the smallest face on larger photos, at a
+   * cost that grows with it (docs/inference.md#landmarks-and-alignment).
+   */
+  detectSearchPixels: int(1_000, 100_000_000).default(80_000),
   /**
    * FEROPS_DETECT_ANGLES [0,-20,20]: Haar only: in-plane rotations it searches faces at (`0` alone is ~2.5x cheaper but
    * misses tilted heads), and its eye search tries them when the first try finds no pair (the CNN detectors align on landmarks).
@@ -251,6 +259,7 @@ const ENV_KEYS: Record<keyof InferenceConfig, string> = {
   detectAngles: 'FEROPS_DETECT_ANGLES',
   detectTilts: 'FEROPS_DETECT_TILTS',
   detectMinFace: 'FEROPS_DETECT_MIN_FACE',
+  detectSearchPixels: 'FEROPS_DETECT_SEARCH_PIXELS',
   maxBodyBytes: 'FEROPS_MAX_BODY_BYTES',
   maxPixels: 'FEROPS_MAX_PIXELS',
   ortThreads: 'FEROPS_ORT_THREADS',

@@ -13,12 +13,12 @@ import { faceSetup } from '../../services/inference/runtime/faces';
 
 describe('face detectors', () => {
   it('when the config sets the detection keys, then each detector gets them as its options and the eye search its angles', () => {
-    const keys = { faceDetectorModel: '/models/d.onnx', detectMaxSide: 640, detectMinScore: 0.4, detectAngles: [0, 15], detectTilts: [-30, 30], detectMinFace: 32 };
+    const keys = { faceDetectorModel: '/models/d.onnx', detectMaxSide: 640, detectMinScore: 0.4, detectAngles: [0, 15], detectTilts: [-30, 30], detectMinFace: 32, detectSearchPixels: 500_000 };
     const cnn = faceSetup(loadConfig({ ...keys, faceDetector: 'cnn' }));
-    assert.deepEqual(cnn.detector, { name: 'cnn', options: { modelFile: '/models/d.onnx', maxSide: 640, minScore: 0.4, tilts: [-30, 30], minFace: 32 } });
+    assert.deepEqual(cnn.detector, { name: 'cnn', options: { modelFile: '/models/d.onnx', maxSide: 640, minScore: 0.4, tilts: [-30, 30], minFace: 32, searchPixels: 500_000 } });
     assert.deepEqual(cnn.eyeTilts, [0, 15]);
     const blazeface = faceSetup(loadConfig({ ...keys, faceDetector: 'blazeface' }));
-    assert.deepEqual(blazeface.detector, { name: 'blazeface', options: { modelFile: '/models/d.onnx', minScore: 0.4, minFace: 32 } });
+    assert.deepEqual(blazeface.detector, { name: 'blazeface', options: { modelFile: '/models/d.onnx', minScore: 0.4, minFace: 32, searchPixels: 500_000 } });
     const haar = faceSetup(loadConfig({ ...keys, faceDetector: 'haar' }));
     assert.equal(haar.detector.name, 'haar');
     assert.equal(haar.detector.options.maxSide, 640);
@@ -30,6 +30,7 @@ describe('face detectors', () => {
     assert.ok(detector.name === 'blazeface', detector.name);
     assert.equal(detector.options.minScore, 0.25);
     assert.equal(detector.options.minFace, 0);
+    assert.equal(detector.options.searchPixels, 80_000);
     assert.deepEqual(eyeTilts, [0, -20, 20]);
     // BlazeFace's faces are aligned on landmarks and checked by the verifier, as the Tiny Face Detector's are.
     assert.match(landmarkModel ?? '', /face_landmark_68\.onnx$/);

@@ -11,19 +11,21 @@ import { labelsFor, photoLabels, scorePhoto, shrinkPhoto } from '../helpers/phot
 
 describe('small faces: the pyramid', () => {
   it('when a 640x480 photo is searched for 24-60 px faces, then P-Net sees three levels, the first making 24 px its 12 px window', () => {
-    const scales = pyramidScales(640, 480, 24, 60);
+    const scales = pyramidScales(640, 480, 24, 60, 80_000);
     assert.deepEqual(scales.map((s) => Math.round(s * 1000) / 1000), [0.5, 0.355, 0.251]);
   });
 
-  it('when the photo is large, then the first level is capped and the smallest face searched grows with the photo', () => {
-    const [first] = pyramidScales(1920, 1280, 24, 200);
+  it('when the photo is large, then the first level is capped and the smallest face searched grows with the photo, unless the cap is raised', () => {
+    const [first] = pyramidScales(1920, 1280, 24, 200, 80_000);
     assert.ok(1920 * 1280 * first * first <= 80_000 + 1, `first level ${first}`);
     assert.ok(12 / first > 24, 'the smallest face searched is over 24 px');
+    // A quarter of 1920x1280 is 614,400 pixels: with that much allowed, 24 px faces are searched on it too.
+    assert.equal(pyramidScales(1920, 1280, 24, 200, 614_400)[0], 0.5);
   });
 
   it('when the range is empty or the photo smaller than a window, then no level is searched', () => {
-    assert.deepEqual(pyramidScales(640, 480, 24, 20), []);
-    assert.deepEqual(pyramidScales(20, 20, 24, 60), []);
+    assert.deepEqual(pyramidScales(640, 480, 24, 20, 80_000), []);
+    assert.deepEqual(pyramidScales(20, 20, 24, 60, 80_000), []);
   });
 });
 
@@ -37,13 +39,16 @@ describe('small faces on real photos', () => {
   after(() => Promise.all([closeFaceEngine(withSearch), closeFaceEngine(without)]));
 
   it('when MTCNN\'s converted nets are missing, then loading says how to make them', async () => {
-    await assert.rejects(loadSmallFaceNets('/nonexistent'), /mtcnn_pnet\.onnx not found.*npm run bootstrap.*unset FEROPS_DETECT_MIN_FACE/);
+    await assert.rejects(loadSmallFaceNets('/nonexistent', 80_000), /mtcnn_pnet\.onnx not found.*npm run bootstrap.*unset FEROPS_DETECT_MIN_FACE/);
   });
 
   it('when FEROPS_DETECT_MIN_FACE is neither 0 nor a window P-Net can see, then the config refuses it', () => {
     assert.throws(() => loadConfig({}, { FEROPS_DETECT_MIN_FACE: '8' }), /FEROPS_DETECT_MIN_FACE/);
     assert.equal(loadConfig({}, { FEROPS_DETECT_MIN_FACE: '24' }).detectMinFace, 24);
     assert.equal(loadConfig({}, {}).detectMinFace, 0, 'off by default');
+    assert.equal(loadConfig({}, { FEROPS_DETECT_SEARCH_PIXELS: '614400' }).detectSearchPixels, 614_400);
+    assert.throws(() => loadConfig({}, { FEROPS_DETECT_SEARCH_PIXELS: '500' }), /FEROPS_DETECT_SEARCH_PIXELS/);
+    assert.throws(() => loadConfig({}, { FEROPS_DETECT_SEARCH_PIXELS: 'lots' }), /FEROPS_DETECT_SEARCH_PIXELS/);
   });
 
   it("when P-Net's stage of the search runs elsewhere, then it is asked for the range it would search here, and a failed one runs here instead", async () => {
@@ -88,4 +93,29 @@ describe('small faces on real photos', () => {
       assert.ok(foundWithout <= found - 5, `control: without the search ${foundWithout} found, with it ${found}`);
     });
   }
+
+  it('when the photo is large, then its 30 px faces are searched for only as far as FEROPS_DETECT_SEARCH_PIXELS allows', async () => {
+    // The same shrunk faces in 1920x1280 pictures: at the default the search starts at ~67 px there; allowed a
+    // quarter of the picture's pixels, it starts at 24 px as on a 640x480 photo.
+    const wide = await createFaceEngine(faceSetup(loadConfig({ detectMinFace: 24, detectSearchPixels: 614_400 })));
+    try {
+      const photos = getPhotos();
+      const labels = photoLabels();
+      const tally = { frontal: 0, found: 0, foundAtDefault: 0, falseBoxes: [] as string[] };
+      for (const file of [photos.graceHopper, photos.astronaut, ...photos.samples]) {
+        const small = await shrinkPhoto(await decodeGray(readFileSync(file), 40e6), labelsFor(labels, file), 30, 1920, 1280);
+        const score = scorePhoto((await findFaces(small.img, wide, true)).faces, small.faces);
+        tally.frontal += score.frontal;
+        tally.found += score.found.filter(Boolean).length;
+        tally.falseBoxes.push(...score.falseBoxes.map((b) => `${file}: ${JSON.stringify(b)}`));
+        tally.foundAtDefault += scorePhoto((await findFaces(small.img, withSearch, true)).faces, small.faces).found.filter(Boolean).length;
+      }
+      assert.equal(tally.frontal, 23);
+      assert.ok(tally.found >= 19, `found ${tally.found} of ${tally.frontal}`);
+      assert.ok(tally.falseBoxes.length <= 1, tally.falseBoxes.join('\n'));
+      assert.ok(tally.foundAtDefault <= tally.found - 5, `control: at the default ${tally.foundAtDefault} found, raised ${tally.found}`);
+    } finally {
+      await closeFaceEngine(wide);
+    }
+  });
 });

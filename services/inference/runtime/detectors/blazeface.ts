@@ -61,6 +61,8 @@ export interface BlazeFaceOptions {
   minScore: number;
   /** Smallest face (image pixels) searched by MTCNN below BlazeFace's reach (FEROPS_DETECT_MIN_FACE); 0: off. */
   minFace: number;
+  /** The most pixels of that search's largest level (FEROPS_DETECT_SEARCH_PIXELS). */
+  searchPixels: number;
 }
 
 /**
@@ -132,11 +134,11 @@ export const blazeFaceDetector: DetectorKind<BlazeFaceOptions> = {
   // Between the verifier's scores of its boxes on no face (but those SURE_SCORE drops) and of its faces, on the turned
   // and shrunk test photos (docs/inference.md#landmarks-and-alignment).
   minFaceScore: 0.2,
-  options: (c) => ({ modelFile: c.faceDetectorModel, minScore: c.detectMinScore, minFace: c.detectMinFace }),
+  options: (c) => ({ modelFile: c.faceDetectorModel, minScore: c.detectMinScore, minFace: c.detectMinFace, searchPixels: c.detectSearchPixels }),
   load: (opts) => loadBlazeFace(opts),
 };
 
-async function loadBlazeFace({ modelFile, minScore, minFace }: BlazeFaceOptions): Promise<FaceDetector> {
+async function loadBlazeFace({ modelFile, minScore, minFace, searchPixels }: BlazeFaceOptions): Promise<FaceDetector> {
   const session = await openFaceNet(modelFile, {
     name: 'BlazeFace face detector',
     inputs: [INPUT],
@@ -145,7 +147,7 @@ async function loadBlazeFace({ modelFile, minScore, minFace }: BlazeFaceOptions)
   });
   let small: SmallFaceNets | undefined;
   try {
-    small = minFace > 0 ? await loadSmallFaceNets(dirname(modelFile)) : undefined;
+    small = minFace > 0 ? await loadSmallFaceNets(dirname(modelFile), searchPixels) : undefined;
   } catch (err) {
     await session.release();
     throw err;

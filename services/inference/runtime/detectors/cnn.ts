@@ -51,6 +51,8 @@ export interface CnnOptions {
   tilts: number[];
   /** Smallest face (image pixels) searched by MTCNN below the CNN's reach (FEROPS_DETECT_MIN_FACE); 0 turns that search off. */
   minFace: number;
+  /** The most pixels of that search's largest level (FEROPS_DETECT_SEARCH_PIXELS). */
+  searchPixels: number;
 }
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
@@ -136,7 +138,7 @@ export const cnnDetector: DetectorKind<CnnOptions> = {
   modelFile: 'tiny_face_detector.onnx',
   // Between the verifier's scores of its false boxes and of its faces on the turned test photos (docs/inference.md).
   minFaceScore: 0.05,
-  options: (c) => ({ modelFile: c.faceDetectorModel, maxSide: c.detectMaxSide, minScore: c.detectMinScore, tilts: c.detectTilts, minFace: c.detectMinFace }),
+  options: (c) => ({ modelFile: c.faceDetectorModel, maxSide: c.detectMaxSide, minScore: c.detectMinScore, tilts: c.detectTilts, minFace: c.detectMinFace, searchPixels: c.detectSearchPixels }),
   load: (opts) => loadCnnDetector(opts),
 };
 
@@ -151,7 +153,7 @@ async function loadCnnDetector({ modelFile, ...opts }: CnnOptions): Promise<Face
   // Bootstrap and the container image convert MTCNN's nets beside the detector.
   let small: SmallFaceNets | undefined;
   try {
-    small = opts.minFace > 0 ? await loadSmallFaceNets(dirname(modelFile)) : undefined;
+    small = opts.minFace > 0 ? await loadSmallFaceNets(dirname(modelFile), opts.searchPixels) : undefined;
   } catch (err) {
     await session.release();
     throw err;

@@ -58,6 +58,7 @@ export interface DetectConfig {
   detectAngles: number[];
   detectTilts: number[];
   detectMinFace: number;
+  detectSearchPixels: number;
 }
 
 /**

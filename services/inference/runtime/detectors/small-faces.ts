@@ -26,11 +26,6 @@ const RNET_MIN_PROB = 0.7;
 const ONET_MIN_PROB = 0.7;
 const RNET_INPUT = 24;
 const ONET_INPUT = 48;
-/**
- * Most pixels the pyramid's first (largest) level may hold: on a large photo the smallest face searched grows
- * instead, so the cost stays near a 640x480 photo's (each level costs in proportion to its pixels).
- */
-const MAX_LEVEL_PIXELS = 80_000;
 /** Most P-Net proposals R-Net checks (best first): bounds a textured photo's cost. */
 const MAX_PROPOSALS = 64;
 /** Faces at least this many pixels of the Tiny Face Detector's input are left to it. */
@@ -40,6 +35,11 @@ const PROB = 'face_prob';
 const REG = 'box_reg';
 
 export interface SmallFaceNets {
+  /**
+   * Most pixels the pyramid's first (largest) level may hold (FEROPS_DETECT_SEARCH_PIXELS): on a larger photo the
+   * smallest face searched grows instead, so the cost stays bounded (each level costs in proportion to its pixels).
+   */
+  maxLevelPixels: number;
   pnet: ort.InferenceSession;
   rnet: ort.InferenceSession;
   /** O-Net, loaded as the face verifier is (its face probability is MTCNN's third stage). */
@@ -48,7 +48,7 @@ export interface SmallFaceNets {
 }
 
 /** Loads MTCNN's three nets from `dir` (bootstrap converts them beside the detector); a missing file says how to make it. */
-export async function loadSmallFaceNets(dir: string): Promise<SmallFaceNets> {
+export async function loadSmallFaceNets(dir: string, maxLevelPixels: number): Promise<SmallFaceNets> {
   const howToMake = 'run `npm run bootstrap` (it converts MTCNN from PyPI facenet-pytorch), or unset FEROPS_DETECT_MIN_FACE';
   const open = (net: string) => openFaceNet(join(dir, `mtcnn_${net}.onnx`), { name: `MTCNN ${net}`, inputs: [INPUT], outputs: [PROB, REG], howToMake });
   const opened: { close(): Promise<void> }[] = [];
@@ -60,7 +60,7 @@ export async function loadSmallFaceNets(dir: string): Promise<SmallFaceNets> {
     opened.push({ close: () => rnet.release() });
     const onet = await loadFaceVerifier(join(dir, 'mtcnn_onet.onnx'));
     opened.push(onet);
-    return { pnet, rnet, onet, close };
+    return { maxLevelPixels, pnet, rnet, onet, close };
   } catch (err) {
     await close();
     throw err;
@@ -69,11 +69,11 @@ export async function loadSmallFaceNets(dir: string): Promise<SmallFaceNets> {
 
 /**
  * The pyramid's scales (level px per image px) for faces from `minFace` to `maxFace` image pixels: the first level
- * makes a `minFace` face fill P-Net's 12 px window, unless that level would exceed MAX_LEVEL_PIXELS.
+ * makes a `minFace` face fill P-Net's 12 px window, unless that level would exceed `maxLevelPixels`.
  */
-export function pyramidScales(width: number, height: number, minFace: number, maxFace: number): number[] {
+export function pyramidScales(width: number, height: number, minFace: number, maxFace: number, maxLevelPixels: number): number[] {
   const scales: number[] = [];
-  for (let s = Math.min(CELL / minFace, Math.sqrt(MAX_LEVEL_PIXELS / (width * height))); CELL / s <= maxFace; s *= PYRAMID_FACTOR) {
+  for (let s = Math.min(CELL / minFace, Math.sqrt(maxLevelPixels / (width * height))); CELL / s <= maxFace; s *= PYRAMID_FACTOR) {
     if (Math.min(width, height) * s < CELL) break;
     scales.push(s);
   }
@@ -103,7 +103,7 @@ export interface Proposal extends ScoredBox {
 /** P-Net over the pyramid: the best MAX_PROPOSALS candidate faces, with their box regression. */
 export async function proposeSmallFaces(img: GrayImage, nets: SmallFaceNets, minFace: number, maxFace: number): Promise<Proposal[]> {
   const proposals: Proposal[] = [];
-  for (const level of pyramid(img, pyramidScales(img.width, img.height, minFace, maxFace))) {
+  for (const level of pyramid(img, pyramidScales(img.width, img.height, minFace, maxFace, nets.maxLevelPixels))) {
     const out = await nets.pnet.run({ [INPUT]: new ort.Tensor('float32', level.data, [1, 1, level.height, level.width]) });
     proposals.push(...nonMaxSuppression(windows(out[PROB], out[REG], level.scale), 0.5));
   }
