@@ -140,9 +140,10 @@ const configKeys = (env: NodeJS.ProcessEnv) => z.object({
    * (the photo scaled so that a FEROPS_DETECT_MIN_FACE face fills P-Net's 12 px window), which bounds its cost: 80000
    * keeps 24 px faces up to a 640x480 photo (a quarter of its pixels). A larger photo is searched from a larger face
    * up, 24 px x sqrt(its pixels / 320000) at the default; raise it to keep the smallest face on larger photos, at a
-   * cost that grows with it (docs/inference.md#landmarks-and-alignment).
+   * cost that grows with it (docs/inference.md#landmarks-and-alignment). At most 4000000 (24 px faces on a 16 MP
+   * photo, ~1.2 s of P-Net): its maps take ~160 bytes per level pixel, ~620 MB there, and more would be gigabytes.
    */
-  detectSearchPixels: int(1_000, 100_000_000).default(80_000),
+  detectSearchPixels: int(1_000, 4_000_000).default(80_000),
   /**
    * FEROPS_DETECT_ANGLES [0,-20,20]: Haar only: in-plane rotations it searches faces at (`0` alone is ~2.5x cheaper but
    * misses tilted heads), and its eye search tries them when the first try finds no pair (the CNN detectors align on landmarks).

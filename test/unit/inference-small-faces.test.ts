@@ -49,6 +49,7 @@ describe('small faces on real photos', () => {
     assert.equal(loadConfig({}, { FEROPS_DETECT_SEARCH_PIXELS: '614400' }).detectSearchPixels, 614_400);
     assert.throws(() => loadConfig({}, { FEROPS_DETECT_SEARCH_PIXELS: '500' }), /FEROPS_DETECT_SEARCH_PIXELS/);
     assert.throws(() => loadConfig({}, { FEROPS_DETECT_SEARCH_PIXELS: 'lots' }), /FEROPS_DETECT_SEARCH_PIXELS/);
+    assert.throws(() => loadConfig({}, { FEROPS_DETECT_SEARCH_PIXELS: '5000000' }), /FEROPS_DETECT_SEARCH_PIXELS/, 'bounded: P-Net\'s maps grow with it');
   });
 
   it("when P-Net's stage of the search runs elsewhere, then it is asked for the range it would search here, and a failed one runs here instead", async () => {
