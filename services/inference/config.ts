@@ -141,7 +141,7 @@ const configKeys = (env: NodeJS.ProcessEnv) => z.object({
    * keeps 24 px faces up to a 640x480 photo (a quarter of its pixels). A larger photo is searched from a larger face
    * up, 24 px x sqrt(its pixels / 320000) at the default; raise it to keep the smallest face on larger photos, at a
    * cost that grows with it (docs/inference.md#landmarks-and-alignment). At most 4000000 (24 px faces on a 16 MP
-   * photo, ~1.2 s of P-Net): its maps take ~160 bytes per level pixel, ~620 MB there, and more would be gigabytes.
+   * photo), because P-Net's memory grows with its level and beyond that would reach gigabytes per photo.
    */
   detectSearchPixels: int(1_000, 4_000_000).default(80_000),
   /**
