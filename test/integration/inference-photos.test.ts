@@ -129,6 +129,24 @@ describe('inference on real photos', () => {
     }
   });
 
+  it('when FEROPS_DETECT_SEARCH_PIXELS is raised, then 30 px faces in a 1920x1280 photo are found too, which the default search does not look for', async () => {
+    // At the default, the search's largest level on 1920x1280 starts at ~67 px faces (docs/inference.md#landmarks-and-alignment).
+    const sample5 = photos.samples.find((f) => f.endsWith('sample5.jpg'))!;
+    const small = await shrinkPhoto(await decodeGray(readFileSync(sample5), 40e6), labelsFor(photoLabels(), sample5), 30, 1920, 1280);
+    const png = await sharp(small.img.data, { raw: { width: small.img.width, height: small.img.height, channels: 1 } }).png().toBuffer();
+    const [wide, capped] = await Promise.all([startTestServer({ detectMinFace: 24, detectSearchPixels: 614_400 }), startTestServer({ detectMinFace: 24 })]);
+    try {
+      const found = (await postImage(wide.url, png)).json.faces;
+      assert.equal(found.length, 5, JSON.stringify(found.map((f: any) => f.box)));
+      for (const f of found) assert.ok(f.box.height < 60 && f.faceScore > 0.7, JSON.stringify(f.box));
+      assert.equal(wide.ctx.faces.searchesElsewhere(), 1, "the helper worker searched with the same setting");
+      const atDefault = (await postImage(capped.url, png)).json.faces.length;
+      assert.ok(atDefault <= 1, `control: the default search found ${atDefault} of 5`);
+    } finally {
+      await Promise.all([wide.stop(), capped.stop()]);
+    }
+  });
+
   it('when FEROPS_FACE_DETECTOR is haar, then Haar finds the faces, and with FEROPS_DETECT_ANGLES 0 it misses tilted heads', async () => {
     const sample4 = photos.samples.find((f) => f.endsWith('sample4.jpg'))!; // four women, most heads tilted
     const haar = await startTestServer({ faceDetector: 'haar', detectMaxSide: 480 });
