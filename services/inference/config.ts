@@ -26,6 +26,10 @@ export function defaultCascadeDir(): string {
 const defaultWorkerCount = (searchSmallFaces: boolean): number => Math.max(searchSmallFaces ? 2 : 1, Math.min(4, availableParallelism() - 1));
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+
+/** The small-face search's smallest face, FEROPS_DETECT_MIN_FACE's and a request's `?minFace=`: 0 (none) or P-Net's window up. */
+export const MIN_FACE = { window: 12, max: 4096 } as const;
+export const isMinFace = (v: number) => Number.isInteger(v) && (v === 0 || (v >= MIN_FACE.window && v <= MIN_FACE.max));
 /** A comma-separated list of angles in [-limit, limit] degrees (or an array), at least `minLength` long. */
 const angleList = (fallback: string, limit: number, minLength = 0) =>
   z
@@ -132,8 +136,8 @@ const configKeys = (env: NodeJS.ProcessEnv) => z.object({
    * FEROPS_DETECT_SEARCH_PIXELS allows, the smallest face grows with the photo to bound the cost. Off by default: it
    * costs more than the detector's own pass (docs/inference.md#landmarks-and-alignment).
    */
-  detectMinFace: int(0, 4096)
-    .refine((v) => v === 0 || v >= 12, 'must be 0 (off) or at least 12 (the smallest window P-Net sees)')
+  detectMinFace: int(0, MIN_FACE.max)
+    .refine(isMinFace, `must be 0 (off) or at least ${MIN_FACE.window} (the smallest window P-Net sees)`)
     .default(0),
   /**
    * FEROPS_DETECT_SEARCH_PIXELS [80000]: with FEROPS_DETECT_MIN_FACE, the most pixels of the search's largest level

@@ -345,6 +345,14 @@ export const openapi = {
         parameters: [
           { name: 'detect', in: 'query', required: false, schema: { type: 'boolean', default: true }, description: 'false: the whole image is one face crop' },
           { name: 'crops', in: 'query', required: false, schema: { type: 'boolean', default: false }, description: "true: each face carries `crop`, the aligned 48x48 input the model saw, as a PNG data URL (about 3 kB a face)" },
+          {
+            name: 'minFace',
+            in: 'query',
+            required: false,
+            schema: { type: 'integer', minimum: 0, maximum: 4096 },
+            description:
+              'the smallest face (px high) to search for with MTCNN beside the detector, for this photo: 0 (none) or 12-4096; default FEROPS_DETECT_MIN_FACE (0). About doubles the photo\'s CPU; not with the haar detector (400)',
+          },
           { name: 'x-ferops-route-key', in: 'header', required: false, schema: str, description: 'sticky canary routing key' },
           { name: 'x-request-id', in: 'header', required: false, schema: str },
         ],

@@ -124,6 +124,16 @@ describe('inference on real photos', () => {
       assert.equal(searching.ctx.faces.searchesElsewhere(), 1);
       const without = (await postImage(server.url, png)).json.faces.length;
       assert.ok(without <= 3, `control: the default (BlazeFace alone) found ${without} of 5`);
+      // Per request: `?minFace=` asks a service without the search for it, and turns a configured one off.
+      const asked = (await postImage(server.url, png, { query: 'minFace=24' })).json.faces;
+      assert.deepEqual(asked.map((f: any) => f.box), found.map((f: any) => f.box));
+      assert.equal((await postImage(searching.url, png, { query: 'minFace=0' })).json.faces.length, without);
+      for (const bad of ['8', '5000', 'abc', '24.5', '-1']) {
+        const r = await postImage(server.url, png, { query: `minFace=${bad}` });
+        assert.equal(r.status, 400, bad);
+        assert.equal(r.json.error.code, 'invalid_request', bad);
+        assert.match(r.json.error.message, /minFace/, bad);
+      }
     } finally {
       await searching.stop();
     }
@@ -157,6 +167,9 @@ describe('inference on real photos', () => {
       const few = (await postImage(upright.url, img, { contentType: 'image/jpeg' })).json.faces.length;
       assert.equal(many, 4);
       assert.ok(few < many, `upright-only found ${few}, all angles found ${many}`);
+      const asked = await postImage(haar.url, img, { contentType: 'image/jpeg', query: 'minFace=24' });
+      assert.equal(asked.status, 400);
+      assert.match(asked.json.error.message, /haar detector has no small-face search/);
     } finally {
       await Promise.all([haar.stop(), upright.stop()]);
     }

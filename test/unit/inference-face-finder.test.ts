@@ -62,6 +62,27 @@ describe('face finder', () => {
     }
   });
 
+  it('when a photo asks for the small-face search the service does not run by default, then the pool runs it for that photo only, P-Net on the other worker', async () => {
+    const photos = getPhotos();
+    const sample5 = photos.samples.find((f) => f.endsWith('sample5.jpg'))!; // five faces, few of which BlazeFace finds at 30 px
+    const small = await shrinkPhoto(await decodeGray(readFileSync(sample5), 40e6), labelsFor(photoLabels(), sample5), 30);
+    const local = await createFaceFinder(setup, 0);
+    const pool = await createFaceFinder(setup, 2);
+    try {
+      const boxes = (r: FaceResult) => r.faces.map((f) => f.box);
+      const asked = await pool.find(small.img, true, 24);
+      assert.equal(asked.faces.length, 5, 'the search finds the shrunk faces');
+      assert.deepEqual(boxes(asked), boxes(await local.find(small.img, true, 24)));
+      assert.equal(pool.searchesElsewhere(), 1);
+      const notAsked = (await pool.find(small.img, true)).faces.length;
+      assert.ok(notAsked <= 3, `control: not asked, BlazeFace alone found ${notAsked} of 5`);
+      assert.equal(pool.searchesElsewhere(), 1);
+    } finally {
+      await pool.close();
+      await local.close();
+    }
+  });
+
   it('when a job fails inside a worker, then only that job is rejected and the pool keeps working', async () => {
     const pool = await createFaceFinder(setup, 1);
     try {

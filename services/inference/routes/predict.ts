@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type ParsedUrlQuery, parse as parseQuery } from 'node:querystring';
 import type { ServiceContext } from '../context';
+import { isMinFace, MIN_FACE } from '../config';
 import { AppError } from '../errors';
 import { type Ticket, declaredBytes, decodedBytes } from '../http/admission';
 import { errorReply } from '../http/error-handler';
@@ -31,6 +32,22 @@ function booleanParam(query: ParsedUrlQuery, name: string, fallback: boolean): b
   throw new AppError(400, 'invalid_request', `${name}: expected one of true, false, 1, 0; got ${JSON.stringify(v)}`);
 }
 
+/**
+ * `?minFace=`: the small-face search's smallest face for this photo (FEROPS_DETECT_MIN_FACE's meaning), so that a
+ * client whose photo holds small faces can ask for the search without the service paying for it on every photo;
+ * 0 turns a configured search off. Absent: the configured value.
+ */
+function minFaceParam(query: ParsedUrlQuery, detector: string): number | undefined {
+  const v = query.minFace;
+  if (v === undefined) return undefined;
+  const n = typeof v === 'string' && /^\d{1,5}$/.test(v) ? Number(v) : Number.NaN;
+  if (!isMinFace(n)) {
+    throw new AppError(400, 'invalid_request', `minFace: expected 0 (no small-face search) or a face height of ${MIN_FACE.window} to ${MIN_FACE.max} px; got ${JSON.stringify(v)}`);
+  }
+  if (n > 0 && detector === 'haar') throw new AppError(400, 'invalid_request', 'minFace: the haar detector has no small-face search (FEROPS_FACE_DETECTOR blazeface or cnn has)');
+  return n;
+}
+
 export function isPredictRequest(req: IncomingMessage): boolean {
   return req.method === 'POST' && PREDICT_PATH.test(pathOf(req.url ?? '/'));
 }
@@ -57,7 +74,8 @@ export function predictHandler(ctx: ServiceContext): (req: IncomingMessage, res:
       const query = parseQuery(url.slice(pathOf(url).length + 1));
       const detect = booleanParam(query, 'detect', true);
       const crops = booleanParam(query, 'crops', false);
-      const out = await predict(ctx, { image, detect, crops, routeKey: header(req, 'x-ferops-route-key'), requestId });
+      const minFace = minFaceParam(query, ctx.config.faceDetector);
+      const out = await predict(ctx, { image, detect, crops, minFace, routeKey: header(req, 'x-ferops-route-key'), requestId });
       fields.slot = out.slot;
       fields.modelVersion = out.modelVersion;
       res.setHeader('x-model-version', out.modelVersion);

@@ -12,7 +12,8 @@ import type { FaceJob, SmallSearchJob, SmallSearchRequest, SmallSearchResult } f
  * while photos are searched, and several photos are searched at once on multi-core hosts).
  */
 export interface FaceFinder {
-  find(img: GrayImage, detect: boolean): Promise<FaceResult>;
+  /** `minFace`: the small-face search's smallest face for this photo (0: none), FEROPS_DETECT_MIN_FACE when absent. */
+  find(img: GrayImage, detect: boolean, minFace?: number): Promise<FaceResult>;
   /** opencv objects alive across the process and its workers (as last reported); 0 when idle. */
   liveMats(): number;
   /** Small-face searches whose P-Net another worker ran for the photo's own (0 in-process or with one worker). */
@@ -31,8 +32,8 @@ export async function createFaceFinder(setup: FaceSetup, workers: number): Promi
  */
 function withCropShortcut(finder: FaceFinder): FaceFinder {
   return {
-    find: async (img, detect) => {
-      if (detect || img.width !== FACE_SIZE || img.height !== FACE_SIZE) return finder.find(img, detect);
+    find: async (img, detect, minFace) => {
+      if (detect || img.width !== FACE_SIZE || img.height !== FACE_SIZE) return finder.find(img, detect, minFace);
       const box = { x: 0, y: 0, width: FACE_SIZE, height: FACE_SIZE };
       return { faces: [{ box, alignment: NO_ALIGNMENT, faceScore: null, pixels: Uint8Array.from(img.data) }], detectMs: 0, alignMs: 0 };
     },
@@ -44,7 +45,7 @@ function withCropShortcut(finder: FaceFinder): FaceFinder {
 
 function inProcess(engine: FaceEngine): FaceFinder {
   return {
-    find: (img, detect) => findFaces(img, engine, detect),
+    find: (img, detect, minFace) => findFaces(img, engine, detect, undefined, minFace),
     liveMats,
     searchesElsewhere: () => 0,
     close: () => closeFaceEngine(engine),
@@ -157,7 +158,7 @@ class WorkerPool implements FaceFinder {
     if (this.started && !this.closed) this.spawn().catch(() => undefined);
   }
 
-  find(img: GrayImage, detect: boolean): Promise<FaceResult> {
+  find(img: GrayImage, detect: boolean, minFace?: number): Promise<FaceResult> {
     if (this.slots.length === 0) return Promise.reject(new Error('no face worker is running'));
     const slot = this.slots.reduce((a, b) => (load(b) < load(a) ? b : a));
     const id = this.nextId++;
@@ -165,7 +166,7 @@ class WorkerPool implements FaceFinder {
     const data = new Uint8Array(img.data);
     return new Promise((resolve, reject) => {
       slot.pending.set(id, { resolve, reject, img });
-      const job: FaceJob = { id, data, width: img.width, height: img.height, detect, searchElsewhere: detect && this.slots.length > 1 };
+      const job: FaceJob = { id, data, width: img.width, height: img.height, detect, minFace, searchElsewhere: detect && this.slots.length > 1 };
       slot.worker.postMessage(job, [data.buffer]);
     });
   }

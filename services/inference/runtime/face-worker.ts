@@ -17,6 +17,8 @@ export interface FaceJob {
   width: number;
   height: number;
   detect: boolean;
+  /** The small-face search's smallest face for this photo (0: none); the worker's configured one when absent. */
+  minFace?: number;
   /** Ask the pool to run the small-face search's P-Net stage on another worker (`SmallSearchRequest`), beside this job. */
   searchElsewhere: boolean;
 }
@@ -82,7 +84,7 @@ async function main(): Promise<void> {
               parentPort!.postMessage({ smallRequest: job.id, minFace, maxFace } satisfies SmallSearchRequest);
             })
         : undefined;
-      const result = await findFaces(grayOf(job), engine, job.detect, elsewhere);
+      const result = await findFaces(grayOf(job), engine, job.detect, elsewhere, job.minFace);
       const transfer = result.faces.map((f) => f.pixels.buffer as ArrayBuffer);
       parentPort!.postMessage({ id: job.id, ok: true, result, liveMats: liveMats() }, transfer);
     } catch (err) {

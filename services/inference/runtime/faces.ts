@@ -156,13 +156,13 @@ export interface FaceResult {
  * small-face search on, `elsewhere` runs its P-Net stage on another thread: the detector's own faces are aligned
  * meanwhile, and the faces the search adds after it answers (each face still gets one landmark pass).
  */
-export async function findFaces(img: GrayImage, engine: FaceEngine, detect: boolean, elsewhere?: SmallFaceProposals): Promise<FaceResult> {
+export async function findFaces(img: GrayImage, engine: FaceEngine, detect: boolean, elsewhere?: SmallFaceProposals, minFace?: number): Promise<FaceResult> {
   if (img.data.length !== img.width * img.height) {
     throw new Error(`gray image has ${img.data.length} bytes for ${img.width}x${img.height} pixels`);
   }
   try {
     const t0 = performance.now();
-    const { found, more } = detect ? await engine.detector.detect(img, elsewhere) : { found: [{ box: { x: 0, y: 0, width: img.width, height: img.height }, hintDeg: 0 }] };
+    const { found, more } = detect ? await engine.detector.detect(img, elsewhere, minFace) : { found: [{ box: { x: 0, y: 0, width: img.width, height: img.height }, hintDeg: 0 }] };
     const t1 = performance.now();
     const faces = await alignFaces(img, engine, found.sort(byPosition), detect);
     const t2 = performance.now();

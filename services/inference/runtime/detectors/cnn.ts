@@ -49,7 +49,7 @@ export interface CnnOptions {
   minScore: number;
   /** In-plane turns (degrees) searched besides upright, for faces leaning further than the CNN finds. */
   tilts: number[];
-  /** Smallest face (image pixels) searched by MTCNN below the CNN's reach (FEROPS_DETECT_MIN_FACE); 0 turns that search off. */
+  /** Smallest face (image pixels) searched by MTCNN below the CNN's reach (FEROPS_DETECT_MIN_FACE); 0: off unless a request asks. */
   minFace: number;
   /** The most pixels of that search's largest level (FEROPS_DETECT_SEARCH_PIXELS). */
   searchPixels: number;
@@ -150,20 +150,21 @@ async function loadCnnDetector({ modelFile, ...opts }: CnnOptions): Promise<Face
     outputs: [OUTPUT],
     howToMake: "run `npm run bootstrap` (it converts face-api's Tiny Face Detector from node_modules), or set FEROPS_FACE_DETECTOR_MODEL",
   });
-  // Bootstrap and the container image convert MTCNN's nets beside the detector.
-  let small: SmallFaceNets | undefined;
+  // Bootstrap and the container image convert MTCNN's nets beside the detector; loaded even with the search off by
+  // default, since a request may ask for it (`?minFace=`).
+  let small: SmallFaceNets;
   try {
-    small = opts.minFace > 0 ? await loadSmallFaceNets(dirname(modelFile), opts.searchPixels) : undefined;
+    small = await loadSmallFaceNets(dirname(modelFile), opts.searchPixels);
   } catch (err) {
     await session.release();
     throw err;
   }
   return {
-    async detect(img, elsewhere) {
+    async detect(img, elsewhere, smallest = opts.minFace) {
       // Faces smaller than the CNN sees at its input's scale (the upright view's: maxSide over the longer side).
       const maxSmallFace = TINY_DETECTOR_MIN_FACE / (opts.maxSide / Math.max(img.width, img.height));
       // Started first: elsewhere, it runs while this thread's passes and the caller's alignment do.
-      const smallFaces = small && maxSmallFace > opts.minFace ? searchSmallFaces(img, small, opts.minFace, maxSmallFace, elsewhere) : undefined;
+      const smallFaces = smallest > 0 && maxSmallFace > smallest ? searchSmallFaces(img, small, smallest, maxSmallFace, elsewhere) : undefined;
       const found: ScoredDetection[] = [];
       for (const angle of [0, ...opts.tilts]) {
         const view = letterbox(img, opts.maxSide, angle);
@@ -176,8 +177,8 @@ async function loadCnnDetector({ modelFile, ...opts }: CnnOptions): Promise<Face
       }
       return stagedFaces(found, smallFaces, img, ({ box, hintDeg, pass }) => ({ box, hintDeg, ...(pass === 'turned' ? { confirmByLandmarks: true as const } : {}) }));
     },
-    ...(small ? { proposeSmallFaces: (img: GrayImage, min: number, max: number) => proposeSmallFaces(img, small!, min, max) } : {}),
-    close: async () => void (await Promise.all([session.release(), small?.close()])),
+    proposeSmallFaces: (img: GrayImage, min: number, max: number) => proposeSmallFaces(img, small, min, max),
+    close: async () => void (await Promise.all([session.release(), small.close()])),
   };
 }
 

@@ -39,11 +39,12 @@ export interface Detections {
 /** One thread's loaded detector. */
 export interface FaceDetector {
   /**
-   * Boxes in full-size pixels of `img`. With the small-face search on, its first stage runs `elsewhere` when given
+   * Boxes in full-size pixels of `img`. `minFace`: the small-face search's smallest face for this photo (0: no
+   * search), FEROPS_DETECT_MIN_FACE when absent. With the search on, its first stage runs `elsewhere` when given
    * (another thread, beside this detector's own passes), else on this thread.
    */
-  detect(img: GrayImage, elsewhere?: SmallFaceProposals): Promise<Detections>;
-  /** This thread's first stage of the small-face search (with FEROPS_DETECT_MIN_FACE), which another thread's `detect` may ask for. */
+  detect(img: GrayImage, elsewhere?: SmallFaceProposals, minFace?: number): Promise<Detections>;
+  /** This thread's first stage of the small-face search, which another thread's `detect` may ask for (not with Haar). */
   proposeSmallFaces?: SmallFaceProposals;
   /** Plausible eye distance over its box side, when its framing is steadier than landmarks.ts' default range. */
   eyeDistanceRange?: readonly [number, number];

@@ -49,7 +49,7 @@ export interface SmallFaceNets {
 
 /** Loads MTCNN's three nets from `dir` (bootstrap converts them beside the detector); a missing file says how to make it. */
 export async function loadSmallFaceNets(dir: string, maxLevelPixels: number): Promise<SmallFaceNets> {
-  const howToMake = 'run `npm run bootstrap` (it converts MTCNN from PyPI facenet-pytorch), or unset FEROPS_DETECT_MIN_FACE';
+  const howToMake = 'run `npm run bootstrap` (it converts MTCNN from PyPI facenet-pytorch), or put mtcnn_*.onnx beside FEROPS_FACE_DETECTOR_MODEL';
   const open = (net: string) => openFaceNet(join(dir, `mtcnn_${net}.onnx`), { name: `MTCNN ${net}`, inputs: [INPUT], outputs: [PROB, REG], howToMake });
   const opened: { close(): Promise<void> }[] = [];
   const close = async () => void (await Promise.all(opened.map((n) => n.close())));
