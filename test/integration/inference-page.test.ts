@@ -11,6 +11,8 @@ import { REPO_ROOT } from '../../lib/paths';
 import { BOX_RGB } from '../../services/cli/annotate';
 import type { RunningServer } from '../../services/inference/server';
 import { admin, model, postImage, startTestServer, tempDir } from '../../services/inference/testing/harness';
+import { decodeGray } from '../../services/inference/runtime/decode';
+import { labelsFor, photoLabels, shrinkPhoto } from '../helpers/photo-labels';
 import { correlation } from '../helpers/pixels';
 
 /** Functions passed to page.evaluate run in the browser; the project compiles without the DOM lib, hence `any`. */
@@ -96,6 +98,25 @@ describe('inference try-it page', () => {
     // The README's picture is this screenshot: FEROPS_PAGE_SCREENSHOT=docs/images/page.png re-takes it.
     if (process.env.FEROPS_PAGE_SCREENSHOT) await sharp(shot).png({ palette: true }).toFile(process.env.FEROPS_PAGE_SCREENSHOT);
     assert.deepEqual(problems, [], 'no script error and no Content-Security-Policy violation');
+    await page.close();
+  });
+
+  it('when "look for small faces" is ticked, then the page asks the API for the small-face search and draws the faces it adds', async () => {
+    // sample5's five faces shrunk to 30 px in a 640x480 picture: BlazeFace alone finds few of them at that size.
+    const sample5 = getPhotos().samples.find((f) => f.endsWith('sample5.jpg'))!;
+    const small = await shrinkPhoto(await decodeGray(readFileSync(sample5), 40e6), labelsFor(photoLabels(), sample5), 30);
+    const file = join(shots, 'small-faces.png');
+    writeFileSync(file, await sharp(small.img.data, { raw: { width: small.img.width, height: small.img.height, channels: 1 } }).png().toBuffer());
+    const { page, problems } = await openPage(1100);
+    const boxes = () => page.evaluate(() => document.querySelectorAll('.face-box').length as number);
+    await upload(page, file);
+    await page.waitForFunction(() => !document.getElementById('result').hidden && document.getElementById('busy').hidden, { timeout: 20_000 });
+    const without = await boxes();
+    assert.ok(without <= 3, `control: without the option ${without} of 5 drawn`);
+    // Ticking it sends the same image again, with ?minFace=24.
+    await page.click('#small-faces');
+    await page.waitForFunction(() => document.querySelectorAll('.face-box').length === 5, { timeout: 20_000 });
+    assert.deepEqual(problems, []);
     await page.close();
   });
 

@@ -58,12 +58,17 @@ function statusItems(s) {
 }
 
 let previewUrl = null;
+/** The image last sent, asked again when the small-faces option changes. */
+let lastBlob = null;
 
 async function predict(blob) {
+  lastBlob = blob;
   $('error').hidden = true;
   $('busy').hidden = false;
   try {
-    const res = await fetch('/v1/predict?crops=true', {
+    // The API's own small-face search for this photo (?minFace=), so the page shows what a client asking for it gets.
+    const query = $('small-faces').checked ? '?crops=true&minFace=24' : '?crops=true';
+    const res = await fetch(`/v1/predict${query}`, {
       method: 'POST',
       headers: { 'content-type': blob.type || 'application/octet-stream' },
       body: blob,
@@ -157,6 +162,7 @@ function wireInput() {
     const file = e.dataTransfer.files[0];
     if (file) predict(file);
   });
+  $('small-faces').addEventListener('change', () => lastBlob && predict(lastBlob));
 }
 
 /** Offered only where the browser allows a camera (a secure context with mediaDevices). */
