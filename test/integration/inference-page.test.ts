@@ -238,5 +238,12 @@ describe('inference try-it page', () => {
       return true;
     });
     assert.equal(existsSync(join(shots, 'never.png')), false);
+    // --min-face asks for the small-face search; the API judges the value and the CLI reports its refusal.
+    assert.match((await run(threeFaces, '--min-face', '24')).stdout, /^3 face\(s\)/);
+    await assert.rejects(run(threeFaces, '--min-face', '5'), (err: { code: number; stderr: string }) => {
+      assert.equal(err.code, 1);
+      assert.match(err.stderr, /predict failed \(400\): invalid_request: minFace: expected 0/);
+      return true;
+    });
   });
 });

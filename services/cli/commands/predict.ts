@@ -2,14 +2,15 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { loadConfig } from '../../../lib/config';
 import { annotate } from '../annotate';
-import type { ParsedArgs } from '../args';
+import { numberFlag, type ParsedArgs } from '../args';
 
 const TYPES: Record<string, string> = { '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.png': 'image/png', '.webp': 'image/webp', '.gif': 'image/gif' };
 
 /** Sends one image to POST /v1/predict and returns the parsed answer. */
-export async function predictFile(baseUrl: string, file: string, opts: { detect?: boolean } = {}): Promise<PredictAnswer> {
+export async function predictFile(baseUrl: string, file: string, opts: { detect?: boolean; minFace?: number } = {}): Promise<PredictAnswer> {
   const url = new URL('/v1/predict', baseUrl);
   if (opts.detect === false) url.searchParams.set('detect', 'false');
+  if (opts.minFace !== undefined) url.searchParams.set('minFace', String(opts.minFace));
   const res = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream' },
@@ -33,14 +34,15 @@ export function describePrediction(a: PredictAnswer): string {
   return [`${a.faces.length} face(s), model v${a.modelVersion}, request ${a.requestId}`, ...faces].join('\n');
 }
 
-export const PREDICT_USAGE = 'predict <image> [--no-detect] [--json] [--out annotated.png] [--url URL]';
+export const PREDICT_USAGE = 'predict <image> [--no-detect] [--min-face PX] [--json] [--out annotated.png] [--url URL]';
 
 export async function predictCommand(args: ParsedArgs): Promise<number> {
   const file = args.positional[0];
   const out = args.flags.out;
   if (!file || out === true) throw new Error(`usage: ferops ${PREDICT_USAGE}`);
   const url = typeof args.flags.url === 'string' ? args.flags.url : loadConfig().inferenceUrl;
-  const answer = await predictFile(url, file, { detect: !args.flags['no-detect'] });
+  // --min-face: the small-face search for this photo (the API's ?minFace=, which judges the value).
+  const answer = await predictFile(url, file, { detect: !args.flags['no-detect'], minFace: numberFlag(args.flags, 'min-face') });
   console.log(args.flags.json ? JSON.stringify(answer, null, 2) : describePrediction(answer));
   if (out !== undefined) {
     writeFileSync(out, await annotate(readFileSync(file), answer));
