@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { getPhotos } from '../../infra/photos';
+import { faceNetFile } from '../../lib/paths';
 import { loadConfig } from '../../services/inference/config';
 import { decodeGray } from '../../services/inference/runtime/decode';
-import { loadSmallFaceNets, pyramidScales } from '../../services/inference/runtime/detectors/small-faces';
+import { loadSmallFaceNets, pyramidScales, smallFaceSearch } from '../../services/inference/runtime/detectors/small-faces';
 import type { SmallFaceProposals } from '../../services/inference/runtime/detectors/detector';
 import { closeFaceEngine, createFaceEngine, type FaceEngine, type FaceResult, faceSetup, findFaces } from '../../services/inference/runtime/faces';
 import { labelsFor, photoLabels, scorePhoto, shrinkPhoto } from '../helpers/photo-labels';
@@ -38,8 +41,21 @@ describe('small faces on real photos', () => {
   });
   after(() => Promise.all([closeFaceEngine(withSearch), closeFaceEngine(without)]));
 
-  it('when MTCNN\'s converted nets are missing, then loading says how to make them', async () => {
-    await assert.rejects(loadSmallFaceNets('/nonexistent', 80_000), /mtcnn_pnet\.onnx not found.*npm run bootstrap/);
+  it('when MTCNN\'s converted nets are missing, then loading says how to make them: at start when the search is configured, else for the photo that asks, and a later photo tries again', async () => {
+    const howTo = /mtcnn_pnet\.onnx not found.*npm run bootstrap/;
+    await assert.rejects(loadSmallFaceNets('/nonexistent', 80_000), howTo);
+    await assert.rejects(smallFaceSearch('/nonexistent', 80_000, true), howTo);
+    const dir = mkdtempSync(join(tmpdir(), 'ferops-mtcnn-'));
+    const search = await smallFaceSearch(dir, 80_000, false); // nothing loaded yet
+    try {
+      const img = await decodeGray(readFileSync(getPhotos().graceHopper), 40e6);
+      await assert.rejects(search.search(img, 24, 60), howTo);
+      for (const net of ['pnet', 'rnet', 'onet']) copyFileSync(faceNetFile(`mtcnn_${net}.onnx`), join(dir, `mtcnn_${net}.onnx`));
+      assert.ok(Array.isArray(await search.search(img, 24, 60)), 'the next photo that asks loads them');
+    } finally {
+      await search.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('when FEROPS_DETECT_MIN_FACE is neither 0 nor a window P-Net can see, then the config refuses it', () => {

