@@ -1,4 +1,5 @@
 import { LABELS } from '../../lib/labels';
+import { MIN_FACE } from './config';
 
 /**
  * Hand-written OpenAPI 3.1 description of every route. The contract test validates real responses against the
@@ -349,9 +350,8 @@ export const openapi = {
             name: 'minFace',
             in: 'query',
             required: false,
-            schema: { type: 'integer', minimum: 0, maximum: 4096 },
-            description:
-              'the smallest face (px high) to search for with MTCNN beside the detector, for this photo: 0 (none) or 12-4096; default FEROPS_DETECT_MIN_FACE (0). About doubles the photo\'s CPU; not with the haar detector (400)',
+            schema: { type: 'integer', minimum: 0, maximum: MIN_FACE.max },
+            description: `the smallest face (px high) to search for with MTCNN beside the detector, for this photo: 0 (none) or ${MIN_FACE.window}-${MIN_FACE.max}; default FEROPS_DETECT_MIN_FACE (0). About doubles the photo's CPU; not with the haar detector (400)`,
           },
           { name: 'x-ferops-route-key', in: 'header', required: false, schema: str, description: 'sticky canary routing key' },
           { name: 'x-request-id', in: 'header', required: false, schema: str },
