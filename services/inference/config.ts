@@ -122,7 +122,10 @@ const configKeys = (env: NodeJS.ProcessEnv) => z.object({
   minFaceScore: z.coerce.number().min(0).max(1).optional(),
   /** FEROPS_DETECT_MAX_SIDE [512]: longest side of the copy the face detector searches (cost grows with its square). */
   detectMaxSide: int(64, 4096).default(512),
-  /** FEROPS_DETECT_MIN_SCORE [0.25]: blazeface and cnn: lowest face score kept (0.5 missed profile and downcast faces). */
+  /**
+   * FEROPS_DETECT_MIN_SCORE [0.25]: blazeface and cnn: lowest face score kept (0.5 missed profile and downcast faces);
+   * blazeface's boxes a little under it need the verifier's near-certainty instead (DOUBTFUL_SCORE in blazeface.ts).
+   */
   detectMinScore: z.coerce.number().gt(0).lt(1).default(0.25),
   /**
    * FEROPS_DETECT_TILTS [none]: cnn only: in-plane turns (degrees) searched besides upright, e.g. `-35,35`, for

@@ -47,7 +47,8 @@ describe('face detectors', () => {
       const detector = await loadDetector(setup.detector, () => loadCascades(setup.cascadeDir));
       try {
         const img = await decodeGray(readFileSync(getPhotos().graceHopper), 40e6);
-        const { found } = await detector.detect(img);
+        // Boxes a detector doubts (BlazeFace's under FEROPS_DETECT_MIN_SCORE) are left to the verifier to confirm.
+        const found = (await detector.detect(img)).found.filter((d) => d.minFaceScore === undefined);
         assert.equal(found.length, 1, JSON.stringify(found));
         const { box } = found[0];
         // The face fills the upper middle of the portrait: its box is large and lies inside the image.

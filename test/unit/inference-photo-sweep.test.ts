@@ -40,23 +40,24 @@ describe('faces on real photos, rotated -30..30 degrees, against hand labels', (
     }
   });
 
-  it('when the photos are rotated, then at least 97 % of the frontal faces are found and at most one false box appears', () => {
+  it('when the photos are rotated, then every labelled frontal face is found at every turn and no false box appears', () => {
     const frontal = scores.reduce((a, s) => a + s.score.frontal, 0);
-    const found = scores.reduce((a, s) => a + s.score.found.filter(Boolean).length, 0);
+    const missed = scores.flatMap((s) => s.score.found.flatMap((f, i) => (f ? [] : [`${s.photo} at ${s.deg}: frontal face ${i}`])));
     const falseBoxes = scores.flatMap((s) => s.score.falseBoxes.map((b) => `${s.photo} at ${s.deg}: ${JSON.stringify(b)}`));
     assert.equal(frontal, 23 * ANGLES.length);
-    assert.ok(found / frontal >= 0.97, `recall ${(found / frontal).toFixed(3)} (${found} of ${frontal})`);
-    assert.ok(falseBoxes.length <= 1, falseBoxes.join('; '));
+    // The hardest is sample4's three-quarter face at -30, leaning ~60 degrees: BlazeFace doubts it (a score under
+    // FEROPS_DETECT_MIN_SCORE) and the verifier and landmarks confirm it (docs/inference.md#landmarks-and-alignment).
+    assert.deepEqual(missed, []);
+    assert.deepEqual(falseBoxes, []);
   });
 
   it('when MTCNN also searches small faces (FEROPS_DETECT_MIN_FACE=24), then the turned photos lose nothing by it', () => {
     const found = mtcnnScores.reduce((a, s) => a + s.score.found.filter(Boolean).length, 0);
     const falseBoxes = mtcnnScores.reduce((a, s) => a + s.score.falseBoxes.length, 0);
-    assert.ok(found / (23 * ANGLES.length) >= 0.97, `recall ${found} of ${23 * ANGLES.length}`);
     // BlazeFace's boxes are the same with the search on; a face it found must not be lost to the merge with MTCNN's.
     const foundWithout = scores.reduce((a, s) => a + s.score.found.filter(Boolean).length, 0);
     assert.ok(found >= foundWithout, `${found} found with the search, ${foundWithout} without`);
-    assert.ok(falseBoxes <= 2, `${falseBoxes} false boxes`);
+    assert.equal(falseBoxes, 0);
   });
 
   it('when found faces are aligned, then most tilts are recovered within 3 degrees and the eyes sit near the labels', () => {
@@ -78,8 +79,8 @@ describe('faces on real photos, rotated -30..30 degrees, against hand labels', (
     const within3 = recovered.filter((e) => e <= 3).length;
     assert.ok(within3 >= 0.98 * recovered.length, `${within3} of ${recovered.length} turns recovered within 3 degrees`);
     assert.ok(quantile(recovered, 0.5) <= 1, `median ${quantile(recovered, 0.5).toFixed(2)}`);
-    // The worst is sample4's three-quarter face at -25, whose BlazeFace tilt is far off: the landmarks' second look
-    // brings it within this bound (docs/inference.md#landmarks-and-alignment).
+    // The worst is sample1's third face (head down, leaning ~45 degrees upright), whose upright angle is itself ~4
+    // degrees off its label: the turns are read against it (docs/inference.md#landmarks-and-alignment).
     assert.ok(Math.max(...recovered) <= 4.5, `largest turn error ${Math.max(...recovered).toFixed(1)} degrees`);
   });
 });

@@ -184,31 +184,31 @@ const byPosition = (a: { box: Box }, b: { box: Box }) => a.box.x - b.box.x || a.
 async function alignFaces(img: GrayImage, engine: FaceEngine, found: Detection[], detect: boolean): Promise<AlignedFace[]> {
   const points = detect && engine.landmarks ? await locateLandmarks(img, found, engine.landmarks, engine.detector.eyeDistanceRange) : undefined;
   const verifier = detect ? engine.verifier : undefined;
-  const { faces, verifyCrops } = withMats((track) => {
+  const { faces, bars, verifyCrops } = withMats((track) => {
     const gray = grayMat(img, track);
-    const faces = found
-      .map(({ box, hintDeg, confirmByLandmarks }, i): AlignedFace | undefined => {
-        // Whole-image mode: the caller already cropped the face, so no margin is added around it.
-        if (!detect) return { box, alignment: NO_ALIGNMENT, faceScore: null, pixels: cropWarp(gray, boxTransform(box, 0, 0), track) };
-        if (points) {
-          const aligned = alignOnLandmarks(gray, box, points[i], engine.detector.eyeDistanceRange, track);
-          // A turned pass finds more leaning heads and more things that are not faces: its boxes stay only when
-          // the landmarks confirm a face (docs/inference.md#landmarks-and-alignment).
-          return confirmByLandmarks && aligned.alignment.method === 'none' ? undefined : { box, ...aligned, faceScore: null };
-        }
-        const eyes = alignEyes(gray, box, hintDeg, engine.eyeTilts, engine.cascades(), track);
-        const alignment: Alignment =
-          eyes.eyesFound === 2 ? { ...eyes, method: 'eyes', confidence: 1, eyes: null } : { ...NO_ALIGNMENT, eyesFound: eyes.eyesFound };
-        return { box, alignment, faceScore: null, pixels: cropWarp(gray, boxTransform(box, alignment.angleDeg, MARGIN), track) };
-      })
-      .filter((f) => f !== undefined);
-    return { faces, verifyCrops: verifier && faces.length > 0 ? verifierCrops(gray, faces, track) : undefined };
+    const aligned = found.map(({ box, hintDeg, confirmByLandmarks }, i): AlignedFace | undefined => {
+      // Whole-image mode: the caller already cropped the face, so no margin is added around it.
+      if (!detect) return { box, alignment: NO_ALIGNMENT, faceScore: null, pixels: cropWarp(gray, boxTransform(box, 0, 0), track) };
+      if (points) {
+        const onPoints = alignOnLandmarks(gray, box, points[i], engine.detector.eyeDistanceRange, track);
+        // A turned pass finds more leaning heads and more things that are not faces: its boxes stay only when
+        // the landmarks confirm a face (docs/inference.md#landmarks-and-alignment).
+        return confirmByLandmarks && onPoints.alignment.method === 'none' ? undefined : { box, ...onPoints, faceScore: null };
+      }
+      const eyes = alignEyes(gray, box, hintDeg, engine.eyeTilts, engine.cascades(), track);
+      const alignment: Alignment =
+        eyes.eyesFound === 2 ? { ...eyes, method: 'eyes', confidence: 1, eyes: null } : { ...NO_ALIGNMENT, eyesFound: eyes.eyesFound };
+      return { box, alignment, faceScore: null, pixels: cropWarp(gray, boxTransform(box, alignment.angleDeg, MARGIN), track) };
+    });
+    const faces = aligned.filter((f) => f !== undefined);
+    const bars = found.filter((_, i) => aligned[i] !== undefined).map((d) => d.minFaceScore ?? 0);
+    return { faces, bars, verifyCrops: verifier && faces.length > 0 ? verifierCrops(gray, faces, track) : undefined };
   });
   if (!verifyCrops) return faces;
   const { net, minScore } = verifier!; // crops are cut only when there is a verifier
   const scores = await net.run(verifyCrops, faces.length);
   faces.forEach((f, i) => (f.faceScore = Math.round(scores[i] * 1000) / 1000));
-  return faces.filter((f) => f.faceScore! >= minScore);
+  return faces.filter((f, i) => f.faceScore! >= Math.max(minScore, bars[i]));
 }
 
 /**

@@ -67,8 +67,9 @@ export interface BlazeFaceOptions {
 /**
  * The model's answer as boxes in view pixels, best first, each group of overlapping boxes blended into one weighted
  * by score (MediaPipe's weighted non-max suppression: steadier boxes and keypoints than keeping the best alone).
+ * Boxes scored from `floor` up to `minScore` are doubtful: they form faces only where no sure box is.
  */
-export function decodeBlazeFace(regressors: Float32Array, logits: Float32Array, minScore: number): BlazeFaceDetection[] {
+export function decodeBlazeFace(regressors: Float32Array, logits: Float32Array, minScore: number, floor = minScore): BlazeFaceDetection[] {
   const n = ANCHORS.length / 2;
   if (logits.length !== n || regressors.length !== n * VALUES_PER_ANCHOR) {
     throw new Error(`BlazeFace answered ${logits.length} scores and ${regressors.length} box values, expected ${n} and ${n * VALUES_PER_ANCHOR}`);
@@ -76,7 +77,7 @@ export function decodeBlazeFace(regressors: Float32Array, logits: Float32Array, 
   const candidates: BlazeFaceDetection[] = [];
   for (let i = 0; i < n; i++) {
     const score = 1 / (1 + Math.exp(-Math.max(-RAW_SCORE_LIMIT, Math.min(RAW_SCORE_LIMIT, logits[i]))));
-    if (score < minScore) continue;
+    if (score < floor) continue;
     const r = regressors.subarray(i * VALUES_PER_ANCHOR, (i + 1) * VALUES_PER_ANCHOR);
     const [ax, ay] = [ANCHORS[2 * i] * SIDE, ANCHORS[2 * i + 1] * SIDE];
     const [w, h] = [r[2], r[3]];
@@ -84,10 +85,10 @@ export function decodeBlazeFace(regressors: Float32Array, logits: Float32Array, 
     const keypoints = Array.from({ length: 6 }, (_, k): [number, number] => [ax + r[4 + 2 * k], ay + r[5 + 2 * k]]);
     candidates.push({ x: ax + r[0] - w / 2, y: ay + r[1] - h / 2, width: w, height: h, score, keypoints });
   }
-  return weightedNonMaxSuppression(candidates, NMS_IOU);
+  return weightedNonMaxSuppression(candidates, NMS_IOU, minScore);
 }
 
-function weightedNonMaxSuppression(boxes: BlazeFaceDetection[], limit: number): BlazeFaceDetection[] {
+function weightedNonMaxSuppression(boxes: BlazeFaceDetection[], limit: number, minScore: number): BlazeFaceDetection[] {
   let left = [...boxes].sort((a, b) => b.score - a.score);
   const kept: BlazeFaceDetection[] = [];
   while (left.length > 0) {
@@ -96,8 +97,10 @@ function weightedNonMaxSuppression(boxes: BlazeFaceDetection[], limit: number): 
     const rest: BlazeFaceDetection[] = [];
     for (const b of left) (b === best || intersectionOverUnion(best, b) > limit ? group : rest).push(b);
     left = rest;
-    const total = group.reduce((s, b) => s + b.score, 0);
-    const avg = (f: (b: BlazeFaceDetection) => number) => group.reduce((s, b) => s + f(b) * b.score, 0) / total;
+    // A sure face is blended from its sure boxes alone, so doubtful ones cannot move it.
+    const members = best.score >= minScore ? group.filter((b) => b.score >= minScore) : group;
+    const total = members.reduce((s, b) => s + b.score, 0);
+    const avg = (f: (b: BlazeFaceDetection) => number) => members.reduce((s, b) => s + f(b) * b.score, 0) / total;
     const [x0, y0, x1, y1] = [avg((b) => b.x), avg((b) => b.y), avg((b) => b.x + b.width), avg((b) => b.y + b.height)];
     const keypoints = best.keypoints.map((_, k): [number, number] => [avg((b) => b.keypoints[k][0]), avg((b) => b.keypoints[k][1])]);
     kept.push({ x: x0, y: y0, width: x1 - x0, height: y1 - y0, score: best.score, keypoints });
@@ -122,6 +125,13 @@ const EYE_DISTANCE_RANGE: readonly [number, number] = [0.23, 0.6];
  * (trusted) well below it too (docs/inference.md#landmarks-and-alignment).
  */
 const SURE_SCORE = 0.6;
+/**
+ * Boxes scored from this up to FEROPS_DETECT_MIN_SCORE get a second chance: kept only when their landmarks are trusted
+ * and the face verifier is near-sure (DOUBTFUL_FACE_SCORE). A head leaning ~60 degrees scores there, and so do a few
+ * boxes on no face, which the verifier scores far lower (docs/inference.md#landmarks-and-alignment).
+ */
+const DOUBTFUL_SCORE = 0.15;
+const DOUBTFUL_FACE_SCORE = 0.9;
 
 export function blazeFaceSquare(b: Box): Box {
   const side = Math.max(b.width, b.height) * FRAME_SCALE;
@@ -160,7 +170,7 @@ async function loadBlazeFace({ modelFile, minScore, minFace, searchPixels }: Bla
       const view = letterbox(img, SIDE, 0, 'square'); // the image's longer side is SIDE, at the top left
       const out = await session.run({ [INPUT]: new ort.Tensor('float32', view.data, [1, 1, SIDE, SIDE]) });
       const found: ScoredDetection[] = [];
-      for (const d of decodeBlazeFace(out[BOXES].data as Float32Array, out[SCORES].data as Float32Array, minScore)) {
+      for (const d of decodeBlazeFace(out[BOXES].data as Float32Array, out[SCORES].data as Float32Array, minScore, Math.min(minScore, DOUBTFUL_SCORE))) {
         const toImage = ([x, y]: [number, number]) => apply(view.back, x, y);
         const [x0, y0] = toImage([d.x, d.y]);
         const [x1, y1] = toImage([d.x + d.width, d.y + d.height]);
@@ -168,8 +178,15 @@ async function loadBlazeFace({ modelFile, minScore, minFace, searchPixels }: Bla
         if (box) found.push({ box, hintDeg: eyeLineDeg(toImage(d.keypoints[0]), toImage(d.keypoints[1])), score: d.score, pass: 'upright' });
       }
       const unsure = (d: ScoredDetection) => d.pass !== 'small' && d.score < SURE_SCORE;
-      const toDetection = (d: ScoredDetection) => ({ box: d.box, hintDeg: d.hintDeg, ...(unsure(d) ? { confirmByLandmarks: true as const } : {}) });
-      return stagedFaces(found, smallFaces, img, toDetection, (d) => d.box.width < maxSmallFace);
+      const doubtful = (d: ScoredDetection) => d.pass !== 'small' && d.score < minScore;
+      const toDetection = (d: ScoredDetection) => ({
+        box: d.box,
+        hintDeg: d.hintDeg,
+        ...(unsure(d) ? { confirmByLandmarks: true as const } : {}),
+        ...(doubtful(d) ? { minFaceScore: DOUBTFUL_FACE_SCORE } : {}),
+      });
+      // Doubtful boxes, like those below BlazeFace's reach, wait behind MTCNN's and only add the faces it missed.
+      return stagedFaces(found, smallFaces, img, toDetection, (d) => d.box.width < maxSmallFace || doubtful(d));
     },
     proposeSmallFaces: small.propose,
     close: async () => void (await Promise.all([session.release(), small.close()])),

@@ -20,6 +20,8 @@ export interface Detection {
   hintDeg: number;
   /** Found by a pass that also finds many non-faces (the CNN's turned passes): kept only if its landmarks are trusted. */
   confirmByLandmarks?: true;
+  /** The face verifier's score this box needs, when the detector doubts it more than its others (FEROPS_MIN_FACE_SCORE). */
+  minFaceScore?: number;
 }
 
 /**
