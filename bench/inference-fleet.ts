@@ -38,10 +38,9 @@ interface Tuning {
 }
 // Each size tuned as a user would for throughput: one detection worker per core, split among the replicas, at least
 // one each (with 0, detection runs on the event loop: HAProxy's /readyz checks timed out at 500 ms behind queued
-// detections, replicas went DOWN and requests failed). On 2 cores: 2 workers for 1 replica, 1 for each of 3. The
-// service's default for 1 replica is cores - 1 = 1 worker; 2 read 1.4x (concurrency 8) and 1.5x (32) its req/s,
-// medians of 5 alternating rounds at load 4.5-6.6 (1.02-1.9x per round). One intra-op thread everywhere: what
-// FEROPS_ORT_THREADS=0 picks for the demo model (< 2 ms per face).
+// detections, replicas went DOWN and requests failed). On 2 cores: 2 workers for 1 replica (the service's default,
+// docs/inference.md#face-workers), 1 for each of 3. One intra-op thread everywhere: what FEROPS_ORT_THREADS=0 picks
+// for the demo model (docs/benchmarks.md).
 const tuned = (replicas: number): Tuning => ({ cvWorkers: Math.max(1, Math.floor(availableParallelism() / replicas)), ortThreads: 1 });
 const SINGLE = tuned(1);
 const FLEET_MEMBER = tuned(3);

@@ -1,11 +1,12 @@
 /**
  * What the small-face search (FEROPS_DETECT_MIN_FACE=24) costs a photo over HTTP, issue #22's budget: a one-face
- * 640x480 JPEG under 25 ms p50 at concurrency 1. In one run, interleaved rounds (bench/rounds.ts), three services
+ * 640x480 JPEG under 25 ms p50 at concurrency 1. In one run, interleaved rounds (bench/rounds.ts), four services
  * on the demo bench model:
- * - off: the default, no small-face search;
+ * - off, 1 worker: no small-face search, FEROPS_CV_WORKERS=1 (the default on 2 cores until 2026-12-05);
+ * - off: the default, no small-face search, its default workers (at least 2);
  * - same worker: the search on, FEROPS_CV_WORKERS=1, so it runs after the detector on the photo's own worker;
- * - beside: the search on with its default workers (at least 2), so it runs on another worker while the photo's own
- *   worker runs the detector and the landmarks.
+ * - beside: the search on with the default workers, so it runs on another worker while the photo's own worker runs
+ *   the detector and the landmarks (what `?minFace=24` gets on the default service).
  *   node --import tsx bench/small-face-search.ts [seconds=4] [rounds=3]
  * Results: docs/inference.md#landmarks-and-alignment.
  */
@@ -17,6 +18,7 @@ import { fmtSpread, interleaved, spread } from './rounds';
 import { INFERENCE_NODE_FLAGS } from '../services/inference/node-flags';
 
 const VARIANTS: Record<string, Record<string, string>> = {
+  'off, 1 worker': { FEROPS_CV_WORKERS: '1' },
   off: {},
   'same worker': { FEROPS_DETECT_MIN_FACE: '24', FEROPS_CV_WORKERS: '1' },
   beside: { FEROPS_DETECT_MIN_FACE: '24' },

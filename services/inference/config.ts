@@ -23,7 +23,11 @@ export function defaultCascadeDir(): string {
  * Leave one core to the event loop, libvips and onnxruntime; more than 4 detection threads rarely pays. With the
  * small-face search on, at least 2: one photo's search then runs on the second beside its detector's passes.
  */
-const defaultWorkerCount = (searchSmallFaces: boolean): number => Math.max(searchSmallFaces ? 2 : 1, Math.min(4, availableParallelism() - 1));
+/**
+ * At least 2: a photo's small-face search then runs its P-Net beside the detector, and even without it two workers
+ * answered more photos under load than one on 2 cores (docs/inference.md#configuration-environment-validated-at-start-up).
+ */
+const defaultWorkerCount = (): number => Math.max(2, Math.min(4, availableParallelism() - 1));
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
 
@@ -98,8 +102,8 @@ const configKeys = (env: NodeJS.ProcessEnv) => z.object({
   /** FEROPS_CASCADE_DIR [<venv>/lib/python3.*\/site-packages/cv2/data]: Haar cascade XML files. */
   cascadeDir: z.string().min(1).default(defaultCascadeDir),
   /**
-   * FEROPS_CV_WORKERS [min(4, cores - 1), at least 1; at least 2 with FEROPS_DETECT_MIN_FACE]: face-detection worker
-   * threads; 0 runs it in-process. With two or more, a photo's small-face search runs on another worker.
+   * FEROPS_CV_WORKERS [min(4, cores - 1), at least 2]: face-detection worker threads; 0 runs it in-process. With two
+   * or more, a photo's small-face search runs on another worker.
    */
   cvWorkers: int(0, 64).optional(),
   /**
@@ -234,7 +238,7 @@ const configKeys = (env: NodeJS.ProcessEnv) => z.object({
 export const makeConfigSchema = (env: NodeJS.ProcessEnv = process.env) =>
   configKeys(env).transform((c) => ({
     ...c,
-    cvWorkers: c.cvWorkers ?? defaultWorkerCount(c.detectMinFace > 0),
+    cvWorkers: c.cvWorkers ?? defaultWorkerCount(),
     faceDetectorModel: c.faceDetectorModel ?? defaultDetectorModel(c.faceDetector),
     minFaceScore: c.minFaceScore ?? defaultMinFaceScore(c.faceDetector),
   }));

@@ -42,9 +42,9 @@ describe('inference config', () => {
     assert.equal(c.detectMinScore, 0.6);
   });
 
-  it('when the small-face search is on, then at least two face workers are the default, so it can run beside the detector', () => {
+  it('when no worker count is set, then at least two face workers are the default, so a small-face search can run beside the detector', () => {
     const cores = availableParallelism();
-    assert.equal(loadConfig({}, {}).cvWorkers, Math.max(1, Math.min(4, cores - 1)));
+    assert.equal(loadConfig({}, {}).cvWorkers, Math.max(2, Math.min(4, cores - 1)));
     assert.equal(loadConfig({}, { FEROPS_DETECT_MIN_FACE: '24' }).cvWorkers, Math.max(2, Math.min(4, cores - 1)));
     assert.equal(loadConfig({}, { FEROPS_DETECT_MIN_FACE: '24', FEROPS_CV_WORKERS: '1' }).cvWorkers, 1, 'an explicit count wins');
     assert.equal(loadConfig({}, { FEROPS_CV_WORKERS: '0' }).cvWorkers, 0, '0 (in-process) stays possible');
