@@ -20,12 +20,9 @@ export function defaultCascadeDir(): string {
 }
 
 /**
- * Leave one core to the event loop, libvips and onnxruntime; more than 4 detection threads rarely pays. With the
- * small-face search on, at least 2: one photo's search then runs on the second beside its detector's passes.
- */
-/**
- * At least 2: a photo's small-face search then runs its P-Net beside the detector, and even without it two workers
- * answered more photos under load than one on 2 cores (docs/inference.md#configuration-environment-validated-at-start-up).
+ * Leave one core to the event loop, libvips and onnxruntime; more than 4 detection threads rarely pays. At least 2:
+ * a photo's small-face search then runs its P-Net beside the detector, and two workers answered more photos under
+ * load than one on 2 cores, search or not (docs/inference.md#face-workers).
  */
 const defaultWorkerCount = (): number => Math.max(2, Math.min(4, availableParallelism() - 1));
 
