@@ -105,10 +105,22 @@ export function eyeLineDeg(left: Point, right: Point): number {
 /**
  * A face whose trusted points put its eye line further than this (degrees) from the detector's hint was seen leaning
  * in its crop, where the net places points worst (a three-quarter face's BlazeFace keypoints can be far off; the Tiny
- * Face Detector's hint is only its pass's angle); it is looked at once more, turned by that first answer, and the
- * second answer replaces the first when it is trusted too (docs/inference.md#landmarks-and-alignment).
+ * Face Detector's hint is only its pass's angle); it is looked at once more, turned by that first answer and centred
+ * on it, and the second answer replaces the first when it is trusted too (docs/inference.md#landmarks-and-alignment).
  */
 const RELOOK_DEG = 10;
+
+/**
+ * The second look's crop: the detector's box, moved to centre on the face the first answer found (the midpoint of
+ * the eyes' and the mouth's centres). A leaning face's box sits off its centre by an amount that changes with the
+ * photo's turn, and the net places points by where the face sits in its crop; centred on the face itself, the same
+ * face is seen alike at every turn (docs/inference.md#landmarks-and-alignment).
+ */
+function centredOn(p: FacePoints, box: Detection['box']): Detection['box'] {
+  const [cx, cy] = mean([mean([p.leftEye, p.rightEye]), mean([p.mouthLeft, p.mouthRight])]);
+  const side = Math.max(box.width, box.height);
+  return { x: cx - side / 2, y: cy - side / 2, width: side, height: side };
+}
 
 /**
  * Landmarks for every face in one batched run: each face's box square (turned upright by the detector's hint) and
@@ -126,7 +138,7 @@ export async function locateLandmarks(
   const trusted = (p: FacePoints, f: Detection) => landmarkConfidence(p, Math.max(f.box.width, f.box.height), iodRange) >= MIN_LANDMARK_CONFIDENCE;
   const leaning = faces.flatMap((f, i) => {
     const deg = eyeLineDeg(first[i].leftEye, first[i].rightEye);
-    return trusted(first[i], f) && Math.abs(deg - f.hintDeg) > RELOOK_DEG ? [{ i, face: { ...f, hintDeg: deg } }] : [];
+    return trusted(first[i], f) && Math.abs(deg - f.hintDeg) > RELOOK_DEG ? [{ i, face: { ...f, box: centredOn(first[i], f.box), hintDeg: deg } }] : [];
   });
   if (leaning.length === 0) return first;
   const second = await landmarkPass(img, leaning.map((l) => l.face), net);
