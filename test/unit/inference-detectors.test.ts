@@ -5,7 +5,7 @@ import { getPhotos } from '../../infra/photos';
 import { loadConfig } from '../../services/inference/config';
 import { loadCascades } from '../../services/inference/runtime/cv';
 import { decodeGray } from '../../services/inference/runtime/decode';
-import { DETECTOR_NAMES, type DetectorSettings, loadDetector } from '../../services/inference/runtime/detectors';
+import { DETECTOR_NAMES, type DetectorSettings, loadDetector, SMALL_FACE_DETECTORS } from '../../services/inference/runtime/detectors';
 import { faceSetup } from '../../services/inference/runtime/faces';
 
 // The detector contract: every registered detector is chosen by FEROPS_FACE_DETECTOR, takes its options from the
@@ -59,6 +59,19 @@ describe('face detectors', () => {
       }
     });
   }
+
+  it('when a detector has a small-face search, then it says so and answers for it; Haar has none', async () => {
+    assert.deepEqual(SMALL_FACE_DETECTORS, ['blazeface', 'cnn']);
+    for (const name of DETECTOR_NAMES) {
+      const setup = faceSetup(loadConfig({ faceDetector: name }));
+      const detector = await loadDetector(setup.detector, () => loadCascades(setup.cascadeDir));
+      try {
+        assert.equal(detector.proposeSmallFaces !== undefined, SMALL_FACE_DETECTORS.includes(name), name);
+      } finally {
+        await detector.close();
+      }
+    }
+  });
 
   it('when a setup names a detector that is not registered, then loading fails naming the known ones', async () => {
     const stale = { name: 'dlib', options: {} } as unknown as DetectorSettings;

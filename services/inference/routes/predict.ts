@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type ParsedUrlQuery, parse as parseQuery } from 'node:querystring';
 import type { ServiceContext } from '../context';
 import { isMinFace, MIN_FACE } from '../config';
+import { type DetectorName, SMALL_FACE_DETECTORS } from '../runtime/detectors';
 import { AppError } from '../errors';
 import { type Ticket, declaredBytes, decodedBytes } from '../http/admission';
 import { errorReply } from '../http/error-handler';
@@ -37,14 +38,16 @@ function booleanParam(query: ParsedUrlQuery, name: string, fallback: boolean): b
  * client whose photo holds small faces can ask for the search without the service paying for it on every photo;
  * 0 turns a configured search off. Absent: the configured value.
  */
-function minFaceParam(query: ParsedUrlQuery, detector: string): number | undefined {
+function minFaceParam(query: ParsedUrlQuery, detector: DetectorName): number | undefined {
   const v = query.minFace;
   if (v === undefined) return undefined;
   const n = typeof v === 'string' && /^\d{1,5}$/.test(v) ? Number(v) : Number.NaN;
   if (!isMinFace(n)) {
     throw new AppError(400, 'invalid_request', `minFace: expected 0 (no small-face search) or a face height of ${MIN_FACE.window} to ${MIN_FACE.max} px; got ${JSON.stringify(v)}`);
   }
-  if (n > 0 && detector === 'haar') throw new AppError(400, 'invalid_request', 'minFace: the haar detector has no small-face search (FEROPS_FACE_DETECTOR blazeface or cnn has)');
+  if (n > 0 && !SMALL_FACE_DETECTORS.includes(detector)) {
+    throw new AppError(400, 'invalid_request', `minFace: the ${detector} detector has no small-face search (FEROPS_FACE_DETECTOR ${SMALL_FACE_DETECTORS.join(' or ')} has)`);
+  }
   return n;
 }
 

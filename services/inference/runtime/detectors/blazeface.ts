@@ -143,6 +143,7 @@ export const blazeFaceDetector: DetectorKind<BlazeFaceOptions> = {
   // Between the verifier's scores of its boxes on no face (but those SURE_SCORE drops) and of its faces, on the turned
   // and shrunk test photos (docs/inference.md#landmarks-and-alignment).
   minFaceScore: 0.2,
+  searchesSmallFaces: true,
   options: (c) => ({ modelFile: c.faceDetectorModel, minScore: c.detectMinScore, minFace: c.detectMinFace, searchPixels: c.detectSearchPixels }),
   load: (opts) => loadBlazeFace(opts),
 };

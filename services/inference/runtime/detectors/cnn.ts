@@ -138,6 +138,7 @@ export const cnnDetector: DetectorKind<CnnOptions> = {
   modelFile: 'tiny_face_detector.onnx',
   // Between the verifier's scores of its false boxes and of its faces on the turned test photos (docs/inference.md).
   minFaceScore: 0.05,
+  searchesSmallFaces: true,
   options: (c) => ({ modelFile: c.faceDetectorModel, maxSide: c.detectMaxSide, minScore: c.detectMinScore, tilts: c.detectTilts, minFace: c.detectMinFace, searchPixels: c.detectSearchPixels }),
   load: (opts) => loadCnnDetector(opts),
 };

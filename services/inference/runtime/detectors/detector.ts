@@ -73,6 +73,8 @@ export interface DetectorKind<Options> {
   modelFile?: string;
   /** The face verifier's score its boxes need to be kept (FEROPS_MIN_FACE_SCORE's default); none: not verified. */
   minFaceScore?: number;
+  /** Searches small faces with MTCNN (FEROPS_DETECT_MIN_FACE, a request's `?minFace=`). */
+  searchesSmallFaces?: true;
   options(config: DetectConfig): Options;
   load(options: Options, cascades: () => Cascades): Promise<FaceDetector>;
 }

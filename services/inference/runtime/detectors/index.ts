@@ -31,6 +31,9 @@ export function defaultMinFaceScore(name: DetectorName): number {
 
 export const DETECTOR_NAMES = Object.keys(DETECTORS) as [DetectorName, ...DetectorName[]];
 
+/** The detectors with a small-face search (see DetectorKind). */
+export const SMALL_FACE_DETECTORS: readonly DetectorName[] = DETECTOR_NAMES.filter((name) => (DETECTORS[name] as DetectorKind<unknown>).searchesSmallFaces);
+
 /** The options the config gives detector `name`. */
 export function detectorSettings(name: DetectorName, config: DetectConfig): DetectorSettings {
   const kind: DetectorKind<unknown> = DETECTORS[name];
