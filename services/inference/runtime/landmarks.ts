@@ -3,7 +3,7 @@ import { boxTransform, cropWarp, grayMat } from './crop';
 import { withMats } from './cv';
 import type { GrayImage } from './decode';
 import { openCropNet } from './face-net';
-import type { Detection } from './detectors/detector';
+import type { Box, Detection } from './detectors/detector';
 
 /**
  * 68-point face landmarks (the iBUG 300-W scheme) from face-api.js's face_landmark_68_model, converted to ONNX by
@@ -116,7 +116,7 @@ const RELOOK_DEG = 10;
  * photo's turn, and the net places points by where the face sits in its crop; centred on the face itself, the same
  * face is seen alike at every turn (docs/inference.md#landmarks-and-alignment).
  */
-function centredOn(p: FacePoints, box: Detection['box']): Detection['box'] {
+function centredOn(p: FacePoints, box: Box): Box {
   const [cx, cy] = mean([mean([p.leftEye, p.rightEye]), mean([p.mouthLeft, p.mouthRight])]);
   const side = Math.max(box.width, box.height);
   return { x: cx - side / 2, y: cy - side / 2, width: side, height: side };
