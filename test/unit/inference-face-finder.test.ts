@@ -96,6 +96,73 @@ describe('face finder', () => {
     }
   });
 
+  it('when a face worker dies, then only its own photo fails, a fresh worker takes its place, and a photo whose P-Net it was running is searched by its own worker', { timeout: 120_000 }, async () => {
+    // The pool's Worker handles are its own; the test records them as they are made, to crash one as a bug would: a
+    // null message makes its message handler throw, an uncaught exception. (Not terminate(): onnxruntime-node aborts
+    // the whole process when a thread is terminated with a run in flight, which the service never does but at exit.)
+    const threads: typeof import('node:worker_threads') = require('node:worker_threads');
+    const RealWorker = threads.Worker;
+    const crash = (w: InstanceType<typeof RealWorker>) => w.postMessage(null);
+    const made: InstanceType<typeof RealWorker>[] = [];
+    let killOnSearch = false;
+    threads.Worker = class extends RealWorker {
+      constructor(...args: ConstructorParameters<typeof RealWorker>) {
+        super(...args);
+        made.push(this);
+      }
+      override postMessage(msg: unknown, transfer?: readonly import('node:worker_threads').Transferable[]): void {
+        super.postMessage(msg, transfer);
+        // Crashed with another worker's P-Net just handed to it: the asker must not wait forever.
+        if (killOnSearch && typeof msg === 'object' && msg !== null && 'small' in msg) {
+          killOnSearch = false;
+          crash(this);
+        }
+      }
+    };
+    const photos = getPhotos();
+    const sample5 = photos.samples.find((f) => f.endsWith('sample5.jpg'))!;
+    const small = (await shrinkPhoto(await decodeGray(readFileSync(sample5), 40e6), labelsFor(photoLabels(), sample5), 30)).img;
+    const local = await createFaceFinder(setup, 0);
+    const pool = await createFaceFinder(setup, 2);
+    try {
+      const boxes = (r: FaceResult) => r.faces.map((f) => f.box);
+      const expected = boxes(await local.find(small, true, 24));
+      assert.equal(expected.length, 5, 'control: the search finds the shrunk faces');
+
+      killOnSearch = true;
+      // Raced against a deadline so that a photo left waiting fails the test instead of hanging it.
+      const late = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the photo was left waiting')), 30_000).unref());
+      const answered = await Promise.race([pool.find(small, true, 24), late]);
+      assert.deepEqual(boxes(answered), expected, 'the asker searched itself when its helper died');
+      assert.equal(killOnSearch, false, 'a helper crashed mid-search');
+      assert.equal(pool.searchesElsewhere(), 0);
+
+      // A worker crashed with a photo of its own in hand: that photo fails, saying why; the other worker's does not.
+      const inHand = [pool.find(small, true), pool.find(small, true)]; // one each: the pool sends a photo to the idler worker
+      crash(made.at(-1)!);
+      const settled = await Promise.allSettled(inHand);
+      const failed = settled.flatMap((s) => (s.status === 'rejected' ? [String(s.reason)] : []));
+      const others = settled.flatMap((s) => (s.status === 'fulfilled' ? [boxes(s.value)] : []));
+      assert.equal(failed.length, 1, 'the crashed worker\'s photo fails');
+      assert.match(failed[0], /face worker crashed: Cannot use 'in' operator/);
+      assert.deepEqual(others, [boxes(await local.find(small, true))]);
+
+      // Its replacement comes up: two workers again, so a search is again run beside the detector.
+      const deadline = Date.now() + 60_000;
+      let searched = 0;
+      while (searched === 0 && Date.now() < deadline) {
+        assert.deepEqual(boxes(await pool.find(small, true, 24)), expected);
+        searched = pool.searchesElsewhere();
+      }
+      assert.ok(searched > 0, 'a replacement worker ran another worker\'s P-Net');
+      assert.equal(pool.liveMats(), 0);
+    } finally {
+      threads.Worker = RealWorker;
+      await pool.close();
+      await local.close();
+    }
+  });
+
   it('when a 48x48 crop is sent without detection, then the shortcut returns the same pixels opencv would', async () => {
     const local = await createFaceFinder(setup, 0);
     try {

@@ -117,7 +117,7 @@ class WorkerPool implements FaceFinder {
       });
       worker.on('error', (err) => {
         reject(err);
-        this.fail(slot, err);
+        this.fail(slot, new Error(`face worker crashed: ${err.message}`));
       });
       worker.on('exit', (code) => this.fail(slot, new Error(`face worker exited with code ${code}`)));
     });
