@@ -51,7 +51,9 @@ export async function createContext(config: InferenceConfig): Promise<ServiceCon
       total: config.recentCropsTotalBytes,
     }),
     feedback,
-    faces: await createFaceFinder(faceSetup(config), config.cvWorkers),
+    faces: await createFaceFinder(faceSetup(config), config.cvWorkers, (err, respawnInMs) =>
+      logger.error('face worker crashed; its photos failed and a replacement starts', { error: err.message, respawnInMs }),
+    ),
     sessionOptions: {
       threads: config.ortThreads,
       batchMax: config.batchMax,

@@ -96,7 +96,7 @@ describe('face finder', () => {
     }
   });
 
-  it('when a face worker dies, then only its own photo fails, a fresh worker takes its place, and a photo whose P-Net it was running is searched by its own worker', { timeout: 120_000 }, async () => {
+  it('when a face worker dies, then only its own photo fails, a photo whose P-Net it was running is searched by its own worker, and a fresh worker takes its place, later ones slower while they keep dying', { timeout: 120_000 }, async () => {
     // The pool's Worker handles are its own; the test records them as they are made, to crash one as a bug would: a
     // null message makes its message handler throw, an uncaught exception. (Not terminate(): onnxruntime-node aborts
     // the whole process when a thread is terminated with a run in flight, which the service never does but at exit.)
@@ -105,10 +105,16 @@ describe('face finder', () => {
     const crash = (w: InstanceType<typeof RealWorker>) => w.postMessage(null);
     const made: InstanceType<typeof RealWorker>[] = [];
     let killOnSearch = false;
+    let crashOnBirth = 0;
     threads.Worker = class extends RealWorker {
       constructor(...args: ConstructorParameters<typeof RealWorker>) {
         super(...args);
         made.push(this);
+        // The null message is read once the worker is ready: a worker that dies as it starts.
+        if (crashOnBirth > 0) {
+          crashOnBirth--;
+          crash(this);
+        }
       }
       override postMessage(msg: unknown, transfer?: readonly import('node:worker_threads').Transferable[]): void {
         super.postMessage(msg, transfer);
@@ -123,7 +129,8 @@ describe('face finder', () => {
     const sample5 = photos.samples.find((f) => f.endsWith('sample5.jpg'))!;
     const small = (await shrinkPhoto(await decodeGray(readFileSync(sample5), 40e6), labelsFor(photoLabels(), sample5), 30)).img;
     const local = await createFaceFinder(setup, 0);
-    const pool = await createFaceFinder(setup, 2);
+    const crashes: [string, number][] = [];
+    const pool = await createFaceFinder(setup, 2, (err, respawnInMs) => crashes.push([err.message, respawnInMs]));
     try {
       const boxes = (r: FaceResult) => r.faces.map((f) => f.box);
       const expected = boxes(await local.find(small, true, 24));
@@ -147,8 +154,14 @@ describe('face finder', () => {
       assert.match(failed[0], /face worker crashed: Cannot use 'in' operator/);
       assert.deepEqual(others, [boxes(await local.find(small, true))]);
 
-      // Its replacement comes up: two workers again, so a search is again run beside the detector.
+      // Two more replacements die as they start: each waits twice as long as the one before, not a spinning loop.
+      crashOnBirth = 2;
       const deadline = Date.now() + 60_000;
+      while (crashes.length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(crashes.map(([, ms]) => ms), [0, 500, 1000, 2000]);
+      for (const [message] of crashes) assert.match(message, /^face worker crashed: /);
+
+      // The next replacement comes up: two workers again, so a search is again run beside the detector.
       let searched = 0;
       while (searched === 0 && Date.now() < deadline) {
         assert.deepEqual(boxes(await pool.find(small, true, 24)), expected);

@@ -21,8 +21,11 @@ export interface FaceFinder {
   close(): Promise<void>;
 }
 
-export async function createFaceFinder(setup: FaceSetup, workers: number): Promise<FaceFinder> {
-  const finder = workers > 0 ? await WorkerPool.start(setup, workers) : inProcess(await createFaceEngine(setup));
+/** What the pool tells its owner when a running worker dies: why, and how long until its replacement starts. */
+export type WorkerCrashReport = (err: Error, respawnInMs: number) => void;
+
+export async function createFaceFinder(setup: FaceSetup, workers: number, onCrash: WorkerCrashReport = () => undefined): Promise<FaceFinder> {
+  const finder = workers > 0 ? await WorkerPool.start(setup, workers, onCrash) : inProcess(await createFaceEngine(setup));
   return withCropShortcut(finder);
 }
 
@@ -69,20 +72,27 @@ type WorkerMessage =
 
 const load = (s: Slot) => s.pending.size + s.searching.size;
 
+const RESPAWN_WINDOW_MS = 10_000;
+const FIRST_RESPAWN_DELAY_MS = 500;
+const MAX_RESPAWN_DELAY_MS = 30_000;
+
 class WorkerPool implements FaceFinder {
   private nextId = 0;
   private closed = false;
   private searched = 0;
   /** Dead workers are replaced only once the pool has started: a bad cascade dir must fail, not loop. */
   private started = false;
+  private respawnDelayMs = 0;
+  private lastRespawnAt = -Infinity;
 
   private constructor(
     private readonly setup: FaceSetup,
     private readonly slots: Slot[],
+    private readonly onCrash: WorkerCrashReport,
   ) {}
 
-  static async start(setup: FaceSetup, n: number): Promise<WorkerPool> {
-    const pool = new WorkerPool(setup, []);
+  static async start(setup: FaceSetup, n: number, onCrash: WorkerCrashReport): Promise<WorkerPool> {
+    const pool = new WorkerPool(setup, [], onCrash);
     try {
       await Promise.all(Array.from({ length: n }, () => pool.spawn()));
     } catch (err) {
@@ -155,7 +165,18 @@ class WorkerPool implements FaceFinder {
     slot.pending.clear();
     // Workers waiting on its P-Net runs run it themselves instead.
     for (const id of [...slot.searching.keys()]) this.answerSearch(slot, id, { error: err.message });
-    if (this.started && !this.closed) this.spawn().catch(() => undefined);
+    if (this.started && !this.closed) this.replace(err);
+  }
+
+  /** Starts a replacement at once, or, within RESPAWN_WINDOW_MS of the last, twice as late: a crash loop must not spin a core. */
+  private replace(err: Error): void {
+    const now = Date.now();
+    this.respawnDelayMs = now - this.lastRespawnAt < RESPAWN_WINDOW_MS ? Math.min(MAX_RESPAWN_DELAY_MS, Math.max(FIRST_RESPAWN_DELAY_MS, 2 * this.respawnDelayMs)) : 0;
+    this.lastRespawnAt = now + this.respawnDelayMs;
+    this.onCrash(err, this.respawnDelayMs);
+    setTimeout(() => {
+      if (!this.closed) this.spawn().catch(() => undefined);
+    }, this.respawnDelayMs).unref();
   }
 
   find(img: GrayImage, detect: boolean, minFace?: number): Promise<FaceResult> {
