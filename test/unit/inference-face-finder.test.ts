@@ -147,6 +147,7 @@ describe('face finder', () => {
       // A worker crashed with a photo of its own in hand: that photo fails, saying why; the other worker's does not.
       const inHand = [pool.find(small, true), pool.find(small, true)]; // one each: the pool sends a photo to the idler worker
       crash(made.at(-1)!);
+      crashOnBirth = 2; // its next two replacements die as they start (checked below)
       const settled = await Promise.allSettled(inHand);
       const failed = settled.flatMap((s) => (s.status === 'rejected' ? [String(s.reason)] : []));
       const others = settled.flatMap((s) => (s.status === 'fulfilled' ? [boxes(s.value)] : []));
@@ -154,8 +155,7 @@ describe('face finder', () => {
       assert.match(failed[0], /face worker crashed: Cannot use 'in' operator/);
       assert.deepEqual(others, [boxes(await local.find(small, true))]);
 
-      // Two more replacements die as they start: each waits twice as long as the one before, not a spinning loop.
-      crashOnBirth = 2;
+      // While replacements keep dying, each waits twice as long as the one before: not a spinning loop.
       const deadline = Date.now() + 60_000;
       while (crashes.length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       assert.deepEqual(crashes.map(([, ms]) => ms), [0, 500, 1000, 2000]);
