@@ -4,7 +4,8 @@ export type Stage = (typeof STAGES)[number];
 
 export interface StageRecord {
   stage: Stage;
-  status: 'running' | 'completed' | 'skipped' | 'failed';
+  status: 'running' | 'completed' | 'skipped' | 'failed' | 'cancelled';
+  /** What the stage did; for a failed stage, the deepest cause's message (what went wrong, not where). */
   detail?: string;
 }
 
@@ -15,4 +16,15 @@ export interface PipelineProgress {
   modelVersion?: string;
   /** Canary rollout decisions so far (filled by the child's result). */
   outcome?: string;
+}
+
+/**
+ * The deepest message of a failure chain. Temporal wraps an activity's error (WorkflowFailedError, then
+ * ActivityFailure, then the activity's ApplicationFailure): the wrappers say where it failed ("Activity task
+ * failed"), only the innermost what. Pure, so that both the workflow and the CLI can use it.
+ */
+export function rootCauseMessage(err: unknown): string {
+  let e: unknown = err;
+  while (e instanceof Error && e.cause instanceof Error) e = e.cause;
+  return e instanceof Error ? e.message : String(e);
 }

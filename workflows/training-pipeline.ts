@@ -1,7 +1,7 @@
-import { ActivityCancellationType, type ActivityOptions, executeChild, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { ActivityCancellationType, type ActivityOptions, executeChild, isCancellation, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { withDefaults, type PipelineInputOverrides } from '../lib/pipeline-input';
-import type { PipelineProgress, Stage } from '../lib/pipeline-progress';
+import { type PipelineInput, type PipelineInputOverrides, withDefaults } from '../lib/pipeline-input';
+import { type PipelineProgress, rootCauseMessage, type Stage } from '../lib/pipeline-progress';
 import { rolloutWorkflowId } from '../lib/temporal-constants';
 import { canaryRollout, type RolloutResult } from './canary-rollout';
 import { progressQuery } from './definitions';
@@ -30,10 +30,20 @@ export interface PipelineResult {
 
 /** ingest -> train -> evaluate -> register -> canaryRollout. Durable: every stage survives worker restarts. */
 export async function trainingPipeline(overrides: PipelineInputOverrides = {}): Promise<PipelineResult> {
-  const input = withDefaults(overrides);
-  const workflowId = workflowInfo().workflowId;
   const progress: PipelineProgress = { stage: 'ingest', stages: [] };
   setHandler(progressQuery, () => progress);
+  try {
+    return await runStages(withDefaults(overrides), progress);
+  } catch (err) {
+    // The stage that threw stays readable as such (`ferops status`, the progress query), not as still running.
+    const last = progress.stages.at(-1);
+    if (last?.status === 'running') Object.assign(last, { status: isCancellation(err) ? 'cancelled' : 'failed', detail: rootCauseMessage(err) });
+    throw err;
+  }
+}
+
+async function runStages(input: PipelineInput, progress: PipelineProgress): Promise<PipelineResult> {
+  const workflowId = workflowInfo().workflowId;
   const enter = (stage: Stage) => {
     progress.stage = stage;
     progress.stages.push({ stage, status: 'running' });

@@ -5,6 +5,7 @@ import { ROLLOUT_USAGE, rolloutCommand } from './commands/rollout';
 import { stackCommand } from './commands/stack';
 import { statusCommand } from './commands/status';
 import { TRAIN_USAGE, trainCommand } from './commands/train';
+import { describeFailure } from './failure';
 
 const USAGE = `ferops <command>
   demo [--once]                 start the stack, run the default pipeline, predict on a real photo
@@ -35,8 +36,8 @@ async function main(argv: string[]): Promise<number> {
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
-  (e: Error) => {
-    console.error(`ferops: ${e.message}`);
+  (e: unknown) => {
+    console.error(`ferops: ${describeFailure(e)}`);
     process.exit(1);
   },
 );

@@ -3,8 +3,9 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
-import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
+import { ActivityFailure, ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { withDefaults, type PipelineInputOverrides } from '../../lib/pipeline-input';
+import { describeFailure } from '../../services/cli/failure';
 import { startOrAttach } from '../../services/cli/pipeline-runner';
 import type { trainingPipeline } from '../../workflows';
 import { abortSignal, approveUpdate, pauseSignal, progressQuery, resumeSignal, rolloutStateQuery } from '../../workflows/definitions';
@@ -24,15 +25,22 @@ function world(o: Partial<FakeWorld> = {}): FakeWorld {
 }
 
 async function runPipeline(w: FakeWorld, overrides: PipelineInputOverrides = FAST, during?: (h: WorkflowHandle<typeof trainingPipeline>) => Promise<void>) {
+  const { result, failure, ...rest } = await settlePipeline(w, overrides, during);
+  if (failure !== undefined) throw failure;
+  return { result: result!, ...rest };
+}
+
+/** Runs a pipeline to its end, failed or not, and reads its progress while a worker can still answer the query. */
+async function settlePipeline(w: FakeWorld, overrides: PipelineInputOverrides = FAST, during?: (h: WorkflowHandle<typeof trainingPipeline>) => Promise<void>) {
   const taskQueue = `tq-${randomUUID()}`;
   const worker = await env.createWorker({ taskQueue, activities: fakeActivities(w) });
   return worker.runUntil(async () => {
     // The train activity runs on the pipeline's training queue: here the same queue, served by this worker.
     const { handle } = await startOrAttach(env.client, taskQueue, { ...overrides, trainingTaskQueue: taskQueue }, `test-${randomUUID()}`);
     if (during) await during(handle);
-    const result = await handle.result();
+    const settled = await handle.result().then((result) => ({ result, failure: undefined }), (failure: unknown) => ({ result: undefined, failure }));
     // Queries need a worker: read what the tests check while this one still runs.
-    return { result, handle, progress: await handle.query(progressQuery), described: await handle.describe() };
+    return { ...settled, handle, progress: await handle.query(progressQuery), described: await handle.describe() };
   });
 }
 
@@ -94,16 +102,33 @@ describe('trainingPipeline', { timeout: 240_000 }, () => {
     assert.ok(!w.calls.some((c) => c.startsWith('loadModel')));
   });
 
-  it('when the trainer refuses its config, then the failure chain names BadInput and no retry happens', async () => {
+  it('when the trainer refuses its config, then the failure chain names BadInput, no retry happens, and the stage and CLI say why', async () => {
     const w = world({ trainFailure: 'bad_input' });
-    await assert.rejects(runPipeline(w), (e: unknown) => {
-      assert.ok(e instanceof WorkflowFailedError);
-      assert.ok(e.cause instanceof ActivityFailure);
-      assert.ok(e.cause.cause instanceof ApplicationFailure);
-      assert.equal(e.cause.cause.type, 'BadInput');
-      return true;
-    });
+    const { failure, progress } = await settlePipeline(w);
+    assert.ok(failure instanceof WorkflowFailedError);
+    assert.ok(failure.cause instanceof ActivityFailure);
+    assert.ok(failure.cause.cause instanceof ApplicationFailure);
+    assert.equal(failure.cause.cause.type, 'BadInput');
     assert.equal(w.calls.filter((c) => c === 'train').length, 1);
+    // What `ferops train` prints, and what `ferops status` and the progress query show afterwards.
+    assert.equal(describeFailure(failure), 'Workflow execution failed in train: bad_config: train.epochs must be >= 1');
+    assert.deepEqual(progress.stages.at(-1), { stage: 'train', status: 'failed', detail: 'bad_config: train.epochs must be >= 1' });
+  });
+
+  it('when the pipeline is cancelled mid-rollout, then the canary rolls back and the stage reads cancelled', async () => {
+    const w = world();
+    const slow: PipelineInputOverrides = { rollout: { ...FAST.rollout, windowSeconds: 30 } };
+    const { failure, progress } = await settlePipeline(w, slow, async (h) => {
+      await waitForRolloutPhase(h, 'traffic');
+      await h.cancel();
+    });
+    assert.ok(failure instanceof WorkflowFailedError);
+    assert.ok(failure.cause instanceof CancelledFailure);
+    assert.deepEqual(w.calls.slice(-2), ['rollbackService', 'tagRollback']);
+    assert.equal(w.deployment.canaryWeight, 0);
+    const last = progress.stages.at(-1)!;
+    assert.deepEqual([last.stage, last.status], ['rollout', 'cancelled'], JSON.stringify(last));
+    assert.ok(!w.calls.includes('promoteChampion'));
   });
 
   it('when an operator pauses, then no window is analysed until resume', async () => {

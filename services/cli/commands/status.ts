@@ -1,5 +1,6 @@
 import { loadConfig } from '../../../lib/config';
 import type { ParsedArgs } from '../args';
+import { describeFailure } from '../failure';
 import { readProgress } from '../pipeline-runner';
 import { renderProgress } from '../progress-line';
 import { connectClient } from '../temporal-client';
@@ -12,6 +13,12 @@ export async function statusCommand(args: ParsedArgs): Promise<number> {
   const p = await readProgress(handle);
   console.log(renderProgress(p));
   for (const s of p.progress?.stages ?? []) console.log(`  ${s.stage.padEnd(9)} ${s.status.padEnd(10)} ${s.detail ?? ''}`);
-  if (p.status === 'COMPLETED') console.log(JSON.stringify(await handle.result(), null, 2));
-  return p.status === 'FAILED' || p.status === 'TERMINATED' ? 1 : 0;
+  if (p.status === 'RUNNING') return 0;
+  try {
+    console.log(JSON.stringify(await handle.result(), null, 2));
+    return 0;
+  } catch (e) {
+    console.log(`${p.status.toLowerCase()}: ${describeFailure(e)}`);
+    return 1;
+  }
 }
