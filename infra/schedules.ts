@@ -2,6 +2,7 @@ import type { Duration } from '@temporalio/common';
 import { Client, Connection, ScheduleAlreadyRunning, ScheduleOverlapPolicy, type ScheduleOptionsStartWorkflowAction } from '@temporalio/client';
 import type { PipelineInputOverrides } from '../lib/pipeline-input';
 import { DRIFT_MONITOR_WORKFLOW_ID, DRIFT_SCHEDULE_ID, TASK_QUEUE } from '../lib/temporal-constants';
+import { driftMonitorInputProblems } from '../lib/workflow-input-check';
 import type { DriftMonitorInput, driftMonitor } from '../workflows/drift-monitor';
 
 export interface DriftScheduleOptions {
@@ -18,6 +19,9 @@ export interface DriftScheduleOptions {
  * UI under Schedules. Overlap SKIP: a slow monitor run is never doubled up.
  */
 export async function ensureDriftSchedule(client: Client, o: DriftScheduleOptions = {}): Promise<{ scheduleId: string; created: boolean }> {
+  const problems = driftMonitorInputProblems(o.input);
+  // Refused here rather than failing every run the schedule starts.
+  if (problems) throw new Error(`bad drift monitor input: ${problems}`);
   const scheduleId = o.scheduleId ?? DRIFT_SCHEDULE_ID;
   const every = o.every ?? '10m';
   const action: ScheduleOptionsStartWorkflowAction<typeof driftMonitor> = {

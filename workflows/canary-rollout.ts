@@ -1,8 +1,9 @@
-import { ActivityFailure, CancellationScope, condition, isCancellation, patched, proxyActivities, setHandler } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, CancellationScope, condition, isCancellation, patched, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { analyseWindow } from '../lib/canary-analysis';
 import { afterLook, lookContext, phaseLooks, remember, rolloutPhases, worthRecording, type Seen } from '../lib/canary-decision';
 import type { RolloutInput } from '../lib/pipeline-input';
+import { rolloutWorkflowInputProblems } from '../lib/workflow-input-check';
 import { abortSignal, approveUpdate, pauseSignal, resumeSignal, rolloutStateQuery, type ApprovalDecision } from './definitions';
 import type { RolloutResult, RolloutState } from './rollout-state';
 
@@ -31,6 +32,8 @@ const SAFE_STATE = 'rollout-always-settles';
 const SEQUENTIAL_LOOKS = 'canary-sequential-looks';
 /** Marks executions whose class test tolerates a shift up to maxClassDivergence (lib/canary-evidence.ts, classTest). */
 const CLASS_TOLERANCE = 'canary-class-tolerance';
+/** Marks executions that check their input before loading anything (lib/workflow-input-check.ts). */
+const INPUT_CHECKED = 'rollout-input-checked';
 
 export interface RolloutWorkflowInput { modelName: string; version: string; rollout: RolloutInput }
 interface Verdict { promote: boolean; reason: string }
@@ -41,7 +44,11 @@ interface Verdict { promote: boolean; reason: string }
  * Once the candidate is loaded, every way out ends promoted or rolled back with the reason recorded: a step that
  * fails past its retries, or a cancellation, rolls back, and the rollback waits for the service and registry.
  */
-export async function canaryRollout({ modelName, version, rollout }: RolloutWorkflowInput): Promise<RolloutResult> {
+export async function canaryRollout(input: RolloutWorkflowInput): Promise<RolloutResult> {
+  // Executions begun before the check replay without it (so that their histories stay deterministic).
+  const problems = patched(INPUT_CHECKED) ? rolloutWorkflowInputProblems(input) : undefined;
+  if (problems) throw ApplicationFailure.nonRetryable(`bad_input: ${problems}`, 'BadInput');
+  const { modelName, version, rollout } = input;
   const state: RolloutState = { phase: 'loading', canaryWeight: 0, paused: false, decisions: [] };
   let abortReason: string | undefined;
   let approval: ApprovalDecision | undefined;

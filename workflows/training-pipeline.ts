@@ -1,8 +1,9 @@
-import { ActivityCancellationType, type ActivityOptions, executeChild, isCancellation, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { ActivityCancellationType, type ActivityOptions, ApplicationFailure, executeChild, isCancellation, patched, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { type PipelineInput, type PipelineInputOverrides, withDefaults } from '../lib/pipeline-input';
 import { type PipelineProgress, rootCauseMessage, type Stage } from '../lib/pipeline-progress';
 import { rolloutWorkflowId } from '../lib/temporal-constants';
+import { checkPipelineInput } from '../lib/workflow-input-check';
 import { canaryRollout, type RolloutResult } from './canary-rollout';
 import { progressQuery } from './definitions';
 import { DATASET_HASH, MODEL_NAME, MODEL_VERSION, STAGE } from './search-attributes';
@@ -18,6 +19,9 @@ const trainOptions: ActivityOptions = {
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 };
 
+/** Marks executions that check their input before the first stage (lib/workflow-input-check.ts). */
+const INPUT_CHECKED = 'pipeline-input-checked';
+
 export interface PipelineResult {
   datasetId: string;
   mlflowRunId: string;
@@ -32,8 +36,11 @@ export interface PipelineResult {
 export async function trainingPipeline(overrides: PipelineInputOverrides = {}): Promise<PipelineResult> {
   const progress: PipelineProgress = { stage: 'ingest', stages: [] };
   setHandler(progressQuery, () => progress);
+  // Executions begun before the check replay without it (so that their histories stay deterministic).
+  const checked = patched(INPUT_CHECKED) ? checkPipelineInput(overrides) : { input: withDefaults(overrides) };
+  if (checked.problems !== undefined) throw ApplicationFailure.nonRetryable(`bad_input: ${checked.problems}`, 'BadInput');
   try {
-    return await runStages(withDefaults(overrides), progress);
+    return await runStages(checked.input, progress);
   } catch (err) {
     // The stage that threw stays readable as such (`ferops status`, the progress query), not as still running.
     const last = progress.stages.at(-1);

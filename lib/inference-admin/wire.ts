@@ -7,6 +7,9 @@
 export type SlotName = 'stable' | 'canary';
 export const SLOT_NAMES: readonly SlotName[] = ['stable', 'canary'];
 
+/** The longest window (seconds) GET /admin/v1/stats and /drift count over: a canary's longest look must fit in it. */
+export const MAX_WINDOW_SECONDS = 24 * 3600;
+
 /** A model version in a slot, as the registry names it ("3"), and where it was loaded from. */
 export interface SlotModel { version: string; source: string }
 

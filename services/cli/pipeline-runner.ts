@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter, WorkflowIdReusePolicy } from '@temporalio/common';
 import { canonicalJson, withDefaults, type PipelineInputOverrides } from '../../lib/pipeline-input';
+import { checkPipelineInput } from '../../lib/workflow-input-check';
 import type { PipelineProgress } from '../../lib/pipeline-progress';
 import { pipelineWorkflowId } from '../../lib/temporal-constants';
 import type { TrainHeartbeat } from '../../activities/train';
@@ -27,11 +28,14 @@ export async function startOrAttach(
   overrides: PipelineInputOverrides,
   id = pipelineIdFor(overrides),
 ): Promise<{ handle: PipelineHandle; attached: boolean }> {
+  // The workflow checks its input too; checked here, a mistake costs no workflow and says so at once.
+  const checked = checkPipelineInput(overrides);
+  if (checked.problems !== undefined) throw new Error(`bad pipeline input: ${checked.problems}`);
   try {
     const handle = await client.workflow.start<typeof trainingPipeline>('trainingPipeline', {
       taskQueue,
       workflowId: id,
-      args: [withDefaults(overrides)],
+      args: [checked.input],
       workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
     });
     return { handle, attached: false };

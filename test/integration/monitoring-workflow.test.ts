@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import type { DriftCheckInput, DriftReport, LogDriftInput } from '../../activities/monitor';
 import { driftRetrainWorkflowId } from '../../lib/temporal-constants';
 import { ensureDriftSchedule, ensureDriftScheduleAt } from '../../infra/schedules';
@@ -64,6 +66,25 @@ describe('driftMonitor', { timeout: 150_000 }, () => {
     assert.deepEqual(m.checks[0], { windowSeconds: 30, psiThreshold: 0.25, minSamples: 50 });
     const steps = m.logged.map((l) => l.at);
     assert.equal(new Set(steps).size, steps.length, 'each run logs at its own timestamp');
+  });
+
+  it('when a monitor is started with a bad setting, then it fails at once as BadInput, and a schedule with it is refused', async () => {
+    const taskQueue = `tq-${randomUUID()}`;
+    const m = monitorWorld(() => report('1', true));
+    const worker = await env.createWorker({ taskQueue, activities: m.activities });
+    await worker.runUntil(async () => {
+      const run = env.client.workflow.execute('driftMonitor', { taskQueue, workflowId: `mon-${randomUUID()}`, args: [{ psiThreshold: '0.2', retrain: { trainingTaskQueue: taskQueue } }] });
+      await assert.rejects(run, (e: unknown) => {
+        assert.ok(e instanceof WorkflowFailedError && e.cause instanceof ApplicationFailure);
+        assert.equal(e.cause.type, 'BadInput');
+        assert.equal(e.cause.message, 'bad_input: psiThreshold: Expected number, received string');
+        return true;
+      });
+    });
+    assert.equal(m.checks.length, 0, 'no drift check ran');
+    const scheduleId = `drift-${randomUUID()}`;
+    await assert.rejects(ensureDriftSchedule(env.client, { every: '1s', taskQueue, scheduleId, input: { retrain: { rollout: { steps: [] } } } }), /^Error: bad drift monitor input: retrain: rollout.steps: Array must contain at least 1 element\(s\)$/);
+    await assert.rejects(env.client.schedule.getHandle(scheduleId).describe(), /not found/i);
   });
 
   it('when one champion drifts repeatedly, then the first run starts the retraining and later runs report it already started', async () => {

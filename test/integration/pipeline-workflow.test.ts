@@ -131,6 +131,36 @@ describe('trainingPipeline', { timeout: 240_000 }, () => {
     assert.ok(!w.calls.includes('promoteChampion'));
   });
 
+  // As the Temporal UI or any client starts them: with whatever JSON it was given, past the CLI's own check.
+  for (const [name, workflow, input, problem] of [
+    ['a string for the steps (the rollout hung with the canary loaded)', 'trainingPipeline', { rollout: { steps: '50' } }, 'rollout.steps: Expected array, received string'],
+    ['a negative maxExtensions (the candidate was promoted unanalysed)', 'trainingPipeline', { rollout: { maxExtensions: -1 } }, 'rollout.maxExtensions: Number must be greater than or equal to 0'],
+    ['no input object', 'trainingPipeline', null, 'expected an object of overrides, got null'],
+    ['a rollout with no version', 'canaryRollout', { modelName: 'm', rollout: withDefaults().rollout }, 'version: Required'],
+  ] as const) {
+    it(`when ${name} is started directly, then it fails at once as BadInput naming the problem, and nothing runs`, async () => {
+      const w = world();
+      const taskQueue = `tq-${randomUUID()}`;
+      const worker = await env.createWorker({ taskQueue, activities: fakeActivities(w) });
+      await worker.runUntil(async () => {
+        const handle = await env.client.workflow.start(workflow, { taskQueue, workflowId: `bad-${randomUUID()}`, args: [input] });
+        await assert.rejects(handle.result(), (e: unknown) => {
+          assert.ok(e instanceof WorkflowFailedError && e.cause instanceof ApplicationFailure);
+          assert.equal(e.cause.type, 'BadInput');
+          assert.equal(e.cause.message, `bad_input: ${problem}`);
+          return true;
+        });
+      });
+      assert.deepEqual(w.calls, []);
+    });
+  }
+
+  it('when the CLI is given a bad input, then it refuses before starting any workflow', async () => {
+    const id = `bad-cli-${randomUUID()}`;
+    await assert.rejects(startOrAttach(env.client, 'unused', { gate: { minAccuracy: 5 } }, id), /^Error: bad pipeline input: gate.minAccuracy: Number must be less than or equal to 1$/);
+    await assert.rejects(env.client.workflow.getHandle(id).describe(), /not found/);
+  });
+
   it('when an operator pauses, then no window is analysed until resume', async () => {
     const w = world();
     // A 5 s shadow window, so the pause lands inside it however slowly the host answers the query and the signal.

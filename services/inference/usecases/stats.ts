@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_WINDOW_SECONDS } from '../../../lib/inference-admin/wire';
 import type { StatsOutput } from '../../../lib/inference-admin/stats';
 import type { ServiceContext } from '../context';
 import { SLOT_NAMES } from '../runtime/slots';
@@ -6,7 +7,7 @@ import { replicaIdentity } from './replica';
 import { generationParam, queriedGeneration, queriedVersion } from './window-query';
 
 export const statsQuery = z.object({
-  windowSeconds: z.coerce.number().int().min(1).max(24 * 3600).default(60),
+  windowSeconds: z.coerce.number().int().min(1).max(MAX_WINDOW_SECONDS).default(60),
   generation: generationParam,
 });
 export type StatsQuery = z.infer<typeof statsQuery>;
