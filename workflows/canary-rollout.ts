@@ -55,7 +55,7 @@ export async function canaryRollout(input: RolloutWorkflowInput): Promise<Rollou
   setHandler(rolloutStateQuery, () => state);
   setHandler(pauseSignal, () => void (state.paused = true));
   setHandler(resumeSignal, () => void (state.paused = false));
-  setHandler(abortSignal, (reason) => void (abortReason = reason || 'aborted by operator'));
+  setHandler(abortSignal, (reason) => void (abortReason = abortReasonOf(reason)));
   setHandler(approveUpdate, (d) => ((approval = d), d.approved ? 'approved' : 'rejected'), {
     validator: (d) => {
       if (!d || typeof d.by !== 'string' || !d.by) throw new Error('approval needs "by" (who decides)');
@@ -174,6 +174,16 @@ function rolledBack(state: RolloutState, modelName: string, version: string, rea
     state.canaryWeight = 0;
     return { outcome: 'rolled_back', reason, decisions: state.decisions };
   });
+}
+
+/**
+ * The abort signal's reason as text. The Temporal UI sends whatever JSON the operator types: an object there (say
+ * `{"reason": "..."}`) became the rollback's reason, MLflow refused it as a tag value, and the rollback's tag call
+ * retried for days. So: a string as given, an object's string `reason`, anything else the default.
+ */
+function abortReasonOf(payload: unknown): string {
+  const given = typeof payload === 'object' && payload !== null ? (payload as { reason?: unknown }).reason : payload;
+  return typeof given === 'string' && given.trim() !== '' ? given : 'aborted by operator';
 }
 
 /** Which step failed and why, from the typed chain: `readStats failed: inference GET ... unreachable: ...`. */

@@ -4,7 +4,7 @@ import { changeDesiredState, readDesiredState, type DesiredChange } from '../../
 import type { Fleet } from '../../lib/inference-admin/fleet';
 import type { FleetStats, SlotStats } from '../../lib/inference-admin/stats';
 import type { DeploymentState, Slot, SlotWindowStats, WindowStats } from '../../lib/inference-admin/window';
-import { promoteChampion, tagRollback } from '../register';
+import { promoteChampion, tagRollback, tagValue } from '../register';
 
 /**
  * Deploy activities. Each serving change is a new generation of the fleet's desired state (a registry tag the
@@ -59,7 +59,7 @@ export function createDeployActivities(fleet: Fleet, mlflow: MlflowClient, model
     /** Every canary window's verdict, its tests (test, effect, interval, p-value) and numbers, as version tags (MLflow UI). */
     async recordDecision(a: { modelName: string; version: string; key: string; analysis: Analysis }): Promise<void> {
       const value = JSON.stringify({ verdict: a.analysis.verdict, reasons: a.analysis.reasons, tests: a.analysis.tests, numbers: a.analysis.numbers });
-      await mlflow.setModelVersionTag(a.modelName, a.version, `ferops.canary.${a.key}`, value.slice(0, 5000));
+      await mlflow.setModelVersionTag(a.modelName, a.version, `ferops.canary.${a.key}`, tagValue(value));
     },
   };
 }

@@ -4,6 +4,13 @@ import { CHALLENGER } from './register-model';
 export const CHAMPION = 'champion';
 export const PREVIOUS = 'previous';
 
+/**
+ * The most characters a reason or verdict keeps as a version tag: MLflow refuses longer values, and the rollout's
+ * rollback and promotion calls retry until they succeed, so an over-long tag would stall them rather than fail.
+ */
+const TAG_VALUE_CHARS = 5000;
+export const tagValue = (text: string): string => (text.length > TAG_VALUE_CHARS ? `${text.slice(0, TAG_VALUE_CHARS - 1)}…` : text);
+
 export interface PromoteInput {
   client: MlflowClient;
   name: string;
@@ -27,7 +34,7 @@ export async function promoteChampion(input: PromoteInput): Promise<{ champion: 
   const challenger = await client.getModelVersionByAlias(name, CHALLENGER);
   if (challenger?.version === version) await client.deleteAlias(name, CHALLENGER);
   await client.setModelVersionTag(name, version, 'ferops.promoted_at', new Date().toISOString());
-  await client.setModelVersionTag(name, version, 'ferops.promotion_reason', input.reason);
+  await client.setModelVersionTag(name, version, 'ferops.promotion_reason', tagValue(input.reason));
   if (previous) await client.setModelVersionTag(name, version, 'ferops.replaced_version', previous);
   return { champion: version, previous };
 }
@@ -36,6 +43,6 @@ export async function promoteChampion(input: PromoteInput): Promise<{ champion: 
 export async function tagRollback(input: PromoteInput): Promise<void> {
   const { client, name, version } = input;
   await client.setModelVersionTag(name, version, 'ferops.rollback', 'true');
-  await client.setModelVersionTag(name, version, 'ferops.rollback_reason', input.reason);
+  await client.setModelVersionTag(name, version, 'ferops.rollback_reason', tagValue(input.reason));
   await client.setModelVersionTag(name, version, 'ferops.rolled_back_at', new Date().toISOString());
 }

@@ -68,8 +68,10 @@ export function fakeActivities(world: FakeWorld): Activities {
     async promoteChampion() {
       rec('promoteChampion');
     },
-    async tagRollback() {
+    async tagRollback(i) {
       rec('tagRollback');
+      // As MLflow does: a tag value must be a string (the real call answers 400 INVALID_PARAMETER_VALUE).
+      if (typeof i.reason !== 'string') throw new Error(`MLflow 400 INVALID_PARAMETER_VALUE: Invalid value ${JSON.stringify(i.reason)} for parameter 'value'`);
     },
     async recordDecision() {
       rec('recordDecision');

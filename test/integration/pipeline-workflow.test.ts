@@ -187,6 +187,18 @@ describe('trainingPipeline', { timeout: 240_000 }, () => {
     assert.ok(w.calls.includes('rollbackService'));
   });
 
+  it('when the abort signal carries JSON other than a string (as the Temporal UI sends it), then the rollback still ends with a text reason', async () => {
+    for (const [payload, reason] of [[{ reason: 'typed in the UI' }, 'typed in the UI'], [{ why: 1 }, 'aborted by operator'], [42, 'aborted by operator']] as const) {
+      const w = world();
+      const { result } = await runPipeline(w, { rollout: { ...FAST.rollout, shadowSeconds: 5 } }, async (h) => {
+        await waitForRolloutPhase(h, 'shadow');
+        await env.client.workflow.getHandle(`${h.workflowId}/rollout`).signal('abort', payload);
+      });
+      assert.deepEqual([result.outcome, result.reason], ['rolled_back', reason]);
+      assert.deepEqual(w.calls.slice(-2), ['rollbackService', 'tagRollback'], 'tagged once: not retried');
+    }
+  });
+
   it('when approval is required, then traffic waits for approve, and a reject rolls back without loading', async () => {
     const approval = { rollout: { ...FAST.rollout, approval: 'required' as const } };
     const approved = await runPipeline(world(), approval, async (h) => {

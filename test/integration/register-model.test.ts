@@ -141,6 +141,12 @@ describe('promotion, rollback and the Python client', () => {
     const rb = fromKeyValues((await client.getModelVersion(name, v1)).tags);
     assert.equal(rb['ferops.rollback'], 'true');
     assert.equal(rb['ferops.rollback_reason'], 'error rate 9%');
+    // A reason longer than MLflow takes (an operator's abort text, a long failure) is cut, not refused: the
+    // rollout's rollback retries this call until it succeeds.
+    await tagRollback({ client, name, version: v1, reason: `x${'y'.repeat(200_000)}` });
+    const long = fromKeyValues((await client.getModelVersion(name, v1)).tags)['ferops.rollback_reason'];
+    assert.equal(long.length, 5000);
+    assert.ok(long.startsWith('xyy') && long.endsWith('…'));
 
     // Faces whose brightest vertical strip differs, so the strips model gives several classes.
     const faces = Array.from({ length: 7 }, (_, k) => {
