@@ -59,6 +59,8 @@ export async function canaryRollout(input: RolloutWorkflowInput): Promise<Rollou
   setHandler(approveUpdate, (d) => ((approval = d), d.approved ? 'approved' : 'rejected'), {
     validator: (d) => {
       if (!d || typeof d.by !== 'string' || !d.by) throw new Error('approval needs "by" (who decides)');
+      // Sent from the Temporal UI, "approved": "false" would be truthy: only a boolean decides.
+      if (typeof d.approved !== 'boolean') throw new Error(`approval needs "approved": true or false, got ${JSON.stringify(d.approved)}`);
       if (state.phase !== 'awaiting_approval') throw new Error(`not awaiting approval (phase ${state.phase})`);
     },
   });

@@ -209,6 +209,13 @@ describe('trainingPipeline', { timeout: 240_000 }, () => {
         assert.match(String((e.cause as Error)?.message), /"by"/);
         return true;
       });
+      // As the Temporal UI could send it: a string "false" must not approve (it is truthy).
+      await assert.rejects(rollout.executeUpdate('approve', { args: [{ approved: 'false', by: 'mallory' }] }), (e: Error) => {
+        assert.ok(e instanceof WorkflowUpdateFailedError);
+        assert.equal((e.cause as Error)?.message, 'approval needs "approved": true or false, got "false"');
+        return true;
+      });
+      assert.equal((await rollout.query(rolloutStateQuery)).phase, 'awaiting_approval');
       assert.equal(await rollout.executeUpdate(approveUpdate, { args: [{ approved: true, by: 'alice' }] }), 'approved');
     });
     assert.equal(approved.result.outcome, 'promoted');
