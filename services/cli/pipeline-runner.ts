@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
-import { defaultPayloadConverter, WorkflowIdReusePolicy } from '@temporalio/common';
+import { defaultPayloadConverter, type Timestamp, WorkflowIdReusePolicy } from '@temporalio/common';
+import { optionalTsToMs } from '@temporalio/common/lib/time';
 import { canonicalJson, withDefaults, type PipelineInputOverrides } from '../../lib/pipeline-input';
 import { checkPipelineInput } from '../../lib/workflow-input-check';
 import type { PipelineProgress } from '../../lib/pipeline-progress';
@@ -45,13 +46,50 @@ export async function startOrAttach(
   }
 }
 
-export interface LiveProgress { status: string; progress?: PipelineProgress; training?: TrainHeartbeat }
+export interface LiveProgress {
+  status: string;
+  progress?: PipelineProgress;
+  training?: TrainHeartbeat;
+  /** Why the running stage is not moving, when it is not: its activity retrying after a failure, or not picked up. */
+  stalled?: string;
+}
 
-/** The pipeline's own progress query plus the train activity's last heartbeat (epoch, loss). */
+/** The pipeline's own progress query, the train activity's last heartbeat (epoch, loss), and a stalled activity. */
 export async function readProgress(handle: WorkflowHandle): Promise<LiveProgress> {
   const desc = await handle.describe();
   const progress = await handle.query(progressQuery).catch(() => undefined);
-  const beat = desc.raw.pendingActivities?.find((a) => a.activityType?.name === 'train')?.heartbeatDetails?.payloads?.[0];
+  const pending = desc.raw.pendingActivities ?? [];
+  const beat = pending.find((a) => a.activityType?.name === 'train')?.heartbeatDetails?.payloads?.[0];
   const training = beat ? defaultPayloadConverter.fromPayload<TrainHeartbeat>(beat) : undefined;
-  return { status: desc.status.name, progress, training };
+  const stalled = pending.map((a) => stalledActivity(a, Date.now())).find((note) => note !== undefined);
+  return { status: desc.status.name, progress, training, ...(stalled ? { stalled } : {}) };
+}
+
+/** A pending activity as describe() reports it: the parts that say whether it is stuck. */
+export interface PendingActivity {
+  activityType?: { name?: string | null } | null;
+  state?: number | null;
+  attempt?: number | null;
+  scheduledTime?: Timestamp | null;
+  lastFailure?: { message?: string | null } | null;
+}
+
+/** No worker has taken an activity scheduled this long ago: worth saying (its queue may have no worker at all). */
+const UNCLAIMED_MS = 30_000;
+/** temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED (scheduled, not started). */
+const SCHEDULED = 1;
+
+/**
+ * Why an activity is not moving, or undefined: retrying after a failure (MLflow away, say, which the pipeline waits
+ * out), or scheduled and not taken by any worker. Without it a stalled pipeline shows only its stage name.
+ */
+export function stalledActivity(a: PendingActivity, nowMs: number): string | undefined {
+  const name = a.activityType?.name ?? 'activity';
+  if ((a.attempt ?? 1) > 1 && a.lastFailure?.message) return `${name} attempt ${a.attempt}, last failure: ${a.lastFailure.message}`;
+  const scheduledAt = optionalTsToMs(a.scheduledTime);
+  const waitedMs = scheduledAt === undefined ? 0 : nowMs - scheduledAt;
+  if (a.state === SCHEDULED && waitedMs >= UNCLAIMED_MS) {
+    return `${name} waiting ${Math.round(waitedMs / 1000)} s for a worker to take it`;
+  }
+  return undefined;
 }

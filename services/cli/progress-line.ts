@@ -1,6 +1,6 @@
 import type { LiveProgress } from './pipeline-runner';
 
-/** One line of live progress: stage, a bar over the five stages (or over epochs while training), epoch and loss. */
+/** One line of live progress: stage, a bar over the five stages (or over epochs while training), epoch and loss, and why it is stalled. */
 export function renderProgress(p: LiveProgress, width = 24): string {
   const stage = p.progress?.stage ?? 'starting';
   const t = p.training;
@@ -16,6 +16,7 @@ export function renderProgress(p: LiveProgress, width = 24): string {
   }
   const last = p.progress?.stages.at(-1);
   if (stage !== 'train' && last?.detail) parts.push(last.detail);
+  if (p.stalled) parts.push(p.stalled);
   if (p.status !== 'RUNNING') parts.push(`(${p.status})`);
   return parts.join('  ');
 }

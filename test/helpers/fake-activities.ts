@@ -12,6 +12,8 @@ export interface FakeWorld {
   stats: (phase: { canaryWeight: number; shadow: boolean }) => WindowStats;
   accuracy: number;
   trainFailure?: 'bad_input';
+  /** Ingest attempts that fail as if MLflow were away, before one succeeds. */
+  ingestOutages?: number;
 }
 
 export const goodSlot = (o: Partial<SlotWindowStats> = {}): SlotWindowStats => ({
@@ -25,6 +27,10 @@ export function fakeActivities(world: FakeWorld): Activities {
   const a: Partial<Activities> = {
     async ingest(i) {
       rec('ingest');
+      if ((world.ingestOutages ?? 0) > 0) {
+        world.ingestOutages!--;
+        throw new Error('MLflow unreachable: connect ECONNREFUSED 127.0.0.1:5000');
+      }
       return { datasetId: 'abc123', uri: `/tmp/datasets/abc123`, splits: { train: 80, val: 10, test: 10 }, rejected: 0, reused: false, mlflowRunId: `run-${i.workflowId}` };
     },
     async train() {

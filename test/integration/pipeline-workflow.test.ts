@@ -6,7 +6,8 @@ import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } f
 import { ActivityFailure, ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { withDefaults, type PipelineInputOverrides } from '../../lib/pipeline-input';
 import { describeFailure } from '../../services/cli/failure';
-import { startOrAttach } from '../../services/cli/pipeline-runner';
+import { readProgress, startOrAttach } from '../../services/cli/pipeline-runner';
+import { renderProgress } from '../../services/cli/progress-line';
 import type { trainingPipeline } from '../../workflows';
 import { abortSignal, approveUpdate, pauseSignal, progressQuery, resumeSignal, rolloutStateQuery } from '../../workflows/definitions';
 import { fakeActivities, goodSlot, healthyStats, type FakeWorld } from '../helpers/fake-activities';
@@ -113,6 +114,19 @@ describe('trainingPipeline', { timeout: 240_000 }, () => {
     // What `ferops train` prints, and what `ferops status` and the progress query show afterwards.
     assert.equal(describeFailure(failure), 'Workflow execution failed in train: bad_config: train.epochs must be >= 1');
     assert.deepEqual(progress.stages.at(-1), { stage: 'train', status: 'failed', detail: 'bad_config: train.epochs must be >= 1' });
+  });
+
+  it('when an activity is retrying after a failure, then the live progress says which attempt and why', async () => {
+    const w = world({ ingestOutages: 2 });
+    const seen: string[] = [];
+    const { result } = await runPipeline(w, FAST, async (h) => {
+      for (let i = 0; i < 100 && seen.length === 0; i++, await sleep(100)) {
+        const p = await readProgress(h);
+        if (p.stalled) seen.push(renderProgress(p));
+      }
+    });
+    assert.equal(result.outcome, 'promoted', 'the pipeline waits the outage out');
+    assert.match(seen[0] ?? '', /ingest +ingest attempt 2, last failure: MLflow unreachable: connect ECONNREFUSED/);
   });
 
   it('when the pipeline is cancelled mid-rollout, then the canary rolls back and the stage reads cancelled', async () => {
