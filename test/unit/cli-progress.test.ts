@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { msNumberToTs } from '@temporalio/common/lib/time';
+import { temporal } from '@temporalio/proto';
 import { stalledActivity } from '../../services/cli/pipeline-runner';
 import { renderProgress } from '../../services/cli/progress-line';
 
 const NOW = 1_800_000_000_000;
-const SCHEDULED = 1;
-const STARTED = 2;
+// The server's own enum, so that a wrong constant in the CLI fails here.
+const { PENDING_ACTIVITY_STATE_SCHEDULED: SCHEDULED, PENDING_ACTIVITY_STATE_STARTED: STARTED } = temporal.api.enums.v1.PendingActivityState;
 
 describe('a stalled pipeline in the live progress line', () => {
   it('when an activity retries after a failure, then its attempt and last failure are named', () => {
