@@ -29,3 +29,8 @@ export const DRIFT_MONITOR_WORKFLOW_ID = 'drift-monitor';
  * so drift reported again for the same champion never starts a second pipeline; a new champion opens a new episode.
  */
 export const driftRetrainWorkflowId = (modelName: string, championVersion: string): string => `retrain-drift-${modelName}-v${championVersion}`;
+/**
+ * One rollout per model at a time: the rollout that runs this id's workflow holds the model's deployment. Temporal
+ * runs at most one workflow per id, which is the compare-and-set the registry's desired-state tag lacks.
+ */
+export const deploymentLeaseId = (modelName: string): string => `deployment-lease/${modelName}`;

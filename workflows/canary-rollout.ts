@@ -5,6 +5,7 @@ import { afterLook, lookContext, phaseLooks, remember, rolloutPhases, worthRecor
 import type { RolloutInput } from '../lib/pipeline-input';
 import { rolloutWorkflowInputProblems } from '../lib/workflow-input-check';
 import { abortSignal, approveUpdate, pauseSignal, resumeSignal, rolloutStateQuery, type ApprovalDecision } from './definitions';
+import { releaseDeploymentLease, takeDeploymentLease } from './deployment-lease';
 import type { RolloutResult, RolloutState } from './rollout-state';
 
 export type { RolloutDecision, RolloutResult, RolloutState } from './rollout-state';
@@ -34,6 +35,8 @@ const SEQUENTIAL_LOOKS = 'canary-sequential-looks';
 const CLASS_TOLERANCE = 'canary-class-tolerance';
 /** Marks executions that check their input before loading anything (lib/workflow-input-check.ts). */
 const INPUT_CHECKED = 'rollout-input-checked';
+/** Marks executions that hold the model's deployment lease before reading or writing its deployment (./deployment-lease.ts). */
+const ONE_PER_MODEL = 'rollout-one-per-model';
 
 export interface RolloutWorkflowInput { modelName: string; version: string; rollout: RolloutInput }
 interface Verdict { promote: boolean; reason: string }
@@ -43,6 +46,7 @@ interface Verdict { promote: boolean; reason: string }
  * a durable timer window and analysed against stable; promotes when every window passes, rolls back otherwise.
  * Once the candidate is loaded, every way out ends promoted or rolled back with the reason recorded: a step that
  * fails past its retries, or a cancellation, rolls back, and the rollback waits for the service and registry.
+ * Rollouts of one model run one at a time: each holds the model's deployment lease throughout (./deployment-lease.ts).
  */
 export async function canaryRollout(input: RolloutWorkflowInput): Promise<RolloutResult> {
   // Executions begun before the check replay without it (so that their histories stay deterministic).
@@ -66,42 +70,55 @@ export async function canaryRollout(input: RolloutWorkflowInput): Promise<Rollou
   });
   const source = `models:/${modelName}/${version}`;
 
-  const current = await deploy.deploymentState();
-  if (!current.stable) {
-    // Nothing serves yet: there is no baseline to compare a canary with, so the first model goes straight to stable.
-    await deploy.loadModel({ slot: 'stable', source, version });
-    return promoted(state, modelName, version, 'first model: no stable version to compare against', false);
-  }
+  // Everything from the deployment's first read on, run while holding the model's deployment lease.
+  const deployCandidate = async (): Promise<RolloutResult> => {
+    const current = await deploy.deploymentState();
+    if (!current.stable) {
+      // Nothing serves yet: there is no baseline to compare a canary with, so the first model goes straight to stable.
+      await deploy.loadModel({ slot: 'stable', source, version });
+      return promoted(state, modelName, version, 'first model: no stable version to compare against', false);
+    }
 
-  if (rollout.approval === 'required') {
-    state.phase = 'awaiting_approval';
-    const decided = await condition(() => approval !== undefined || abortReason !== undefined, rollout.approvalTimeoutSeconds * 1000);
-    if (!decided) return rolledBack(state, modelName, version, 'approval timed out', false);
-    if (abortReason) return rolledBack(state, modelName, version, abortReason, false);
-    if (!approval!.approved) return rolledBack(state, modelName, version, `rejected by ${approval!.by}`, false);
-  }
+    if (rollout.approval === 'required') {
+      state.phase = 'awaiting_approval';
+      const decided = await condition(() => approval !== undefined || abortReason !== undefined, rollout.approvalTimeoutSeconds * 1000);
+      if (!decided) return rolledBack(state, modelName, version, 'approval timed out', false);
+      if (abortReason) return rolledBack(state, modelName, version, abortReason, false);
+      if (!approval!.approved) return rolledBack(state, modelName, version, `rejected by ${approval!.by}`, false);
+    }
 
+    state.phase = 'loading';
+    try {
+      await deploy.loadModel({ slot: 'canary', source, version });
+    } catch (e) {
+      // The service validates a model at load (shapes, labels, a warm-up run) and keeps its slots as they were; a load
+      // cut off on the way back may still have filled the canary slot, so that is cleared (it never had traffic).
+      if (!(e instanceof ActivityFailure)) throw e;
+      return rolledBack(state, modelName, version, `candidate could not be loaded: ${e.cause?.message ?? e.message}`, patched(SAFE_STATE));
+    }
+    let verdict: Verdict;
+    try {
+      verdict = await runWindows(state, { modelName, version, rollout }, () => abortReason);
+    } catch (e) {
+      if (!(e instanceof ActivityFailure || isCancellation(e)) || !patched(SAFE_STATE)) throw e;
+      if (!isCancellation(e)) return rolledBack(state, modelName, version, failureMessage(e), true);
+      await rolledBack(state, modelName, version, 'rollout cancelled', true);
+      throw e;
+    }
+    return verdict.promote
+      ? promoted(state, modelName, version, verdict.reason, true)
+      : rolledBack(state, modelName, version, verdict.reason, true);
+  };
+  if (!patched(ONE_PER_MODEL)) return deployCandidate();
+  const taken = await takeDeploymentLease(modelName, (leaseId) => Object.assign(state, { phase: 'waiting_for_deployment', waitingFor: leaseId }), () => abortReason);
+  delete state.waitingFor;
+  if ('abortReason' in taken) return rolledBack(state, modelName, version, taken.abortReason, false);
   state.phase = 'loading';
   try {
-    await deploy.loadModel({ slot: 'canary', source, version });
-  } catch (e) {
-    // The service validates a model at load (shapes, labels, a warm-up run) and keeps its slots as they were; a load
-    // cut off on the way back may still have filled the canary slot, so that is cleared (it never had traffic).
-    if (!(e instanceof ActivityFailure)) throw e;
-    return rolledBack(state, modelName, version, `candidate could not be loaded: ${e.cause?.message ?? e.message}`, patched(SAFE_STATE));
+    return await deployCandidate();
+  } finally {
+    await releaseDeploymentLease(taken.lease);
   }
-  let verdict: Verdict;
-  try {
-    verdict = await runWindows(state, { modelName, version, rollout }, () => abortReason);
-  } catch (e) {
-    if (!(e instanceof ActivityFailure || isCancellation(e)) || !patched(SAFE_STATE)) throw e;
-    if (!isCancellation(e)) return rolledBack(state, modelName, version, failureMessage(e), true);
-    await rolledBack(state, modelName, version, 'rollout cancelled', true);
-    throw e;
-  }
-  return verdict.promote
-    ? promoted(state, modelName, version, verdict.reason, true)
-    : rolledBack(state, modelName, version, verdict.reason, true);
 }
 
 /** Shadow, then each traffic step, each held for its windows: the verdict, or a throw when a step fails past its retries. */

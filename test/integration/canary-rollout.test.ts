@@ -17,7 +17,8 @@ import { ADMIN_TOKEN } from '../../services/inference/testing/harness';
 import { desireStable, fleetOf, startFollowingService } from '../helpers/following-service';
 import type { RunningServer } from '../../services/inference/server';
 import { canaryRollout, type RolloutResult } from '../../workflows/canary-rollout';
-import { abortSignal, approveUpdate, rolloutStateQuery } from '../../workflows/definitions';
+import { abortSignal, approveUpdate, pauseSignal, rolloutStateQuery } from '../../workflows/definitions';
+import { deploymentLeaseId } from '../../lib/temporal-constants';
 import { registerFixture, startMlflowFixture, type MlflowFixture } from './mlflow-fixtures';
 import { startTemporalTestEnv, type TemporalTestEnv } from '../helpers/temporal-env';
 
@@ -73,6 +74,7 @@ before(async () => {
   for (const f of ['strips', 'constant-happy', 'fails-on-bright', 'failing']) versions[f] = await register(f);
   versions.stripsAborted = await register('strips');
   versions.stripsAgain = await register('strips');
+  for (const v of ['heldFirst', 'heldSecond', 'queuedA', 'queuedB', 'queuedC']) versions[v] = await register('strips');
   await desireStable(mlflow.server.url, NAME, versions.strips);
   service = await startFollowingService(mlflow.server.url, NAME);
   await promoteChampion({ client: mlflow.client, name: NAME, version: versions.strips, reason: 'baseline' });
@@ -156,5 +158,56 @@ describe('canaryRollout against the real service and registry', { timeout: 600_0
     assert.equal(await stableVersion(), versions.stripsAgain);
     assert.equal((await mlflow.client.getModelVersionByAlias(NAME, 'champion'))?.version, versions.stripsAgain);
     assert.equal((await mlflow.client.getModelVersionByAlias(NAME, 'previous'))?.version, versions.strips);
+  });
+
+  const start = (version: string, approval: 'none' | 'required' = 'none') => temporal.client.workflow.start(canaryRollout, {
+    taskQueue, workflowId: `rollout-${randomUUID()}`,
+    args: [{ modelName: NAME, version, rollout: { ...ROLLOUT, approval, thresholds: { ...ROLLOUT.thresholds, maxLatencyRatio: 1000 } } }],
+  });
+
+  it('when a second rollout of the model starts while the first has its canary in shadow, then it loads nothing until the first ends, then goes through and both service and registry serve it', async () => {
+    const load = startLoad(service.url, datasetUri, 25);
+    try {
+      const first = await start(versions.heldFirst);
+      await waitForPhase(first, 'shadow');
+      await first.signal(pauseSignal);
+      const second = await start(versions.heldSecond);
+      // Past the second's first retry: the first's canary is untouched, and the second says why it waits.
+      await sleep(6000);
+      assert.equal((await new InferenceAdminClient(service.url, ADMIN_TOKEN).slots()).canary?.version, versions.heldFirst);
+      assert.equal((await second.query(rolloutStateQuery)).phase, 'waiting_for_deployment');
+      await first.signal(abortSignal, 'make way');
+      assert.equal((await first.result()).outcome, 'rolled_back');
+      const result = await second.result();
+      assert.equal(result.outcome, 'promoted', JSON.stringify(result.decisions.map((d) => d.analysis)));
+      const { events } = await second.fetchHistory();
+      assert.ok(events?.some((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'leaseReleased'), 'woken by the release, not by its next try');
+      assert.equal(await stableVersion(), versions.heldSecond);
+      assert.equal((await mlflow.client.getModelVersionByAlias(NAME, 'champion'))?.version, versions.heldSecond);
+      assert.equal((await load.stop()).failed, 0);
+    } finally {
+      await load.stop();
+    }
+  });
+
+  it('when rollouts queue behind one that is terminated, then an aborted waiter ends without loading and the next takes the lease', async () => {
+    const holder = await start(versions.queuedA, 'required');
+    await waitForPhase(holder, 'awaiting_approval');
+    const next = await start(versions.queuedB, 'required');
+    const aborted = await start(versions.queuedC);
+    await Promise.all([waitForPhase(next, 'waiting_for_deployment'), waitForPhase(aborted, 'waiting_for_deployment')]);
+    await aborted.signal(abortSignal, 'not now');
+    assert.deepEqual(await aborted.result(), { outcome: 'rolled_back', reason: 'not now', decisions: [] });
+    const tags = (await mlflow.client.getModelVersion(NAME, versions.queuedC)).tags ?? [];
+    assert.ok(tags.some((t) => t.value.includes('not now')), 'the waiter\'s reason is on its version');
+    // Terminated, the holder runs no code of its own: the server ends its lease with it.
+    await holder.terminate('operator');
+    await waitForPhase(next, 'awaiting_approval');
+    const lease = await temporal.client.workflow.getHandle(deploymentLeaseId(NAME)).describe();
+    assert.equal(lease.status.name, 'RUNNING');
+    assert.equal(lease.parentExecution?.workflowId, next.workflowId);
+    await next.signal(abortSignal, 'done');
+    assert.equal((await next.result()).outcome, 'rolled_back');
+    assert.equal((await new InferenceAdminClient(service.url, ADMIN_TOKEN).slots()).canary, null);
   });
 });
