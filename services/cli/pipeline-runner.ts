@@ -5,10 +5,10 @@ import { optionalTsToMs } from '@temporalio/common/lib/time';
 import { canonicalJson, withDefaults, type PipelineInputOverrides } from '../../lib/pipeline-input';
 import { checkPipelineInput } from '../../lib/workflow-input-check';
 import type { PipelineProgress } from '../../lib/pipeline-progress';
-import { pipelineWorkflowId } from '../../lib/temporal-constants';
+import { pipelineWorkflowId, rolloutWorkflowId } from '../../lib/temporal-constants';
 import type { TrainHeartbeat } from '../../activities/train';
 import type { trainingPipeline } from '../../workflows';
-import { progressQuery } from '../../workflows/definitions';
+import { progressQuery, rolloutStateQuery } from '../../workflows/definitions';
 
 export type PipelineHandle = WorkflowHandle<typeof trainingPipeline>;
 
@@ -61,8 +61,16 @@ export async function readProgress(handle: WorkflowHandle): Promise<LiveProgress
   const pending = desc.raw.pendingActivities ?? [];
   const beat = pending.find((a) => a.activityType?.name === 'train')?.heartbeatDetails?.payloads?.[0];
   const training = beat ? defaultPayloadConverter.fromPayload<TrainHeartbeat>(beat) : undefined;
-  const stalled = pending.map((a) => stalledActivity(a, Date.now())).find((note) => note !== undefined);
+  const stalled = pending.map((a) => stalledActivity(a, Date.now())).find((note) => note !== undefined)
+    ?? (progress?.stage === 'rollout' ? await rolloutWaiting(handle) : undefined);
   return { status: desc.status.name, progress, training, ...(stalled ? { stalled } : {}) };
+}
+
+/** A rollout queued behind another rollout of its model (workflows/deployment-lease.ts) says so, and where to look. */
+async function rolloutWaiting(pipeline: WorkflowHandle): Promise<string | undefined> {
+  const rollout = pipeline.client.getHandle(rolloutWorkflowId(pipeline.workflowId));
+  const state = await rollout.query(rolloutStateQuery).catch(() => undefined);
+  return state?.phase === 'waiting_for_deployment' ? `rollout waiting its turn: another rollout of this model holds ${state.waitingFor}` : undefined;
 }
 
 /** A pending activity as describe() reports it: the parts that say whether it is stuck. */

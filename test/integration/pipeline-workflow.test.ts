@@ -260,4 +260,23 @@ describe('trainingPipeline', { timeout: 240_000 }, () => {
     assert.equal(w.calls.filter((c) => c === 'train').length, 1);
     assert.deepEqual(withDefaults({}).rollout.steps, [5, 25, 50, 100]);
   });
+
+  it('when two pipelines of one model reach rollout together, then the second waits its turn, says so in its progress, and loads only after the first ends', async () => {
+    const taskQueue = `tq-${randomUUID()}`;
+    const w = world();
+    const worker = await env.createWorker({ taskQueue, activities: fakeActivities(w) });
+    await worker.runUntil(async () => {
+      const input = (approval: 'none' | 'required') => ({ ...FAST, rollout: { ...FAST.rollout, approval }, trainingTaskQueue: taskQueue });
+      const first = (await startOrAttach(env.client, taskQueue, input('required'), `first-${randomUUID()}`)).handle;
+      await waitForRolloutPhase(first, 'awaiting_approval');
+      const second = (await startOrAttach(env.client, taskQueue, input('none'), `second-${randomUUID()}`)).handle;
+      await waitForRolloutPhase(second, 'waiting_for_deployment');
+      assert.match((await readProgress(second)).stalled ?? '', /^rollout waiting its turn: another rollout of this model holds deployment-lease\/ferops-fer$/);
+      assert.equal(w.calls.filter((c) => c.startsWith('deploymentState')).length, 1, 'the second has not read the deployment');
+      await env.client.workflow.getHandle(`${first.workflowId}/rollout`).executeUpdate(approveUpdate, { args: [{ approved: false, by: 'bob' }] });
+      assert.equal((await first.result()).outcome, 'rolled_back');
+      assert.equal((await second.result()).outcome, 'promoted');
+    });
+    assert.equal(w.calls.filter((c) => c.startsWith('loadModel')).length, 1, 'only the second loaded a canary');
+  });
 });
