@@ -8,7 +8,7 @@
  *   rm -rf /tmp/rec && mkdir /tmp/rec && git archive HEAD | tar -x -C /tmp/rec && ln -s "$PWD/node_modules" /tmp/rec/
  *   node --import tsx /tmp/rec/test/histories/record.ts /tmp/rec-out [scenario ...]
  * then copy the new files into test/histories/ (the replay test picks up every *.json there). Scenarios (default:
- * all): approved, aborted, rolled-back, extended, drift-retraining, drift-no-drift. Never overwrite a committed
+ * all): approved, aborted, queued, rolled-back, extended, drift-retraining, drift-no-drift. Never overwrite a committed
  * file: it stands for executions started on older code. A few minutes on 2 cores.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -83,6 +83,20 @@ const canaryScenarios: Record<string, Scenario> = {
     await waitFor(h, (s) => s?.phase === 'shadow');
     await h.signal(abortSignal, 'operator abort');
   }),
+  // Waits behind a rollout that holds the model's deployment lease (awaiting approval) until it is aborted.
+  queued: async (lab) => {
+    const holderVersion = await registerFixture(lab.mlflow.client, MODEL, 'recorded', 'strips');
+    const holder = await lab.temporal.client.workflow.start(canaryRollout, {
+      taskQueue: lab.taskQueue, workflowId: 'recorded-queue-holder', args: [{ modelName: MODEL, version: holderVersion, rollout: { ...ROLLOUT, approval: 'required' } }],
+    });
+    await waitFor(holder, (s) => s?.phase === 'awaiting_approval');
+    await rollout(lab, 'canary-rollout.queued', 'strips', ROLLOUT, 'promoted', async (h) => {
+      await waitFor(h, (s) => s?.phase === 'waiting_for_deployment');
+      await sleep(6000); // one timed retry in the history, then the release's wake-up
+      await holder.signal(abortSignal, 'make way');
+    });
+    await save(lab, holder.workflowId, 'canary-rollout.lease-holder-aborted.json');
+  },
   'rolled-back': (lab) => rollout(lab, 'canary-rollout.rolled-back', 'fails-on-bright', ROLLOUT, 'rolled_back'),
   // No traffic in the first window makes it inconclusive; load during the extension lets the longer window pass.
   extended: async (lab) => {
