@@ -32,7 +32,7 @@ export async function deploymentLease(_input: DeploymentLeaseInput): Promise<voi
  * Between tries while another rollout holds the lease. A release wakes a waiter at once; the tries are for a
  * holder that ended without releasing (terminated), so they grow to a cap that keeps a long wait's history small.
  */
-const RETRY_SECONDS = { first: 5, max: 600 };
+const RETRY_SECONDS = { first: 5, max: 900 };
 
 export type DeploymentLease = ChildWorkflowHandle<typeof deploymentLease>;
 
