@@ -15,8 +15,8 @@ const releasedSignal = defineSignal('leaseReleased');
 
 /**
  * Held by one canaryRollout per model: the rollout starts it as a child under the model's lease id, and it runs
- * until the rollout releases it or closes (the server terminates it with its parent, so a rollout that is
- * terminated or reset cannot keep it). On release it tells the rollouts waiting for it.
+ * until the rollout releases it or closes (the server terminates it with its parent, so a terminated rollout cannot
+ * keep it). On release it tells the rollouts waiting for it.
  */
 export async function deploymentLease(_input: DeploymentLeaseInput): Promise<void> {
   const waiters = new Set<string>();
@@ -72,7 +72,10 @@ export async function takeDeploymentLease(
   }
 }
 
-/** Ends the lease whatever is being cancelled, so that the next rollout of the model starts at once. */
+/**
+ * Ends the lease whatever is being cancelled, so that the next rollout of the model starts at once. A lease that is
+ * gone already (an operator terminated it to break the lock) has nothing to release: the rollout must still end.
+ */
 export function releaseDeploymentLease(lease: DeploymentLease): Promise<void> {
-  return CancellationScope.nonCancellable(() => lease.signal(releaseSignal));
+  return CancellationScope.nonCancellable(() => lease.signal(releaseSignal).catch(() => undefined));
 }

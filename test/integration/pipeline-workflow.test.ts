@@ -279,4 +279,20 @@ describe('trainingPipeline', { timeout: 240_000 }, () => {
     });
     assert.equal(w.calls.filter((c) => c.startsWith('loadModel')).length, 1, 'only the second loaded a canary');
   });
+
+  it('when an operator terminates the deployment lease itself, then its holder still ends and the next rollout can take it', async () => {
+    const approval = { ...FAST, rollout: { ...FAST.rollout, approval: 'required' as const } };
+    for (const run of ['lease terminated', 'next rollout']) {
+      const { result } = await runPipeline(world(), approval, async (h) => {
+        await waitForRolloutPhase(h, 'awaiting_approval');
+        if (run === 'lease terminated') await env.client.workflow.getHandle('deployment-lease/ferops-fer').terminate('breaking the lock');
+        await env.client.workflow.getHandle(`${h.workflowId}/rollout`).executeUpdate(approveUpdate, { args: [{ approved: false, by: 'bob' }] });
+        // Bounded: a rollout whose end fails on the missing lease would retry its workflow task for ever.
+        const rollout = env.client.workflow.getHandle(`${h.workflowId}/rollout`);
+        for (let i = 0; i < 100 && (await rollout.describe()).status.name === 'RUNNING'; i++) await sleep(100);
+        assert.equal((await rollout.describe()).status.name, 'COMPLETED', run);
+      });
+      assert.deepEqual([result.outcome, result.reason], ['rolled_back', 'rejected by bob'], run);
+    }
+  });
 });
