@@ -58,7 +58,8 @@ export type DesiredChange = Partial<Pick<DesiredState, 'stable' | 'canary' | 'ca
 /**
  * Applies `change` to the current desired state as the next generation. A change that changes nothing writes
  * nothing and keeps the generation, so an activity retried after its write landed does not start another one.
- * One writer at a time (the rollout of this model), so read-then-write needs no compare-and-set.
+ * One writer at a time: the rollout holding the model's deployment lease (workflows/deployment-lease.ts), so
+ * read-then-write needs no compare-and-set.
  */
 export async function changeDesiredState(store: DesiredStateStore, modelName: string, change: DesiredChange, reason: string): Promise<DesiredState> {
   const current = await readDesiredState(store, modelName);
