@@ -270,14 +270,20 @@ describe('trainingPipeline', { timeout: 240_000 }, () => {
       const first = (await startOrAttach(env.client, taskQueue, input('required'), `first-${randomUUID()}`)).handle;
       await waitForRolloutPhase(first, 'awaiting_approval');
       const second = (await startOrAttach(env.client, taskQueue, input('none'), `second-${randomUUID()}`)).handle;
-      await waitForRolloutPhase(second, 'waiting_for_deployment');
+      const cancelled = (await startOrAttach(env.client, taskQueue, { ...input('none'), dataset: { kind: 'synthetic', size: 100, seed: 3 } }, `cancelled-${randomUUID()}`)).handle;
+      await Promise.all([waitForRolloutPhase(second, 'waiting_for_deployment'), waitForRolloutPhase(cancelled, 'waiting_for_deployment')]);
       assert.match((await readProgress(second)).stalled ?? '', /^rollout waiting its turn: another rollout of this model holds deployment-lease\/ferops-fer$/);
-      assert.equal(w.calls.filter((c) => c.startsWith('deploymentState')).length, 1, 'the second has not read the deployment');
+      assert.equal(w.calls.filter((c) => c.startsWith('deploymentState')).length, 1, 'the waiters have not read the deployment');
+      // Cancelled while waiting (the Temporal UI's Cancel): it ends cancelled, and the line moves on without it.
+      await cancelled.cancel();
+      await assert.rejects(cancelled.result(), (e: Error) => e instanceof WorkflowFailedError && e.cause instanceof CancelledFailure);
+      assert.deepEqual((await cancelled.query(progressQuery)).stages.at(-1)?.status, 'cancelled');
       await env.client.workflow.getHandle(`${first.workflowId}/rollout`).executeUpdate(approveUpdate, { args: [{ approved: false, by: 'bob' }] });
       assert.equal((await first.result()).outcome, 'rolled_back');
       assert.equal((await second.result()).outcome, 'promoted');
     });
     assert.equal(w.calls.filter((c) => c.startsWith('loadModel')).length, 1, 'only the second loaded a canary');
+    assert.equal(w.calls.filter((c) => c.startsWith('deploymentState')).length, 2, 'the cancelled waiter never read the deployment');
   });
 
   it('when an operator terminates the deployment lease itself, then its holder still ends and the next rollout can take it', async () => {
