@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { readDesiredState } from '../lib/inference-admin/desired-state';
 import { MlflowClient } from '../lib/mlflow';
 import { startInferenceFleet, type InferenceFleet } from './inference-fleet';
-import { freePort, type ManagedProcess } from './processes/managed-process';
+import { freePort, portTaken, type ManagedProcess } from './processes/managed-process';
 import { startMlflow } from './processes/mlflow';
 import { logContains, startNodeService } from './processes/node-service';
 import { startTemporal } from './processes/temporal';
@@ -48,6 +48,7 @@ export const DEFAULT_PORTS = { temporal: 7233, temporalUi: 8233, mlflow: 5000, i
  * child process with its state under `dataDir`, so a restart finds every history, run and model again.
  */
 export async function startStack(o: StackOptions): Promise<Stack> {
+  await refuseTakenPorts(o.ports);
   mkdirSync(o.dataDir, { recursive: true });
   const logDir = join(o.dataDir, 'logs');
   const adminToken = readOrCreateToken(join(o.dataDir, 'admin-token'));
@@ -114,12 +115,27 @@ export async function startStack(o: StackOptions): Promise<Stack> {
         for (const p of [processes.mlflow, processes.temporal]) await p.stop();
       },
     };
-    writeFileSync(join(o.dataDir, 'stack.json'), JSON.stringify({ pids: { ...Object.fromEntries(Object.entries(processes).map(([k, p]) => [k, p.pid])), inference: inference.replicas.map((r) => r.process.pid) }, temporalAddress: temporal.address, temporalUiUrl: temporal.uiUrl, mlflowUrl: mlflow.url, inferenceUrl }, null, 2));
+    writeFileSync(join(o.dataDir, 'stack.json'), JSON.stringify({ pids: { ...Object.fromEntries(Object.entries(processes).map(([k, p]) => [k, p.pid])), inference: inference.replicas.map((r) => r.process.pid), loadBalancer: inference.loadBalancer?.pid }, temporalAddress: temporal.address, temporalUiUrl: temporal.uiUrl, mlflowUrl: mlflow.url, inferenceUrl }, null, 2));
     return stack;
   } catch (e) {
     for (const p of started.reverse()) await p.stop();
     throw e;
   }
+}
+
+/**
+ * Fixed ports must be free before anything starts. Why: each server's readiness check asks its port, so a server
+ * already there (a stack started before) answered for the new one, the start "succeeded" beside the old stack, and
+ * `stack down` then stopped only the new processes, leaving the old ones running on the same data.
+ */
+async function refuseTakenPorts(ports: StackOptions['ports']): Promise<void> {
+  const named = [['Temporal', ports.temporal, 'FEROPS_TEMPORAL_ADDRESS'], ['Temporal UI', ports.temporalUi, 'FEROPS_TEMPORAL_UI_PORT'],
+    ['MLflow', ports.mlflow, 'FEROPS_MLFLOW_URL'], ['inference', ports.inference, 'FEROPS_INFERENCE_URL']] as const;
+  const taken = [];
+  for (const [name, port, key] of named) if (port && (await portTaken(port))) taken.push(`${port} (${name}, ${key})`);
+  if (taken.length === 0) return;
+  throw new Error(`port${taken.length > 1 ? 's' : ''} already in use: ${taken.join(', ')}. A ferops stack may be running already ` +
+    '(`npm run ferops -- stack down` stops it); otherwise another program holds them: set those variables to free ports.');
 }
 
 const portOf = (address: string): number => Number(address.split(':').pop());

@@ -102,6 +102,15 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** Whether something already listens on 127.0.0.1:`port` (binding there fails as taken). */
+export async function portTaken(port: number): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', (err: NodeJS.ErrnoException) => (err.code === 'EADDRINUSE' ? resolve(true) : reject(err)));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(false)));
+  });
+}
+
 /** How a server says its port was taken: Node and Go ("bind: address already in use"), Python (Errno 98), PostgreSQL. */
 const PORT_TAKEN = /address already in use|EADDRINUSE/i;
 

@@ -19,7 +19,7 @@ export function startConfiguredStack(config: FeropsConfig): Promise<Stack> {
   return startStack({ dataDir: config.dataDir, ports: stackPorts(config), ui: true, modelName: config.modelName });
 }
 
-export function printAddresses(s: Stack): void {
+export function printAddresses(s: Pick<Stack, 'temporalUiUrl' | 'mlflowUrl' | 'inferenceUrl' | 'dataDir'>): void {
   console.log(`  Temporal UI : ${s.temporalUiUrl}`);
   console.log(`  MLflow UI   : ${s.mlflowUrl}`);
   console.log(`  Try it      : ${s.inferenceUrl}/  (drop a photo in a browser: boxes, crops, probabilities)`);
@@ -32,6 +32,15 @@ export async function stackCommand(args: ParsedArgs): Promise<number> {
   const config = loadConfig();
   const stateFile = join(config.dataDir, 'stack.json');
   if (args.positional[0] === 'up') {
+    const recorded = recordedStack(stateFile);
+    if (recorded && recorded.stopped.length === 0) {
+      console.log('the stack is already up (stop it with: npm run ferops -- stack down)');
+      printAddresses({ ...recorded.addresses, dataDir: config.dataDir });
+      return 0;
+    }
+    if (recorded && recorded.running.length > 0) {
+      throw new Error(`the stack is partly up (${recorded.stopped.join(', ')} not running): run \`npm run ferops -- stack down\`, then \`stack up\``);
+    }
     const stack = await startConfiguredStack(config);
     console.log('stack is up (processes keep running; stop them with: npm run ferops -- stack down)');
     printAddresses(stack);
@@ -42,9 +51,9 @@ export async function stackCommand(args: ParsedArgs): Promise<number> {
       console.log('no stack state found: nothing to stop');
       return 0;
     }
-    const { pids } = JSON.parse(readFileSync(stateFile, 'utf8')) as { pids: Record<string, number> };
-    for (const name of ['worker', 'inference', 'mlflow', 'temporal']) {
-      if (pids[name]) await stopGroup(name, pids[name]);
+    const { pids } = JSON.parse(readFileSync(stateFile, 'utf8')) as StackFile;
+    for (const name of ['worker', 'loadBalancer', 'inference', 'mlflow', 'temporal'] as const) {
+      for (const pid of [pids[name] ?? []].flat()) await stopGroup(name, pid);
     }
     rmSync(stateFile);
     return 0;
@@ -52,15 +61,37 @@ export async function stackCommand(args: ParsedArgs): Promise<number> {
   throw new Error('usage: ferops stack up|down');
 }
 
-async function stopGroup(name: string, pid: number): Promise<void> {
-  const alive = () => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
+/** What `stack up` wrote to stack.json (infra/stack.ts): each process group's leader, and the addresses. */
+interface StackFile {
+  pids: Partial<Record<'temporal' | 'mlflow' | 'worker' | 'loadBalancer', number> & { inference: number[] }>;
+  temporalUiUrl?: string;
+  mlflowUrl: string;
+  inferenceUrl: string;
+}
+
+/** The stack a previous `stack up` recorded, which of its processes still run, and its addresses; undefined if none. */
+function recordedStack(stateFile: string) {
+  if (!existsSync(stateFile)) return undefined;
+  const file = JSON.parse(readFileSync(stateFile, 'utf8')) as StackFile;
+  const groups = Object.entries(file.pids).map(([name, pids]) => ({ name, up: [pids].flat().every((pid) => pid !== undefined && isAlive(pid)) }));
+  return {
+    running: groups.filter((g) => g.up).map((g) => g.name),
+    stopped: groups.filter((g) => !g.up).map((g) => g.name),
+    addresses: { temporalUiUrl: file.temporalUiUrl, mlflowUrl: file.mlflowUrl, inferenceUrl: file.inferenceUrl },
   };
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function stopGroup(name: string, pid: number): Promise<void> {
+  const alive = () => isAlive(pid);
   if (!alive()) return;
   process.kill(-pid, 'SIGTERM');
   for (let i = 0; i < 60 && alive(); i++) await sleep(250);
