@@ -15,7 +15,7 @@ import { FeedbackStore } from './runtime/feedback-store';
 import { RecentPredictions } from './runtime/recent-predictions';
 import { createModelSource, mlflowRegistry } from './runtime/model-source';
 import { Slots } from './runtime/slots';
-import { DesiredStateFollower } from './runtime/desired-state-follower';
+import { DESIRED_STATE_READ, DesiredStateFollower } from './runtime/desired-state-follower';
 import { prepareModel } from './usecases/slots';
 import { MlflowClient } from '../../lib/mlflow/client';
 import { StatsRing } from './runtime/stats-ring';
@@ -71,7 +71,7 @@ export async function createContext(config: InferenceConfig): Promise<ServiceCon
   if (config.desiredState === 'mlflow') {
     ctx.deployment = new DesiredStateFollower({
       slots: ctx.slots,
-      store: new MlflowClient({ baseUrl: config.mlflowUrl }),
+      store: new MlflowClient({ baseUrl: config.mlflowUrl, ...DESIRED_STATE_READ }),
       modelName: config.modelName,
       pollMs: config.desiredStatePollMs,
       prepare: (model) => prepareModel(ctx, model),

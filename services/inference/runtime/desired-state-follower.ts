@@ -16,6 +16,13 @@ export interface FollowerDeps {
   log(message: string, fields: Record<string, unknown>): void;
 }
 
+/**
+ * The registry client's budget for one read of the desired state: a few quick tries, since the next poll is the
+ * retry. With the client's default (about a minute of tries, for activities that must outlast a restart) a read
+ * made while MLflow was away held up SIGTERM for as long, and reported the outage that late.
+ */
+export const DESIRED_STATE_READ = { retry: { attempts: 3, totalTimeoutMs: 5_000 }, requestTimeoutMs: 5_000 };
+
 /** A generation that failed is retried this many polls later, not every poll (a refused model stays refused). */
 const RETRY_FAILED_EVERY_POLLS = 10;
 
@@ -65,6 +72,8 @@ export class DesiredStateFollower {
       this.fail(null, `reading the desired state: ${message(e)}`);
       return;
     }
+    // Stopping: a read that finished after the signal must not load models into slots that are closing.
+    if (this.stopping.signal.aborted) return;
     if (appliedKey(desired) === this.applied) return;
     if (this.error?.generation === desired.generation && ++this.failedPolls % RETRY_FAILED_EVERY_POLLS !== 0) return;
     try {
