@@ -10,6 +10,34 @@ import { fixtureModels, model, postImage, startTestServer } from '../../services
 
 const image = () => sharp({ create: { width: 640, height: 480, channels: 3, background: '#999' } }).jpeg().toBuffer();
 
+/** main.ts as an orchestrator runs it, on a free port with `env` added; resolves `listening` with its URL. */
+function spawnMain(env: NodeJS.ProcessEnv) {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'services', 'inference', 'main.ts')], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, FEROPS_INFERENCE_PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  const listening = new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no listening line in 60 s:\n${out}`)), 60_000);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited ${code} before listening:\n${out}`));
+    });
+    child.stdout.on('data', () => {
+      const m = /"msg":"inference service listening","url":"([^"]+)"/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+  });
+  return { child, exited, listening, output: () => out };
+}
+
 describe('inference process lifecycle', () => {
   it('when stop() is called with requests in flight, then they complete before it resolves', async () => {
     const server = await startTestServer();
@@ -45,37 +73,19 @@ describe('inference process lifecycle', () => {
   });
 
   it('when main.ts gets SIGTERM, then it drains, logs JSON and exits 0', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'services', 'inference', 'main.ts')], {
-      cwd: REPO_ROOT,
-      env: {
-        ...process.env,
-        FEROPS_INFERENCE_PORT: '0',
-        FEROPS_MODEL_DIRS: fixtureModels(),
-        FEROPS_STABLE_MODEL: model('strips'),
-        FEROPS_ADMIN_TOKEN: 'a-secret-token-that-must-not-be-logged',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const { child, output, exited, listening } = spawnMain({
+      FEROPS_MODEL_DIRS: fixtureModels(),
+      FEROPS_STABLE_MODEL: model('strips'),
+      FEROPS_ADMIN_TOKEN: 'a-secret-token-that-must-not-be-logged',
     });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no listening line in 60 s:\n${out}`)), 60_000);
-        child.stdout.on('data', () => {
-          const m = /"msg":"inference service listening","url":"([^"]+)"/.exec(out);
-          if (m) {
-            clearTimeout(timer);
-            resolve(m[1]);
-          }
-        });
-      });
+      const url = await listening;
       const inflight = postImage(url, await image(), { contentType: 'image/jpeg' });
       await new Promise((r) => setTimeout(r, 10));
       child.kill('SIGTERM');
       assert.equal((await inflight).status, 200);
       assert.equal(await exited, 0);
+      const out = output();
       const lines = out.trim().split('\n');
       for (const line of lines) assert.doesNotThrow(() => JSON.parse(line), `not JSON: ${line}`);
       const access = lines.map((l) => JSON.parse(l)).find((j) => j.msg === 'request' && j.path === '/v1/predict');
@@ -88,20 +98,9 @@ describe('inference process lifecycle', () => {
   });
 
   it('when main.ts gets SIGTERM while the registry it follows is unreachable, then it exits 0 without waiting out the registry', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'services', 'inference', 'main.ts')], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, FEROPS_INFERENCE_PORT: '0', FEROPS_DESIRED_STATE: 'mlflow', FEROPS_MLFLOW_URL: `http://127.0.0.1:${await freePort()}`, FEROPS_ADMIN_TOKEN: 'a-token-for-this-test' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const { child, exited, listening } = spawnMain({ FEROPS_DESIRED_STATE: 'mlflow', FEROPS_MLFLOW_URL: `http://127.0.0.1:${await freePort()}`, FEROPS_ADMIN_TOKEN: 'a-token-for-this-test' });
     try {
-      while (!out.includes('"msg":"inference service listening"')) {
-        if (child.exitCode !== null) assert.fail(`exited before listening:\n${out}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await listening;
       // Its first read of the desired state is under way, against a port nothing listens on.
       const t0 = Date.now();
       child.kill('SIGTERM');
