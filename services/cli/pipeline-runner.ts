@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { decodePendingActivityState, PendingActivityState, WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter, type Timestamp, WorkflowIdReusePolicy } from '@temporalio/common';
 import { optionalTsToMs } from '@temporalio/common/lib/time';
 import { canonicalJson, withDefaults, type PipelineInputOverrides } from '../../lib/pipeline-input';
@@ -84,8 +84,6 @@ export interface PendingActivity {
 
 /** No worker has taken an activity scheduled this long ago: worth saying (its queue may have no worker at all). */
 const UNCLAIMED_MS = 30_000;
-/** temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED (scheduled, not started). */
-const SCHEDULED = 1;
 
 /**
  * Why an activity is not moving, or undefined: retrying after a failure (MLflow away, say, which the pipeline waits
@@ -96,7 +94,7 @@ export function stalledActivity(a: PendingActivity, nowMs: number): string | und
   if ((a.attempt ?? 1) > 1 && a.lastFailure?.message) return `${name} attempt ${a.attempt}, last failure: ${a.lastFailure.message}`;
   const scheduledAt = optionalTsToMs(a.scheduledTime);
   const waitedMs = scheduledAt === undefined ? 0 : nowMs - scheduledAt;
-  if (a.state === SCHEDULED && waitedMs >= UNCLAIMED_MS) {
+  if (decodePendingActivityState(a.state) === PendingActivityState.SCHEDULED && waitedMs >= UNCLAIMED_MS) {
     return `${name} waiting ${Math.round(waitedMs / 1000)} s for a worker to take it`;
   }
   return undefined;
