@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { startStack } from '../../infra/stack';
+import { isAlive as alive } from '../../services/cli/commands/stack';
 import { freePort } from '../../infra/processes/managed-process';
 
 // `ferops stack up|down` as a user runs them (the CLI in a child process), on free ports and a temp data dir, with
@@ -20,14 +21,6 @@ const ferops = async (...args: string[]) => {
   return stdout;
 };
 const recordedPids = (): number[] => Object.values(JSON.parse(readFileSync(join(dataDir, 'stack.json'), 'utf8')).pids as Record<string, number | number[]>).flat();
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 after(async () => {
   await ferops('stack', 'down').catch(() => undefined);

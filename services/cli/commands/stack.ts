@@ -32,7 +32,7 @@ export async function stackCommand(args: ParsedArgs): Promise<number> {
   const config = loadConfig();
   const stateFile = join(config.dataDir, 'stack.json');
   if (args.positional[0] === 'up') {
-    const recorded = recordedStack(stateFile);
+    const recorded = recordedStack(readStackFile(stateFile));
     if (recorded && recorded.stopped.length === 0) {
       console.log('the stack is already up (stop it with: npm run ferops -- stack down)');
       printAddresses({ ...recorded.addresses, dataDir: config.dataDir });
@@ -47,11 +47,12 @@ export async function stackCommand(args: ParsedArgs): Promise<number> {
     process.exit(0);
   }
   if (args.positional[0] === 'down') {
-    if (!existsSync(stateFile)) {
+    const file = readStackFile(stateFile);
+    if (!file) {
       console.log('no stack state found: nothing to stop');
       return 0;
     }
-    const { pids } = JSON.parse(readFileSync(stateFile, 'utf8')) as StackFile;
+    const { pids } = file;
     for (const name of ['worker', 'loadBalancer', 'inference', 'mlflow', 'temporal'] as const) {
       for (const pid of [pids[name] ?? []].flat()) await stopGroup(name, pid);
     }
@@ -69,10 +70,12 @@ interface StackFile {
   inferenceUrl: string;
 }
 
-/** The stack a previous `stack up` recorded, which of its processes still run, and its addresses; undefined if none. */
-function recordedStack(stateFile: string) {
-  if (!existsSync(stateFile)) return undefined;
-  const file = JSON.parse(readFileSync(stateFile, 'utf8')) as StackFile;
+const readStackFile = (stateFile: string): StackFile | undefined =>
+  existsSync(stateFile) ? (JSON.parse(readFileSync(stateFile, 'utf8')) as StackFile) : undefined;
+
+/** Which of a recorded stack's processes still run, and its addresses; undefined if none was recorded. */
+function recordedStack(file: StackFile | undefined) {
+  if (!file) return undefined;
   const groups = Object.entries(file.pids).map(([name, pids]) => ({ name, up: [pids].flat().every((pid) => pid !== undefined && isAlive(pid)) }));
   return {
     running: groups.filter((g) => g.up).map((g) => g.name),
@@ -81,7 +84,7 @@ function recordedStack(stateFile: string) {
   };
 }
 
-function isAlive(pid: number): boolean {
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -91,10 +94,9 @@ function isAlive(pid: number): boolean {
 }
 
 async function stopGroup(name: string, pid: number): Promise<void> {
-  const alive = () => isAlive(pid);
-  if (!alive()) return;
+  if (!isAlive(pid)) return;
   process.kill(-pid, 'SIGTERM');
-  for (let i = 0; i < 60 && alive(); i++) await sleep(250);
-  if (alive()) process.kill(-pid, 'SIGKILL');
+  for (let i = 0; i < 60 && isAlive(pid); i++) await sleep(250);
+  if (isAlive(pid)) process.kill(-pid, 'SIGKILL');
   console.log(`stopped ${name} (pid ${pid})`);
 }
