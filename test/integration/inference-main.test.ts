@@ -105,8 +105,8 @@ describe('inference process lifecycle', () => {
       const t0 = Date.now();
       child.kill('SIGTERM');
       assert.equal(await exited, 0);
-      // Before, the read waited out the registry client's minute of retries (41 s measured) before the exit; now a
-      // few quick tries. The bound is loose on purpose: it tells a bounded shutdown from that wait on any host.
+      // Before, the read waited out the registry client's minute of retries before the exit (docs/reliability.md,
+      // "The local stack and shutdown"); now a few quick tries. The loose bound tells the two apart on any host.
       assert.ok(Date.now() - t0 < 20_000, `exited ${Date.now() - t0} ms after SIGTERM`);
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
