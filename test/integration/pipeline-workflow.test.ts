@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { withDefaults, type PipelineInputOverrides } from '../../lib/pipeline-input';
+import { deploymentLeaseId } from '../../lib/temporal-constants';
 import { describeFailure } from '../../services/cli/failure';
 import { readProgress, startOrAttach } from '../../services/cli/pipeline-runner';
 import { renderProgress } from '../../services/cli/progress-line';
@@ -270,7 +271,7 @@ describe('trainingPipeline', { timeout: 240_000 }, () => {
       const first = (await startOrAttach(env.client, taskQueue, input('required'), `first-${randomUUID()}`)).handle;
       await waitForRolloutPhase(first, 'awaiting_approval');
       const second = (await startOrAttach(env.client, taskQueue, input('none'), `second-${randomUUID()}`)).handle;
-      const cancelled = (await startOrAttach(env.client, taskQueue, { ...input('none'), dataset: { kind: 'synthetic', size: 100, seed: 3 } }, `cancelled-${randomUUID()}`)).handle;
+      const cancelled = (await startOrAttach(env.client, taskQueue, input('none'), `cancelled-${randomUUID()}`)).handle;
       await Promise.all([waitForRolloutPhase(second, 'waiting_for_deployment'), waitForRolloutPhase(cancelled, 'waiting_for_deployment')]);
       assert.match((await readProgress(second)).stalled ?? '', /^rollout waiting its turn: another rollout of this model holds deployment-lease\/ferops-fer$/);
       assert.equal(w.calls.filter((c) => c.startsWith('deploymentState')).length, 1, 'the waiters have not read the deployment');
@@ -291,9 +292,9 @@ describe('trainingPipeline', { timeout: 240_000 }, () => {
     for (const run of ['lease terminated', 'next rollout']) {
       const { result } = await runPipeline(world(), approval, async (h) => {
         await waitForRolloutPhase(h, 'awaiting_approval');
-        if (run === 'lease terminated') await env.client.workflow.getHandle('deployment-lease/ferops-fer').terminate('breaking the lock');
+        if (run === 'lease terminated') await env.client.workflow.getHandle(deploymentLeaseId('ferops-fer')).terminate('breaking the lock');
         await env.client.workflow.getHandle(`${h.workflowId}/rollout`).executeUpdate(approveUpdate, { args: [{ approved: false, by: 'bob' }] });
-        // Bounded: a rollout whose end fails on the missing lease would retry its workflow task for ever.
+        // Bounded, so that a rollout which does not complete fails here (before the fix it failed on the missing lease).
         const rollout = env.client.workflow.getHandle(`${h.workflowId}/rollout`);
         for (let i = 0; i < 100 && (await rollout.describe()).status.name === 'RUNNING'; i++) await sleep(100);
         assert.equal((await rollout.describe()).status.name, 'COMPLETED', run);
