@@ -46,7 +46,12 @@ export async function startInferenceFleet(o: { count: number; publicPort: number
   const startReplica = async (index: number, port: number): Promise<Replica> => {
     const id = `replica-${index}`;
     const url = `http://127.0.0.1:${port}`;
-    const own = single ? {} : { FEROPS_FEEDBACK_DIR: join(o.dataDir, 'feedback', id), FEROPS_MODEL_CACHE_DIR: join(o.dataDir, 'model-cache', id) };
+    // Each replica asks the others for feedback on predictions it did not make (HAProxy's affinity sends most home).
+    const own = single ? {} : {
+      FEROPS_FEEDBACK_DIR: join(o.dataDir, 'feedback', id),
+      FEROPS_MODEL_CACHE_DIR: join(o.dataDir, 'model-cache', id),
+      FEROPS_INFERENCE_DISCOVERY: `file:${discoveryFile}`,
+    };
     const process = await startNodeService({
       name: single ? 'inference' : `inference-${id}`,
       entry: 'services/inference/main.ts',

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { discovery } from './inference-admin/discovery';
 import { REPO_ROOT } from './paths';
 
 /**
@@ -23,6 +24,17 @@ export const sharedRules = {
   modelName: z.string().regex(/^[\w.-]+$/, 'letters, digits, _ . -').default(SHARED_DEFAULTS.FEROPS_MODEL_NAME),
   /** FEROPS_ADMIN_TOKEN: bearer token of the admin API; unset means the service's admin API is off (503). */
   adminToken: z.string().min(16, 'FEROPS_ADMIN_TOKEN must be at least 16 characters').optional(),
+  /**
+   * FEROPS_INFERENCE_DISCOVERY: every replica's admin API (`dns:<host>:<port>`, `file:<path>` or a list of URLs);
+   * the deploy and monitor activities call each, and each replica asks the others for feedback it did not answer.
+   */
+  inferenceDiscovery: z.string().min(1).superRefine((spec, zctx) => {
+    try {
+      discovery(spec);
+    } catch (e) {
+      zctx.addIssue({ code: z.ZodIssueCode.custom, message: (e as Error).message });
+    }
+  }),
   /** FEROPS_TEMPORAL_UI_URL: the Temporal Web UI with its namespace, e.g. http://127.0.0.1:8233/namespaces/default. */
   temporalUiUrl: z.string().url().optional(),
 };

@@ -11,6 +11,7 @@ import { createLogger } from './logger';
 import { createMetrics } from './metrics';
 import { faceSetup } from './runtime/faces';
 import { createFaceFinder } from './runtime/face-finder';
+import { FeedbackPeers } from './runtime/feedback-peers';
 import { FeedbackStore } from './runtime/feedback-store';
 import { RecentPredictions } from './runtime/recent-predictions';
 import { createModelSource, mlflowRegistry } from './runtime/model-source';
@@ -18,6 +19,7 @@ import { Slots } from './runtime/slots';
 import { DESIRED_STATE_READ, DesiredStateFollower } from './runtime/desired-state-follower';
 import { prepareModel } from './usecases/slots';
 import { MlflowClient } from '../../lib/mlflow/client';
+import { discovery } from '../../lib/inference-admin/discovery';
 import { StatsRing } from './runtime/stats-ring';
 import { adminRoutes } from './routes/admin';
 import { feedbackRoutes } from './routes/feedback';
@@ -51,6 +53,9 @@ export async function createContext(config: InferenceConfig): Promise<ServiceCon
       total: config.recentCropsTotalBytes,
     }),
     feedback,
+    peers: config.inferenceDiscovery
+      ? new FeedbackPeers(discovery(config.inferenceDiscovery), config.adminToken!, (message, fields) => logger.error(message, fields))
+      : undefined,
     faces: await createFaceFinder(faceSetup(config), config.cvWorkers, (err, respawnInMs) =>
       logger.error('face worker crashed; its photos failed and a replacement starts', { error: err.message, respawnInMs }),
     ),

@@ -216,6 +216,12 @@ const configKeys = (env: NodeJS.ProcessEnv) => z.object({
   recentCropsTotalBytes: int(0).default(64 * 1024 * 1024),
   /** FEROPS_RECENT_PREDICTIONS [10000]: answers remembered so feedback can be joined to them (bounded memory). */
   recentPredictions: int(1).default(10_000),
+  /**
+   * FEROPS_INFERENCE_DISCOVERY [unset]: the fleet's replicas' admin APIs (`dns:<host>:<port>`, `file:<path>` or a
+   * list of URLs, as the deploy activities read it). Set, feedback for a prediction this replica did not make is
+   * passed to the replica that made it (runtime/feedback-peers.ts); needs FEROPS_ADMIN_TOKEN. Unset: 404.
+   */
+  inferenceDiscovery: sharedRules.inferenceDiscovery.optional(),
   /** FEROPS_FEEDBACK_TTL_SECONDS [3600]: how long after a prediction feedback on it is accepted. */
   feedbackTtlSeconds: int(1).default(3600),
   /** FEROPS_FEEDBACK_MAX_BYTES [64 MiB]: size at which feedback.jsonl is rotated to feedback.jsonl.1 (one old file kept). */
@@ -231,14 +237,19 @@ const configKeys = (env: NodeJS.ProcessEnv) => z.object({
   logLevel: z.enum(['silent', 'error', 'info']).default('info'),
 });
 
-/** The schema: the keys, then the defaults that depend on other keys (the face detector, the small-face search). */
+/** The schema: the keys, a rule between two of them, then the defaults that depend on other keys (the face detector, the small-face search). */
 export const makeConfigSchema = (env: NodeJS.ProcessEnv = process.env) =>
-  configKeys(env).transform((c) => ({
-    ...c,
-    cvWorkers: c.cvWorkers ?? defaultWorkerCount(),
-    faceDetectorModel: c.faceDetectorModel ?? defaultDetectorModel(c.faceDetector),
-    minFaceScore: c.minFaceScore ?? defaultMinFaceScore(c.faceDetector),
-  }));
+  configKeys(env)
+    .refine((c) => !c.inferenceDiscovery || c.adminToken, {
+      path: ['inferenceDiscovery'],
+      message: 'needs FEROPS_ADMIN_TOKEN: feedback is passed to other replicas through their admin API',
+    })
+    .transform((c) => ({
+      ...c,
+      cvWorkers: c.cvWorkers ?? defaultWorkerCount(),
+      faceDetectorModel: c.faceDetectorModel ?? defaultDetectorModel(c.faceDetector),
+      minFaceScore: c.minFaceScore ?? defaultMinFaceScore(c.faceDetector),
+    }));
 
 export type InferenceConfig = z.output<ReturnType<typeof makeConfigSchema>>;
 
@@ -292,6 +303,7 @@ const ENV_KEYS: Record<keyof InferenceConfig, string> = {
   recentCropBytes: 'FEROPS_RECENT_CROP_BYTES',
   recentCropsTotalBytes: 'FEROPS_RECENT_CROPS_TOTAL_BYTES',
   recentPredictions: 'FEROPS_RECENT_PREDICTIONS',
+  inferenceDiscovery: 'FEROPS_INFERENCE_DISCOVERY',
   feedbackTtlSeconds: 'FEROPS_FEEDBACK_TTL_SECONDS',
   feedbackMaxBytes: 'FEROPS_FEEDBACK_MAX_BYTES',
 };

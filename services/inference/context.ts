@@ -4,6 +4,7 @@ import type { ClientAddress } from './http/client-address';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
 import type { FaceFinder } from './runtime/face-finder';
+import type { FeedbackPeers } from './runtime/feedback-peers';
 import type { FeedbackStore } from './runtime/feedback-store';
 import type { SessionOptions } from './runtime/model';
 import type { ResolvedSource } from './runtime/model-source';
@@ -28,6 +29,8 @@ export interface ServiceContext {
   /** Recent answers, joined by feedback; holds crops only with FEROPS_KEEP_CROPS. */
   recent: RecentPredictions;
   feedback: FeedbackStore;
+  /** The other replicas, asked for feedback on predictions this one did not make (FEROPS_INFERENCE_DISCOVERY). */
+  peers?: FeedbackPeers;
   /** Face detection + alignment, in-process or on worker threads. */
   faces: FaceFinder;
   sessionOptions: SessionOptions;

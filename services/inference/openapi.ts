@@ -446,16 +446,31 @@ export const openapi = {
     },
     '/v1/feedback': {
       post: {
-        summary: 'Label a face of a recent prediction; stored durably and counted in live accuracy per model version',
+        summary: 'Label a face of a recent prediction; stored durably and counted in live accuracy per model version. With FEROPS_INFERENCE_DISCOVERY, a label for a prediction another replica made is stored by that replica',
         requestBody: { required: true, content: json(ref('FeedbackRequest')) },
         responses: {
           '201': { description: 'stored', content: json(ref('FeedbackResponse')) },
           '400': error('invalid_request, invalid_json: bad body or faceIndex out of range'),
-          '404': error('unknown_request: never answered, evicted or older than FEROPS_FEEDBACK_TTL_SECONDS'),
+          '404': error('unknown_request: never answered (by any replica), evicted or older than FEROPS_FEEDBACK_TTL_SECONDS'),
           '409': error('already_labelled'),
           '429': retryLater('rate_limited: more than FEROPS_FEEDBACK_RATE_LIMIT_RPS from this client'),
           '500': error('feedback_not_stored'),
-          '503': retryLater('overloaded: FEROPS_MAX_INFLIGHT requests in flight or FEROPS_MAX_BUFFERED_BYTES held'),
+          '503': retryLater('overloaded: FEROPS_MAX_INFLIGHT requests in flight or FEROPS_MAX_BUFFERED_BYTES held; feedback_unavailable: a replica that may have made the prediction did not answer'),
+        },
+      },
+    },
+    '/admin/v1/feedback': {
+      post: {
+        summary: 'A label passed on by another replica: stored only if this replica made the prediction, never passed on again',
+        security: [{ adminToken: [] }],
+        requestBody: { required: true, content: json(ref('FeedbackRequest')) },
+        responses: {
+          '200': { description: 'stored', content: json(ref('FeedbackResponse')) },
+          '400': error('invalid_request: bad body or faceIndex out of range'),
+          '404': error('unknown_request: not a recent prediction of this replica'),
+          '409': error('already_labelled'),
+          '500': error('feedback_not_stored'),
+          ...adminErrors,
         },
       },
     },

@@ -1,17 +1,20 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { ingestDataset } from '../../activities/ingest';
+import { readSplit } from '../../lib/dataset';
+import { encodePng48 } from '../../lib/face-png';
 import { InferenceAdminClient } from '../../lib/inference-admin/client';
 import { readDesiredState } from '../../lib/inference-admin/desired-state';
 import type { WindowStats } from '../../lib/inference-admin/window';
 import type { SlotsState } from '../../lib/inference-admin/wire';
 import { MlflowClient } from '../../lib/mlflow';
+import { FACE_PIXELS } from '../../lib/preprocess';
 import { withDefaults, type RolloutInput } from '../../lib/pipeline-input';
 import { TASK_QUEUE } from '../../lib/temporal-constants';
 import { startPostgres, type PostgresServer } from '../../infra/processes/postgres';
@@ -141,6 +144,21 @@ describe('the inference fleet: one desired state, N replicas behind a load balan
     assert.equal(new Set(s.map((x) => x.deployment.generation)).size, 1, 'one generation everywhere');
     assert.equal(new Set(s.map((x) => x.replica.id)).size, 3, 'three distinct replicas answered');
     assert.equal(load.failed, 0, JSON.stringify(load.failures));
+  });
+
+  it('when a label for one replica\'s prediction reaches another (no affinity, as behind a Kubernetes Service), then the replica that made it stores it', async () => {
+    const crop = await encodePng48(readSplit(datasetUri, 'test').images.subarray(0, FACE_PIXELS));
+    const predicted = await fetch(`${stack.inference.replicas[0].url}/v1/predict?detect=false`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: crop });
+    assert.equal(predicted.status, 200);
+    const { requestId } = (await predicted.json()) as { requestId: string };
+    const labelled = await fetch(`${stack.inference.replicas[2].url}/v1/feedback`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ requestId, faceIndex: 0, label: 'fear' }) });
+    assert.equal(labelled.status, 201, await labelled.clone().text());
+    assert.equal(((await labelled.json()) as { modelVersion: string }).modelVersion, versions[0]);
+    const stored = (i: number) => {
+      const log = join(stack.dataDir, 'feedback', `replica-${i}`, 'feedback.jsonl');
+      return existsSync(log) ? readFileSync(log, 'utf8').includes(requestId) : false;
+    };
+    assert.deepEqual([0, 1, 2].map(stored), [true, false, false]);
   });
 
   it('when a replica is SIGKILLed and restarted and the fleet grows from 3 to 4 mid-rollout, then both converge within the bound, every window counts every replica, it promotes everywhere and no client request fails', async (t) => {

@@ -43,7 +43,7 @@ describe('inference OpenAPI contract', () => {
 
   it('when openapi.json is read, then it is OpenAPI 3.1 with every route of the service', () => {
     assert.equal(spec.openapi, '3.1.0');
-    const routes = ['/v1/predict', '/admin/v1/slots', '/admin/v1/slots/{slot}', '/admin/v1/traffic', '/admin/v1/promote', '/admin/v1/rollback', '/admin/v1/stats', '/admin/v1/drift', '/v1/feedback', '/healthz', '/readyz', '/metrics', '/openapi.json', '/v1/status', '/', '/assets/{file}'];
+    const routes = ['/v1/predict', '/admin/v1/slots', '/admin/v1/slots/{slot}', '/admin/v1/traffic', '/admin/v1/promote', '/admin/v1/rollback', '/admin/v1/stats', '/admin/v1/drift', '/admin/v1/feedback', '/v1/feedback', '/healthz', '/readyz', '/metrics', '/openapi.json', '/v1/status', '/', '/assets/{file}'];
     assert.deepEqual(Object.keys(spec.paths).sort(), routes.sort());
   });
 
@@ -79,6 +79,11 @@ describe('inference OpenAPI contract', () => {
     assert.equal(await call('POST', '/v1/feedback', '/v1/feedback', feedback({ requestId: predicted.requestId, faceIndex: 0, label: 'happy' })), 409);
     assert.equal(await call('POST', '/v1/feedback', '/v1/feedback', feedback({ requestId: 'unknown', faceIndex: 0, label: 3 })), 404);
     assert.equal(await call('POST', '/v1/feedback', '/v1/feedback', feedback({ requestId: predicted.requestId, faceIndex: -1, label: 3 })), 400);
+    const passedOn = (await (await fetch(`${server.url}/v1/predict?detect=false`, { method: 'POST', ...png() })).json()) as { requestId: string };
+    const label = { requestId: passedOn.requestId, faceIndex: 0, label: 'sad' };
+    assert.equal(await call('POST', '/admin/v1/feedback', '/admin/v1/feedback', auth(label)), 200);
+    assert.equal(await call('POST', '/admin/v1/feedback', '/admin/v1/feedback', auth(label)), 409);
+    assert.equal(await call('POST', '/admin/v1/feedback', '/admin/v1/feedback', auth({ ...label, requestId: 'unknown' })), 404);
     assert.equal(await call('GET', '/admin/v1/drift', '/admin/v1/drift?windowSeconds=60', auth()), 200);
     assert.equal(await call('GET', '/admin/v1/drift', '/admin/v1/drift?windowSeconds=-1', auth()), 400);
   });

@@ -616,6 +616,7 @@ describe('the inference fleet in compose: replicas behind HAProxy', () => {
     assert.equal(worker.FEROPS_INFERENCE_ADMIN_URL, undefined, 'no single admin address beside the discovery');
     const inf = env('inference');
     assert.equal(inf.FEROPS_DESIRED_STATE, 'mlflow', 'replicas follow the desired state in the registry');
+    assert.equal(inf.FEROPS_INFERENCE_DISCOVERY, worker.FEROPS_INFERENCE_DISCOVERY, 'replicas find each other as the worker finds them, to pass feedback on');
     assert.equal(inf.FEROPS_STABLE_MODEL, undefined, 'a following replica loads nothing of its own (the service refuses both)');
     assert.equal(inf.FEROPS_MODEL_NAME, worker.FEROPS_MODEL_NAME, 'replicas follow the model the deploy activities write');
     assert.equal(hostPort(inf.FEROPS_MLFLOW_URL).host, hostPort(worker.FEROPS_MLFLOW_URL).host, 'one registry');
@@ -772,6 +773,11 @@ describe('Kubernetes manifests', () => {
     return hit.o;
   };
   const container = (deployment: string): Obj => find('Deployment', deployment).spec.template.spec.containers[0];
+  /** The inference container's environment: the ConfigMap, its own values, and a stand-in for each Secret key. */
+  const inferencePodEnv = (): Record<string, string> => ({
+    ...(find('ConfigMap', 'ferops-config').data as Record<string, string>),
+    ...Object.fromEntries((container('ferops-inference').env as Obj[]).map((e) => [e.name, 'value' in e ? e.value : `secret-${'x'.repeat(16)}`])),
+  });
   /**
    * Kept out of `apply -k`: the secret template (blank values must never overwrite a real token) and the policies for
    * the Temporal and MLflow namespaces (kustomize would move them into ferops, where they would select nothing).
@@ -844,23 +850,24 @@ describe('Kubernetes manifests', () => {
     const c = container('ferops-inference');
     const [servicePort] = replicas.spec.ports as Obj[];
     const containerPort = (c.ports as Obj[]).find((p) => p.name === servicePort.targetPort || p.containerPort === servicePort.targetPort)?.containerPort;
-    const config = find('ConfigMap', 'ferops-config').data as Record<string, string>;
-    const podEnv = { ...config, ...Object.fromEntries((c.env as Obj[]).filter((e) => 'value' in e).map((e) => [e.name, e.value])) };
+    const podEnv = inferencePodEnv();
     const { port, adminPort } = loadInferenceConfig({}, podEnv);
     assert.equal(containerPort, adminPort ?? port, 'the port the admin API answers on');
     const discovery = (container('ferops-worker').env as Obj[]).find((e) => e.name === 'FEROPS_INFERENCE_DISCOVERY')?.value;
     assert.equal(discovery, `dns:${replicas.metadata.name}.${kustomization.namespace}.svc.cluster.local:${servicePort.port}`);
+    assert.equal(podEnv.FEROPS_INFERENCE_DISCOVERY, discovery, 'each pod finds the others as the worker does, to pass feedback on');
     assert.equal(podEnv.FEROPS_DESIRED_STATE, 'mlflow', 'every pod follows the desired state in the registry');
     assert.equal(podEnv.FEROPS_STABLE_MODEL, undefined, 'a following replica loads nothing of its own (the service refuses both)');
     assert.equal(c.readinessProbe?.httpGet?.path, '/readyz', 'ready = serves the desired state');
   });
 
-  test('when the deploy activities call each pod, then the network policies admit the pipeline worker on the admin port and no one new', () => {
+  test('when the deploy activities call each pod, then the network policies admit the pipeline worker and the other inference pods on the admin port and no one new', () => {
     const replicas = find('Service', 'inference-replicas');
     const [inference, worker, trainer] = ['ferops-inference', 'ferops-worker', 'ferops-training-worker'].map(pod);
     const targetPort = replicas.spec.ports[0].targetPort;
     const port = typeof targetPort === 'number' ? targetPort : inference.namedPorts![targetPort];
     assert.equal(allows(worker, inference, port), true, 'worker -> each pod\'s admin API');
+    assert.equal(allows(inference, inference, port), true, 'pod -> pod: feedback passed on to the pod that made the prediction');
     assert.equal(allows(trainer, inference, port), false, 'training worker');
     assert.equal(allows({ namespace: kustomization.namespace, labels: { app: 'anything' } }, inference, port), false, 'an unlabelled pod in ferops');
     assert.equal(allows({ namespace: 'default', labels: { 'app.kubernetes.io/name': 'ferops-worker' } }, inference, port), false, 'a look-alike worker in another namespace');
@@ -932,8 +939,7 @@ describe('Kubernetes manifests', () => {
     }
     // Where services/inference/config.ts puts the feedback log, under the pod's own environment.
     const c = container('ferops-inference');
-    const podEnv = { ...find('ConfigMap', 'ferops-config').data, ...Object.fromEntries((c.env as Obj[]).filter((e) => 'value' in e).map((e) => [e.name, e.value])) };
-    const { feedbackDir } = loadInferenceConfig({}, podEnv);
+    const { feedbackDir } = loadInferenceConfig({}, inferencePodEnv());
     const mount = (c.volumeMounts as Obj[])
       .filter((m) => feedbackDir === m.mountPath || feedbackDir.startsWith(`${m.mountPath}/`))
       .sort((a, b) => b.mountPath.length - a.mountPath.length)[0];

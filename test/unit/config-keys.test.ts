@@ -42,6 +42,15 @@ describe('keys both configurations read (lib/config-keys.ts)', () => {
     }
   });
 
+  it('when FEROPS_INFERENCE_DISCOVERY is malformed, then both refuse it and say what it looks like', () => {
+    const token = { FEROPS_ADMIN_TOKEN: 'x'.repeat(16) };
+    for (const [side, load] of both) {
+      assert.throws(() => load({ ...token, FEROPS_INFERENCE_DISCOVERY: 'dns:replicas' }), /dns discovery looks like dns:<host>:<port>/, side);
+      assert.throws(() => load({ ...token, FEROPS_INFERENCE_DISCOVERY: 'http://a:8080/admin' }), /is not a replica base URL/, side);
+      assert.equal(load({ ...token, FEROPS_INFERENCE_DISCOVERY: 'dns:inference:8080' }).inferenceDiscovery, 'dns:inference:8080', side);
+    }
+  });
+
   it('when FEROPS_DATA_DIR is relative, then both take it from the repository root', () => {
     assert.equal(worker({ FEROPS_DATA_DIR: 'state' }).dataDir, join(REPO_ROOT, 'state'));
     assert.equal(inference({ FEROPS_DATA_DIR: 'state' }).modelCacheDir, join(REPO_ROOT, 'state', 'model-cache'));

@@ -7,6 +7,7 @@ import { rateLimited, rateLimiter } from '../http/rate-limit';
 import type { Logger } from '../logger';
 import { clearCanary, loadSlot, loadSlotBody, promote, rollback, setTraffic, slotParam, slotsState, trafficBody } from '../usecases/slots';
 import { drift, driftQuery } from '../usecases/drift';
+import { feedbackBody, labelServed } from '../usecases/feedback';
 import { stats, statsQuery } from '../usecases/stats';
 
 const PREFIX = '/admin/v1';
@@ -38,6 +39,9 @@ const ROUTES: AdminRoute[] = [
   { method: 'post', path: '/rollback', action: 'rollback', run: (ctx) => rollback(ctx) },
   { method: 'get', path: '/stats', action: 'read-stats', run: (ctx, req) => stats(ctx, statsQuery.parse(req.query)) },
   { method: 'get', path: '/drift', action: 'read-drift', run: (ctx, req) => drift(ctx, driftQuery.parse(req.query)) },
+  // Another replica passing on a client's label (runtime/feedback-peers.ts): stored only if this one made the
+  // prediction, and never passed on again.
+  { method: 'post', path: '/feedback', action: 'label-for-peer', run: (ctx, req) => labelServed(ctx, feedbackBody.parse(req.body)) },
 ];
 
 export function adminRoutes(ctx: ServiceContext): Router {

@@ -35,10 +35,19 @@ export interface FeedbackOutput {
 }
 
 /**
- * Joins a label to the answer that was served, appends it to the durable log and updates live accuracy.
- * Only faces the service answered recently can be labelled: that is what ties a label to a model version.
+ * A client's label: stored here when this replica made the prediction, else passed to the replica that did
+ * (FEROPS_INFERENCE_DISCOVERY), which stores it.
  */
 export async function submitFeedback(ctx: ServiceContext, input: FeedbackInput): Promise<FeedbackOutput> {
+  if (ctx.peers && !ctx.recent.get(input.requestId)) return ctx.peers.forward(input);
+  return labelServed(ctx, input);
+}
+
+/**
+ * Joins a label to the answer this replica served, appends it to the durable log and updates live accuracy.
+ * Only faces answered recently can be labelled: that is what ties a label to a model version.
+ */
+export async function labelServed(ctx: ServiceContext, input: FeedbackInput): Promise<FeedbackOutput> {
   const served = ctx.recent.get(input.requestId);
   if (!served) {
     throw new AppError(404, 'unknown_request', `no recent prediction ${input.requestId} (unknown, or older than ${ctx.config.feedbackTtlSeconds} s)`);
