@@ -5,6 +5,7 @@ import { readDesiredState } from '../lib/inference-admin/desired-state';
 import { MlflowClient } from '../lib/mlflow';
 import { startInferenceFleet, type InferenceFleet } from './inference-fleet';
 import { freePort, portTaken, type ManagedProcess } from './processes/managed-process';
+import { processStartId } from './processes/process-identity';
 import { startMlflow } from './processes/mlflow';
 import { logContains, startNodeService } from './processes/node-service';
 import { startTemporal } from './processes/temporal';
@@ -115,7 +116,10 @@ export async function startStack(o: StackOptions): Promise<Stack> {
         for (const p of [processes.mlflow, processes.temporal]) await p.stop();
       },
     };
-    writeFileSync(join(o.dataDir, 'stack.json'), JSON.stringify({ pids: { ...Object.fromEntries(Object.entries(processes).map(([k, p]) => [k, p.pid])), inference: inference.replicas.map((r) => r.process.pid), loadBalancer: inference.loadBalancer?.pid }, temporalAddress: temporal.address, temporalUiUrl: temporal.uiUrl, mlflowUrl: mlflow.url, inferenceUrl }, null, 2));
+    const pids = { ...Object.fromEntries(Object.entries(processes).map(([k, p]) => [k, p.pid])), inference: inference.replicas.map((r) => r.process.pid), loadBalancer: inference.loadBalancer?.pid };
+    // Start ids, so that `stack down` never signals a process that was given one of these pids later.
+    const startIds = Object.fromEntries(Object.values(pids).flat().filter((pid) => pid !== undefined).map((pid) => [pid, processStartId(pid)]));
+    writeFileSync(join(o.dataDir, 'stack.json'), JSON.stringify({ pids, startIds, temporalAddress: temporal.address, temporalUiUrl: temporal.uiUrl, mlflowUrl: mlflow.url, inferenceUrl }, null, 2));
     return stack;
   } catch (e) {
     for (const p of started.reverse()) await p.stop();
@@ -134,8 +138,9 @@ async function refuseTakenPorts(ports: StackOptions['ports']): Promise<void> {
   const taken = [];
   for (const [name, port, key] of named) if (port && (await portTaken(port))) taken.push(`${port} (${name}, ${key})`);
   if (taken.length === 0) return;
-  throw new Error(`port${taken.length > 1 ? 's' : ''} already in use: ${taken.join(', ')}. A ferops stack may be running already ` +
-    '(`npm run ferops -- stack down` stops it); otherwise another program holds them: set those variables to free ports.');
+  const [noun, them, fix] = taken.length > 1 ? ['ports', 'them', 'those variables to free ports'] : ['port', 'it', 'that variable to a free port'];
+  throw new Error(`${noun} already in use: ${taken.join(', ')}. A ferops stack may be running already ` +
+    `(\`npm run ferops -- stack down\` stops it); otherwise another program holds ${them}: set ${fix}.`);
 }
 
 const portOf = (address: string): number => Number(address.split(':').pop());

@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { startStack } from '../../infra/stack';
-import { isAlive as alive } from '../../services/cli/commands/stack';
 import { freePort } from '../../infra/processes/managed-process';
+import { isAlive as alive, processStartId } from '../../infra/processes/process-identity';
 
 // `ferops stack up|down` as a user runs them (the CLI in a child process), on free ports and a temp data dir, with
 // two inference replicas so that HAProxy runs too.
@@ -52,5 +53,40 @@ describe('ferops stack up|down', { timeout: 600_000 }, () => {
     // Before, the replicas (two pids in one entry) and the load balancer (not recorded) outlived `stack down`.
     await ferops('stack', 'down');
     assert.deepEqual(pids.filter(alive), []);
+  });
+
+  it('when stack.json names pids that other processes have since been given (a reboot, pids wrapping), then down signals none of them and up starts afresh', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferops-cli-stack-stale-'));
+    // Strangers in process groups of their own, as the stack's leaders were: `down` signals whole groups.
+    const strangers = [0, 1, 2].map(() => spawn('sleep', ['600'], { detached: true, stdio: 'ignore' }));
+    const pids = strangers.map((p) => p.pid!);
+    const blocker = createServer();
+    try {
+      const stale = (pid: number) => processStartId(pid)!.replace(/^[^:]+/, 'an-earlier-boot');
+      const file = { pids: { temporal: pids[0], mlflow: pids[1], inference: [pids[2]] }, startIds: Object.fromEntries(pids.map((pid) => [pid, stale(pid)])), mlflowUrl: 'http://127.0.0.1:1', inferenceUrl: 'http://127.0.0.1:2' };
+      const staleEnv: NodeJS.ProcessEnv = { ...process.env, FEROPS_DATA_DIR: dir };
+      const cli = (...args: string[]) => run(process.execPath, ['--import', 'tsx', 'services/cli/main.ts', ...args], { cwd: root, env: staleEnv, timeout: 120_000 });
+
+      writeFileSync(join(dir, 'stack.json'), JSON.stringify(file));
+      const down = await cli('stack', 'down');
+      assert.deepEqual(pids.filter(alive), pids, 'every stranger still runs');
+      assert.match(down.stdout, new RegExp(`left pid ${pids[0]} alone: it is no longer the temporal that stack up started`));
+
+      // Before, `up` took live strangers for a running stack ("already up", or "partly up: run stack down").
+      // Now it starts afresh; a port held here stops that start at its first check, before anything runs.
+      writeFileSync(join(dir, 'stack.json'), JSON.stringify(file));
+      await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+      const taken = (blocker.address() as { port: number }).port;
+      staleEnv.FEROPS_TEMPORAL_ADDRESS = `127.0.0.1:${taken}`;
+      await assert.rejects(cli('stack', 'up'), (e: Error & { stderr: string }) => {
+        assert.match(e.stderr, new RegExp(`port already in use: ${taken} \\(Temporal, FEROPS_TEMPORAL_ADDRESS\\)\\. .*set that variable to a free port`));
+        assert.doesNotMatch(e.stderr, /partly up/);
+        return true;
+      });
+    } finally {
+      blocker.close();
+      for (const p of strangers) p.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -2,6 +2,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig, type FeropsConfig } from '../../../lib/config';
+import { isAlive, isSameProcess } from '../../../infra/processes/process-identity';
 import { startStack, type Stack } from '../../../infra/stack';
 import type { ParsedArgs } from '../args';
 
@@ -52,9 +53,12 @@ export async function stackCommand(args: ParsedArgs): Promise<number> {
       console.log('no stack state found: nothing to stop');
       return 0;
     }
-    const { pids } = file;
+    const { pids, startIds = {} } = file;
     for (const name of ['worker', 'loadBalancer', 'inference', 'mlflow', 'temporal'] as const) {
-      for (const pid of [pids[name] ?? []].flat()) await stopGroup(name, pid);
+      for (const pid of [pids[name] ?? []].flat()) {
+        if (isSameProcess(pid, startIds[pid])) await stopGroup(name, pid);
+        else if (isAlive(pid)) console.log(`left pid ${pid} alone: it is no longer the ${name} that stack up started`);
+      }
     }
     rmSync(stateFile);
     return 0;
@@ -65,6 +69,8 @@ export async function stackCommand(args: ParsedArgs): Promise<number> {
 /** What `stack up` wrote to stack.json (infra/stack.ts): each process group's leader, and the addresses. */
 interface StackFile {
   pids: Partial<Record<'temporal' | 'mlflow' | 'worker' | 'loadBalancer', number> & { inference: number[] }>;
+  /** Each pid's start id (infra/processes/process-identity.ts); absent in files written before it. */
+  startIds?: Record<number, string | undefined>;
   temporalUiUrl?: string;
   mlflowUrl: string;
   inferenceUrl: string;
@@ -76,21 +82,12 @@ const readStackFile = (stateFile: string): StackFile | undefined =>
 /** Which of a recorded stack's processes still run, and its addresses; undefined if none was recorded. */
 function recordedStack(file: StackFile | undefined) {
   if (!file) return undefined;
-  const groups = Object.entries(file.pids).map(([name, pids]) => ({ name, up: [pids].flat().every((pid) => pid !== undefined && isAlive(pid)) }));
+  const groups = Object.entries(file.pids).map(([name, pids]) => ({ name, up: [pids].flat().every((pid) => pid !== undefined && isSameProcess(pid, file.startIds?.[pid])) }));
   return {
     running: groups.filter((g) => g.up).map((g) => g.name),
     stopped: groups.filter((g) => !g.up).map((g) => g.name),
     addresses: { temporalUiUrl: file.temporalUiUrl, mlflowUrl: file.mlflowUrl, inferenceUrl: file.inferenceUrl },
   };
-}
-
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function stopGroup(name: string, pid: number): Promise<void> {
