@@ -11,12 +11,23 @@ export async function predictFile(baseUrl: string, file: string, opts: { detect?
   const url = new URL('/v1/predict', baseUrl);
   if (opts.detect === false) url.searchParams.set('detect', 'false');
   if (opts.minFace !== undefined) url.searchParams.set('minFace', String(opts.minFace));
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream' },
-    body: readFileSync(file),
+  let image: Buffer;
+  try {
+    image = readFileSync(file);
+  } catch (e) {
+    throw new Error(`cannot read ${file}: ${(e as Error).message}`);
+  }
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream' }, body: image }).catch((e: Error & { cause?: Error }) => {
+    throw new Error(`cannot reach the inference service at ${url.origin} (${e.cause?.message ?? e.message}); start the stack with: npm run ferops -- stack up`);
   });
-  const body = (await res.json()) as PredictAnswer & { error?: { code: string; message: string } };
+  const text = await res.text();
+  let body: PredictAnswer & { error?: { code: string; message: string } };
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // Not the service's JSON: a proxy or load balancer answered (HAProxy's 503 page when no replica is ready).
+    throw new Error(`predict failed (${res.status}) at ${url.origin}: ${text.slice(0, 200).trim() || 'empty answer'}`);
+  }
   if (!res.ok) throw new Error(`predict failed (${res.status}): ${body.error?.code}: ${body.error?.message}`);
   return body;
 }
