@@ -42,6 +42,7 @@ export function createActivities({ config, mlflow, fleet }: ActivityDeps) {
       python: pythonBin(),
       trainerDir: TRAINER_DIR,
       nproc: config.trainNproc,
+      stallMs: config.trainStallSeconds * 1000,
       metricSink: (runId) => {
         const buffer = new MetricBuffer({ baseUrl: mlflow.baseUrl, runId, intervalMs: 5_000 });
         return {

@@ -28,6 +28,7 @@ export const CONFIG_KEYS = {
   FEROPS_ADMIN_TOKEN: { default: '', doc: 'Bearer token of the inference admin API, at least 16 characters; the embedded stack generates one into the data dir. Empty = none (the deploy activities are refused).' },
   FEROPS_MODEL_NAME: { default: SHARED_DEFAULTS.FEROPS_MODEL_NAME, doc: 'Registered model name in MLflow.' },
   FEROPS_KAGGLE_API_BASE: { default: 'https://www.kaggle.com/api/v1', doc: "Kaggle API the ingest activity downloads from, with the worker's Kaggle credentials; never taken from workflow input." },
+  FEROPS_TRAIN_STALL_SECONDS: { default: '900', doc: 'A trainer that reports nothing (no event, not even its keep-alive) for this long is taken as hung: it is killed and the attempt retried from its last checkpoint. Above the longest single step of the trainer (a training step, an ONNX export stage, a pretrained download).' },
   FEROPS_TRAIN_NPROC: { default: '', doc: "Processes per training on this worker's host (one per GPU; above 1 the trainer runs under torchrun with DDP); empty = the trainer config's nproc (default 1)." },
   FEROPS_SEED: { default: '', doc: "Offset added to the seeds of the demo's synthetic data and trainings (and of the trainer tests), to check them at other seeds; empty or 0 = the defaults." },
 } as const;
@@ -56,6 +57,7 @@ const schema = z.object({
   modelName: sharedRules.modelName,
   kaggleApiBase: z.string().url().regex(/^https?:\/\//, 'an http(s) URL'),
   trainNproc: z.coerce.number().int().min(1).max(64).optional(),
+  trainStallSeconds: z.coerce.number().int().min(10).max(7 * 24 * 3600),
   seed: z.coerce.number().int().min(0).max(0xffffffff).optional(),
 });
 export type FeropsConfig = z.infer<typeof schema>;
@@ -87,6 +89,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FeropsConfig {
     modelName: get(env, 'FEROPS_MODEL_NAME'),
     kaggleApiBase: get(env, 'FEROPS_KAGGLE_API_BASE'),
     trainNproc: get(env, 'FEROPS_TRAIN_NPROC') || undefined,
+    trainStallSeconds: get(env, 'FEROPS_TRAIN_STALL_SECONDS'),
     seed: get(env, 'FEROPS_SEED') || undefined,
   });
   if (!parsed.success) {

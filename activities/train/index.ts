@@ -24,6 +24,8 @@ export interface TrainDeps {
   trainerDir: string;
   /** FEROPS_TRAIN_NPROC: processes per training on this worker's host; overrides the trainer config's `nproc`. */
   nproc?: number;
+  /** FEROPS_TRAIN_STALL_SECONDS: a trainer silent this long is hung; it is killed and the attempt fails retryably. */
+  stallMs?: number;
   metricSink: (mlflowRunId: string) => MetricSink;
 }
 
@@ -102,7 +104,7 @@ export function createTrainActivity(deps: TrainDeps) {
     try {
       run = await runTrainer({
         python: deps.python, cwd: deps.trainerDir, configPath, resumeFrom, nproc, logDir: outDir, onEvent,
-        signal: ctx.cancellationSignal,
+        signal: ctx.cancellationSignal, stallMs: deps.stallMs,
       });
     } finally {
       clearInterval(beat);

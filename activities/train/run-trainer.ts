@@ -13,6 +13,8 @@ export interface TrainerRun {
   error?: Extract<TrainerEvent, { event: 'error' }>;
   lastCheckpoint?: string;
   stderrTail: string;
+  /** Set when the trainer said nothing for `stallMs` and was killed. */
+  stalled?: { seconds: number; lastEvent: string };
 }
 
 export interface RunTrainerOptions {
@@ -27,7 +29,16 @@ export interface RunTrainerOptions {
   nproc?: number;
   /** After SIGTERM the trainer writes a checkpoint; it is killed if it takes longer than this. */
   killGraceMs?: number;
+  /**
+   * A trainer that writes no event for this long is hung (a stuck GPU, file system or collective: the heartbeat,
+   * sent from here, would hide it until the attempt's 12 h limit). Its group is killed at once, since a hung
+   * process cannot write a checkpoint; the last one on disk stays. Unset: no limit.
+   */
+  stallMs?: number;
 }
+
+/** How long a killed, hung trainer may take to be reaped (a process in uninterruptible sleep never is). */
+const REAP_AFTER_KILL_MS = 30_000;
 
 /**
  * The names of the worker's environment the trainer gets. The worker holds secrets that training never needs
@@ -60,6 +71,7 @@ export function trainerEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 /**
  * Runs the Python trainer as a child in its own process group and feeds its JSON lines to `onEvent`.
  * On abort it sends SIGTERM to the group (the trainer checkpoints and exits), then SIGKILL after the grace period.
+ * A trainer silent for `stallMs` is killed at once and reported `stalled`.
  * Under torchrun the group holds the launcher, which forwards SIGTERM to its workers (they run in sessions of
  * their own and die with the launcher).
  */
@@ -84,9 +96,48 @@ export async function runTrainer(o: RunTrainerOptions): Promise<TrainerRun> {
     stderrLog.write(b);
     run.stderrTail = (run.stderrTail + b.toString()).slice(-4000);
   });
+  const killGroup = (sig: NodeJS.Signals) => {
+    try {
+      if (child.pid) process.kill(-child.pid, sig);
+    } catch {
+      /* already exited */
+    }
+  };
+  let finish: (code: number | null, sig: NodeJS.Signals | null) => void = () => undefined;
+  const result = new Promise<TrainerRun>((resolve, reject) => {
+    child.once('error', reject);
+    finish = (code, sig) => {
+      finish = () => undefined;
+      clearTimeout(killTimer);
+      clearTimeout(stallTimer);
+      o.signal?.removeEventListener('abort', onAbort);
+      stderrLog.end();
+      events.end();
+      run.exitCode = trainerExitCode(nproc, code, { error: run.error, interrupted });
+      run.signal = sig;
+      resolve(run);
+    };
+    child.once('close', (code, sig) => finish(code, sig));
+  });
+
+  let lastEvent = 'none yet';
+  let stallTimer: NodeJS.Timeout | undefined;
+  const watchForStall = () => {
+    clearTimeout(stallTimer);
+    if (!o.stallMs) return;
+    stallTimer = setTimeout(() => {
+      run.stalled = { seconds: Math.round(o.stallMs! / 1000), lastEvent };
+      killGroup('SIGKILL');
+      // A process in uninterruptible sleep is never reaped: report anyway; the next attempt's orphan check meets it.
+      setTimeout(() => finish(null, 'SIGKILL'), REAP_AFTER_KILL_MS).unref();
+    }, o.stallMs);
+  };
+  watchForStall();
   createInterface({ input: child.stdout }).on('line', (line) => {
     const e = parseTrainerLine(line);
     if (!e) return;
+    watchForStall();
+    lastEvent = e.event === 'alive' ? `alive in ${e.phase}` : e.event === 'step' || e.event === 'epoch' ? `${e.event} at step ${e.step}, epoch ${e.epoch}` : e.event;
     events.write(`${line.trim()}\n`);
     if (e.event === 'checkpoint') run.lastCheckpoint = e.path;
     if (e.event === 'done') run.done = e;
@@ -95,13 +146,6 @@ export async function runTrainer(o: RunTrainerOptions): Promise<TrainerRun> {
     if (e.event === 'interrupted') interrupted = true;
     o.onEvent(e);
   });
-  const killGroup = (sig: NodeJS.Signals) => {
-    try {
-      if (child.pid) process.kill(-child.pid, sig);
-    } catch {
-      /* already exited */
-    }
-  };
   let killTimer: NodeJS.Timeout | undefined;
   const onAbort = () => {
     killGroup('SIGTERM');
@@ -109,18 +153,7 @@ export async function runTrainer(o: RunTrainerOptions): Promise<TrainerRun> {
   };
   if (o.signal?.aborted) onAbort();
   else o.signal?.addEventListener('abort', onAbort, { once: true });
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code, sig) => {
-      clearTimeout(killTimer);
-      o.signal?.removeEventListener('abort', onAbort);
-      stderrLog.end();
-      events.end();
-      run.exitCode = trainerExitCode(nproc, code, { error: run.error, interrupted });
-      run.signal = sig;
-      resolve(run);
-    });
-  });
+  return result;
 }
 
 /**

@@ -13,6 +13,7 @@ export type TrainerEvent =
   | { event: 'artifact'; kind: string; path: string }
   | { event: 'done'; model_dir: string; epochs_run: number; best_val_accuracy: number; test: { accuracy: number; macro_f1: number } }
   | { event: 'interrupted'; checkpoint: string }
+  | { event: 'alive'; phase: string }
   | { event: 'error'; code: string; message: string; rank?: number };
 
 /** Parses one stdout line; anything that is not a JSON event (a stray print) is returned as null, not thrown. */

@@ -6,18 +6,22 @@ export interface TrainerOutcome {
   error?: { code: string; message: string };
   lastCheckpoint?: string;
   stderrTail: string;
+  /** Set when the trainer said nothing for the stall limit and was killed: how long, and its last event. */
+  stalled?: { seconds: number; lastEvent: string };
 }
 
 export interface FailureVerdict {
   /** The ApplicationFailure type the workflow and the UI see. */
-  type: 'BadInput' | 'ParityFailed' | 'TrainerInterrupted' | 'TrainerFailed' | 'TrainerFailedTwice';
+  type: 'BadInput' | 'ParityFailed' | 'TrainerInterrupted' | 'TrainerStalled' | 'TrainerFailed' | 'TrainerFailedTwice';
   retryable: boolean;
   message: string;
 }
 
 /** What the trainer said went wrong, in one line: its error event, else the exit status and the end of stderr. */
 export const describeFailure = (run: TrainerOutcome): string =>
-  run.error ? `${run.error.code}: ${run.error.message}` : `exit ${run.exitCode ?? run.signal}: ${run.stderrTail.slice(-800)}`;
+  run.stalled
+    ? `no event for ${run.stalled.seconds} s (last: ${run.stalled.lastEvent}), so it was taken as hung and killed`
+    : run.error ? `${run.error.code}: ${run.error.message}` : `exit ${run.exitCode ?? run.signal}: ${run.stderrTail.slice(-800)}`;
 
 /**
  * Whether a failed trainer run is worth another attempt. Retries are for what can heal (a killed process, a lost
@@ -28,6 +32,9 @@ export const describeFailure = (run: TrainerOutcome): string =>
  */
 export function classifyFailure(run: TrainerOutcome, previousFailure: string | undefined): FailureVerdict {
   const why = describeFailure(run);
+  // A hang is a fault of the host (a stuck device, file system or collective), not of the input: retried, and
+  // the retry resumes from the last checkpoint.
+  if (run.stalled) return { type: 'TrainerStalled', retryable: true, message: `trainer stalled: ${why}; the retry resumes from the last checkpoint` };
   if (run.exitCode === EXIT_BAD_INPUT) return { type: 'BadInput', retryable: false, message: `trainer refused its input: ${why}` };
   if (run.exitCode === EXIT_PARITY_FAILED) return { type: 'ParityFailed', retryable: false, message: `exported model is broken: ${why}` };
   if (run.exitCode === EXIT_INTERRUPTED) return { type: 'TrainerInterrupted', retryable: true, message: `trainer interrupted at ${run.lastCheckpoint ?? 'no checkpoint yet'}` };

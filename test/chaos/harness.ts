@@ -19,11 +19,17 @@ export interface ChaosStack {
   close(): Promise<void>;
 }
 
+/** The worker's stall limit on chaos stacks: far above any silence of the tiny trainer, short enough to test. */
+export const CHAOS_STALL_SECONDS = 45;
+
 export async function startChaosStack(prefix: string): Promise<ChaosStack> {
   const dataDir = mkdtempSync(join(tmpdir(), `ferops-${prefix}-`));
   let stack: Stack | undefined;
   try {
-    stack = await startStack({ dataDir, ports: { temporal: 0, temporalUi: 0, mlflow: 0, inference: 0 }, ui: false, modelName: 'ferops-fer' });
+    stack = await startStack({
+      dataDir, ports: { temporal: 0, temporalUi: 0, mlflow: 0, inference: 0 }, ui: false, modelName: 'ferops-fer',
+      env: { FEROPS_TRAIN_STALL_SECONDS: String(CHAOS_STALL_SECONDS) },
+    });
     const client = new Client({ connection: await Connection.connect({ address: stack.temporalAddress }) });
     const s = stack;
     return {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // A stand-in for `python -m ferops_trainer` in the train activity's unit tests: it speaks the trainer's JSON-lines
 // protocol (training-py/README.md) at test speed, driven by the `fake` block of the config it is given:
-// { epochs, epochMs, sigtermMs, rejectResume }. It records its argv so tests can see what the activity launched.
+// { epochs, epochMs, sigtermMs, rejectResume, aliveEveryMs, hangAfterEpochs }. It records its argv so tests can see what the activity launched.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -37,7 +37,15 @@ process.on('SIGTERM', async () => {
 });
 emit('start', { device: 'cpu', train_size: 100, steps_per_epoch: 10, epochs, resumed_from_epoch: resume ? epoch : null });
 const history = [];
+// Keep-alives through a slow epoch, as the real trainer sends them through validation and export.
+if (fake.aliveEveryMs) setInterval(() => emit('alive', { phase: 'validate' }), fake.aliveEveryMs).unref();
 while (epoch < epochs) {
+  if (epoch === fake.hangAfterEpochs) {
+    // Hung: no more events, deaf to SIGTERM (a stuck device or file system); only SIGKILL ends it.
+    process.removeAllListeners('SIGTERM');
+    process.on('SIGTERM', () => undefined);
+    await new Promise(() => setInterval(() => undefined, 60_000));
+  }
   await sleep(fake.epochMs ?? 50);
   epoch += 1;
   emit('step', { epoch, step: epoch * 10, loss: 1 / epoch, lr: 0.001 });

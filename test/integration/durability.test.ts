@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TASK_QUEUE } from '../../lib/temporal-constants';
 import { startOrAttach } from '../../services/cli/pipeline-runner';
-import { assertNothingDuplicated, smallPipeline, startChaosStack, trainDir, trainerEvents, waitForCheckpoint, type ChaosStack } from '../chaos/harness';
+import { assertNothingDuplicated, CHAOS_STALL_SECONDS, smallPipeline, startChaosStack, trainDir, trainerEvents, waitForCheckpoint, type ChaosStack } from '../chaos/harness';
 import { doubleStart, temporalRestart, truncatedCheckpoint } from '../chaos/pipeline-scenarios';
 
 // Faults against the real embedded stack (Temporal, MLflow, worker, inference, the Python trainer): a crash in the
@@ -45,6 +45,23 @@ describe('durability', { timeout: 1_200_000 }, () => {
     assert.ok(starts.length >= 2 && (starts.at(-1) ?? 0) >= 2, `resumed: ${JSON.stringify(starts)}`);
     await assertNothingDuplicated(s.stack.mlflowUrl, result.mlflowRunId, EPOCHS);
     t.diagnostic(`observed: trainer starts (resumed_from_epoch) ${JSON.stringify(starts)}`);
+  });
+
+  it('when the trainer hangs mid-training (stopped, silent), then the activity kills it after the stall limit and the retry resumes from its checkpoint', async (t) => {
+    const { handle } = await startOrAttach(s.client, TASK_QUEUE, smallPipeline(13, EPOCHS), `chaos-hang-${randomUUID()}`);
+    await waitForCheckpoint(s.dataDir, handle.workflowId, 2);
+    // SIGSTOP freezes the whole trainer, as a stuck device or file system would: no event, no exit. Its heartbeat,
+    // sent by the activity, would go on until the attempt's 12 h limit.
+    const hungAt = Date.now();
+    process.kill(-Number(readFileSync(join(trainDir(s.dataDir, handle.workflowId), 'trainer.pid'), 'utf8')), 'SIGSTOP');
+    const result = await handle.result();
+    assert.ok(result.modelVersion, `registered: ${result.reason}`);
+    const starts = trainerStarts(handle.workflowId);
+    assert.ok(starts.length === 2 && (starts[1] ?? 0) >= 2, `one retry, resumed from epoch >= 2: ${JSON.stringify(starts)}`);
+    const retried = (await handle.fetchHistory()).events!.map((e) => e.activityTaskStartedEventAttributes?.lastFailure?.message).find((m) => m);
+    assert.match(retried ?? '', new RegExp(`^trainer stalled: no event for ${CHAOS_STALL_SECONDS} s \\(last: `), 'the retry was for the stall');
+    await assertNothingDuplicated(s.stack.mlflowUrl, result.mlflowRunId, EPOCHS);
+    t.diagnostic(`observed: "${retried}"; trainer starts ${JSON.stringify(starts)}; pipeline done ${Math.round((Date.now() - hungAt) / 1000)} s after the hang`);
   });
 
   // The quick ones of the chaos suite (test/chaos), on this file's stack: each is one short pipeline.

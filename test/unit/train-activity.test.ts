@@ -27,10 +27,10 @@ function recordingSink() {
   return { sink, logged, ensured };
 }
 
-function setup(fake: Record<string, unknown>) {
+function setup(fake: Record<string, unknown>, stallMs?: number) {
   const runsDir = mkdtempSync(join(tmpdir(), 'ferops-train-activity-'));
   const { sink, logged, ensured } = recordingSink();
-  const train = createTrainActivity({ runsDir, python: FAKE_TRAINER, trainerDir: runsDir, metricSink: () => sink });
+  const train = createTrainActivity({ runsDir, python: FAKE_TRAINER, trainerDir: runsDir, metricSink: () => sink, stallMs });
   const input = { workflowId: 'wf/1', mlflowRunId: 'run-1', datasetUri: '/data/x', trainer: { fake } };
   const outDir = join(runsDir, 'wf_1', 'train');
   const argv = (): string[] => JSON.parse(readFileSync(join(outDir, 'argv.json'), 'utf8'));
@@ -105,5 +105,28 @@ describe('train activity (MockActivityEnvironment, fake trainer)', () => {
     });
     assert.ok(!existsSync(bad) && existsSync(`${bad}.corrupt`), 'the rejected file is kept aside, never resumed again');
     assert.equal(beats.at(-1)!.checkpoint, undefined, 'the last heartbeat no longer names it');
+  });
+
+  it('when the trainer hangs (no event, deaf to SIGTERM), then it is killed after the stall limit and the attempt fails retryably, naming its last event', async () => {
+    const t = setup({ epochs: 5, hangAfterEpochs: 1 }, 1_500);
+    const env = new MockActivityEnvironment({ attempt: 1 });
+    const beats = watchHeartbeats(env);
+    const started = Date.now();
+    await assert.rejects(env.run(t.train, t.input), (e: unknown) => {
+      assert.ok(e instanceof ApplicationFailure);
+      assert.equal(e.type, 'TrainerStalled');
+      assert.equal(e.nonRetryable, false);
+      assert.match(e.message, /^trainer stalled: no event for 2 s \(last: epoch at step 10, epoch 1\), so it was taken as hung and killed; the retry resumes from the last checkpoint$/);
+      return true;
+    });
+    assert.ok(Date.now() - started < 20_000, 'noticed within the limit, not at the attempt timeout');
+    assert.throws(() => process.kill(Number(readFileSync(join(t.outDir, 'trainer.pid'), 'utf8')), 0), 'the hung trainer is gone');
+    assert.equal(beats.at(-1)!.checkpointEpoch, 1, 'the heartbeat still names the checkpoint the retry resumes from');
+  });
+
+  it('when an epoch outlasts the stall limit but the trainer sends keep-alives, then it is not taken as hung', async () => {
+    const t = setup({ epochs: 2, epochMs: 2_500, aliveEveryMs: 300 }, 1_500);
+    const out: TrainOutput = await new MockActivityEnvironment({ attempt: 1 }).run(t.train, t.input);
+    assert.equal(out.epochsRun, 2);
   });
 });

@@ -80,8 +80,9 @@ def compute_loss(forward: Callable[[torch.Tensor], torch.Tensor], images: torch.
 
 
 @torch.no_grad()
-def predict_logits(model: nn.Module, images: torch.Tensor, rt: Runtime, batch_size: int) -> torch.Tensor:
-    """uint8 (N, 48, 48) -> float32 logits (N, 7) on the CPU, in eval mode."""
+def predict_logits(model: nn.Module, images: torch.Tensor, rt: Runtime, batch_size: int,
+                   on_batch: Callable[[], None] = lambda: None) -> torch.Tensor:
+    """uint8 (N, 48, 48) -> float32 logits (N, 7) on the CPU, in eval mode; `on_batch` after each batch."""
     was_training = model.training
     model.eval()
     out = []
@@ -89,29 +90,32 @@ def predict_logits(model: nn.Module, images: torch.Tensor, rt: Runtime, batch_si
         batch = images[start:start + batch_size].to(rt.device, non_blocking=True)
         with rt.autocast():
             out.append(model(to_pixels(batch)).float().cpu())
+        on_batch()
     model.train(was_training)
     return torch.cat(out)
 
 
-def evaluate(model: nn.Module, split: Split, rt: Runtime, batch_size: int) -> tuple[float, float, torch.Tensor]:
+def evaluate(model: nn.Module, split: Split, rt: Runtime, batch_size: int,
+             on_batch: Callable[[], None] = lambda: None) -> tuple[float, float, torch.Tensor]:
     """Returns (loss, accuracy, predictions) on `split` with plain (unweighted, unsmoothed) cross-entropy."""
-    logits = predict_logits(model, split.images, rt, batch_size)
+    logits = predict_logits(model, split.images, rt, batch_size, on_batch)
     loss = F.cross_entropy(logits, split.labels).item()
     preds = logits.argmax(dim=1)
     return loss, (preds == split.labels).float().mean().item(), preds
 
 
-def validate(model: nn.Module, split: Split, rt: Runtime, batch_size: int, dist: Dist) -> tuple[float, float]:
+def validate(model: nn.Module, split: Split, rt: Runtime, batch_size: int, dist: Dist,
+             on_batch: Callable[[], None] = lambda: None) -> tuple[float, float]:
     """(loss, accuracy) on `split`, each rank scoring its own shard; the summed counts make the accuracy equal
     to one process's on the same weights."""
     if not dist.enabled:
-        loss, accuracy, _ = evaluate(model, split, rt, batch_size)
+        loss, accuracy, _ = evaluate(model, split, rt, batch_size, on_batch)
         return loss, accuracy
     part = distributed.shard(len(split), dist)
     labels = split.labels[part]  # (n_rank,); empty when the split is smaller than the world
     loss_sum, correct = 0.0, 0
     if len(labels):
-        logits = predict_logits(model, split.images[part], rt, batch_size)  # (n_rank, 7)
+        logits = predict_logits(model, split.images[part], rt, batch_size, on_batch)  # (n_rank, 7)
         loss_sum = F.cross_entropy(logits, labels, reduction="sum").item()
         correct = (logits.argmax(dim=1) == labels).sum().item()
     loss_sum, correct = distributed.all_sum(dist, [loss_sum, float(correct)])

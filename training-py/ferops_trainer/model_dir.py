@@ -49,8 +49,11 @@ def write_model_dir(model_dir: str, model: FaceViT, spec: ModelSpec, cfg: RunCon
     agree with fp32 well enough), writes the JSON files; returns (kind, path) pairs, or None if `should_stop` fired
     between the (slow) export stages."""
     os.makedirs(model_dir, exist_ok=True)
+    # Each stage is one long call: a keep-alive between them (the stall limit is set well above one stage).
     onnx_path = export_onnx(model, os.path.join(model_dir, "model.onnx"), cfg.export.opset)
+    events.alive("export")
     int8_path = quantize_int8(onnx_path, os.path.join(model_dir, "model.int8.onnx")) if cfg.export.int8 else None
+    events.alive("export")
     if should_stop():
         return None
     parity = check_parity(model, onnx_path, int8_path, data.val.images, cfg.export.parity_atol,

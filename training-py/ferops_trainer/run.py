@@ -131,7 +131,8 @@ class Run:
 
     def end_epoch(self) -> None:
         t, st, cfg = self.trainer, self.trainer.state, self.cfg
-        val_loss, val_acc = validate(t.model, self.data.val, self.rt, cfg.train.batch_size * 4, self.dist)
+        val_loss, val_acc = validate(t.model, self.data.val, self.rt, cfg.train.batch_size * 4, self.dist,
+                                     lambda: self.events.alive("validate"))
         loss_sum, samples = distributed.all_sum(self.dist, [st.epoch_loss_sum, float(st.epoch_samples)])
         train_loss = loss_sum / max(1.0, samples)
         record = {"epoch": st.epochs_completed, "epochs": cfg.train.epochs, "step": st.step,
@@ -192,7 +193,7 @@ class Run:
     def finish(self) -> int:
         cfg, st = self.cfg, self.trainer.state
         model = self.best_model()
-        _, _, preds = evaluate(model, self.data.test, self.rt, cfg.train.batch_size * 4)
+        _, _, preds = evaluate(model, self.data.test, self.rt, cfg.train.batch_size * 4, lambda: self.events.alive("test"))
         test = classification_report(self.data.test.labels.numpy(), preds.numpy())
         self.events.emit("test", **test)
         if self.should_stop():
