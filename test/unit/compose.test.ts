@@ -855,10 +855,20 @@ describe('Kubernetes manifests', () => {
     assert.equal(containerPort, adminPort ?? port, 'the port the admin API answers on');
     const discovery = (container('ferops-worker').env as Obj[]).find((e) => e.name === 'FEROPS_INFERENCE_DISCOVERY')?.value;
     assert.equal(discovery, `dns:${replicas.metadata.name}.${kustomization.namespace}.svc.cluster.local:${servicePort.port}`);
-    assert.equal(podEnv.FEROPS_INFERENCE_DISCOVERY, discovery, 'each pod finds the others as the worker does, to pass feedback on');
     assert.equal(podEnv.FEROPS_DESIRED_STATE, 'mlflow', 'every pod follows the desired state in the registry');
     assert.equal(podEnv.FEROPS_STABLE_MODEL, undefined, 'a following replica loads nothing of its own (the service refuses both)');
     assert.equal(c.readinessProbe?.httpGet?.path, '/readyz', 'ready = serves the desired state');
+  });
+
+  test('when a pod passes feedback on, then it finds every running inference pod, ready or not, on the admin port', () => {
+    const peers = find('Service', 'inference-peers');
+    assert.equal(peers.spec.clusterIP, 'None', 'headless: one address per pod');
+    assert.equal(peers.spec.publishNotReadyAddresses, true, 'a pod applying a new desired state still remembers its predictions');
+    assert.deepEqual(peers.spec.selector, find('Service', 'inference-replicas').spec.selector, 'the inference pods');
+    const { port, adminPort } = loadInferenceConfig({}, inferencePodEnv());
+    const containerPort = (container('ferops-inference').ports as Obj[]).find((p) => p.name === peers.spec.ports[0].targetPort)?.containerPort;
+    assert.equal(containerPort, adminPort ?? port, 'the port the admin API answers on');
+    assert.equal(inferencePodEnv().FEROPS_INFERENCE_DISCOVERY, `dns:${peers.metadata.name}.${kustomization.namespace}.svc.cluster.local:${peers.spec.ports[0].port}`);
   });
 
   test('when the deploy activities call each pod, then the network policies admit the pipeline worker and the other inference pods on the admin port and no one new', () => {
