@@ -90,7 +90,20 @@ export function createMetrics() {
     }),
     feedbackAccuracy: new Gauge({
       name: 'ferops_feedback_accuracy',
-      help: 'Live accuracy per model version: correct / labelled faces, over the whole durable feedback log',
+      help: "Live accuracy per model version: correct / labelled faces, over this replica's durable feedback log",
+      labelNames: ['version'] as const,
+      registers: [registry],
+    }),
+    // The counts behind it, so that a fleet's accuracy is a ratio of sums over replicas, not a mean of ratios.
+    feedbackLabelled: new Gauge({
+      name: 'ferops_feedback_labelled_faces',
+      help: "Labelled faces per model version in this replica's durable feedback log (sum over replicas for the fleet)",
+      labelNames: ['version'] as const,
+      registers: [registry],
+    }),
+    feedbackCorrect: new Gauge({
+      name: 'ferops_feedback_correct_faces',
+      help: "Of this replica's labelled faces, those the model got right, per model version",
       labelNames: ['version'] as const,
       registers: [registry],
     }),

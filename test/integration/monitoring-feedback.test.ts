@@ -58,6 +58,9 @@ describe('monitoring: feedback and drift statistics on the real service', () => 
     assert.deepEqual(lines.map((l) => [l.label, l.correct]), [['happy', true], ['angry', false]]);
     assert.match((await metricLine(server.url, /^ferops_feedback_total\{.*correct="true"/))!, / 1$/);
     assert.match((await metricLine(server.url, /^ferops_feedback_accuracy\{/))!, new RegExp(`version="${version}".* 0\\.5$`));
+    // The counts a fleet sums over its replicas (Grafana: correct / labelled), from the same durable log.
+    assert.match((await metricLine(server.url, /^ferops_feedback_labelled_faces\{/))!, new RegExp(`version="${version}".* 2$`));
+    assert.match((await metricLine(server.url, /^ferops_feedback_correct_faces\{/))!, new RegExp(`version="${version}".* 1$`));
     assert.equal(existsSync(join(feedbackDir, 'crops')), false);
   });
 
@@ -89,6 +92,7 @@ describe('monitoring: feedback and drift statistics on the real service', () => 
     const again = await startTestServer({ feedbackDir });
     try {
       assert.match((await metricLine(again.url, /^ferops_feedback_accuracy\{/))!, / 0\.6666/);
+      assert.match((await metricLine(again.url, /^ferops_feedback_labelled_faces\{/))!, / 3$/);
     } finally {
       await again.stop();
     }

@@ -32,4 +32,14 @@ describe('Grafana quantiles over a fleet', () => {
     assert.ok(own.length > 0);
     for (const e of own) assert.match(e, /^ferops_\w+(\{[^}]*\})?$/, e);
   });
+
+  test('when a panel shows a share of the fleet (live accuracy), then it divides sums over replicas, and a per-replica share is labelled as such', () => {
+    const panels: { title: string; targets: { expr: string; legendFormat?: string }[] }[] = dashboard.panels;
+    const fleet = panels.filter((p) => p.targets.some((t) => /ferops_feedback_(correct|labelled)_faces/.test(t.expr)));
+    assert.deepEqual(fleet.map((p) => p.targets[0].expr), ['sum by (version) (ferops_feedback_correct_faces) / sum by (version) (ferops_feedback_labelled_faces)']);
+    for (const p of panels.filter((x) => x.targets.some((t) => t.expr.includes('ferops_feedback_accuracy')))) {
+      assert.match(p.title, /per replica/, `${p.title}: one series per replica, not the fleet's accuracy`);
+      assert.match(p.targets[0].legendFormat ?? '', /\{\{instance\}\}/);
+    }
+  });
 });

@@ -84,12 +84,16 @@ export async function labelServed(ctx: ServiceContext, input: FeedbackInput): Pr
 }
 
 /**
- * Sets the accuracy gauge of every version in the retained log; a version whose labels all left with a rotated
- * file loses its gauge rather than keep a stale value.
+ * Sets the accuracy gauge of every version in the retained log, and the counts a fleet sums; a version whose
+ * labels all left with a rotated file loses its gauges rather than keep stale values.
  */
 export function publishAccuracy(metrics: Metrics, store: FeedbackStore): void {
-  metrics.feedbackAccuracy.reset();
-  for (const [v, acc] of store.accuracy()) metrics.feedbackAccuracy.set({ version: v }, acc.correct / acc.total);
+  for (const gauge of [metrics.feedbackAccuracy, metrics.feedbackLabelled, metrics.feedbackCorrect]) gauge.reset();
+  for (const [v, acc] of store.accuracy()) {
+    metrics.feedbackAccuracy.set({ version: v }, acc.correct / acc.total);
+    metrics.feedbackLabelled.set({ version: v }, acc.total);
+    metrics.feedbackCorrect.set({ version: v }, acc.correct);
+  }
 }
 
 /**
