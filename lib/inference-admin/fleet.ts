@@ -49,8 +49,8 @@ export class Fleet {
 
   /**
    * Resolves once every replica that answers serves `generation` or a later one (and at least one answers).
-   * A replica that answers and could not apply it (a model it refused) fails this for good; one that stays
-   * behind past the timeout fails it retryably. Unreachable replicas are not waited for: they catch up by
+   * A replica that answers and refused it (a model it will not load) fails this for good; one that stays behind
+   * past the timeout, including one whose registry download keeps failing, fails it retryably. Unreachable replicas are not waited for: they catch up by
    * themselves when they return, and a load balancer sends them nothing meanwhile.
    */
   async waitForGeneration(generation: number): Promise<ReplicaView[]> {
@@ -63,7 +63,8 @@ export class Fleet {
         if (d.following === null) {
           throw ApplicationFailure.nonRetryable(`replica ${v.url} does not follow the desired state (start it with FEROPS_DESIRED_STATE=mlflow)`, 'BadInput');
         }
-        if (d.error?.generation === generation && (d.generation ?? -1) < generation) {
+        // A replica of a version before `retryable` existed reports every failure as a refusal, as it meant then.
+        if (d.error?.generation === generation && d.error.retryable !== true && (d.generation ?? -1) < generation) {
           throw ApplicationFailure.nonRetryable(`replica ${v.state!.replica.id} (${v.url}) could not apply generation ${generation}: ${d.error.message}`, 'BadInput');
         }
       }

@@ -43,8 +43,11 @@ export interface ReplicaDeployment {
   /** The generation it serves; null before its first apply, or when it follows nothing. */
   generation: number | null;
   appliedAt: string | null;
-  /** The last generation it could not apply, and why (a model the service refused, the registry unreachable). */
-  error: { generation: number | null; message: string; at: string } | null;
+  /**
+   * The last generation it could not apply, and why (a model the service refused, the registry unreachable), and
+   * whether trying again may succeed: false for a model it refused, true for a registry or network failure.
+   */
+  error: { generation: number | null; message: string; at: string; retryable: boolean } | null;
 }
 
 /** Who answered: one replica of the fleet. */

@@ -134,7 +134,12 @@ export const schemas = {
           appliedAt: { type: ['string', 'null'] },
           error: {
             oneOf: [
-              { type: 'object', required: ['generation', 'message', 'at'], properties: { generation: { type: ['integer', 'null'] }, message: str, at: str }, additionalProperties: false },
+              {
+                type: 'object',
+                required: ['generation', 'message', 'at', 'retryable'],
+                properties: { generation: { type: ['integer', 'null'] }, message: str, at: str, retryable: { type: 'boolean', description: 'false: the model was refused and stays refused; true: the registry or network failed, and the replica keeps trying' } },
+                additionalProperties: false,
+              },
               { type: 'null' },
             ],
           },

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { changeDesiredState, type DesiredStateStore } from '../../lib/inference-admin/desired-state';
 import type { SlotModel } from '../../lib/inference-admin/wire';
+import { AppError } from '../../services/inference/errors';
 import { DesiredStateFollower } from '../../services/inference/runtime/desired-state-follower';
 import type { LoadedModel } from '../../services/inference/runtime/model';
 import { Slots } from '../../services/inference/runtime/slots';
@@ -12,7 +13,7 @@ function fakeModel(m: SlotModel) {
   return model;
 }
 
-function setup(o: { refuse?: string } = {}) {
+function setup(o: { refuse?: string; unfetchable?: string } = {}) {
   const tags = new Map<string, string>();
   let registryDown = false;
   const store: DesiredStateStore = {
@@ -30,7 +31,8 @@ function setup(o: { refuse?: string } = {}) {
     slots, store, modelName: 'm', pollMs: 10,
     prepare: async (m) => {
       loads.push(m.version);
-      if (m.version === o.refuse) throw new Error(`model ${m.version} refused: bad labels`);
+      if (m.version === o.refuse) throw new AppError(422, 'invalid_model', `model ${m.version} refused: bad labels`);
+      if (m.version === o.unfetchable) throw new AppError(502, 'registry_unavailable', `models:/m/${m.version}: registry request failed`);
       const model = fakeModel(m);
       models.push(model);
       return model as unknown as LoadedModel;
@@ -70,7 +72,25 @@ describe('a replica following the desired state', () => {
     assert.equal(slots.get('stable')?.info.version, '1', 'still serving generation 1');
     assert.deepEqual([follower.status().generation, follower.status().error?.generation], [1, 2]);
     assert.match(follower.status().error!.message, /model 3 refused: bad labels/);
+    assert.equal(follower.status().error!.retryable, false, 'a refused model stays refused');
     assert.equal(models.find((m) => m.info.version === '2')?.retired, true, 'the model loaded for the refused state was freed');
+  });
+
+  it('when a model cannot be fetched, then the error says it may heal and every poll tries again; a refused one is tried only now and then', async () => {
+    const unfetchable = setup({ unfetchable: '2' });
+    await unfetchable.want({ stable: unfetchable.v('1') });
+    await unfetchable.follower.syncOnce();
+    await unfetchable.want({ canary: unfetchable.v('2') });
+    for (let i = 0; i < 3; i++) await unfetchable.follower.syncOnce();
+    assert.deepEqual([unfetchable.follower.status().error?.generation, unfetchable.follower.status().error?.retryable], [2, true]);
+    assert.deepEqual(unfetchable.loads, ['1', '2', '2', '2'], 'tried at every poll');
+
+    const refused = setup({ refuse: '2' });
+    await refused.want({ stable: refused.v('1') });
+    await refused.follower.syncOnce();
+    await refused.want({ canary: refused.v('2') });
+    for (let i = 0; i < 3; i++) await refused.follower.syncOnce();
+    assert.deepEqual(refused.loads, ['1', '2'], 'not again at the next polls');
   });
 
   it('when the registry is down, then the replica keeps its state and says why; when it returns, it catches up', async () => {
@@ -82,6 +102,7 @@ describe('a replica following the desired state', () => {
     await follower.syncOnce();
     assert.deepEqual([slots.generation, follower.status().error?.generation], [1, null]);
     assert.match(follower.status().error!.message, /reading the desired state: ECONNREFUSED/);
+    assert.equal(follower.status().error!.retryable, true);
     setRegistryDown(false);
     await follower.syncOnce();
     assert.deepEqual([slots.generation, slots.canaryWeight, follower.status().error], [2, 50, null]);

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readDesiredState, type DesiredStateStore } from '../../../lib/inference-admin/desired-state';
 import type { DesiredState, ReplicaDeployment, SlotModel, SlotName } from '../../../lib/inference-admin/wire';
+import { AppError } from '../errors';
 import type { LoadedModel } from './model';
 import type { Slots } from './slots';
 
@@ -23,8 +24,11 @@ export interface FollowerDeps {
  */
 export const DESIRED_STATE_READ = { retry: { attempts: 3, totalTimeoutMs: 5_000 }, requestTimeoutMs: 5_000 };
 
-/** A generation that failed is retried this many polls later, not every poll (a refused model stays refused). */
-const RETRY_FAILED_EVERY_POLLS = 10;
+/**
+ * A generation whose model was refused is tried again this many polls later, not every poll (a refused model stays
+ * refused); one that failed on the registry or the network is tried again at every poll.
+ */
+const RETRY_REFUSED_EVERY_POLLS = 10;
 
 /**
  * Makes one replica serve the fleet's desired state: it polls the registry every `pollMs`, and when the generation
@@ -69,17 +73,19 @@ export class DesiredStateFollower {
     try {
       desired = await readDesiredState(this.d.store, this.d.modelName);
     } catch (e) {
-      this.fail(null, `reading the desired state: ${message(e)}`);
+      this.fail(null, `reading the desired state: ${message(e)}`, true);
       return;
     }
     // Stopping: a read that finished after the signal must not load models into slots that are closing.
     if (this.stopping.signal.aborted) return;
     if (appliedKey(desired) === this.applied) return;
-    if (this.error?.generation === desired.generation && ++this.failedPolls % RETRY_FAILED_EVERY_POLLS !== 0) return;
+    if (this.error?.generation === desired.generation && !this.error.retryable && ++this.failedPolls % RETRY_REFUSED_EVERY_POLLS !== 0) return;
     try {
       await this.d.lock(() => this.apply(desired));
     } catch (e) {
-      this.fail(desired.generation, message(e));
+      // The service's own refusals (4xx: a bad model, a missing version) stay; anything else (the registry 502 after
+      // its retries, a full disk, a timeout) may heal, and the deploy activities wait for it rather than give up.
+      this.fail(desired.generation, message(e), !(e instanceof AppError && e.status < 500));
     }
   }
 
@@ -117,9 +123,9 @@ export class DesiredStateFollower {
     return this.d.prepare(want);
   }
 
-  private fail(generation: number | null, text: string): void {
-    if (this.error?.generation !== generation || this.error.message !== text) this.d.log('desired state not applied', { generation, error: text });
-    this.error = { generation, message: text, at: new Date().toISOString() };
+  private fail(generation: number | null, text: string, retryable: boolean): void {
+    if (this.error?.generation !== generation || this.error.message !== text) this.d.log('desired state not applied', { generation, error: text, retryable });
+    this.error = { generation, message: text, at: new Date().toISOString(), retryable };
   }
 }
 
