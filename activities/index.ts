@@ -53,7 +53,8 @@ export function createActivities({ config, mlflow, fleet }: ActivityDeps) {
         };
       },
     }),
-    evaluate: createEvaluateActivity(run, { runsDir, modelCacheDir: join(config.dataDir, 'model-cache') }),
+    // Its own dir: an inference service of the embedded stack removes from <data dir>/model-cache what it stops serving.
+    evaluate: createEvaluateActivity(run, { runsDir, modelCacheDir: join(config.dataDir, 'evaluate-cache') }),
     register: createRegisterActivity(run),
     ...createDeployActivities(fleet, mlflow, config.modelName),
     ...createMonitorActivities({

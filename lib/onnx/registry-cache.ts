@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { MODEL_FILES } from './model-dir';
 import { ModelArtifactError, invalidModel } from './model-error';
 
@@ -54,6 +54,32 @@ export async function cachedRegistryVersion(client: VersionDownloader, cacheDir:
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
+}
+
+/** A download dir this old was left by a process that died mid-download; a live one renames it within minutes. */
+const ABANDONED_DOWNLOAD_MS = 60 * 60 * 1000;
+
+/**
+ * Removes every cached version but those in `keep` (the dirs the caller serves), and downloads abandoned by a
+ * process that died. Without it the cache gains a version per rollout: a Kubernetes pod's bounded cache volume
+ * is then full after a few rollouts of a large model, and the kubelet evicts the pod. Only for a cache dir one
+ * process owns; returns what it removed as `<name>/<version>`.
+ */
+export async function pruneRegistryCache(cacheDir: string, keep: string[], nowMs = Date.now()): Promise<string[]> {
+  const kept = new Set(keep.map((d) => resolve(d)));
+  const removed: string[] = [];
+  for (const name of await readdir(cacheDir).catch(() => [])) {
+    if (!NAME.test(name)) continue;
+    for (const entry of await readdir(join(cacheDir, name)).catch(() => [])) {
+      const path = join(cacheDir, name, entry);
+      const abandoned = /\.download-\d+-\d+$/.test(entry) && nowMs - (await stat(path).then((s) => s.mtimeMs, () => nowMs)) > ABANDONED_DOWNLOAD_MS;
+      if ((VERSION.test(entry) && !kept.has(resolve(path))) || abandoned) {
+        await rm(path, { recursive: true, force: true });
+        removed.push(`${name}/${entry}`);
+      }
+    }
+  }
+  return removed;
 }
 
 async function cachedAndIntact(dir: string, expected: string | undefined): Promise<boolean> {

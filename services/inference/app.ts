@@ -19,6 +19,7 @@ import { Slots } from './runtime/slots';
 import { DESIRED_STATE_READ, DesiredStateFollower } from './runtime/desired-state-follower';
 import { prepareModel } from './usecases/slots';
 import { MlflowClient } from '../../lib/mlflow/client';
+import { pruneRegistryCache } from '../../lib/onnx/registry-cache';
 import { discovery } from '../../lib/inference-admin/discovery';
 import { StatsRing } from './runtime/stats-ring';
 import { adminRoutes } from './routes/admin';
@@ -68,7 +69,13 @@ export async function createContext(config: InferenceConfig): Promise<ServiceCon
     },
     modelSource: createModelSource({ modelDirs: config.modelDirs, cacheDir: config.modelCacheDir, registry: () => mlflowRegistry(config.mlflowUrl) }),
     adminLock: <T>(fn: () => Promise<T>): Promise<T> => {
-      const run = chain.then(fn, fn);
+      const run = chain.then(async () => {
+        const result = await fn();
+        // Every change to the slots runs here, so the cache holds no more than they serve. Not after a failure:
+        // what it downloaded for a state not yet applied is what the next try needs.
+        await keepServedModelsOnly(ctx);
+        return result;
+      });
       chain = run.catch(() => undefined);
       return run;
     },
@@ -85,6 +92,17 @@ export async function createContext(config: InferenceConfig): Promise<ServiceCon
     });
   }
   return ctx;
+}
+
+/** Drops registry downloads the slots no longer serve (lib/onnx/registry-cache.ts); a failure is only logged. */
+async function keepServedModelsOnly(ctx: ServiceContext): Promise<void> {
+  const serving = (['stable', 'canary'] as const).flatMap((slot) => ctx.slots.get(slot)?.info.dir ?? []);
+  try {
+    const removed = await pruneRegistryCache(ctx.config.modelCacheDir, serving);
+    if (removed.length) ctx.logger.info('model cache: removed versions no slot serves', { removed });
+  } catch (err) {
+    ctx.logger.error('model cache: pruning failed', { error: (err as Error).message });
+  }
 }
 
 /** A service driven by admin calls alone (FEROPS_DESIRED_STATE=off). */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
@@ -27,6 +27,8 @@ describe('inference: loading models from the MLflow registry', () => {
     await client.setAlias(name, 'champion', good.version);
     const lying = await client.createModelVersion({ name, source: `${run.info.artifact_uri}/model`, runId: run.info.run_id, tags: { 'ferops.model_sha256': '0'.repeat(64) } });
     await client.waitReady(name, lying.version);
+    const another = await client.createModelVersion({ name, source: `${run.info.artifact_uri}/model`, runId: run.info.run_id, tags: { 'ferops.model_sha256': sha } });
+    await client.waitReady(name, another.version);
     server = await startTestServer({ mlflowUrl: fx.server.url });
   });
   after(async () => {
@@ -67,5 +69,16 @@ describe('inference: loading models from the MLflow registry', () => {
       assert.equal(res.status, 404, `${source}: ${JSON.stringify(res.json)}`);
       assert.equal(res.json.error.code, 'model_not_found');
     }
+  });
+
+  it('when versions leave the slots, then their downloads leave the cache: it holds only what the slots serve', async () => {
+    const cached = () => readdirSync(join(server.ctx.config.modelCacheDir, name)).sort();
+    assert.deepEqual(cached(), ['1'], 'stable and canary both serve version 1');
+    assert.equal((await admin(server.url, 'PUT', '/admin/v1/slots/canary', { source: `models:/${name}/3` })).status, 200);
+    assert.deepEqual(cached(), ['1', '3']);
+    assert.equal((await admin(server.url, 'POST', '/admin/v1/promote')).status, 200);
+    assert.deepEqual(cached(), ['3'], 'the promoted canary replaced version 1 in stable');
+    assert.equal((await admin(server.url, 'PUT', '/admin/v1/slots/stable', { source: model('strips') })).status, 200);
+    assert.deepEqual(cached(), [], 'a local model dir serves now: nothing of the registry is kept');
   });
 });

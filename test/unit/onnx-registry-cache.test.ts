@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ModelArtifactError } from '../../lib/onnx/model-error';
-import { cachedRegistryVersion, MODEL_SHA256_TAG, type VersionDownloader } from '../../lib/onnx/registry-cache';
+import { cachedRegistryVersion, MODEL_SHA256_TAG, pruneRegistryCache, type VersionDownloader } from '../../lib/onnx/registry-cache';
 
 const root = mkdtempSync(join(tmpdir(), 'onnx-registry-cache-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -69,5 +69,23 @@ describe('registry version cache (lib/onnx/registry-cache.ts)', () => {
     await assert.rejects(cachedRegistryVersion(r, root, { name: '../etc', version: '1' }), failsWith('invalid_model', /cannot name a cache directory/));
     await assert.rejects(cachedRegistryVersion(r, root, { name: 'fer', version: '../1' }), failsWith('invalid_model', /registry returned version/));
     assert.equal(r.downloads, 0);
+  });
+
+  it('when pruned, then every version but the kept ones goes, and downloads abandoned for an hour, never one under way', async () => {
+    const cache = join(root, 'prune');
+    const r = registry();
+    const dirs = await Promise.all(['1', '2', '3'].map((version) => cachedRegistryVersion(r, cache, { name: 'fer', version })));
+    await cachedRegistryVersion(r, cache, { name: 'other', version: '7' });
+    const abandoned = join(cache, 'fer', '4.download-123-456');
+    const underWay = join(cache, 'fer', '5.download-789-1011');
+    for (const d of [abandoned, underWay]) mkdirSync(d);
+    const twoHoursAgo = (Date.now() - 2 * 3600_000) / 1000;
+    utimesSync(abandoned, twoHoursAgo, twoHoursAgo);
+    writeFileSync(join(cache, 'fer', 'notes.txt'), 'not a version: left alone');
+
+    const removed = await pruneRegistryCache(cache, [dirs[0], `${dirs[2]}/`, '/elsewhere/local-model']);
+    assert.deepEqual(removed.sort(), ['fer/2', 'fer/4.download-123-456', 'other/7']);
+    assert.deepEqual(readdirSync(join(cache, 'fer')).sort(), ['1', '3', '5.download-789-1011', 'notes.txt']);
+    assert.deepEqual(await pruneRegistryCache(join(root, 'no-such-cache'), []), [], 'a cache not made yet is no error');
   });
 });
