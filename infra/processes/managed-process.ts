@@ -90,8 +90,42 @@ export function tail(file: string, lines = 30): string {
   }
 }
 
-/** A TCP port that was free a moment ago on 127.0.0.1 (tests bind services to it). */
+/**
+ * Where picked ports come from: below the kernel's ephemeral range (ip_local_port_range), which outgoing
+ * connections take their local ports from. A port picked from that range (bind(0)) can be taken by a client
+ * socket (a readiness probe, a gRPC channel) before its server binds it, seconds later: a clean-clone CI run saw an
+ * inference replica fail with EADDRINUSE on its pinned port while Temporal and MLflow started. Undefined where the
+ * range cannot be read or leaves too little room below it.
+ */
+export function listenerPortRange(rangeFile = '/proc/sys/net/ipv4/ip_local_port_range'): [number, number] | undefined {
+  try {
+    const low = Number(readFileSync(rangeFile, 'utf8').trim().split(/\s+/)[0]);
+    return low >= LISTENER_PORTS_FROM + 4096 ? [LISTENER_PORTS_FROM, low] : undefined;
+  } catch {
+    return undefined;
+  }
+}
+const LISTENER_PORTS_FROM = 15_000;
+/** Ports handed out lately: a caller picks several before it binds any, and must not get one twice. */
+const recentlyPicked = new Map<number, number>();
+const PICK_MEMORY_MS = 120_000;
+
+/** A TCP port that was free a moment ago on 127.0.0.1 (tests bind services to it), outside the ephemeral range. */
 export async function freePort(): Promise<number> {
+  const range = listenerPortRange();
+  const now = Date.now();
+  for (const [port, at] of recentlyPicked) if (now - at > PICK_MEMORY_MS) recentlyPicked.delete(port);
+  for (let tries = 0; range && tries < 100; tries++) {
+    const port = range[0] + Math.floor(Math.random() * (range[1] - range[0]));
+    if (recentlyPicked.has(port) || (await portTaken(port))) continue;
+    recentlyPicked.set(port, now);
+    return port;
+  }
+  return ephemeralPort();
+}
+
+/** A port the kernel picks (bind to 0): where the ephemeral range leaves no other room. */
+function ephemeralPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);

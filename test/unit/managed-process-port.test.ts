@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
-import { freePort, onFreePort } from '../../infra/processes/managed-process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, listenerPortRange, onFreePort } from '../../infra/processes/managed-process';
 
 /** A real listener on `port`; rejects as Node does when the port is taken (EADDRINUSE). */
 const listen = (port: number) =>
@@ -46,5 +49,30 @@ describe('servers on picked ports', () => {
     } finally {
       await close(squatter);
     }
+  });
+
+  it('when ports are picked, then they lie below the ephemeral range that client sockets take theirs from, and none is handed out twice', async () => {
+    const range = listenerPortRange();
+    const picks: number[] = [];
+    for (let i = 0; i < 50; i++) picks.push(await freePort());
+    assert.equal(new Set(picks).size, picks.length, 'a caller picking several before binding any gets distinct ports');
+    if (range) for (const p of picks) assert.ok(p >= range[0] && p < range[1], `${p} outside [${range[0]}, ${range[1]})`);
+    // What the pick avoids: a client socket's local port, taken from the ephemeral range, refuses a listener.
+    const server = await listen(0);
+    const client = await new Promise<Socket>((resolve) => { const c = connect((server.address() as { port: number }).port, '127.0.0.1', () => resolve(c)); });
+    try {
+      await assert.rejects(listen(client.localPort!), /EADDRINUSE/);
+    } finally {
+      client.destroy();
+      await close(server);
+    }
+  });
+
+  it('when the ephemeral range leaves no room below it, or cannot be read, then the kernel picks', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'port-range-'));
+    const file = (text: string) => (writeFileSync(join(dir, 'range'), text), join(dir, 'range'));
+    assert.deepEqual(listenerPortRange(file('32768\t60999\n')), [15000, 32768]);
+    assert.equal(listenerPortRange(file('1024 65535')), undefined);
+    assert.equal(listenerPortRange(join(dir, 'missing')), undefined);
   });
 });
