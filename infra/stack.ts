@@ -5,7 +5,7 @@ import { readDesiredState } from '../lib/inference-admin/desired-state';
 import { MlflowClient } from '../lib/mlflow';
 import { startInferenceFleet, type InferenceFleet } from './inference-fleet';
 import { freePort, portTaken, type ManagedProcess } from './processes/managed-process';
-import { processStartId } from './processes/process-identity';
+import { processStartId } from '../lib/process-identity';
 import { startMlflow } from './processes/mlflow';
 import { logContains, startNodeService } from './processes/node-service';
 import { startTemporal } from './processes/temporal';

@@ -3,6 +3,7 @@ import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync }
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { isSameProcess, processStartId } from '../../lib/process-identity';
 import { trainerCommand, trainerExitCode } from './launch';
 import { parseTrainerLine, type TrainerEvent } from './trainer-events';
 
@@ -87,7 +88,10 @@ export async function runTrainer(o: RunTrainerOptions): Promise<TrainerRun> {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: trainerEnv(process.env),
   });
-  if (child.pid) writeFileSync(pidFile, String(child.pid));
+  if (child.pid) {
+    writeFileSync(pidFile, String(child.pid));
+    writeFileSync(`${pidFile}.start-id`, processStartId(child.pid) ?? '');
+  }
   const run: TrainerRun = { exitCode: null, signal: null, stderrTail: '' };
   let interrupted = false;
   const events = createWriteStream(join(o.logDir, 'events.jsonl'), { flags: 'a' });
@@ -158,21 +162,24 @@ export async function runTrainer(o: RunTrainerOptions): Promise<TrainerRun> {
 
 /**
  * A worker killed with SIGKILL cannot stop its trainer, which then trains on in the same output dir. Before a new
- * attempt starts one, the previous attempt's trainer (recorded by pid) is stopped like a cancelled one.
+ * attempt starts one, the previous attempt's trainer (recorded by pid and start id) is stopped like a cancelled
+ * one. After a reboot the pid may be another run's trainer, which the start id tells apart and leaves alone.
  */
 async function stopOrphan(pidFile: string, graceMs: number): Promise<void> {
   if (!existsSync(pidFile)) return;
   const pid = Number(readFileSync(pidFile, 'utf8'));
-  const alive = () => {
-    try {
-      process.kill(pid, 0);
-      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('ferops_trainer');
-    } catch {
-      return false;
-    }
-  };
+  const startId = existsSync(`${pidFile}.start-id`) ? readFileSync(`${pidFile}.start-id`, 'utf8') || undefined : undefined;
+  const alive = () => isSameProcess(pid, startId) && isTrainer(pid);
   if (!pid || !alive()) return;
   process.kill(-pid, 'SIGTERM');
   for (let waited = 0; alive() && waited < graceMs; waited += 200) await sleep(200);
   if (alive()) process.kill(-pid, 'SIGKILL');
 }
+
+const isTrainer = (pid: number): boolean => {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('ferops_trainer');
+  } catch {
+    return false;
+  }
+};

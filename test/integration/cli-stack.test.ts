@@ -8,7 +8,7 @@ import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { startStack } from '../../infra/stack';
 import { freePort } from '../../infra/processes/managed-process';
-import { isAlive as alive, processStartId } from '../../infra/processes/process-identity';
+import { isAlive as alive, processStartId } from '../../lib/process-identity';
 
 // `ferops stack up|down` as a user runs them (the CLI in a child process), on free ports and a temp data dir, with
 // two inference replicas so that HAProxy runs too.

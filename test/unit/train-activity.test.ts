@@ -4,7 +4,9 @@
  * test/integration/durability.test.ts cover the same paths with the real trainer, slowly.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
@@ -12,6 +14,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createTrainActivity, type MetricSink, type TrainHeartbeat } from '../../activities/train';
 import type { TrainOutput } from '../../activities/types';
+import { isAlive, processStartId } from '../../lib/process-identity';
 
 const FAKE_TRAINER = resolve(__dirname, '../helpers/fake-trainer.mjs');
 
@@ -128,5 +131,25 @@ describe('train activity (MockActivityEnvironment, fake trainer)', () => {
     const t = setup({ epochs: 2, epochMs: 2_500, aliveEveryMs: 300 }, 1_500);
     const out: TrainOutput = await new MockActivityEnvironment({ attempt: 1 }).run(t.train, t.input);
     assert.equal(out.epochsRun, 2);
+  });
+
+  it('when trainer.pid names a trainer-like process, then the new attempt stops it only if its start id is the recorded one', async () => {
+    // Stand-ins whose command line names ferops_trainer, in groups of their own, as a left-behind trainer would be.
+    const orphan = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', 'ferops_trainer'], { detached: true, stdio: 'ignore' });
+    const stranger = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', 'ferops_trainer'], { detached: true, stdio: 'ignore' });
+    try {
+      await sleep(200);
+      for (const [proc, startId] of [[orphan, processStartId(orphan.pid!)!], [stranger, processStartId(stranger.pid!)!.replace(/^[^:]+/, 'an-earlier-boot')]] as const) {
+        const t = setup({ epochs: 1 });
+        mkdirSync(t.outDir, { recursive: true });
+        writeFileSync(join(t.outDir, 'trainer.pid'), String(proc.pid));
+        writeFileSync(join(t.outDir, 'trainer.pid.start-id'), startId);
+        await new MockActivityEnvironment({ attempt: 2 }).run(t.train, t.input);
+      }
+      assert.equal(isAlive(orphan.pid!), false, 'the previous attempt\'s trainer was stopped');
+      assert.equal(isAlive(stranger.pid!), true, 'a process that only reuses the pid (after a reboot) was left alone');
+    } finally {
+      for (const p of [orphan, stranger]) p.kill('SIGKILL');
+    }
   });
 });

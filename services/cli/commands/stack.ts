@@ -2,7 +2,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig, type FeropsConfig } from '../../../lib/config';
-import { isAlive, isSameProcess } from '../../../infra/processes/process-identity';
+import { isAlive, isSameProcess } from '../../../lib/process-identity';
 import { startStack, type Stack } from '../../../infra/stack';
 import type { ParsedArgs } from '../args';
 
@@ -69,7 +69,7 @@ export async function stackCommand(args: ParsedArgs): Promise<number> {
 /** What `stack up` wrote to stack.json (infra/stack.ts): each process group's leader, and the addresses. */
 interface StackFile {
   pids: Partial<Record<'temporal' | 'mlflow' | 'worker' | 'loadBalancer', number> & { inference: number[] }>;
-  /** Each pid's start id (infra/processes/process-identity.ts); absent in files written before it. */
+  /** Each pid's start id (lib/process-identity.ts); absent in files written before it. */
   startIds?: Record<number, string | undefined>;
   temporalUiUrl?: string;
   mlflowUrl: string;
