@@ -50,8 +50,9 @@ export class Fleet {
   /**
    * Resolves once every replica that answers serves `generation` or a later one (and at least one answers).
    * A replica that answers and refused it (a model it will not load) fails this for good; one that stays behind
-   * past the timeout, including one whose registry download keeps failing, fails it retryably. Unreachable replicas are not waited for: they catch up by
-   * themselves when they return, and a load balancer sends them nothing meanwhile.
+   * past the timeout, including one whose registry download keeps failing, fails it retryably. Unreachable
+   * replicas are not waited for: they catch up by themselves when they return, and a load balancer sends them
+   * nothing meanwhile.
    */
   async waitForGeneration(generation: number): Promise<ReplicaView[]> {
     const deadline = Date.now() + this.convergeTimeoutMs;

@@ -237,7 +237,10 @@ const configKeys = (env: NodeJS.ProcessEnv) => z.object({
   logLevel: z.enum(['silent', 'error', 'info']).default('info'),
 });
 
-/** The schema: the keys, a rule between two of them, then the defaults that depend on other keys (the face detector, the small-face search). */
+/**
+ * The schema: the keys, a rule between two of them, then the defaults that depend on other keys (the face detector,
+ * the small-face search).
+ */
 export const makeConfigSchema = (env: NodeJS.ProcessEnv = process.env) =>
   configKeys(env)
     .refine((c) => !c.inferenceDiscovery || c.adminToken, {

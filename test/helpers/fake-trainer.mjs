@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // A stand-in for `python -m ferops_trainer` in the train activity's unit tests: it speaks the trainer's JSON-lines
 // protocol (training-py/README.md) at test speed, driven by the `fake` block of the config it is given:
-// { epochs, epochMs, sigtermMs, rejectResume, aliveEveryMs, hangAfterEpochs }. It records its argv so tests can see what the activity launched.
+// { epochs, epochMs, sigtermMs, rejectResume, aliveEveryMs, hangAfterEpochs }. It records its argv so tests can see
+// what the activity launched.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
