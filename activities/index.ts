@@ -8,6 +8,7 @@ import { createDeployActivities } from './deploy';
 import { createEvaluateActivity } from './evaluate';
 import { createIngestActivity } from './ingest';
 import { createMonitorActivities } from './monitor';
+import { createClosePipelineRunActivity } from './pipeline/close-pipeline-run';
 import type { PipelineRunContext } from './pipeline/pipeline-run';
 import { createRegisterActivity } from './register';
 import { logMetricsOnce } from './tracking';
@@ -56,6 +57,7 @@ export function createActivities({ config, mlflow, fleet }: ActivityDeps) {
     // Its own dir: an inference service of the embedded stack removes from <data dir>/model-cache what it stops serving.
     evaluate: createEvaluateActivity(run, { runsDir, modelCacheDir: join(config.dataDir, 'evaluate-cache') }),
     register: createRegisterActivity(run),
+    closePipelineRun: createClosePipelineRunActivity(run),
     ...createDeployActivities(fleet, mlflow, config.modelName),
     ...createMonitorActivities({
       mlflow,

@@ -1,4 +1,7 @@
-import { ActivityCancellationType, type ActivityOptions, ApplicationFailure, executeChild, isCancellation, patched, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import {
+  ActivityCancellationType, type ActivityOptions, ApplicationFailure, CancellationScope, executeChild, isCancellation, log, patched, proxyActivities,
+  setHandler, upsertSearchAttributes, workflowInfo,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { type PipelineInput, type PipelineInputOverrides, withDefaults } from '../lib/pipeline-input';
 import { type PipelineProgress, rootCauseMessage, type Stage } from '../lib/pipeline-progress';
@@ -19,8 +22,16 @@ const trainOptions: ActivityOptions = {
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 };
 
+// Up to a few minutes of retries, so that a pipeline's failure is not held back long by an MLflow outage.
+const { closePipelineRun } = proxyActivities<Activities>({
+  startToCloseTimeout: '1m',
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 10 },
+});
+
 /** Marks executions that check their input before the first stage (lib/workflow-input-check.ts). */
 const INPUT_CHECKED = 'pipeline-input-checked';
+/** Marks executions that end their MLflow run FAILED or KILLED when they fail or are cancelled. */
+const RUN_CLOSED_ON_FAILURE = 'pipeline-run-closed-on-failure';
 
 export interface PipelineResult {
   datasetId: string;
@@ -45,8 +56,23 @@ export async function trainingPipeline(overrides: PipelineInputOverrides = {}): 
     // The stage that threw stays readable as such (`ferops status`, the progress query), not as still running.
     const last = progress.stages.at(-1);
     if (last?.status === 'running') Object.assign(last, { status: isCancellation(err) ? 'cancelled' : 'failed', detail: rootCauseMessage(err) });
+    // Register ended the run of a pipeline that reached its rollout; a rollout's end is recorded on the version.
+    if (last?.stage !== 'rollout' && patched(RUN_CLOSED_ON_FAILURE)) await closeRun(err);
     throw err;
   }
+}
+
+/**
+ * Ends the pipeline's MLflow run, even when the pipeline was cancelled; failing to end it never hides the pipeline's
+ * own error.
+ */
+async function closeRun(err: unknown): Promise<void> {
+  const outcome = isCancellation(err) ? 'cancelled' : 'failed';
+  // A cancelled activity's failure carries no message.
+  const input = { workflowId: workflowInfo().workflowId, outcome, reason: rootCauseMessage(err) || `the pipeline was ${outcome}` } as const;
+  await CancellationScope.nonCancellable(() => closePipelineRun(input)).catch((closeErr: unknown) =>
+    log.warn('could not end the pipeline\'s MLflow run', { error: rootCauseMessage(closeErr) }),
+  );
 }
 
 async function runStages(input: PipelineInput, progress: PipelineProgress): Promise<PipelineResult> {

@@ -17,15 +17,7 @@ export interface FindOrCreateRunOptions {
  */
 export async function findOrCreateRun(client: MlflowClient, o: FindOrCreateRunOptions): Promise<{ run: Run; created: boolean }> {
   if (!o.runKey.trim()) throw new Error('findOrCreateRun: runKey must be a non-empty string');
-  const oldest = async () =>
-    (
-      await client.searchRuns({
-        experimentIds: [o.experimentId],
-        filter: `tags.\`${RUN_KEY_TAG}\` = ${filterLiteral(o.runKey)}`,
-        orderBy: ['attributes.start_time ASC'],
-        maxResults: 1,
-      })
-    )[0];
+  const oldest = () => findRunByKey(client, o.experimentId, o.runKey);
   const found = await oldest();
   if (found) return { run: found, created: false };
   const run = await client.createRun({
@@ -37,4 +29,15 @@ export async function findOrCreateRun(client: MlflowClient, o: FindOrCreateRunOp
   // oldest, which every later lookup returns too.
   const winner = (await oldest()) ?? run;
   return { run: winner, created: winner.info.run_id === run.info.run_id };
+}
+
+/** The oldest run tagged `ferops.run_key = runKey` in the experiment, or undefined. */
+export async function findRunByKey(client: MlflowClient, experimentId: string, runKey: string): Promise<Run | undefined> {
+  const [oldest] = await client.searchRuns({
+    experimentIds: [experimentId],
+    filter: `tags.\`${RUN_KEY_TAG}\` = ${filterLiteral(runKey)}`,
+    orderBy: ['attributes.start_time ASC'],
+    maxResults: 1,
+  });
+  return oldest;
 }

@@ -82,6 +82,10 @@ export function fakeActivities(world: FakeWorld): Activities {
     async recordDecision() {
       rec('recordDecision');
     },
+    async closePipelineRun(i) {
+      rec(`closePipelineRun:${i.outcome}:${i.reason}`);
+      return { closed: true };
+    },
   };
   return a as Activities;
 }

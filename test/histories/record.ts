@@ -8,8 +8,9 @@
  *   rm -rf /tmp/rec && mkdir /tmp/rec && git archive HEAD | tar -x -C /tmp/rec && ln -s "$PWD/node_modules" /tmp/rec/
  *   node --import tsx /tmp/rec/test/histories/record.ts /tmp/rec-out [scenario ...]
  * then copy the new files into test/histories/ (the replay test picks up every *.json there). Scenarios (default:
- * all): approved, aborted, queued, rolled-back, extended, drift-retraining, drift-no-drift. Never overwrite a committed
- * file: it stands for executions started on older code. A few minutes on 2 cores.
+ * all): approved, aborted, queued, rolled-back, extended, drift-retraining, drift-no-drift, pipeline-train-failed,
+ * pipeline-cancelled. Never overwrite a committed file: it stands for executions started on older code. A few minutes
+ * on 2 cores.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,8 +27,9 @@ import { startLoad } from '../../services/cli/load-generator';
 import { canaryRollout } from '../../workflows/canary-rollout';
 import { abortSignal, approveUpdate, rolloutStateQuery } from '../../workflows/definitions';
 import { driftMonitor } from '../../workflows/drift-monitor';
+import { trainingPipeline } from '../../workflows/training-pipeline';
 import { scriptedDriftReport } from '../helpers/drift-report';
-import { fakeActivities, healthyStats } from '../helpers/fake-activities';
+import { fakeActivities, healthyStats, type FakeWorld } from '../helpers/fake-activities';
 import { desireStable, fleetOf, startFollowingService } from '../helpers/following-service';
 import { startTemporalTestEnv, type TemporalTestEnv } from '../helpers/temporal-env';
 import { registerFixture, startMlflowFixture, type MlflowFixture } from '../integration/mlflow-fixtures';
@@ -129,8 +131,34 @@ function monitor(name: string, drifted: boolean): Scenario {
   };
 }
 
+/** trainingPipeline on fakes, ending badly as `during` makes it: the pipeline's own failure path. */
+function failingPipeline(name: string, world: Partial<FakeWorld>, during: (h: WorkflowHandle<typeof trainingPipeline>, w: FakeWorld) => Promise<void>): Scenario {
+  return async (lab) => {
+    const taskQueue = `${lab.taskQueue}-${name}`;
+    const w: FakeWorld = { calls: [], deployment: { canaryWeight: 0, shadow: false }, stats: healthyStats, accuracy: 0.8, ...world };
+    const worker = await lab.temporal.createWorker({ taskQueue, activities: fakeActivities(w) });
+    const workflowId = `recorded-${name}`;
+    await worker.runUntil(async () => {
+      const handle = await lab.temporal.client.workflow.start(trainingPipeline, { taskQueue, workflowId, args: [{ trainingTaskQueue: taskQueue }] });
+      await during(handle, w);
+      if (await handle.result().then(() => true, () => false)) throw new Error(`${name} did not fail`);
+    });
+    await save(lab, workflowId, `${name}.json`);
+  };
+}
+
+const pipelineScenarios: Record<string, Scenario> = {
+  'pipeline-train-failed': failingPipeline('training-pipeline.train-failed', { trainFailure: 'bad_input' }, async () => undefined),
+  // Cancelled while ingest waits out an MLflow outage.
+  'pipeline-cancelled': failingPipeline('training-pipeline.cancelled', { ingestOutages: 100 }, async (h, w) => {
+    for (const end = Date.now() + 60_000; !w.calls.includes('ingest') && Date.now() < end; ) await sleep(100);
+    await h.cancel();
+  }),
+};
+
 const SCENARIOS: Record<string, Scenario> = {
   ...canaryScenarios,
+  ...pipelineScenarios,
   'drift-retraining': monitor('drift-monitor.retraining-started', true),
   'drift-no-drift': monitor('drift-monitor.no-drift', false),
 };

@@ -102,6 +102,7 @@ describe('trainingPipeline', { timeout: 240_000 }, () => {
     assert.equal(result.outcome, 'refused');
     assert.match(result.reason, /floor/);
     assert.ok(!w.calls.some((c) => c.startsWith('loadModel')));
+    assert.ok(!w.calls.some((c) => c.startsWith('closePipelineRun')), 'a refused model is an outcome: register ended its run FINISHED');
   });
 
   it('when the trainer refuses its config, then the failure chain names BadInput, no retry happens, and the stage and CLI say why', async () => {
@@ -115,6 +116,19 @@ describe('trainingPipeline', { timeout: 240_000 }, () => {
     // What `ferops train` prints, and what `ferops status` and the progress query show afterwards.
     assert.equal(describeFailure(failure), 'Workflow execution failed in train: bad_config: train.epochs must be >= 1');
     assert.deepEqual(progress.stages.at(-1), { stage: 'train', status: 'failed', detail: 'bad_config: train.epochs must be >= 1' });
+    assert.equal(w.calls.at(-1), 'closePipelineRun:failed:bad_config: train.epochs must be >= 1', 'its MLflow run ends FAILED, saying why');
+  });
+
+  it('when the pipeline is cancelled before it trains, then its MLflow run is ended as cancelled', async () => {
+    const w = world({ ingestOutages: 100 });
+    const { failure, progress } = await settlePipeline(w, FAST, async (h) => {
+      for (let i = 0; i < 100 && !w.calls.includes('ingest'); i++) await sleep(100);
+      await h.cancel();
+    });
+    assert.ok(failure instanceof WorkflowFailedError && failure.cause instanceof CancelledFailure, String(failure));
+    assert.deepEqual([progress.stages.at(-1)?.stage, progress.stages.at(-1)?.status], ['ingest', 'cancelled']);
+    assert.match(w.calls.at(-1) ?? '', /^closePipelineRun:cancelled:/, w.calls.join(' '));
+    assert.ok(!w.calls.includes('train'));
   });
 
   it('when an activity is retrying after a failure, then the live progress says which attempt and why', async () => {

@@ -33,7 +33,8 @@ describe('workflow replay', { timeout: 300_000 }, () => {
   it('when the histories are listed, then every path that can be in flight during a deploy is covered', () => {
     const recorded = new Set(FILES.map((f) => f.replace(/\.json$/, '')));
     for (const path of ['canary-rollout.approved', 'canary-rollout.aborted', 'canary-rollout.rolled-back', 'canary-rollout.extended',
-      'canary-rollout.promoted', 'canary-rollout.queued', 'training-pipeline.promoted', 'drift-monitor.retraining-started', 'drift-monitor.no-drift']) {
+      'canary-rollout.promoted', 'canary-rollout.queued', 'training-pipeline.promoted', 'training-pipeline.train-failed',
+      'training-pipeline.cancelled', 'drift-monitor.retraining-started', 'drift-monitor.no-drift']) {
       assert.ok(recorded.has(path), `no recorded history for ${path}`);
     }
   });

@@ -81,4 +81,37 @@ describe('stage activities wired by createActivities(deps)', () => {
       return true;
     });
   });
+
+  it('when a pipeline fails or is cancelled, then closePipelineRun ends its run FAILED or KILLED with why, once, and leaves ended runs be', async () => {
+    const runOf = async (workflowId: string) => {
+      const input: IngestInput = { workflowId, modelName, source: { kind: 'synthetic', size: 210, seed: 3 } };
+      const out: IngestOutput = await env().run(activities.ingest, input);
+      return out.mlflowRunId;
+    };
+    const read = async (runId: string) => {
+      const { info, data } = await fx.client.getRun(runId);
+      const tag = (key: string) => data.tags?.find((t) => t.key === key)?.value;
+      return { status: info.status, ended: info.end_time !== undefined && info.end_time !== null, outcome: tag('ferops.outcome'), failure: tag('ferops.failure') };
+    };
+    const close = (workflowId: string, outcome: 'failed' | 'cancelled', reason: string) => env().run(activities.closePipelineRun, { workflowId, outcome, reason });
+
+    const failed = await runOf('wf/failed');
+    assert.deepEqual(await close('wf/failed', 'failed', 'trainer exited with code 1: CUDA out of memory'), { closed: true });
+    assert.deepEqual(await read(failed), { status: 'FAILED', ended: true, outcome: 'failed', failure: 'trainer exited with code 1: CUDA out of memory' });
+    // A retried close (its first answer lost) changes nothing.
+    assert.deepEqual(await close('wf/failed', 'cancelled', 'later'), { closed: false });
+    assert.equal((await read(failed)).status, 'FAILED');
+
+    const cancelled = await runOf('wf/cancelled');
+    await close('wf/cancelled', 'cancelled', 'Activity cancelled');
+    assert.deepEqual(await read(cancelled), { status: 'KILLED', ended: true, outcome: 'cancelled', failure: 'Activity cancelled' });
+
+    // The run of a pipeline that got past register ended FINISHED there; nothing after that reopens or fails it.
+    assert.equal((await read(ingested.mlflowRunId)).status, 'RUNNING');
+    await fx.client.updateRun(ingested.mlflowRunId, 'FINISHED');
+    assert.deepEqual(await close('wf/1', 'failed', 'rollout'), { closed: false });
+    assert.deepEqual(await read(ingested.mlflowRunId), { status: 'FINISHED', ended: true, outcome: undefined, failure: undefined });
+    // A pipeline that failed before ingest made a run has none to close.
+    assert.deepEqual(await close('wf/never-ingested', 'failed', 'bad_input'), { closed: false });
+  });
 });
