@@ -15,7 +15,9 @@ async function main(): Promise<void> {
   if (unknown.length) throw new Error(`FEROPS_WORKER_TASK_QUEUES names unknown queues: ${unknown.join(', ')}`);
   const connection = await NativeConnection.connect({ address: config.temporalAddress, tls: temporalTls(config) });
   const activities = createActivities(activityDeps(config));
-  const common = { connection, namespace: config.temporalNamespace, shutdownGraceTime: '45s' } as const;
+  // Heartbeats reach the server as often as activities send them (the trainer's every 5 s), not throttled to 0.8 of
+  // the heartbeat timeout: the live epoch in `ferops status` and the Temporal UI, and a cancel, arrive that soon.
+  const common = { connection, namespace: config.temporalNamespace, shutdownGraceTime: '45s', maxHeartbeatThrottleInterval: '5s' } as const;
   const workers: Worker[] = [];
   if (queues.includes(config.taskQueue)) {
     workers.push(await Worker.create({ ...common, taskQueue: config.taskQueue, workflowsPath: require.resolve('../../workflows'), activities }));

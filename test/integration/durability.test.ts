@@ -3,9 +3,14 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { WorkflowFailedError } from '@temporalio/client';
+import { CancelledFailure } from '@temporalio/common';
+import { MlflowClient } from '../../lib/mlflow';
 import { TASK_QUEUE } from '../../lib/temporal-constants';
-import { startOrAttach } from '../../services/cli/pipeline-runner';
-import { assertNothingDuplicated, CHAOS_STALL_SECONDS, smallPipeline, startChaosStack, trainDir, trainerEvents, waitForCheckpoint, type ChaosStack } from '../chaos/harness';
+import { readProgress, startOrAttach } from '../../services/cli/pipeline-runner';
+import {
+  assertNothingDuplicated, CHAOS_STALL_SECONDS, smallPipeline, startChaosStack, trainDir, trainerEvents, waitFor, waitForCheckpoint, type ChaosStack,
+} from '../chaos/harness';
 import { doubleStart, temporalRestart, truncatedCheckpoint } from '../chaos/pipeline-scenarios';
 
 // Faults against the real embedded stack (Temporal, MLflow, worker, inference, the Python trainer): a crash in the
@@ -62,6 +67,27 @@ describe('durability', { timeout: 1_200_000 }, () => {
     assert.match(retried ?? '', new RegExp(`^trainer stalled: no event for ${CHAOS_STALL_SECONDS} s \\(last: `), 'the retry was for the stall');
     await assertNothingDuplicated(s.stack.mlflowUrl, result.mlflowRunId, EPOCHS);
     t.diagnostic(`observed: "${retried}"; trainer starts ${JSON.stringify(starts)}; pipeline done ${Math.round((Date.now() - hungAt) / 1000)} s after the hang`);
+  });
+
+  it('when the pipeline is cancelled mid-training, then the trainer stops at a checkpoint within seconds and the MLflow run ends KILLED', async (t) => {
+    const { handle } = await startOrAttach(s.client, TASK_QUEUE, smallPipeline(14, 1000), `chaos-cancel-${randomUUID()}`);
+    await waitForCheckpoint(s.dataDir, handle.workflowId, 1);
+    // Right after a heartbeat has reached the server: the moment after which a worker throttling heartbeats to 0.8 of
+    // the 30 s heartbeat timeout sends the next one, and with it hears of the cancel, only ~24 s later.
+    const seen = (await readProgress(handle)).training?.step;
+    await waitFor('a fresh train heartbeat', async () => ((await readProgress(handle)).training?.step ?? seen) !== seen, 60_000);
+    await handle.cancel();
+    await assert.rejects(handle.result(), (e) => e instanceof WorkflowFailedError && e.cause instanceof CancelledFailure);
+    const events = (await handle.fetchHistory()).events!;
+    const at = (pick: (e: (typeof events)[number]) => unknown) => Number(events.find(pick)!.eventTime!.seconds) * 1000;
+    const cancelMs = at((e) => e.activityTaskCanceledEventAttributes) - at((e) => e.activityTaskCancelRequestedEventAttributes);
+    assert.ok(cancelMs <= 15_000, `the train activity ended ${cancelMs} ms after the cancel`);
+    assert.equal(trainerEvents(s.dataDir, handle.workflowId).at(-1)?.event, 'interrupted', 'the trainer checkpointed and stopped');
+    const mlflow = new MlflowClient({ baseUrl: s.stack.mlflowUrl });
+    const experiment = await mlflow.getExperimentByName('ferops');
+    const [run] = await mlflow.searchRuns({ experimentIds: [experiment!.experiment_id], filter: `tags.\`ferops.workflow_id\` = '${handle.workflowId}'` });
+    assert.equal(run?.info.status, 'KILLED', 'the MLflow UI does not show the run as running for ever');
+    t.diagnostic(`observed: the train activity ended ${cancelMs} ms after the cancel (seconds resolution)`);
   });
 
   // The quick ones of the chaos suite (test/chaos), on this file's stack: each is one short pipeline.
