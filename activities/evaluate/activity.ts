@@ -1,6 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { cachedRegistryVersion } from '../../lib/onnx/registry-cache';
+import { log } from '@temporalio/activity';
+import { cachedRegistryVersion, markUsed, pruneRegistryCache } from '../../lib/onnx/registry-cache';
 import { runArtifactUri, type PipelineRunContext } from '../pipeline/pipeline-run';
 import { CHAMPION } from '../register/promote';
 import { logMetricsOnce } from '../tracking';
@@ -15,6 +16,8 @@ export function createEvaluateActivity(run: PipelineRunContext, dirs: { runsDir:
     const champion = await mlflow.getModelVersionByAlias(input.modelName, CHAMPION);
     // Fetched as the service fetches it (checksum verified, same cache), so the champion measured is the one served.
     const championModelDir = champion ? await cachedRegistryVersion(mlflow, dirs.modelCacheDir, champion) : undefined;
+    if (championModelDir) await markUsed(championModelDir);
+    await dropUnusedVersions(dirs.modelCacheDir, championModelDir);
     const outDir = join(dirs.runsDir, safeName(input.workflowId), 'evaluate');
     const report = await evaluateModel({ modelDir: input.modelDir, datasetUri: input.datasetUri, championModelDir, outDir });
     await logMetricsOnce(mlflow, input.mlflowRunId, [
@@ -32,6 +35,22 @@ export function createEvaluateActivity(run: PipelineRunContext, dirs: { runsDir:
       ...(report.champion && champion ? { champion: { ...score(report.champion), version: champion.version } } : {}),
     };
   };
+}
+
+/** An evaluation reads its champion for minutes: a version no evaluation marked used for this long is not being read. */
+const UNUSED_VERSION_MS = 24 * 3600_000;
+
+/**
+ * Keeps the worker's cache from gaining a version per champion for ever. Several workers may share the cache (one
+ * data volume), so only versions none of them used for a day go; a failure is only logged.
+ */
+async function dropUnusedVersions(cacheDir: string, champion: string | undefined): Promise<void> {
+  try {
+    const removed = await pruneRegistryCache(cacheDir, champion ? [champion] : [], { unusedForMs: UNUSED_VERSION_MS });
+    if (removed.length) log.info('evaluate cache: removed versions unused for a day', { removed });
+  } catch (err) {
+    log.warn('evaluate cache: pruning failed', { error: (err as Error).message });
+  }
 }
 
 const score = (e: ModelEvaluation): ModelScore => ({

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { MODEL_FILES } from './model-dir';
 import { ModelArtifactError, invalidModel } from './model-error';
@@ -63,23 +63,34 @@ const ABANDONED_DOWNLOAD_MS = 60 * 60 * 1000;
  * Removes every cached version but those in `keep` (the dirs the caller serves), and downloads abandoned by a
  * process that died. Without it the cache gains a version per rollout: a Kubernetes pod's bounded cache volume
  * is then full after a few rollouts of a large model, and the kubelet evicts the pod. Only for a cache dir one
- * process owns; returns what it removed as `<name>/<version>`.
+ * process owns, unless `unusedForMs` is set: then only versions not marked used (`markUsed`) for that long go, which
+ * is safe for a cache several processes share without a lock, since each marks a version before it reads it.
+ * Returns what it removed as `<name>/<version>`.
  */
-export async function pruneRegistryCache(cacheDir: string, keep: string[], nowMs = Date.now()): Promise<string[]> {
+export async function pruneRegistryCache(cacheDir: string, keep: string[], o: { nowMs?: number; unusedForMs?: number } = {}): Promise<string[]> {
+  const { nowMs = Date.now(), unusedForMs = 0 } = o;
   const kept = new Set(keep.map((d) => resolve(d)));
   const removed: string[] = [];
+  const age = async (path: string) => nowMs - (await stat(path).then((s) => s.mtimeMs, () => nowMs));
   for (const name of await readdir(cacheDir).catch(() => [])) {
     if (!NAME.test(name)) continue;
     for (const entry of await readdir(join(cacheDir, name)).catch(() => [])) {
       const path = join(cacheDir, name, entry);
-      const abandoned = /\.download-\d+-\d+$/.test(entry) && nowMs - (await stat(path).then((s) => s.mtimeMs, () => nowMs)) > ABANDONED_DOWNLOAD_MS;
-      if ((VERSION.test(entry) && !kept.has(resolve(path))) || abandoned) {
+      const abandoned = /\.download-\d+-\d+$/.test(entry) && (await age(path)) > ABANDONED_DOWNLOAD_MS;
+      const unused = VERSION.test(entry) && !kept.has(resolve(path)) && (unusedForMs === 0 || (await age(path)) > unusedForMs);
+      if (unused || abandoned) {
         await rm(path, { recursive: true, force: true });
         removed.push(`${name}/${entry}`);
       }
     }
   }
   return removed;
+}
+
+/** Records that a cached version is in use now, so that a pruning with `unusedForMs` keeps it. */
+export async function markUsed(versionDir: string): Promise<void> {
+  const now = new Date();
+  await utimes(versionDir, now, now);
 }
 
 async function cachedAndIntact(dir: string, expected: string | undefined): Promise<boolean> {

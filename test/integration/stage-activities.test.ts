@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -68,6 +68,19 @@ describe('stage activities wired by createActivities(deps)', () => {
     assert.ok(Math.abs(out.accuracy - happyShare) < 1e-9, `accuracy ${out.accuracy}, happy share ${happyShare}`);
     const logged = (await fx.client.getRun(ingested.mlflowRunId)).data.metrics?.find((m) => m.key === 'test_accuracy');
     assert.equal(logged?.value, out.accuracy, 'logged on the pipeline run');
+  });
+
+  it('when evaluate runs, then its shared model cache drops versions no evaluation used for a day, and marks its champion used', async () => {
+    const cache = join(dataDir, 'evaluate-cache', modelName);
+    const champion = (await fx.client.getModelVersionByAlias(modelName, CHAMPION))!.version;
+    const twoDaysAgo = (Date.now() - 48 * 3600_000) / 1000;
+    for (const version of ['97', '98']) mkdirSync(join(cache, version), { recursive: true });
+    for (const dir of ['98', champion]) utimesSync(join(cache, dir), twoDaysAgo, twoDaysAgo);
+    const input: EvaluateInput = { workflowId: 'wf/1', mlflowRunId: ingested.mlflowRunId, modelName, modelDir: model('constant-happy'), datasetUri: ingested.uri };
+    await env().run(activities.evaluate, input);
+    // 97: used by another worker within the day; 98: by nobody for two days.
+    assert.deepEqual(readdirSync(cache).sort(), [champion, '97'].sort());
+    assert.ok(Date.now() - statSync(join(cache, champion)).mtimeMs < 600_000, 'the champion read now is marked used for the other workers');
   });
 
   it("when the champion's model.onnx does not match its registry checksum, then evaluate refuses it", async () => {
