@@ -1,5 +1,5 @@
-import type { MetricPoint, MlflowClient } from '../../lib/mlflow';
-import { findOrCreateRun, logMetricsOnce } from '../tracking';
+import type { MetricPoint, MlflowClient, Run } from '../../lib/mlflow';
+import { filterLiteral, findOrCreateRun, logMetricsOnce } from '../tracking';
 import type { LogDriftInput } from './types';
 
 export const MONITORING_EXPERIMENT = 'ferops-monitoring';
@@ -36,5 +36,19 @@ export async function logDriftReport(mlflow: MlflowClient, input: LogDriftInput)
     .map(([key, value]) => ({ key: `drift.${key}`, value, step, timestamp: input.at }));
   await logMetricsOnce(mlflow, run.info.run_id, points);
   await mlflow.setTags(run.info.run_id, { 'ferops.last_monitor_workflow': input.workflowId });
+  await keepOnlyChampionRunning(mlflow, experimentId, r.modelName, run);
   return run.info.run_id;
+}
+
+/**
+ * The champion's series is the one running: the run of a champion it replaced gets no more points and is ended, or
+ * the MLflow UI lists every past champion's run as running for ever; a champion back after a rollback runs again.
+ */
+async function keepOnlyChampionRunning(mlflow: MlflowClient, experimentId: string, modelName: string, champion: Run): Promise<void> {
+  if (champion.info.status !== 'RUNNING') await mlflow.updateRun(champion.info.run_id, 'RUNNING');
+  const running = await mlflow.searchRuns({
+    experimentIds: [experimentId],
+    filter: `tags.\`ferops.model_name\` = ${filterLiteral(modelName)} and attributes.status = 'RUNNING'`,
+  });
+  for (const replaced of running) if (replaced.info.run_id !== champion.info.run_id) await mlflow.updateRun(replaced.info.run_id, 'FINISHED');
 }

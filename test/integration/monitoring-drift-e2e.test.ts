@@ -105,6 +105,14 @@ describe('monitoring: injected drift on the real service', { timeout: 150_000 },
       assert.deepEqual(history.map((m) => m.step).sort(), [Math.floor(at / 1000), Math.floor(at / 1000) + 60].sort());
       const exp = await mlflow.client.getExperimentByName(MONITORING_EXPERIMENT);
       assert.ok(exp);
+
+      // A new champion's series becomes the one running run, so the MLflow UI does not list past champions as
+      // running; a champion back after a rollback runs again.
+      const status = async (id: string | null) => (await mlflow.client.getRun(id!)).info.status;
+      const next = await a.logDriftReport({ report: { ...report, championVersion: '2' }, at: at + 120_000, workflowId: 'wf-3' });
+      assert.deepEqual([await status(runId), await status(next)], ['FINISHED', 'RUNNING']);
+      await a.logDriftReport({ report, at: at + 180_000, workflowId: 'wf-4' });
+      assert.deepEqual([await status(runId), await status(next)], ['RUNNING', 'FINISHED']);
     } finally {
       await server.stop();
     }
