@@ -6,6 +6,7 @@ import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } f
 import { ActivityFailure, ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { withDefaults, type PipelineInputOverrides } from '../../lib/pipeline-input';
 import { deploymentLeaseId } from '../../lib/temporal-constants';
+import { rolloutAction } from '../../services/cli/commands/rollout';
 import { describeFailure } from '../../services/cli/failure';
 import { readProgress, startOrAttach } from '../../services/cli/pipeline-runner';
 import { renderProgress } from '../../services/cli/progress-line';
@@ -256,6 +257,26 @@ describe('trainingPipeline', { timeout: 240_000 }, () => {
     assert.equal(rejected.result.outcome, 'rolled_back');
     assert.equal(rejected.result.reason, 'rejected by bob');
     assert.ok(!w.calls.some((c) => c.startsWith('loadModel')));
+  });
+
+  it('when an operator acts through `ferops rollout`, then a running rollout gets it, and otherwise it says why not', async () => {
+    const as = { by: 'carol' };
+    const approval = { rollout: { ...FAST.rollout, approval: 'required' as const } };
+    const { result, handle } = await runPipeline(world(), approval, async (h) => {
+      await waitForRolloutPhase(h, 'awaiting_approval');
+      assert.equal(await rolloutAction(env.client, 'approve', h.workflowId, as), 'approved');
+    });
+    assert.equal(result.outcome, 'promoted');
+    const id = handle.workflowId;
+    await assert.rejects(rolloutAction(env.client, 'pause', id, as), { message: `rollout ${id}/rollout has ended (COMPLETED): pause not sent; see: ferops rollout status ${id}` });
+
+    const refused = (await runPipeline(world({ accuracy: 0.1 }))).handle.workflowId;
+    await assert.rejects(rolloutAction(env.client, 'abort', refused, as), { message: `pipeline ${refused} ended (COMPLETED) without a rollout; see: ferops status ${refused}` });
+    await settlePipeline(world({ ingestOutages: 100 }), FAST, async (h) => {
+      await assert.rejects(rolloutAction(env.client, 'status', h.workflowId, as), { message: `pipeline ${h.workflowId} has not reached its rollout yet; see: ferops status ${h.workflowId}` });
+      await h.cancel();
+    });
+    await assert.rejects(rolloutAction(env.client, 'status', 'no-such-pipeline', as), { message: 'no pipeline or rollout named no-such-pipeline' });
   });
 
   it('when the same pipeline is started twice, then the second start attaches to the first run', async () => {

@@ -1,3 +1,4 @@
+import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import { loadConfig } from '../../../lib/config';
 import { rolloutWorkflowId } from '../../../lib/temporal-constants';
 import { abortSignal, approveUpdate, pauseSignal, resumeSignal, rolloutStateQuery } from '../../../workflows/definitions';
@@ -5,35 +6,48 @@ import type { ParsedArgs } from '../args';
 import { connectClient } from '../temporal-client';
 
 export const ROLLOUT_USAGE = 'ferops rollout status|pause|resume|abort|approve|reject <pipeline or rollout workflow id> [--reason TEXT] [--by NAME]';
+const ACTIONS = ['status', 'pause', 'resume', 'abort', 'approve', 'reject'];
 
 /** Operator controls of a running canaryRollout (the same signals and update the Temporal UI can send). */
 export async function rolloutCommand(args: ParsedArgs): Promise<number> {
   const [action, id] = args.positional;
-  if (!action || !id) throw new Error(`usage: ${ROLLOUT_USAGE}`);
-  const client = await connectClient(loadConfig());
-  const handle = client.workflow.getHandle(id.endsWith('/rollout') ? id : rolloutWorkflowId(id));
+  if (!action || !id || !ACTIONS.includes(action)) throw new Error(`usage: ${ROLLOUT_USAGE}`);
   const reason = typeof args.flags.reason === 'string' ? args.flags.reason : undefined;
   const by = typeof args.flags.by === 'string' ? args.flags.by : process.env.USER ?? 'cli';
-  switch (action) {
-    case 'status':
-      console.log(JSON.stringify(await handle.query(rolloutStateQuery), null, 2));
-      return 0;
-    case 'pause':
-      await handle.signal(pauseSignal);
-      break;
-    case 'resume':
-      await handle.signal(resumeSignal);
-      break;
-    case 'abort':
-      await handle.signal(abortSignal, reason);
-      break;
-    case 'approve':
-    case 'reject':
-      console.log(await handle.executeUpdate(approveUpdate, { args: [{ approved: action === 'approve', by, comment: reason }] }));
-      return 0;
-    default:
-      throw new Error(`usage: ${ROLLOUT_USAGE}`);
-  }
-  console.log(`${action} sent to ${handle.workflowId}`);
+  console.log(await rolloutAction(await connectClient(loadConfig()), action, id, { reason, by }));
   return 0;
+}
+
+/**
+ * One operator action on the rollout of pipeline `id` (or on rollout `id`); returns what to print. Refuses, saying
+ * why, when there is no rollout to act on: the pipeline has not reached it, ended without one, or it has ended.
+ */
+export async function rolloutAction(client: Client, action: string, id: string, o: { reason?: string; by: string }): Promise<string> {
+  const handle = client.workflow.getHandle(id.endsWith('/rollout') ? id : rolloutWorkflowId(id));
+  const status = await rolloutStatus(client, handle.workflowId, id);
+  if (action === 'status') return JSON.stringify(await handle.query(rolloutStateQuery), null, 2);
+  if (status !== 'RUNNING') throw new Error(`rollout ${handle.workflowId} has ended (${status}): ${action} not sent; see: ferops rollout status ${id}`);
+  if (action === 'approve' || action === 'reject') {
+    return handle.executeUpdate(approveUpdate, { args: [{ approved: action === 'approve', by: o.by, comment: o.reason }] });
+  }
+  if (action === 'pause') await handle.signal(pauseSignal);
+  else if (action === 'resume') await handle.signal(resumeSignal);
+  else await handle.signal(abortSignal, o.reason);
+  return `${action} sent to ${handle.workflowId}`;
+}
+
+/** The rollout's execution status; where there is none, an error that says what the pipeline is doing instead. */
+async function rolloutStatus(client: Client, rolloutId: string, givenId: string): Promise<string> {
+  const statusOf = (workflowId: string) =>
+    client.workflow.getHandle(workflowId).describe().then((d) => d.status.name, (e: unknown) => {
+      if (e instanceof WorkflowNotFoundError) return undefined;
+      throw e;
+    });
+  const rollout = await statusOf(rolloutId);
+  if (rollout) return rollout;
+  const pipeline = rolloutId === givenId ? undefined : await statusOf(givenId);
+  if (!pipeline) throw new Error(`no pipeline or rollout named ${givenId}`);
+  throw new Error(pipeline === 'RUNNING'
+    ? `pipeline ${givenId} has not reached its rollout yet; see: ferops status ${givenId}`
+    : `pipeline ${givenId} ended (${pipeline}) without a rollout; see: ferops status ${givenId}`);
 }
