@@ -5,8 +5,8 @@ import { abortSignal, approveUpdate, pauseSignal, resumeSignal, rolloutStateQuer
 import type { ParsedArgs } from '../args';
 import { connectClient } from '../temporal-client';
 
-export const ROLLOUT_USAGE = 'ferops rollout status|pause|resume|abort|approve|reject <pipeline or rollout workflow id> [--reason TEXT] [--by NAME]';
 const ACTIONS = ['status', 'pause', 'resume', 'abort', 'approve', 'reject'];
+export const ROLLOUT_USAGE = `ferops rollout ${ACTIONS.join('|')} <pipeline or rollout workflow id> [--reason TEXT] [--by NAME]`;
 
 /** Operator controls of a running canaryRollout (the same signals and update the Temporal UI can send). */
 export async function rolloutCommand(args: ParsedArgs): Promise<number> {
