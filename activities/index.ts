@@ -8,7 +8,7 @@ import { createDeployActivities } from './deploy';
 import { createEvaluateActivity } from './evaluate';
 import { createIngestActivity } from './ingest';
 import { createMonitorActivities } from './monitor';
-import { createClosePipelineRunActivity } from './pipeline/close-pipeline-run';
+import { createClosePipelineRunActivity } from './pipeline/run-status';
 import type { PipelineRunContext } from './pipeline/pipeline-run';
 import { createRegisterActivity } from './register';
 import { logMetricsOnce } from './tracking';

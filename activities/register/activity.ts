@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { MlflowClient } from '../../lib/mlflow';
 import type { PipelineRunContext } from '../pipeline/pipeline-run';
-import { finishRun } from '../tracking';
+import { markPipelineRun } from '../pipeline/run-status';
 import { writeCurvesPng, type EpochPoint } from '../train/curves-png';
 import type { RegisterInput, RegisterOutput } from '../types';
 import { logModel } from './log-model';
@@ -34,7 +34,7 @@ export function createRegisterActivity(run: PipelineRunContext) {
       datasetHash: input.datasetId,
       workflowId: input.workflowId,
     });
-    await finishRun(mlflow, runId);
+    await markPipelineRun(mlflow, runId, 'FINISHED');
     return { decision: result.decision, version: result.version, reason: result.reason };
   };
 }

@@ -50,6 +50,7 @@ export class MlflowClient {
   logMetrics = (runId: string, points: runs.MetricPoint[]): Promise<void> => runs.logMetrics(this.http, runId, points);
   getMetricHistory = (runId: string, key: string): Promise<Metric[]> => runs.getMetricHistory(this.http, runId, key);
   setTags = (runId: string, tags: Tags): Promise<void> => runs.setTags(this.http, runId, tags);
+  deleteTag = (runId: string, key: string): Promise<void> => runs.deleteTag(this.http, runId, key);
   logInputs = (runId: string, datasets: DatasetInput[]): Promise<void> => runs.logInputs(this.http, runId, datasets);
   logOutputs = (runId: string, models: { modelId: string; step?: number }[]): Promise<void> => runs.logOutputs(this.http, runId, models);
 

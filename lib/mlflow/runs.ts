@@ -74,6 +74,10 @@ export async function setTags(http: MlflowHttp, runId: string, tags: Tags): Prom
   await logBatch(http, runId, { tags: toKeyValues(tags) });
 }
 
+export async function deleteTag(http: MlflowHttp, runId: string, key: string): Promise<void> {
+  await http.json('POST', '/runs/delete-tag', { body: { run_id: runId, key } });
+}
+
 export type MetricPoint = { key: string; value: number; step?: number; timestamp?: number };
 
 export const toMetric = (p: MetricPoint): Metric => ({

@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Logger } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities, type Activities } from '../../activities';
+import { markPipelineRun } from '../../activities/pipeline/run-status';
 import { CHAMPION, MODEL_SHA256_TAG } from '../../activities/register';
 import type { EvaluateInput, EvaluateOutput, IngestInput, IngestOutput } from '../../activities/types';
 import { loadConfig } from '../../lib/config';
@@ -95,7 +96,7 @@ describe('stage activities wired by createActivities(deps)', () => {
     });
   });
 
-  it('when a pipeline fails or is cancelled, then closePipelineRun ends its run FAILED or KILLED with why, once, and leaves ended runs be', async () => {
+  it('when a pipeline fails or is cancelled, then closePipelineRun ends its run FAILED or KILLED with why, and a reset pipeline goes on in it', async () => {
     const runOf = async (workflowId: string) => {
       const input: IngestInput = { workflowId, modelName, source: { kind: 'synthetic', size: 210, seed: 3 } };
       const out: IngestOutput = await env().run(activities.ingest, input);
@@ -104,26 +105,33 @@ describe('stage activities wired by createActivities(deps)', () => {
     const read = async (runId: string) => {
       const { info, data } = await fx.client.getRun(runId);
       const tag = (key: string) => data.tags?.find((t) => t.key === key)?.value;
-      return { status: info.status, ended: info.end_time !== undefined && info.end_time !== null, outcome: tag('ferops.outcome'), failure: tag('ferops.failure') };
+      return { status: info.status, outcome: tag('ferops.outcome'), failure: tag('ferops.failure') };
     };
     const close = (workflowId: string, outcome: 'failed' | 'cancelled', reason: string) => env().run(activities.closePipelineRun, { workflowId, outcome, reason });
 
     const failed = await runOf('wf/failed');
-    assert.deepEqual(await close('wf/failed', 'failed', 'trainer exited with code 1: CUDA out of memory'), { closed: true });
-    assert.deepEqual(await read(failed), { status: 'FAILED', ended: true, outcome: 'failed', failure: 'trainer exited with code 1: CUDA out of memory' });
-    // A retried close (its first answer lost) changes nothing.
-    assert.deepEqual(await close('wf/failed', 'cancelled', 'later'), { closed: false });
-    assert.equal((await read(failed)).status, 'FAILED');
+    const why = 'trainer exited with code 1: CUDA out of memory';
+    assert.deepEqual(await close('wf/failed', 'failed', why), { closed: true });
+    assert.deepEqual(await read(failed), { status: 'FAILED', outcome: 'failed', failure: why });
+    assert.ok((await fx.client.getRun(failed)).info.end_time, 'it has an end time');
+    // A retried close (its first answer lost) records the same.
+    await close('wf/failed', 'failed', why);
+    assert.deepEqual(await read(failed), { status: 'FAILED', outcome: 'failed', failure: why });
 
     const cancelled = await runOf('wf/cancelled');
-    await close('wf/cancelled', 'cancelled', 'Activity cancelled');
-    assert.deepEqual(await read(cancelled), { status: 'KILLED', ended: true, outcome: 'cancelled', failure: 'Activity cancelled' });
+    await close('wf/cancelled', 'cancelled', 'the pipeline was cancelled');
+    assert.deepEqual(await read(cancelled), { status: 'KILLED', outcome: 'cancelled', failure: 'the pipeline was cancelled' });
+    // Reset in the Temporal UI, the pipeline runs again under its id: ingest finds its run and it is running again, and
+    // register (after a reset past ingest too) ends it FINISHED, with no trace of the failure in its tags.
+    assert.equal(await runOf('wf/cancelled'), cancelled);
+    assert.deepEqual(await read(cancelled), { status: 'RUNNING', outcome: undefined, failure: undefined });
+    await close('wf/cancelled', 'failed', why);
+    await markPipelineRun(fx.client, cancelled, 'FINISHED');
+    assert.deepEqual(await read(cancelled), { status: 'FINISHED', outcome: undefined, failure: undefined });
 
-    // The run of a pipeline that got past register ended FINISHED there; nothing after that reopens or fails it.
-    assert.equal((await read(ingested.mlflowRunId)).status, 'RUNNING');
-    await fx.client.updateRun(ingested.mlflowRunId, 'FINISHED');
-    assert.deepEqual(await close('wf/1', 'failed', 'rollout'), { closed: false });
-    assert.deepEqual(await read(ingested.mlflowRunId), { status: 'FINISHED', ended: true, outcome: undefined, failure: undefined });
+    // The run of a pipeline that got past register ended FINISHED there; a failure in its rollout leaves it so.
+    assert.deepEqual(await close('wf/cancelled', 'failed', 'rollout'), { closed: false });
+    assert.equal((await read(cancelled)).status, 'FINISHED');
     // A pipeline that failed before ingest made a run has none to close.
     assert.deepEqual(await close('wf/never-ingested', 'failed', 'bad_input'), { closed: false });
   });

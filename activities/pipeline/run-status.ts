@@ -1,0 +1,37 @@
+import type { MlflowClient } from '../../lib/mlflow';
+import { tagValue } from '../register/promote';
+import { findRunByKey } from '../tracking';
+import type { ClosePipelineRunInput } from '../types';
+import type { PipelineRunContext } from './pipeline-run';
+
+export const OUTCOME_TAG = 'ferops.outcome';
+export const FAILURE_TAG = 'ferops.failure';
+
+/**
+ * closePipelineRun: ends the MLflow run of a pipeline that failed or was cancelled, as FAILED or KILLED with the
+ * reason in a tag. Register ends a run that went well, so without this the MLflow UI showed such a run as running
+ * for ever. A pipeline that failed before any run was made has none to close; one that got past register is left.
+ */
+export function createClosePipelineRunActivity(run: PipelineRunContext) {
+  return async function closePipelineRun(input: ClosePipelineRunInput): Promise<{ closed: boolean }> {
+    const experiment = await run.mlflow.getExperimentByName(run.experimentName);
+    const found = experiment && (await findRunByKey(run.mlflow, experiment.experiment_id, input.workflowId));
+    if (!found || found.info.status === 'FINISHED') return { closed: false };
+    const runId = found.info.run_id;
+    await run.mlflow.setTags(runId, { [OUTCOME_TAG]: input.outcome, [FAILURE_TAG]: tagValue(input.reason) });
+    await run.mlflow.updateRun(runId, input.outcome === 'cancelled' ? 'KILLED' : 'FAILED');
+    return { closed: true };
+  };
+}
+
+/**
+ * Sets the pipeline's run RUNNING or FINISHED, unless it is already, and drops what closePipelineRun recorded: a
+ * pipeline that failed or was cancelled and is then reset (the Temporal UI's Reset runs it again under its id) goes
+ * on in the same run, which must not end up FINISHED while its tags say it failed.
+ */
+export async function markPipelineRun(mlflow: MlflowClient, runId: string, status: 'RUNNING' | 'FINISHED'): Promise<void> {
+  const { info, data } = await mlflow.getRun(runId);
+  if (info.status === status) return;
+  for (const key of [OUTCOME_TAG, FAILURE_TAG]) if (data.tags?.some((t) => t.key === key)) await mlflow.deleteTag(runId, key);
+  await mlflow.updateRun(runId, status);
+}
