@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
@@ -60,6 +60,16 @@ export const safeName = (id: string): string => {
   const name = id.replace(/[^\w.-]+/g, '_');
   return /^\.*$/.test(name) ? name.replace(/\./g, '_') || '_' : name;
 };
+
+/**
+ * Checkpoints only resume a run, and a finished one never resumes (a retry returns result.json); the model and its
+ * history are in the model dir. A ViT-B's are over a gigabyte, so each finished pipeline left that much on the data
+ * volume. A failed or cancelled run keeps its checkpoints for a later resume, and set-aside `.corrupt` files stay.
+ */
+function removeCheckpoints(dir: string): void {
+  if (!existsSync(dir)) return;
+  for (const f of readdirSync(dir)) if (!f.endsWith('.corrupt')) rmSync(join(dir, f), { recursive: true, force: true });
+}
 
 export function createTrainActivity(deps: TrainDeps) {
   return async function train(input: TrainInput): Promise<TrainOutput> {
@@ -126,6 +136,7 @@ export function createTrainActivity(deps: TrainDeps) {
       await sink.ensure([...history.flatMap(epochPoints), ...parityPoints(parity)]);
       await sink.setTags(int8Tags(parity));
       writeFileSync(resultFile, JSON.stringify(out, null, 2));
+      removeCheckpoints(join(outDir, 'checkpoints'));
       return out;
     }
     const why = describeFailure(run);

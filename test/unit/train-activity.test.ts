@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -60,6 +60,18 @@ describe('train activity (MockActivityEnvironment, fake trainer)', () => {
     const epochs = beats.flatMap((b) => (b.epoch === undefined ? [] : [b.epoch]));
     assert.deepEqual(epochs, [...epochs].sort((a, b) => a - b), 'progress never goes back');
     assert.equal(t.logged.filter((p) => p.key === 'val_accuracy').length, 3, 'streamed once per epoch on the first attempt');
+  });
+
+  it('when training finishes, then its checkpoints are removed (the model dir holds the result), set-aside corrupt ones kept', async () => {
+    const t = setup({ epochs: 2 });
+    const dir = join(t.outDir, 'checkpoints');
+    mkdirSync(dir, { recursive: true });
+    // Left by earlier attempts: a damaged checkpoint set aside, and a write cut short by a SIGKILL.
+    for (const f of ['last.pt.corrupt', 'best.pt.tmp-4242']) writeFileSync(join(dir, f), 'x');
+    const out: TrainOutput = await new MockActivityEnvironment({ attempt: 1 }).run(t.train, t.input);
+    assert.equal(out.epochsRun, 2);
+    assert.deepEqual(readdirSync(dir), ['last.pt.corrupt']);
+    assert.ok(existsSync(join(out.modelDir, 'metrics.json')), 'the model dir stays');
   });
 
   it('when a retry starts with heartbeat details, then it resumes from the checkpoint they name and reports it at once', async () => {
