@@ -74,8 +74,17 @@ describe('export gates in a real pipeline', { timeout: 600_000 }, () => {
     });
     const starts = trainerEvents(dataDir, handle.workflowId).filter((e) => e.event === 'start');
     assert.equal(starts.length, 1, 'the trainer ran once');
-    const history = await handle.fetchHistory();
-    const attempts = history.events!.flatMap((ev) => ev.activityTaskStartedEventAttributes?.attempt ?? []);
-    assert.deepEqual(attempts, [1, 1], 'ingest and train each started once');
+    const { events } = await handle.fetchHistory();
+    const scheduled = events!.flatMap((ev) => ev.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+    const attempts = events!.flatMap((ev) => ev.activityTaskStartedEventAttributes?.attempt ?? []);
+    assert.deepEqual(scheduled, ['ingest', 'train', 'closePipelineRun']);
+    assert.deepEqual(attempts, [1, 1, 1], 'each started once');
+    // The pipeline's MLflow run ends FAILED, with the trainer's message.
+    const [run] = await mlflow.searchRuns({
+      experimentIds: [(await mlflow.getExperimentByName('ferops'))!.experiment_id],
+      filter: `tags.\`ferops.workflow_id\` = '${handle.workflowId}'`,
+    });
+    assert.equal(run.info.status, 'FAILED');
+    assert.match((await tagsOf(run.info.run_id))['ferops.failure'], /fp32 ONNX logits differ from PyTorch by/);
   });
 });
