@@ -4,6 +4,11 @@
 export const TASK_QUEUE = 'ferops-pipeline';
 /** Training runs on its own queue so GPU hosts can serve it alone. */
 export const TRAINING_TASK_QUEUE = 'ferops-training';
+/**
+ * How long a stopping worker lets its running pipeline activities finish (their worker's shutdownGraceTime); whatever
+ * stops a worker (Compose, Kubernetes) must allow it longer before SIGKILL.
+ */
+export const PIPELINE_SHUTDOWN_GRACE_SECONDS = 45;
 
 /** Custom search attributes (name -> Temporal type) registered by the stack; they make runs findable in the UI. */
 export const SEARCH_ATTRIBUTES = {

@@ -1,6 +1,7 @@
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { activityDeps, createActivities } from '../../activities';
 import { loadConfig } from '../../lib/config';
+import { PIPELINE_SHUTDOWN_GRACE_SECONDS } from '../../lib/temporal-constants';
 import { temporalTls } from '../../lib/temporal-tls';
 
 /**
@@ -17,13 +18,20 @@ async function main(): Promise<void> {
   const activities = createActivities(activityDeps(config));
   // Heartbeats reach the server as often as activities send them (the trainer's every 5 s), not throttled to 0.8 of
   // the heartbeat timeout: the live epoch in `ferops status` and the Temporal UI, and a cancel, arrive that soon.
-  const common = { connection, namespace: config.temporalNamespace, shutdownGraceTime: '45s', maxHeartbeatThrottleInterval: '5s' } as const;
+  const common = { connection, namespace: config.temporalNamespace, maxHeartbeatThrottleInterval: '5s' } as const;
   const workers: Worker[] = [];
   if (queues.includes(config.taskQueue)) {
-    workers.push(await Worker.create({ ...common, taskQueue: config.taskQueue, workflowsPath: require.resolve('../../workflows'), activities }));
+    // The pipeline's activities take minutes: a stopping worker lets them finish for a while.
+    const grace = `${PIPELINE_SHUTDOWN_GRACE_SECONDS}s` as const;
+    const pipeline = { taskQueue: config.taskQueue, workflowsPath: require.resolve('../../workflows'), activities, shutdownGraceTime: grace };
+    workers.push(await Worker.create({ ...common, ...pipeline }));
   }
   if (queues.includes(config.trainingTaskQueue)) {
-    workers.push(await Worker.create({ ...common, taskQueue: config.trainingTaskQueue, activities: { train: activities.train }, maxConcurrentActivityTaskExecutions: 1 }));
+    // No grace lets a training of hours finish: a stopping worker cancels it at once, so the trainer checkpoints where
+    // it is and exits, before the process manager's own grace runs out (and kills the worker, leaving the trainer,
+    // which runs in a process group of its own, behind). The retry, on the next worker, resumes from that checkpoint.
+    const training = { taskQueue: config.trainingTaskQueue, activities: { train: activities.train }, maxConcurrentActivityTaskExecutions: 1, shutdownGraceTime: 0 } as const;
+    workers.push(await Worker.create({ ...common, ...training }));
   }
   console.log(JSON.stringify({ msg: 'worker ready', taskQueues: queues }));
   // Worker.run resolves after SIGINT/SIGTERM once in-flight tasks finish (or the grace time ends).

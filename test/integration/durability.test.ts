@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
 import { MlflowClient } from '../../lib/mlflow';
+import { isAlive } from '../../lib/process-identity';
 import { TASK_QUEUE } from '../../lib/temporal-constants';
 import { readProgress, startOrAttach } from '../../services/cli/pipeline-runner';
 import {
@@ -67,6 +68,30 @@ describe('durability', { timeout: 1_200_000 }, () => {
     assert.match(retried ?? '', new RegExp(`^trainer stalled: no event for ${CHAOS_STALL_SECONDS} s \\(last: `), 'the retry was for the stall');
     await assertNothingDuplicated(s.stack.mlflowUrl, result.mlflowRunId, EPOCHS);
     t.diagnostic(`observed: "${retried}"; trainer starts ${JSON.stringify(starts)}; pipeline done ${Math.round((Date.now() - hungAt) / 1000)} s after the hang`);
+  });
+
+  it('when the worker is stopped (SIGTERM) mid-training, then the trainer checkpoints and exits with it, and the next worker resumes there', async (t) => {
+    // Long enough that the training cannot finish within the stop's grace.
+    const epochs = 30;
+    const { handle } = await startOrAttach(s.client, TASK_QUEUE, smallPipeline(15, epochs), `chaos-sigterm-${randomUUID()}`);
+    await waitForCheckpoint(s.dataDir, handle.workflowId, 2);
+    const trainerPid = Number(readFileSync(join(trainDir(s.dataDir, handle.workflowId), 'trainer.pid'), 'utf8'));
+    const stopping = Date.now();
+    // What `stack down`, `docker stop` and Kubernetes do: SIGTERM, then SIGKILL when their grace (here 15 s) is out.
+    await s.stack.processes.worker.stop(15_000);
+    const stoppedMs = Date.now() - stopping;
+    const last = trainerEvents(s.dataDir, handle.workflowId).at(-1);
+    const seen = `worker gone after ${stoppedMs} ms; the trainer's last event: ${JSON.stringify(last)}`;
+    assert.ok(!isAlive(trainerPid), `no trainer left running without its worker (${seen})`);
+    assert.equal(last?.event, 'interrupted', `the trainer checkpointed where it was (${seen})`);
+    assert.ok(stoppedMs < 15_000, `the worker exited on its own (${seen})`);
+    await s.stack.restart('worker');
+    const result = await handle.result();
+    assert.ok(result.modelVersion, `registered: ${result.reason}`);
+    const starts = trainerStarts(handle.workflowId);
+    assert.ok(starts.length === 2 && (starts[1] ?? 0) >= 2, `resumed from the checkpoint of the stop: ${JSON.stringify(starts)}`);
+    await assertNothingDuplicated(s.stack.mlflowUrl, result.mlflowRunId, epochs);
+    t.diagnostic(`observed: the worker exited ${stoppedMs} ms after SIGTERM; trainer starts ${JSON.stringify(starts)}`);
   });
 
   it('when the pipeline is cancelled mid-training, then the trainer stops at a checkpoint within seconds and the MLflow run ends KILLED', async (t) => {

@@ -15,7 +15,7 @@ import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client
 import { parseAllDocuments, parseDocument } from 'yaml';
 import { CONFIG_KEYS } from '../../lib/config';
 import { REPO_ROOT } from '../../lib/paths';
-import { SEARCH_ATTRIBUTES, TASK_QUEUE, TRAINING_TASK_QUEUE } from '../../lib/temporal-constants';
+import { PIPELINE_SHUTDOWN_GRACE_SECONDS, SEARCH_ATTRIBUTES, TASK_QUEUE, TRAINING_TASK_QUEUE } from '../../lib/temporal-constants';
 import { loadConfig as loadInferenceConfig } from '../../services/inference/config';
 import { createMetrics } from '../../services/inference/metrics';
 import { INFERENCE_NODE_FLAGS } from '../../services/inference/node-flags';
@@ -307,6 +307,12 @@ describe('docker-compose.yml', () => {
     const replicas = (interpolated(compose) as Obj).services.inference.deploy?.replicas;
     assert.equal(replicas, 3, 'inference runs 3 replicas unless FEROPS_INFERENCE_REPLICAS says otherwise');
     assert.match(String(services.inference.deploy.replicas), /^\$\{FEROPS_INFERENCE_REPLICAS:-\d+\}$/, 'the replica count is FEROPS_INFERENCE_REPLICAS');
+  });
+
+  test('when a worker is stopped, then Docker waits longer than the worker lets its activities finish', () => {
+    const seconds = (d: string) => Number(/^(\d+)s$/.exec(d)?.[1] ?? NaN);
+    assert.ok(seconds(services.worker.stop_grace_period) > PIPELINE_SHUTDOWN_GRACE_SECONDS, `worker: ${services.worker.stop_grace_period}`);
+    assert.ok(seconds(services['training-worker'].stop_grace_period) >= 30, 'training-worker: time for a checkpoint');
   });
 
   test('when reading images, then each one is pinned to an exact version', () => {
@@ -886,6 +892,12 @@ describe('Kubernetes manifests', () => {
   test('when an inference pod starts, then FEROPS_NODE_FLAGS carries the service\'s node flags', () => {
     const flags = (container('ferops-inference').env as Obj[]).find((e) => e.name === 'FEROPS_NODE_FLAGS');
     assert.equal(flags?.value, INFERENCE_NODE_FLAGS.join(' '));
+  });
+
+  test('when a worker pod is stopped, then Kubernetes waits longer than the worker lets its activities finish', () => {
+    const grace = (d: string): number => find('Deployment', d).spec.template.spec.terminationGracePeriodSeconds;
+    assert.ok(grace('ferops-worker') > PIPELINE_SHUTDOWN_GRACE_SECONDS, `ferops-worker: ${grace('ferops-worker')}`);
+    assert.ok(grace('ferops-training-worker') >= 30, 'ferops-training-worker: time for a checkpoint');
   });
 
   test('when training is scheduled, then the training worker asks for one GPU and the pipeline worker none', () => {
