@@ -5,7 +5,7 @@ import {
 import type { Activities } from '../activities';
 import { type PipelineInput, type PipelineInputOverrides, withDefaults } from '../lib/pipeline-input';
 import { type PipelineProgress, rootCauseMessage, type Stage } from '../lib/pipeline-progress';
-import { rolloutWorkflowId } from '../lib/temporal-constants';
+import { rolloutWorkflowId, TRAIN_ATTEMPTS } from '../lib/temporal-constants';
 import { checkPipelineInput } from '../lib/workflow-input-check';
 import { canaryRollout, type RolloutResult } from './canary-rollout';
 import { progressQuery } from './definitions';
@@ -17,7 +17,9 @@ const trainOptions: ActivityOptions = {
   startToCloseTimeout: '12h',
   // The trainer heartbeats every 5 s; a worker that dies is noticed within 30 s and the retry resumes.
   heartbeatTimeout: '30s',
-  retry,
+  // Every worker that stops or dies mid-training costs an attempt (the retry resumes elsewhere), so a long training
+  // outlives many deploys; a failure that would repeat ends it at once (BadInput, ParityFailed, TrainerFailedTwice).
+  retry: { ...retry, maximumAttempts: TRAIN_ATTEMPTS },
   // Cancelling the pipeline waits for the trainer to write its checkpoint and stop.
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 };

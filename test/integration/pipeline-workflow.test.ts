@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { withDefaults, type PipelineInputOverrides } from '../../lib/pipeline-input';
-import { deploymentLeaseId } from '../../lib/temporal-constants';
+import { deploymentLeaseId, TRAIN_ATTEMPTS } from '../../lib/temporal-constants';
 import { rolloutAction } from '../../services/cli/commands/rollout';
 import { describeFailure } from '../../services/cli/failure';
 import { readProgress, startOrAttach } from '../../services/cli/pipeline-runner';
@@ -130,6 +130,17 @@ describe('trainingPipeline', { timeout: 240_000 }, () => {
     assert.deepEqual([progress.stages.at(-1)?.stage, progress.stages.at(-1)?.status], ['ingest', 'cancelled']);
     assert.match(w.calls.at(-1) ?? '', /^closePipelineRun:cancelled:/, w.calls.join(' '));
     assert.ok(!w.calls.includes('train'));
+  });
+
+  it('when the pipeline schedules training, then it allows far more attempts than the other stages: each lost worker costs one', async () => {
+    const { handle } = await runPipeline(world());
+    const { events } = await handle.fetchHistory();
+    const attempts = Object.fromEntries(events!.flatMap((e) => {
+      const a = e.activityTaskScheduledEventAttributes;
+      return a ? [[a.activityType!.name!, a.retryPolicy!.maximumAttempts]] : [];
+    }));
+    assert.deepEqual([attempts.ingest, attempts.train, attempts.evaluate], [6, TRAIN_ATTEMPTS, 6]);
+    assert.ok(TRAIN_ATTEMPTS >= 20, 'a long training outlives many worker deploys');
   });
 
   it('when an activity is retrying after a failure, then the live progress says which attempt and why', async () => {
