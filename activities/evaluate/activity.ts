@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { log } from '@temporalio/activity';
-import { cachedRegistryVersion, markUsed, pruneRegistryCache } from '../../lib/onnx/registry-cache';
+import { cachedRegistryVersion, pruneRegistryCache } from '../../lib/onnx/registry-cache';
 import { runArtifactUri, type PipelineRunContext } from '../pipeline/pipeline-run';
 import { CHAMPION } from '../register/promote';
 import { logMetricsOnce } from '../tracking';
@@ -16,7 +16,6 @@ export function createEvaluateActivity(run: PipelineRunContext, dirs: { runsDir:
     const champion = await mlflow.getModelVersionByAlias(input.modelName, CHAMPION);
     // Fetched as the service fetches it (checksum verified, same cache), so the champion measured is the one served.
     const championModelDir = champion ? await cachedRegistryVersion(mlflow, dirs.modelCacheDir, champion) : undefined;
-    if (championModelDir) await markUsed(championModelDir);
     await dropUnusedVersions(dirs.modelCacheDir, championModelDir);
     const outDir = join(dirs.runsDir, safeName(input.workflowId), 'evaluate');
     const report = await evaluateModel({ modelDir: input.modelDir, datasetUri: input.datasetUri, championModelDir, outDir });
@@ -37,7 +36,7 @@ export function createEvaluateActivity(run: PipelineRunContext, dirs: { runsDir:
   };
 }
 
-/** An evaluation reads its champion for minutes: a version no evaluation marked used for this long is not being read. */
+/** An evaluation reads its champion for minutes: a version no evaluation fetched for this long is not being read. */
 const UNUSED_VERSION_MS = 24 * 3600_000;
 
 /**

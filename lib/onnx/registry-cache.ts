@@ -37,7 +37,12 @@ export async function cachedRegistryVersion(client: VersionDownloader, cacheDir:
   if (!VERSION.test(mv.version)) throw invalidModel(`registry returned version "${mv.version}"`);
   const expected = mv.tags?.find((t) => CHECKSUM_TAGS.includes(t.key))?.value?.toLowerCase();
   const dir = join(cacheDir, mv.name, mv.version);
-  if (await cachedAndIntact(dir, expected)) return dir;
+  if (await cachedAndIntact(dir, expected)) {
+    // Marked used (its modification time), so that a pruning with `unusedForMs` by another process keeps it.
+    const now = new Date();
+    await utimes(dir, now, now);
+    return dir;
+  }
   const tmp = `${dir}.download-${process.pid}-${Date.now()}`;
   try {
     await client.downloadModelVersion(mv.name, mv.version, tmp);
@@ -63,8 +68,8 @@ const ABANDONED_DOWNLOAD_MS = 60 * 60 * 1000;
  * Removes every cached version but those in `keep` (the dirs the caller serves), and downloads abandoned by a
  * process that died. Without it the cache gains a version per rollout: a Kubernetes pod's bounded cache volume
  * is then full after a few rollouts of a large model, and the kubelet evicts the pod. Only for a cache dir one
- * process owns, unless `unusedForMs` is set: then only versions not marked used (`markUsed`) for that long go, which
- * is safe for a cache several processes share without a lock, since each marks a version before it reads it.
+ * process owns, unless `unusedForMs` is set: then only versions that no `cachedRegistryVersion` returned for that long
+ * go, which is safe for a cache several processes share without a lock, since each is marked before it is read.
  * Returns what it removed as `<name>/<version>`.
  */
 export async function pruneRegistryCache(cacheDir: string, keep: string[], o: { nowMs?: number; unusedForMs?: number } = {}): Promise<string[]> {
@@ -85,12 +90,6 @@ export async function pruneRegistryCache(cacheDir: string, keep: string[], o: { 
     }
   }
   return removed;
-}
-
-/** Records that a cached version is in use now, so that a pruning with `unusedForMs` keeps it. */
-export async function markUsed(versionDir: string): Promise<void> {
-  const now = new Date();
-  await utimes(versionDir, now, now);
 }
 
 async function cachedAndIntact(dir: string, expected: string | undefined): Promise<boolean> {

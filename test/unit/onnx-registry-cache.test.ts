@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ModelArtifactError } from '../../lib/onnx/model-error';
-import { cachedRegistryVersion, markUsed, MODEL_SHA256_TAG, pruneRegistryCache, type VersionDownloader } from '../../lib/onnx/registry-cache';
+import { cachedRegistryVersion, MODEL_SHA256_TAG, pruneRegistryCache, type VersionDownloader } from '../../lib/onnx/registry-cache';
 
 const root = mkdtempSync(join(tmpdir(), 'onnx-registry-cache-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -89,13 +89,13 @@ describe('registry version cache (lib/onnx/registry-cache.ts)', () => {
     assert.deepEqual(await pruneRegistryCache(join(root, 'no-such-cache'), []), [], 'a cache not made yet is no error');
   });
 
-  it('when pruned with unusedForMs (a cache processes share), then only versions not marked used for that long go', async () => {
+  it('when pruned with unusedForMs (a cache processes share), then only versions no process fetched for that long go', async () => {
     const cache = join(root, 'shared');
     const r = registry();
     const [old, recent, used] = await Promise.all(['1', '2', '3'].map((version) => cachedRegistryVersion(r, cache, { name: 'fer', version })));
     const twoDaysAgo = (Date.now() - 48 * 3600_000) / 1000;
     for (const d of [old, used]) utimesSync(d, twoDaysAgo, twoDaysAgo);
-    await markUsed(used); // another process reading version 3 now
+    await cachedRegistryVersion(r, cache, { name: 'fer', version: '3' }); // another process reading version 3 now
     const removed = await pruneRegistryCache(cache, [], { unusedForMs: 24 * 3600_000 });
     assert.deepEqual(removed, ['fer/1']);
     assert.deepEqual(readdirSync(join(cache, 'fer')).sort(), ['2', '3']);
