@@ -48,7 +48,7 @@ export async function ensurePipelineRun(ctx: PipelineRunContext, workflowId: str
     },
   });
   // Ended by an earlier, failed execution of this pipeline that has since been reset: it goes on.
-  if (run.info.status === 'FAILED' || run.info.status === 'KILLED') await markPipelineRun(ctx.mlflow, run.info.run_id, 'RUNNING');
+  if (run.info.status === 'FAILED' || run.info.status === 'KILLED') await markPipelineRun(ctx.mlflow, run, 'RUNNING');
   return run.info.run_id;
 }
 

@@ -1,4 +1,4 @@
-import type { MlflowClient } from '../../lib/mlflow';
+import type { MlflowClient, Run } from '../../lib/mlflow';
 import { tagValue } from '../register/promote';
 import { findRunByKey } from '../tracking';
 import type { ClosePipelineRunInput } from '../types';
@@ -25,13 +25,13 @@ export function createClosePipelineRunActivity(run: PipelineRunContext) {
 }
 
 /**
- * Sets the pipeline's run RUNNING or FINISHED, unless it is already, and drops what closePipelineRun recorded: a
- * pipeline that failed or was cancelled and is then reset (the Temporal UI's Reset runs it again under its id) goes
- * on in the same run, which must not end up FINISHED while its tags say it failed.
+ * Sets the pipeline's run (as the caller last read it) RUNNING or FINISHED, unless it is already, and drops what
+ * closePipelineRun recorded: a pipeline that failed or was cancelled and is then reset (the Temporal UI's Reset runs
+ * it again under its id) goes on in the same run, which must not end up FINISHED while its tags say it failed.
  */
-export async function markPipelineRun(mlflow: MlflowClient, runId: string, status: 'RUNNING' | 'FINISHED'): Promise<void> {
-  const { info, data } = await mlflow.getRun(runId);
+export async function markPipelineRun(mlflow: MlflowClient, run: Run, status: 'RUNNING' | 'FINISHED'): Promise<void> {
+  const { info, data } = run;
   if (info.status === status) return;
-  for (const key of [OUTCOME_TAG, FAILURE_TAG]) if (data.tags?.some((t) => t.key === key)) await mlflow.deleteTag(runId, key);
-  await mlflow.updateRun(runId, status);
+  for (const key of [OUTCOME_TAG, FAILURE_TAG]) if (data.tags?.some((t) => t.key === key)) await mlflow.deleteTag(info.run_id, key);
+  await mlflow.updateRun(info.run_id, status);
 }

@@ -18,7 +18,8 @@ export function createRegisterActivity(run: PipelineRunContext) {
     const runId = input.mlflowRunId;
     const effective = join(input.modelDir, 'config.json');
     if (existsSync(effective)) await mlflow.logParams(runId, flatten(JSON.parse(readFileSync(effective, 'utf8')), 'trainer'));
-    const { experiment_id: experimentId, artifact_uri: artifactUri } = (await mlflow.getRun(runId)).info;
+    const pipelineRun = await mlflow.getRun(runId);
+    const { experiment_id: experimentId, artifact_uri: artifactUri } = pipelineRun.info;
     await uploadTrainingCurves(mlflow, artifactUri, input.modelDir);
     const ref = await logModel({ client: mlflow, runId, experimentId, modelDir: input.modelDir, name: input.modelName });
     const champion = input.evaluation.champion;
@@ -34,7 +35,7 @@ export function createRegisterActivity(run: PipelineRunContext) {
       datasetHash: input.datasetId,
       workflowId: input.workflowId,
     });
-    await markPipelineRun(mlflow, runId, 'FINISHED');
+    await markPipelineRun(mlflow, pipelineRun, 'FINISHED');
     return { decision: result.decision, version: result.version, reason: result.reason };
   };
 }

@@ -126,7 +126,7 @@ describe('stage activities wired by createActivities(deps)', () => {
     assert.equal(await runOf('wf/cancelled'), cancelled);
     assert.deepEqual(await read(cancelled), { status: 'RUNNING', outcome: undefined, failure: undefined });
     await close('wf/cancelled', 'failed', why);
-    await markPipelineRun(fx.client, cancelled, 'FINISHED');
+    await markPipelineRun(fx.client, await fx.client.getRun(cancelled), 'FINISHED');
     assert.deepEqual(await read(cancelled), { status: 'FINISHED', outcome: undefined, failure: undefined });
 
     // The run of a pipeline that got past register ended FINISHED there; a failure in its rollout leaves it so.
