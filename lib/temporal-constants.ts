@@ -9,8 +9,6 @@ export const TRAINING_TASK_QUEUE = 'ferops-training';
  * stops a worker (Compose, Kubernetes) must allow it longer before SIGKILL.
  */
 export const PIPELINE_SHUTDOWN_GRACE_SECONDS = 45;
-/** Attempts of a pipeline's train activity; the other stages get 6. */
-export const TRAIN_ATTEMPTS = 20;
 
 /** Custom search attributes (name -> Temporal type) registered by the stack; they make runs findable in the UI. */
 export const SEARCH_ATTRIBUTES = {

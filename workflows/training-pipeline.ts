@@ -5,7 +5,7 @@ import {
 import type { Activities } from '../activities';
 import { type PipelineInput, type PipelineInputOverrides, withDefaults } from '../lib/pipeline-input';
 import { type PipelineProgress, rootCauseMessage, type Stage } from '../lib/pipeline-progress';
-import { rolloutWorkflowId, TRAIN_ATTEMPTS } from '../lib/temporal-constants';
+import { rolloutWorkflowId } from '../lib/temporal-constants';
 import { checkPipelineInput } from '../lib/workflow-input-check';
 import { canaryRollout, type RolloutResult } from './canary-rollout';
 import { progressQuery } from './definitions';
@@ -19,7 +19,7 @@ const trainOptions: ActivityOptions = {
   heartbeatTimeout: '30s',
   // Every worker that stops or dies mid-training costs an attempt (the retry resumes elsewhere), so a long training
   // outlives many deploys; a failure that would repeat ends it at once (BadInput, ParityFailed, TrainerFailedTwice).
-  retry: { ...retry, maximumAttempts: TRAIN_ATTEMPTS },
+  retry: { ...retry, maximumAttempts: 20 },
   // Cancelling the pipeline waits for the trainer to write its checkpoint and stop.
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 };
