@@ -63,8 +63,8 @@ export const safeName = (id: string): string => {
 
 /**
  * Checkpoints only resume a run, and a finished one never resumes (a retry returns result.json); the model and its
- * history are in the model dir. A ViT-B's are over a gigabyte, so each finished pipeline left that much on the data
- * volume. A failed or cancelled run keeps its checkpoints for a later resume, and set-aside `.corrupt` files stay.
+ * history are in the model dir. A large model's fill the data volume pipeline by pipeline (README, "Retries resume").
+ * A failed or cancelled run keeps its checkpoints for a later resume, and set-aside `.corrupt` files stay.
  */
 function removeCheckpoints(dir: string): void {
   if (!existsSync(dir)) return;
