@@ -1,6 +1,6 @@
 import {
-  ActivityCancellationType, type ActivityOptions, ApplicationFailure, CancellationScope, executeChild, isCancellation, log, patched, proxyActivities,
-  setHandler, upsertSearchAttributes, workflowInfo,
+  ActivityCancellationType, type ActivityOptions, ApplicationFailure, CancellationScope, executeChild, isCancellation, log, ParentClosePolicy, patched,
+  proxyActivities, setHandler, upsertSearchAttributes, workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { type PipelineInput, type PipelineInputOverrides, withDefaults } from '../lib/pipeline-input';
@@ -34,6 +34,8 @@ const { closePipelineRun } = proxyActivities<Activities>({
 const INPUT_CHECKED = 'pipeline-input-checked';
 /** Marks executions that end their MLflow run FAILED or KILLED when they fail or are cancelled. */
 const RUN_CLOSED_ON_FAILURE = 'pipeline-run-closed-on-failure';
+/** Marks executions whose rollout is cancelled, not terminated, when the pipeline is terminated. */
+const ROLLOUT_CANCELLED_WITH_PIPELINE = 'pipeline-rollout-cancelled-with-it';
 
 export interface PipelineResult {
   datasetId: string;
@@ -123,6 +125,9 @@ async function runStages(input: PipelineInput, progress: PipelineProgress): Prom
   const rollout = await executeChild(canaryRollout, {
     workflowId: rolloutWorkflowId(workflowId),
     args: [{ modelName: input.modelName, version: reg.version, rollout: input.rollout }],
+    // A pipeline terminated from the Temporal UI mid-rollout: its rollout, asked to cancel rather than terminated
+    // with it, rolls its canary back at once (a terminated one left it serving until housekeeping found it).
+    ...(patched(ROLLOUT_CANCELLED_WITH_PIPELINE) ? { parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL } : {}),
   });
   finish(`${rollout.outcome}: ${rollout.reason}`);
   progress.stage = 'done';

@@ -8,8 +8,8 @@
  *   rm -rf /tmp/rec && mkdir /tmp/rec && git archive HEAD | tar -x -C /tmp/rec && ln -s "$PWD/node_modules" /tmp/rec/
  *   node --import tsx /tmp/rec/test/histories/record.ts /tmp/rec-out [scenario ...]
  * then copy the new files into test/histories/ (the replay test picks up every *.json there). Scenarios (default:
- * all): approved, aborted, queued, rolled-back, extended, drift-retraining, drift-no-drift, pipeline-train-failed,
- * pipeline-cancelled. Never overwrite a committed file: it stands for executions started on older code. A few minutes
+ * all): approved, aborted, queued, rolled-back, extended, drift-retraining, drift-no-drift, pipeline-promoted,
+ * pipeline-train-failed, pipeline-cancelled. Never overwrite a committed file: it stands for executions started on older code. A few minutes
  * on 2 cores.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -147,7 +147,23 @@ function failingPipeline(name: string, world: Partial<FakeWorld>, during: (h: Wo
   };
 }
 
+/** trainingPipeline on fakes, from ingest through its canary rollout to promotion. */
+function promotedPipeline(name: string): Scenario {
+  return async (lab) => {
+    const taskQueue = `${lab.taskQueue}-${name}`;
+    const stable = { version: '6', source: `models:/${MODEL}/6` };
+    const w: FakeWorld = { calls: [], deployment: { stable, canaryWeight: 0, shadow: false }, stats: healthyStats, accuracy: 0.8 };
+    const worker = await lab.temporal.createWorker({ taskQueue, activities: fakeActivities(w) });
+    const workflowId = `recorded-${name}`;
+    const rollout = { shadowSeconds: 1, windowSeconds: 1, steps: [10, 100], minRequests: 20, maxExtensions: 1 };
+    const result = await worker.runUntil(lab.temporal.client.workflow.execute(trainingPipeline, { taskQueue, workflowId, args: [{ trainingTaskQueue: taskQueue, rollout }] }));
+    if (result.outcome !== 'promoted') throw new Error(`${name} ended ${result.outcome}: ${result.reason}`);
+    await save(lab, workflowId, `${name}.json`);
+  };
+}
+
 const pipelineScenarios: Record<string, Scenario> = {
+  'pipeline-promoted': promotedPipeline('training-pipeline.promoted'),
   'pipeline-train-failed': failingPipeline('training-pipeline.train-failed', { trainFailure: 'bad_input' }, async () => undefined),
   // Cancelled while ingest waits out an MLflow outage.
   'pipeline-cancelled': failingPipeline('training-pipeline.cancelled', { ingestOutages: 100 }, async (h, w) => {

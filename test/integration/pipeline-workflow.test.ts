@@ -171,6 +171,22 @@ describe('trainingPipeline', { timeout: 240_000 }, () => {
     assert.ok(!w.calls.includes('promoteChampion'));
   });
 
+  it('when the pipeline is terminated mid-rollout, then its rollout is cancelled with it and rolls the canary back at once', async () => {
+    const w = world();
+    const taskQueue = `tq-${randomUUID()}`;
+    const worker = await env.createWorker({ taskQueue, activities: fakeActivities(w) });
+    const slow: PipelineInputOverrides = { rollout: { ...FAST.rollout, windowSeconds: 30 }, trainingTaskQueue: taskQueue };
+    await worker.runUntil(async () => {
+      const { handle } = await startOrAttach(env.client, taskQueue, slow, `test-${randomUUID()}`);
+      await waitForRolloutPhase(handle, 'traffic');
+      await handle.terminate('operator: stuck');
+      const rollout = env.client.workflow.getHandle(`${handle.workflowId}/rollout`);
+      await assert.rejects(rollout.result(), (e: unknown) => e instanceof WorkflowFailedError && e.cause instanceof CancelledFailure);
+    });
+    assert.deepEqual(w.calls.slice(-2), ['rollbackService', 'tagRollback']);
+    assert.equal(w.deployment.canaryWeight, 0);
+  });
+
   // As the Temporal UI or any client starts them: with whatever JSON it was given, past the CLI's own check.
   for (const [name, workflow, input, problem] of [
     ['a string for the steps (the rollout hung with the canary loaded)', 'trainingPipeline', { rollout: { steps: '50' } }, 'rollout.steps: Expected array, received string'],
