@@ -6,6 +6,7 @@ import { MetricBuffer, MlflowClient } from '../lib/mlflow';
 import { pythonBin, TRAINER_DIR } from '../lib/paths';
 import { createDeployActivities } from './deploy';
 import { createEvaluateActivity } from './evaluate';
+import { createHousekeepingActivities } from './housekeeping';
 import { createIngestActivity } from './ingest';
 import { createMonitorActivities } from './monitor';
 import { createClosePipelineRunActivity } from './pipeline/run-status';
@@ -58,6 +59,7 @@ export function createActivities({ config, mlflow, fleet }: ActivityDeps) {
     evaluate: createEvaluateActivity(run, { runsDir, modelCacheDir: join(config.dataDir, 'evaluate-cache') }),
     register: createRegisterActivity(run),
     closePipelineRun: createClosePipelineRunActivity(run),
+    ...createHousekeepingActivities(run),
     ...createDeployActivities(fleet, mlflow, config.modelName),
     ...createMonitorActivities({
       mlflow,

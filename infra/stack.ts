@@ -9,7 +9,6 @@ import { processStartId } from '../lib/process-identity';
 import { startMlflow } from './processes/mlflow';
 import { logContains, startNodeService } from './processes/node-service';
 import { startTemporal } from './processes/temporal';
-import { driftScheduleFromEnv, ensureDriftScheduleAt } from './schedules';
 
 export interface StackOptions {
   dataDir: string;
@@ -85,8 +84,6 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       startNodeService({ name: 'worker', entry: 'services/worker/main.ts', env, logDir, ready: logContains(join(logDir, 'worker.log'), 'worker ready'), readyTimeoutMs: 180_000 });
     const processes = { temporal, mlflow, worker: await startWorker() };
     started.push(processes.worker);
-    // After the worker is ready, so the first scheduled driftMonitor finds a worker; idempotent across restarts.
-    await ensureDriftScheduleAt(temporal.address, driftScheduleFromEnv({ ...process.env, ...env }));
     const stack: Stack = {
       temporalAddress: temporal.address,
       temporalUiUrl: temporal.uiUrl,

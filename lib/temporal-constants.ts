@@ -25,10 +25,13 @@ export const SEARCH_ATTRIBUTES = {
 export const pipelineWorkflowId = (modelName: string, inputHash: string): string => `train-${modelName}-${inputHash}`;
 export const rolloutWorkflowId = (pipelineId: string): string => `${pipelineId}/rollout`;
 
-/** The Temporal Schedule that starts a driftMonitor run every interval (infra/schedules.ts). */
+/** The Temporal Schedule that starts a driftMonitor run every interval (services/worker/schedules.ts). */
 export const DRIFT_SCHEDULE_ID = 'ferops-drift-monitor';
 /** Schedule-started runs get this id plus the server's timestamp suffix. */
 export const DRIFT_MONITOR_WORKFLOW_ID = 'drift-monitor';
+/** The Temporal Schedule that starts a housekeeping run every interval (services/worker/schedules.ts, workflows/housekeeping.ts). */
+export const HOUSEKEEPING_SCHEDULE_ID = 'ferops-housekeeping';
+export const HOUSEKEEPING_WORKFLOW_ID = 'housekeeping';
 /**
  * One retraining per drift episode: the id names the champion that drifted and is started with REJECT_DUPLICATE,
  * so drift reported again for the same champion never starts a second pipeline; a new champion opens a new episode.

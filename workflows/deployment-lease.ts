@@ -14,9 +14,9 @@ const releaseSignal = defineSignal('release');
 const releasedSignal = defineSignal('leaseReleased');
 
 /**
- * Held by one canaryRollout per model: the rollout starts it as a child under the model's lease id, and it runs
- * until the rollout releases it or closes (the server terminates it with its parent, so a terminated rollout cannot
- * keep it). On release it tells the rollouts waiting for it.
+ * Held by one canaryRollout per model (or by housekeeping while it rolls back an orphaned canary): the holder starts
+ * it as a child under the model's lease id, and it runs until the holder releases it or closes (the server terminates
+ * it with its parent, so a terminated holder cannot keep it). On release it tells the rollouts waiting for it.
  */
 export async function deploymentLease(_input: DeploymentLeaseInput): Promise<void> {
   const waiters = new Set<string>();
@@ -50,18 +50,8 @@ export async function takeDeploymentLease(
   let woken = false;
   setHandler(releasedSignal, () => void (woken = true));
   for (let seconds = RETRY_SECONDS.first; ; seconds = Math.min(seconds * 2, RETRY_SECONDS.max)) {
-    try {
-      const lease = await startChild(deploymentLease, {
-        workflowId,
-        args: [{ modelName, holder: self }],
-        parentClosePolicy: ParentClosePolicy.TERMINATE,
-        // A cancelled rollout still rolls back after the cancel: the lease must outlast that, up to its release.
-        cancellationType: ChildWorkflowCancellationType.ABANDON,
-      });
-      return { lease };
-    } catch (e) {
-      if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
-    }
+    const lease = await tryDeploymentLease(modelName);
+    if (lease) return { lease };
     onWait(workflowId);
     woken = false;
     // The holder may have released since the try: then the lease is gone, and the next try goes a second later.
@@ -69,6 +59,22 @@ export async function takeDeploymentLease(
     await condition(() => woken || aborted() !== undefined, (asked ? seconds : 1) * 1000);
     const abortReason = aborted();
     if (abortReason !== undefined) return { abortReason };
+  }
+}
+
+/** The model's deployment lease if no one holds it, else undefined at once. */
+export async function tryDeploymentLease(modelName: string): Promise<DeploymentLease | undefined> {
+  try {
+    return await startChild(deploymentLease, {
+      workflowId: deploymentLeaseId(modelName),
+      args: [{ modelName, holder: workflowInfo().workflowId }],
+      parentClosePolicy: ParentClosePolicy.TERMINATE,
+      // A cancelled rollout still rolls back after the cancel: the lease must outlast that, up to its release.
+      cancellationType: ChildWorkflowCancellationType.ABANDON,
+    });
+  } catch (e) {
+    if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
+    return undefined;
   }
 }
 

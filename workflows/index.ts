@@ -3,3 +3,4 @@ export { trainingPipeline } from './training-pipeline';
 export { canaryRollout } from './canary-rollout';
 export { driftMonitor } from './drift-monitor';
 export { deploymentLease } from './deployment-lease';
+export { housekeeping } from './housekeeping';

@@ -21,6 +21,11 @@ export function createDeployActivities(fleet: Fleet, mlflow: MlflowClient, model
       const d = await readDesiredState(mlflow, modelName);
       return { stable: d.stable ?? undefined, canary: d.canary ?? undefined, canaryWeight: d.canaryWeight, shadow: d.shadow };
     },
+    /** The model these activities deploy and the canary its fleet is told to serve (the housekeeping workflow's check). */
+    async deployedCanary(): Promise<{ modelName: string; canaryVersion?: string }> {
+      const d = await readDesiredState(mlflow, modelName);
+      return { modelName, canaryVersion: d.canary?.version };
+    },
     async loadModel(a: { slot: Slot; source: string; version: string }): Promise<void> {
       const model = { source: a.source, version: a.version };
       // A new canary starts without traffic; its steps set the weight.

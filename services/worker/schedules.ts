@@ -1,9 +1,10 @@
-import type { Duration } from '@temporalio/common';
-import { Client, Connection, ScheduleAlreadyRunning, ScheduleOverlapPolicy, type ScheduleOptionsStartWorkflowAction } from '@temporalio/client';
-import type { PipelineInputOverrides } from '../lib/pipeline-input';
-import { DRIFT_MONITOR_WORKFLOW_ID, DRIFT_SCHEDULE_ID, TASK_QUEUE } from '../lib/temporal-constants';
-import { driftMonitorInputProblems } from '../lib/workflow-input-check';
-import type { DriftMonitorInput, driftMonitor } from '../workflows/drift-monitor';
+import { type Duration, msToNumber, type Workflow } from '@temporalio/common';
+import { type Client, ScheduleAlreadyRunning, ScheduleOverlapPolicy, type ScheduleOptionsStartWorkflowAction } from '@temporalio/client';
+import type { PipelineInputOverrides } from '../../lib/pipeline-input';
+import { DRIFT_MONITOR_WORKFLOW_ID, DRIFT_SCHEDULE_ID, HOUSEKEEPING_SCHEDULE_ID, HOUSEKEEPING_WORKFLOW_ID, TASK_QUEUE } from '../../lib/temporal-constants';
+import { driftMonitorInputProblems } from '../../lib/workflow-input-check';
+import type { DriftMonitorInput, driftMonitor } from '../../workflows/drift-monitor';
+import type { housekeeping } from '../../workflows/housekeeping';
 
 export interface DriftScheduleOptions {
   /** Interval between monitor runs, e.g. '10m' (default) or '5s' in tests. */
@@ -13,11 +14,7 @@ export interface DriftScheduleOptions {
   scheduleId?: string;
 }
 
-/**
- * Creates the Temporal Schedule that starts a driftMonitor every `every`, or updates it in place when it exists
- * (a restart with a new interval or input changes the schedule, never duplicates it). It shows in the Temporal
- * UI under Schedules. Overlap SKIP: a slow monitor run is never doubled up.
- */
+/** Creates or updates the Temporal Schedule that starts a driftMonitor every `every`. */
 export async function ensureDriftSchedule(client: Client, o: DriftScheduleOptions = {}): Promise<{ scheduleId: string; created: boolean }> {
   const problems = driftMonitorInputProblems(o.input);
   // Refused here rather than failing every run the schedule starts.
@@ -32,13 +29,48 @@ export async function ensureDriftSchedule(client: Client, o: DriftScheduleOption
     args: [o.input ?? {}],
     workflowExecutionTimeout: '30m',
   };
+  return ensureSchedule(client, scheduleId, every, action, 'ferops drift monitor: live inputs vs the champion training data, retrains on drift');
+}
+
+export interface HousekeepingScheduleOptions {
+  /** Interval between housekeeping runs, e.g. '5m' (default). */
+  every?: Duration;
+  taskQueue?: string;
+  scheduleId?: string;
+}
+
+/**
+ * Creates or updates the Temporal Schedule that starts `housekeeping` every `every`: it ends the MLflow runs of
+ * pipelines that were terminated and rolls back a canary that a terminated rollout left serving (workflows/housekeeping.ts).
+ */
+export async function ensureHousekeepingSchedule(client: Client, o: HousekeepingScheduleOptions = {}): Promise<{ scheduleId: string; created: boolean }> {
+  const action: ScheduleOptionsStartWorkflowAction<typeof housekeeping> = {
+    type: 'startWorkflow',
+    workflowType: 'housekeeping',
+    workflowId: HOUSEKEEPING_WORKFLOW_ID,
+    taskQueue: o.taskQueue ?? TASK_QUEUE,
+    args: [],
+    workflowExecutionTimeout: '30m',
+  };
+  const memo = 'ferops housekeeping: ends the MLflow runs of terminated pipelines, rolls back canaries of terminated rollouts';
+  return ensureSchedule(client, o.scheduleId ?? HOUSEKEEPING_SCHEDULE_ID, o.every ?? '5m', action, memo);
+}
+
+/**
+ * Creates the schedule, or updates it in place when it exists (a restart with a new interval or input changes the
+ * schedule, never duplicates it). It shows in the Temporal UI under Schedules. Overlap SKIP: a slow run is never
+ * doubled up.
+ */
+async function ensureSchedule(
+  client: Client, scheduleId: string, every: Duration, action: ScheduleOptionsStartWorkflowAction<Workflow>, purpose: string,
+): Promise<{ scheduleId: string; created: boolean }> {
   try {
     await client.schedule.create({
       scheduleId,
       spec: { intervals: [{ every }] },
       action,
       policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1m' },
-      memo: { purpose: 'ferops drift monitor: live inputs vs the champion training data, retrains on drift' },
+      memo: { purpose },
     });
     return { scheduleId, created: true };
   } catch (err) {
@@ -54,7 +86,7 @@ export async function ensureDriftSchedule(client: Client, o: DriftScheduleOption
 }
 
 /**
- * The schedule as the embedded stack configures it from the environment:
+ * The drift schedule as the worker configures it from the environment:
  * FEROPS_DRIFT_INTERVAL [10m] (a Temporal duration: '30s', '10m', '1h'), FEROPS_DRIFT_WINDOW_SECONDS [600],
  * FEROPS_DRIFT_PSI_THRESHOLD [0.25], FEROPS_DRIFT_MIN_SAMPLES [200], FEROPS_DRIFT_RETRAIN [none: the pipeline
  * defaults] (JSON pipeline-input overrides for the retraining, e.g. `{"dataset":{"kind":"image-folder","path":...}}`).
@@ -69,8 +101,25 @@ export function driftScheduleFromEnv(env: NodeJS.ProcessEnv = process.env): Drif
   };
   const input: DriftMonitorInput = { windowSeconds: num('FEROPS_DRIFT_WINDOW_SECONDS'), psiThreshold: num('FEROPS_DRIFT_PSI_THRESHOLD'), minSamples: num('FEROPS_DRIFT_MIN_SAMPLES') };
   if (env.FEROPS_DRIFT_RETRAIN) input.retrain = parseRetrain(env.FEROPS_DRIFT_RETRAIN);
+  // Checked here too, so that a worker with bad retraining overrides stops at start rather than only logging it.
+  const problems = driftMonitorInputProblems(input);
+  if (problems) throw new Error(`FEROPS_DRIFT_RETRAIN: bad drift monitor input: ${problems}`);
   // The monitor runs on the queue the worker serves workflows on (lib/config.ts FEROPS_TASK_QUEUE).
-  return { every: (env.FEROPS_DRIFT_INTERVAL || '10m') as Duration, input, ...(env.FEROPS_TASK_QUEUE ? { taskQueue: env.FEROPS_TASK_QUEUE } : {}) };
+  return { every: interval(env, 'FEROPS_DRIFT_INTERVAL', '10m'), input, ...(env.FEROPS_TASK_QUEUE ? { taskQueue: env.FEROPS_TASK_QUEUE } : {}) };
+}
+
+/** A schedule interval from the environment: a Temporal duration of at least a second, refused naming its key. */
+function interval(env: NodeJS.ProcessEnv, key: string, fallback: Duration): Duration {
+  const raw = env[key];
+  if (raw === undefined || raw === '') return fallback;
+  let ms: number;
+  try {
+    ms = msToNumber(raw as Duration);
+  } catch {
+    ms = NaN;
+  }
+  if (!(ms >= 1000)) throw new Error(`${key} must be a duration of at least 1s such as '30s', '10m' or '1h', got "${raw}"`);
+  return raw as Duration;
 }
 
 function parseRetrain(raw: string): PipelineInputOverrides {
@@ -84,12 +133,16 @@ function parseRetrain(raw: string): PipelineInputOverrides {
   return v as PipelineInputOverrides;
 }
 
-/** Connects to Temporal at `address`, ensures the drift schedule, disconnects. */
-export async function ensureDriftScheduleAt(address: string, o: DriftScheduleOptions): Promise<{ scheduleId: string; created: boolean }> {
-  const connection = await Connection.connect({ address });
-  try {
-    return await ensureDriftSchedule(new Client({ connection }), o);
-  } finally {
-    await connection.close();
-  }
+/**
+ * The housekeeping schedule as the worker configures it: FEROPS_HOUSEKEEPING_INTERVAL [5m] (a Temporal duration), on
+ * the queue the worker serves workflows on.
+ */
+export function housekeepingScheduleFromEnv(env: NodeJS.ProcessEnv = process.env): HousekeepingScheduleOptions {
+  return { every: interval(env, 'FEROPS_HOUSEKEEPING_INTERVAL', '5m'), ...(env.FEROPS_TASK_QUEUE ? { taskQueue: env.FEROPS_TASK_QUEUE } : {}) };
+}
+
+/** Ensures the drift and housekeeping schedules (each created, or updated in place). */
+export async function ensureSchedules(client: Client, o: { drift: DriftScheduleOptions; housekeeping: HousekeepingScheduleOptions }): Promise<void> {
+  await ensureDriftSchedule(client, o.drift);
+  await ensureHousekeepingSchedule(client, o.housekeeping);
 }

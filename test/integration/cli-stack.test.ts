@@ -6,9 +6,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
 import { startStack } from '../../infra/stack';
 import { freePort } from '../../infra/processes/managed-process';
 import { isAlive as alive, processStartId } from '../../lib/process-identity';
+import { DRIFT_SCHEDULE_ID, HOUSEKEEPING_SCHEDULE_ID } from '../../lib/temporal-constants';
 
 // `ferops stack up|down` as a user runs them (the CLI in a child process), on free ports and a temp data dir, with
 // two inference replicas so that HAProxy runs too.
@@ -34,11 +36,21 @@ describe('ferops stack up|down', { timeout: 600_000 }, () => {
     env = {
       ...process.env, FEROPS_DATA_DIR: dataDir, FEROPS_INFERENCE_REPLICAS: '2', FEROPS_TEMPORAL_ADDRESS: `127.0.0.1:${temporal}`,
       FEROPS_TEMPORAL_UI_PORT: String(ui), FEROPS_MLFLOW_URL: `http://127.0.0.1:${mlflow}`, FEROPS_INFERENCE_URL: `http://127.0.0.1:${inference}`,
+      FEROPS_HOUSEKEEPING_INTERVAL: '7m',
     };
     await ferops('stack', 'up');
     const pids = recordedPids();
     assert.equal(pids.length, 6, 'temporal, mlflow, worker, two replicas and the load balancer');
     assert.ok(pids.every(alive));
+    // The worker makes the schedules as it starts, from its environment (so Compose and Kubernetes get them too).
+    const connection = await Connection.connect({ address: env.FEROPS_TEMPORAL_ADDRESS });
+    try {
+      const schedules = new Client({ connection }).schedule;
+      assert.equal((await schedules.getHandle(DRIFT_SCHEDULE_ID).describe()).spec.intervals?.[0]?.every, 600_000);
+      assert.equal((await schedules.getHandle(HOUSEKEEPING_SCHEDULE_ID).describe()).spec.intervals?.[0]?.every, 420_000);
+    } finally {
+      await connection.close();
+    }
 
     // Before, the second start "succeeded": the old servers answered the new ones' readiness checks, stack.json
     // was overwritten, and `stack down` then left the first stack running.

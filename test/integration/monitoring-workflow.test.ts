@@ -6,7 +6,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { DriftCheckInput, DriftReport, LogDriftInput } from '../../activities/monitor';
 import { driftRetrainWorkflowId } from '../../lib/temporal-constants';
-import { ensureDriftSchedule, ensureDriftScheduleAt } from '../../infra/schedules';
+import { ensureDriftSchedule, ensureSchedules } from '../../services/worker/schedules';
 import type { DriftMonitorResult, driftMonitor } from '../../workflows/drift-monitor';
 import { scriptedDriftReport } from '../helpers/drift-report';
 import { fakeActivities, healthyStats, type FakeWorld } from '../helpers/fake-activities';
@@ -120,16 +120,19 @@ describe('driftMonitor', { timeout: 150_000 }, () => {
     assert.deepEqual(m.checks[0], { windowSeconds: 600, psiThreshold: 0.25, minSamples: 200 });
   });
 
-  it('when the schedule is ensured again with another interval, then it is updated in place, not duplicated', async () => {
-    const scheduleId = `drift-${randomUUID()}`;
-    assert.equal((await ensureDriftSchedule(env.client, { every: '10m', scheduleId })).created, true);
-    // The stack's path: its own connection by address.
-    assert.equal((await ensureDriftScheduleAt(env.server.address, { every: '3m', scheduleId })).created, false);
-    const handle = env.client.schedule.getHandle(scheduleId);
-    const d = await handle.describe();
-    assert.equal(d.spec.intervals?.[0]?.every, 180_000);
-    assert.equal(d.action.type, 'startWorkflow');
-    assert.equal(d.action.type === 'startWorkflow' ? d.action.workflowType : '', 'driftMonitor');
-    await handle.delete();
+  it('when the schedules are ensured again with other intervals, then they are updated in place, not duplicated', async () => {
+    const ids = { drift: `drift-${randomUUID()}`, housekeeping: `housekeeping-${randomUUID()}` };
+    assert.equal((await ensureDriftSchedule(env.client, { every: '10m', scheduleId: ids.drift })).created, true);
+    // The worker's path: both schedules, twice (a worker restarted with new intervals).
+    await ensureSchedules(env.client, { drift: { every: '3m', scheduleId: ids.drift }, housekeeping: { every: '1m', scheduleId: ids.housekeeping } });
+    await ensureSchedules(env.client, { drift: { every: '3m', scheduleId: ids.drift }, housekeeping: { every: '2m', scheduleId: ids.housekeeping } });
+    for (const [id, every, workflowType] of [[ids.drift, 180_000, 'driftMonitor'], [ids.housekeeping, 120_000, 'housekeeping']] as const) {
+      const handle = env.client.schedule.getHandle(id);
+      const d = await handle.describe();
+      assert.equal(d.spec.intervals?.length, 1);
+      assert.equal(d.spec.intervals?.[0]?.every, every);
+      assert.equal(d.action.type === 'startWorkflow' ? d.action.workflowType : '', workflowType);
+      await handle.delete();
+    }
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { driftScheduleFromEnv } from '../../infra/schedules';
+import { driftScheduleFromEnv, housekeepingScheduleFromEnv } from '../../services/worker/schedules';
 
 test('when no FEROPS_DRIFT_* keys are set, then the schedule runs every 10 minutes with the workflow defaults', () => {
   assert.deepEqual(driftScheduleFromEnv({}), { every: '10m', input: { windowSeconds: undefined, psiThreshold: undefined, minSamples: undefined } });
@@ -22,4 +22,17 @@ test('when FEROPS_DRIFT_RETRAIN holds pipeline overrides, then they become the r
   assert.deepEqual(o.input?.retrain, { dataset: { kind: 'image-folder', path: '/data/feedback/crops' } });
   assert.throws(() => driftScheduleFromEnv({ FEROPS_DRIFT_RETRAIN: '{dataset' }), /FEROPS_DRIFT_RETRAIN is not JSON/);
   assert.throws(() => driftScheduleFromEnv({ FEROPS_DRIFT_RETRAIN: '[1]' }), /must be a JSON object/);
+  // Well-formed JSON that the pipeline would refuse: refused when the worker starts, not at the first drift.
+  assert.throws(() => driftScheduleFromEnv({ FEROPS_DRIFT_RETRAIN: '{"rollout":{"steps":"50"}}' }), /^Error: FEROPS_DRIFT_RETRAIN: bad drift monitor input: retrain: rollout.steps/);
+});
+
+test('when FEROPS_HOUSEKEEPING_INTERVAL is unset or set, then housekeeping runs every 5 minutes or at that interval', () => {
+  assert.deepEqual(housekeepingScheduleFromEnv({}), { every: '5m' });
+  assert.deepEqual(housekeepingScheduleFromEnv({ FEROPS_HOUSEKEEPING_INTERVAL: '90s', FEROPS_TASK_QUEUE: 'q' }), { every: '90s', taskQueue: 'q' });
+});
+
+test('when an interval is not a duration of at least a second, then it fails naming the key, before any schedule is made', () => {
+  assert.throws(() => housekeepingScheduleFromEnv({ FEROPS_HOUSEKEEPING_INTERVAL: 'five minutes' }), /FEROPS_HOUSEKEEPING_INTERVAL must be a duration/);
+  assert.throws(() => housekeepingScheduleFromEnv({ FEROPS_HOUSEKEEPING_INTERVAL: '0s' }), /FEROPS_HOUSEKEEPING_INTERVAL/);
+  assert.throws(() => driftScheduleFromEnv({ FEROPS_DRIFT_INTERVAL: 'ten minutes' }), /FEROPS_DRIFT_INTERVAL must be a duration/);
 });
