@@ -1,27 +1,27 @@
-import { parseArgs } from './args';
-import { demoCommand } from './commands/demo';
-import { PREDICT_USAGE, predictCommand } from './commands/predict';
-import { ROLLOUT_USAGE, rolloutCommand } from './commands/rollout';
-import { stackCommand } from './commands/stack';
-import { statusCommand } from './commands/status';
-import { TRAIN_USAGE, trainCommand } from './commands/train';
+import { type CommandSpec, parseArgs, type ParsedArgs, UsageError } from './args';
+import { DEMO_ARGS, demoCommand } from './commands/demo';
+import { PREDICT_ARGS, predictCommand } from './commands/predict';
+import { ROLLOUT_ARGS, rolloutCommand } from './commands/rollout';
+import { STACK_ARGS, stackCommand } from './commands/stack';
+import { STATUS_ARGS, statusCommand } from './commands/status';
+import { TRAIN_ARGS, trainCommand } from './commands/train';
 import { describeFailure } from './failure';
 
-const USAGE = `ferops <command>
-  demo [--once]                 start the stack, run the default pipeline, predict on a real photo
-  stack up|down                 start the embedded stack in the background / stop it
-  ${TRAIN_USAGE}
-  status <workflow id>          stage, progress and result of a pipeline
-  ${PREDICT_USAGE}
-  ${ROLLOUT_USAGE}`;
+const USAGE = `ferops <command>   (ferops <command> --help: that command's options)
+  ${DEMO_ARGS.usage}                 start the stack, run the default pipeline, predict on a real photo
+  ${STACK_ARGS.usage}                 start the embedded stack in the background / stop it
+  ${TRAIN_ARGS.usage}
+  ${STATUS_ARGS.usage}          stage, progress and result of a pipeline
+  ${PREDICT_ARGS.usage}
+  ${ROLLOUT_ARGS.usage}`;
 
-const COMMANDS: Record<string, (a: ReturnType<typeof parseArgs>) => Promise<number>> = {
-  demo: demoCommand,
-  stack: stackCommand,
-  train: trainCommand,
-  status: statusCommand,
-  predict: predictCommand,
-  rollout: rolloutCommand,
+const COMMANDS: Record<string, { spec: CommandSpec; run: (a: ParsedArgs) => Promise<number> }> = {
+  demo: { spec: DEMO_ARGS, run: demoCommand },
+  stack: { spec: STACK_ARGS, run: stackCommand },
+  train: { spec: TRAIN_ARGS, run: trainCommand },
+  status: { spec: STATUS_ARGS, run: statusCommand },
+  predict: { spec: PREDICT_ARGS, run: predictCommand },
+  rollout: { spec: ROLLOUT_ARGS, run: rolloutCommand },
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -31,7 +31,19 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return name && name !== 'help' && name !== '--help' ? 2 : 0;
   }
-  return command(parseArgs(rest));
+  const usage = `usage: ferops ${command.spec.usage}`;
+  try {
+    const args = parseArgs(rest, command.spec);
+    if (args.flags.help) {
+      console.log(usage);
+      return 0;
+    }
+    return await command.run(args);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    console.error(`ferops ${name}: ${e.message}\n${usage}`);
+    return 2;
+  }
 }
 
 main(process.argv.slice(2)).then(

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { canonicalJson, DEFAULT_PIPELINE_INPUT, withDefaults } from '../../lib/pipeline-input';
 import { checkPipelineInput, driftMonitorInputProblems } from '../../lib/workflow-input-check';
 import { pipelineIdFor } from '../../services/cli/pipeline-runner';
-import { trainOverrides } from '../../services/cli/commands/train';
+import { TRAIN_ARGS, trainOverrides } from '../../services/cli/commands/train';
 import { parseArgs } from '../../services/cli/args';
 
 describe('pipeline input', () => {
@@ -73,15 +73,15 @@ describe('drift monitor input check', () => {
 
 describe('ferops train flags', () => {
   it('when a CSV path and epochs are given, then the dataset kind and trainer config follow', () => {
-    const o = trainOverrides(parseArgs(['--dataset', '/d/fer2013.csv', '--epochs', '3', '--lr', '5e-5', '--approval']).flags);
+    const o = trainOverrides(parseArgs(['--dataset', '/d/fer2013.csv', '--epochs', '3', '--lr', '5e-5', '--approval'], TRAIN_ARGS).flags);
     assert.deepEqual(o.dataset, { kind: 'fer2013-csv', path: '/d/fer2013.csv' });
     assert.deepEqual(o.trainer, { train: { epochs: 3, lr: 5e-5 } });
     assert.equal(o.rollout?.approval, 'required');
   });
   it('when a number flag is not a number, then it fails with the flag named', () => {
-    assert.throws(() => trainOverrides(parseArgs(['--epochs', 'many']).flags), /--epochs needs a number/);
+    assert.throws(() => trainOverrides(parseArgs(['--epochs', 'many'], TRAIN_ARGS).flags), /--epochs needs a number/);
   });
   it('when kaggle:<slug> is given, then the source is kaggle', () => {
-    assert.deepEqual(trainOverrides(parseArgs(['--dataset=kaggle:msambare/fer2013']).flags).dataset, { kind: 'kaggle', slug: 'msambare/fer2013' });
+    assert.deepEqual(trainOverrides(parseArgs(['--dataset=kaggle:msambare/fer2013'], TRAIN_ARGS).flags).dataset, { kind: 'kaggle', slug: 'msambare/fer2013' });
   });
 });

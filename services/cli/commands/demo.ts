@@ -6,7 +6,7 @@ import { DEFAULT_DATASET, DEFAULT_TRAINER_SEED, type PipelineInputOverrides } fr
 import { getPhotos } from '../../../infra/photos';
 import type { RolloutDecision } from '../../../workflows/canary-rollout';
 import type { PipelineResult } from '../../../workflows/training-pipeline';
-import type { ParsedArgs } from '../args';
+import type { CommandSpec, ParsedArgs } from '../args';
 import { follow } from '../follow';
 import { startLoad } from '../load-generator';
 import { startOrAttach } from '../pipeline-runner';
@@ -33,6 +33,8 @@ export function seeded(o: PipelineInputOverrides, offset: number | undefined): P
   if (!offset) return o;
   return { ...o, dataset: { ...DEFAULT_DATASET, seed: DEFAULT_DATASET.seed! + offset }, trainer: { ...o.trainer, seed: DEFAULT_TRAINER_SEED + offset } };
 }
+
+export const DEMO_ARGS: CommandSpec = { usage: 'demo [--once]', switches: ['once'], positionals: 0 };
 
 /**
  * The one-command tour: start the embedded stack; run the default pipeline (synthetic faces, tiny ViT) until the

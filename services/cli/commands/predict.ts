@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { loadConfig } from '../../../lib/config';
 import { annotate } from '../annotate';
-import { numberFlag, type ParsedArgs } from '../args';
+import { type CommandSpec, numberFlag, type ParsedArgs, UsageError } from '../args';
 
 const TYPES: Record<string, string> = { '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.png': 'image/png', '.webp': 'image/webp', '.gif': 'image/gif' };
 
@@ -45,18 +45,21 @@ export function describePrediction(a: PredictAnswer): string {
   return [`${a.faces.length} face(s), model v${a.modelVersion}, request ${a.requestId}`, ...faces].join('\n');
 }
 
-export const PREDICT_USAGE = 'predict <image> [--no-detect] [--min-face PX] [--json] [--out annotated.png] [--url URL]';
+export const PREDICT_ARGS: CommandSpec = {
+  usage: 'predict <image> [--no-detect] [--min-face PX] [--json] [--out annotated.png] [--url URL]',
+  values: ['min-face', 'out', 'url'], switches: ['no-detect', 'json'], positionals: 1,
+};
 
 export async function predictCommand(args: ParsedArgs): Promise<number> {
   const file = args.positional[0];
   const out = args.flags.out;
-  if (!file || out === true) throw new Error(`usage: ferops ${PREDICT_USAGE}`);
+  if (!file) throw new UsageError('needs an image');
   const url = typeof args.flags.url === 'string' ? args.flags.url : loadConfig().inferenceUrl;
   // --min-face: the small-face search for this photo (the API's ?minFace=, which judges the value).
   const answer = await predictFile(url, file, { detect: !args.flags['no-detect'], minFace: numberFlag(args.flags, 'min-face') });
   console.log(args.flags.json ? JSON.stringify(answer, null, 2) : describePrediction(answer));
   if (out !== undefined) {
-    writeFileSync(out, await annotate(readFileSync(file), answer));
+    writeFileSync(out as string, await annotate(readFileSync(file), answer));
     if (!args.flags.json) console.log(`drawing written to ${out}`);
   }
   return 0;

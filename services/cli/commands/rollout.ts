@@ -2,16 +2,19 @@ import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import { loadConfig } from '../../../lib/config';
 import { rolloutWorkflowId } from '../../../lib/temporal-constants';
 import { abortSignal, approveUpdate, pauseSignal, resumeSignal, rolloutStateQuery } from '../../../workflows/definitions';
-import type { ParsedArgs } from '../args';
+import { type CommandSpec, type ParsedArgs, UsageError } from '../args';
 import { connectClient } from '../temporal-client';
 
 const ACTIONS = ['status', 'pause', 'resume', 'abort', 'approve', 'reject'];
-export const ROLLOUT_USAGE = `ferops rollout ${ACTIONS.join('|')} <pipeline or rollout workflow id> [--reason TEXT] [--by NAME]`;
+export const ROLLOUT_ARGS: CommandSpec = {
+  usage: `rollout ${ACTIONS.join('|')} <pipeline or rollout workflow id> [--reason TEXT] [--by NAME]`, values: ['reason', 'by'], positionals: 2,
+};
 
 /** Operator controls of a running canaryRollout (the same signals and update the Temporal UI can send). */
 export async function rolloutCommand(args: ParsedArgs): Promise<number> {
   const [action, id] = args.positional;
-  if (!action || !id || !ACTIONS.includes(action)) throw new Error(`usage: ${ROLLOUT_USAGE}`);
+  if (!action || !ACTIONS.includes(action)) throw new UsageError(action ? `unknown action "${action}"` : 'needs an action');
+  if (!id) throw new UsageError('needs a pipeline or rollout workflow id');
   const reason = typeof args.flags.reason === 'string' ? args.flags.reason : undefined;
   const by = typeof args.flags.by === 'string' ? args.flags.by : process.env.USER ?? 'cli';
   console.log(await rolloutAction(await connectClient(loadConfig()), action, id, { reason, by }));

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig, type FeropsConfig } from '../../../lib/config';
 import { isAlive, isSameProcess } from '../../../lib/process-identity';
 import { startStack, type Stack } from '../../../infra/stack';
-import type { ParsedArgs } from '../args';
+import { type CommandSpec, type ParsedArgs, UsageError } from '../args';
 
 /** The stack's ports come from the one config, so the CLI, worker and services agree on every address. */
 export function stackPorts(c: FeropsConfig) {
@@ -28,6 +28,8 @@ export function printAddresses(s: Pick<Stack, 'temporalUiUrl' | 'mlflowUrl' | 'i
   console.log(`  Admin token : in ${join(s.dataDir, 'admin-token')}`);
   console.log(`  Logs        : ${join(s.dataDir, 'logs')} and the temporal/ and mlflow/ dirs beside it`);
 }
+
+export const STACK_ARGS: CommandSpec = { usage: 'stack up|down', positionals: 1 };
 
 export async function stackCommand(args: ParsedArgs): Promise<number> {
   const config = loadConfig();
@@ -63,7 +65,7 @@ export async function stackCommand(args: ParsedArgs): Promise<number> {
     rmSync(stateFile);
     return 0;
   }
-  throw new Error('usage: ferops stack up|down');
+  throw new UsageError(args.positional[0] ? `unknown action "${args.positional[0]}"` : 'needs up or down');
 }
 
 /** What `stack up` wrote to stack.json (infra/stack.ts): each process group's leader, and the addresses. */

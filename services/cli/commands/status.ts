@@ -1,13 +1,15 @@
 import { loadConfig } from '../../../lib/config';
-import type { ParsedArgs } from '../args';
+import { type CommandSpec, type ParsedArgs, UsageError } from '../args';
 import { describeFailure } from '../failure';
 import { readProgress } from '../pipeline-runner';
 import { renderProgress } from '../progress-line';
 import { connectClient } from '../temporal-client';
 
+export const STATUS_ARGS: CommandSpec = { usage: 'status <workflow id>', positionals: 1 };
+
 export async function statusCommand(args: ParsedArgs): Promise<number> {
   const id = args.positional[0];
-  if (!id) throw new Error('usage: ferops status <workflow id>');
+  if (!id) throw new UsageError('needs a workflow id');
   const client = await connectClient(loadConfig());
   const handle = client.workflow.getHandle(id);
   const p = await readProgress(handle);

@@ -1,13 +1,19 @@
 import { loadConfig, workflowUiUrl } from '../../../lib/config';
 import type { DatasetSource, PipelineInputOverrides } from '../../../lib/pipeline-input';
-import { numberFlag, type ParsedArgs } from '../args';
+import { type CommandSpec, numberFlag, type ParsedArgs } from '../args';
 import { follow } from '../follow';
 import { startOrAttach } from '../pipeline-runner';
 import { connectClient } from '../temporal-client';
 
-export const TRAIN_USAGE = `ferops train [--dataset synthetic|<fer2013.csv>|<image folder>|kaggle:<owner/slug>] [--size N] [--seed N]
-             [--epochs N] [--lr X] [--batch-size N] [--model tiny|small|base|<hub id>|<dir>] [--image-size N] [--device auto|cpu|cuda]
-             [--min-accuracy X] [--approval] [--id WORKFLOW_ID] [--no-wait]`;
+const TRAIN_USAGE = `train [--dataset synthetic|<fer2013.csv>|<image folder>|kaggle:<owner/slug>] [--size N] [--seed N]
+      [--epochs N] [--lr X] [--batch-size N] [--model tiny|small|base|<hub id>|<dir>] [--image-size N] [--device auto|cpu|cuda]
+      [--min-accuracy X] [--approval] [--id WORKFLOW_ID] [--no-wait]`;
+export const TRAIN_ARGS: CommandSpec = {
+  usage: TRAIN_USAGE,
+  values: ['dataset', 'size', 'seed', 'epochs', 'lr', 'batch-size', 'model', 'image-size', 'device', 'min-accuracy', 'id'],
+  switches: ['approval', 'no-wait'],
+  positionals: 0,
+};
 
 /** Turns CLI flags into pipeline input overrides; everything left out keeps its documented default. */
 export function trainOverrides(flags: ParsedArgs['flags']): PipelineInputOverrides {

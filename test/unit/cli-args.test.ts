@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { REPO_ROOT } from '../../lib/paths';
+import { parseArgs, UsageError } from '../../services/cli/args';
+import { PREDICT_ARGS } from '../../services/cli/commands/predict';
+import { ROLLOUT_ARGS } from '../../services/cli/commands/rollout';
+import { TRAIN_ARGS } from '../../services/cli/commands/train';
+
+describe('ferops command-line arguments', () => {
+  it('when a flag is misspelt, then it is refused by name instead of training with the default', () => {
+    assert.throws(() => parseArgs(['--epoch', '5'], TRAIN_ARGS), (e: unknown) => e instanceof UsageError && e.message === 'unknown option --epoch');
+  });
+
+  it('when a switch is followed by a positional, then the switch takes no value and the positional stays one', () => {
+    assert.deepEqual(parseArgs(['--json', 'photo.jpg', '--no-detect'], PREDICT_ARGS), { positional: ['photo.jpg'], flags: { json: true, 'no-detect': true } });
+    assert.throws(() => parseArgs(['--no-wait=yes'], TRAIN_ARGS), /--no-wait takes no value/);
+  });
+
+  it('when a value flag has no value, or too many positionals are given, then it says so', () => {
+    assert.throws(() => parseArgs(['--epochs'], TRAIN_ARGS), /--epochs needs a value/);
+    assert.throws(() => parseArgs(['--id', '--no-wait'], TRAIN_ARGS), /--id needs a value/);
+    assert.throws(() => parseArgs(['abort', 'p1', 'p2'], ROLLOUT_ARGS), /unexpected argument "p2"/);
+  });
+
+  it('when a value holds "=" or starts with "-", then it is kept whole', () => {
+    assert.equal(parseArgs(['x.jpg', '--url=http://h:8080/?a=b'], PREDICT_ARGS).flags.url, 'http://h:8080/?a=b');
+    assert.equal(parseArgs(['--seed', '-3'], TRAIN_ARGS).flags.seed, '-3');
+    assert.equal(parseArgs(['abort', 'p1', '--reason', 'latency up', '-h'], ROLLOUT_ARGS).flags.help, true);
+  });
+});
+
+describe('ferops CLI', () => {
+  const ferops = (...args: string[]) =>
+    promisify(execFile)(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'services/cli/main.ts'), ...args], { cwd: REPO_ROOT, env: { ...process.env, FEROPS_TEMPORAL_ADDRESS: '127.0.0.1:1' } });
+
+  it('when `train --help` is run, then it prints the options and exits 0, starting nothing', async () => {
+    const { stdout } = await ferops('train', '--help');
+    assert.match(stdout, /^usage: ferops train \[--dataset/);
+    assert.match(stdout, /--no-wait/);
+  });
+
+  it('when `train` is given an unknown option, then it exits 2 naming it, before connecting to anything', async () => {
+    await assert.rejects(ferops('train', '--epoch', '5'), (e: { code?: number; stderr?: string }) => {
+      assert.equal(e.code, 2);
+      assert.match(e.stderr!, /^ferops train: unknown option --epoch\nusage: ferops train \[/);
+      return true;
+    });
+  });
+});
