@@ -4,7 +4,8 @@ export type Stage = (typeof STAGES)[number];
 
 export interface StageRecord {
   stage: Stage;
-  status: 'running' | 'completed' | 'skipped' | 'failed' | 'cancelled';
+  /** terminated / timed-out: never set by the workflow, which runs no code then; readers set them (`endedStages`). */
+  status: 'running' | 'completed' | 'skipped' | 'failed' | 'cancelled' | 'terminated' | 'timed-out';
   /** What the stage did; for a failed stage, the deepest cause's message (what went wrong, not where). */
   detail?: string;
 }
@@ -16,6 +17,16 @@ export interface PipelineProgress {
   modelVersion?: string;
   /** Canary rollout decisions so far (filled by the child's result). */
   outcome?: string;
+}
+
+/**
+ * The progress of a pipeline whose workflow is in `status`: a pipeline terminated or timed out runs no code as it
+ * ends, so the stage it was in still reads running in its own progress; it reads terminated / timed-out here.
+ */
+export function endedStages(progress: PipelineProgress, status: string): PipelineProgress {
+  const ended = status === 'TERMINATED' ? 'terminated' : status === 'TIMED_OUT' ? 'timed-out' : undefined;
+  if (!ended) return progress;
+  return { ...progress, stages: progress.stages.map((s) => (s.status === 'running' ? { ...s, status: ended } : s)) };
 }
 
 /**

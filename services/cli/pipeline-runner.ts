@@ -4,7 +4,7 @@ import { defaultPayloadConverter, type Timestamp, WorkflowIdReusePolicy } from '
 import { optionalTsToMs } from '@temporalio/common/lib/time';
 import { canonicalJson, withDefaults, type PipelineInputOverrides } from '../../lib/pipeline-input';
 import { checkPipelineInput } from '../../lib/workflow-input-check';
-import type { PipelineProgress } from '../../lib/pipeline-progress';
+import { endedStages, type PipelineProgress } from '../../lib/pipeline-progress';
 import { pipelineWorkflowId, rolloutWorkflowId } from '../../lib/temporal-constants';
 import type { TrainHeartbeat } from '../../activities/train';
 import type { trainingPipeline } from '../../workflows';
@@ -63,7 +63,7 @@ export async function readProgress(handle: WorkflowHandle): Promise<LiveProgress
   const training = beat ? defaultPayloadConverter.fromPayload<TrainHeartbeat>(beat) : undefined;
   const stalled = pending.map((a) => stalledActivity(a, Date.now())).find((note) => note !== undefined)
     ?? (progress?.stage === 'rollout' ? await rolloutWaiting(handle) : undefined);
-  return { status: desc.status.name, progress, training, ...(stalled ? { stalled } : {}) };
+  return { status: desc.status.name, progress: progress && endedStages(progress, desc.status.name), training, ...(stalled ? { stalled } : {}) };
 }
 
 /** A rollout queued behind another rollout of its model (workflows/deployment-lease.ts) says so, and where to look. */

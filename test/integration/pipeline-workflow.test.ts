@@ -182,6 +182,10 @@ describe('trainingPipeline', { timeout: 240_000 }, () => {
       await handle.terminate('operator: stuck');
       const rollout = env.client.workflow.getHandle(`${handle.workflowId}/rollout`);
       await assert.rejects(rollout.result(), (e: unknown) => e instanceof WorkflowFailedError && e.cause instanceof CancelledFailure);
+      // The workflow's own progress still says rollout running (it ran no code as it was terminated); readers say why.
+      const live = await readProgress(handle);
+      assert.equal(live.status, 'TERMINATED');
+      assert.deepEqual(live.progress?.stages.map((s) => s.status), ['completed', 'completed', 'completed', 'completed', 'terminated']);
     });
     assert.deepEqual(w.calls.slice(-2), ['rollbackService', 'tagRollback']);
     assert.equal(w.deployment.canaryWeight, 0);
