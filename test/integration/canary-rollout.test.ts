@@ -1,43 +1,34 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { WorkflowHandle } from '@temporalio/client';
-import type { Worker } from '@temporalio/worker';
-import { createDeployActivities } from '../../activities/deploy';
 import { InferenceAdminClient } from '../../lib/inference-admin/client';
-import { ingestDataset } from '../../activities/ingest';
-import { promoteChampion } from '../../activities/register';
 import { withDefaults } from '../../lib/pipeline-input';
 import { startLoad } from '../../services/cli/load-generator';
 import { ADMIN_TOKEN } from '../../services/inference/testing/harness';
-import { desireStable, fleetOf, startFollowingService } from '../helpers/following-service';
 import type { RunningServer } from '../../services/inference/server';
 import { canaryRollout, type RolloutResult } from '../../workflows/canary-rollout';
 import { abortSignal, approveUpdate, pauseSignal, rolloutStateQuery } from '../../workflows/definitions';
 import { deploymentLeaseId } from '../../lib/temporal-constants';
-import { registerFixture, startMlflowFixture, type MlflowFixture } from './mlflow-fixtures';
-import { startTemporalTestEnv, type TemporalTestEnv } from '../helpers/temporal-env';
+import type { MlflowFixture } from './mlflow-fixtures';
+import { startRolloutLab, type RolloutLab } from '../helpers/rollout-lab';
+import type { TemporalTestEnv } from '../helpers/temporal-env';
 
 // canaryRollout with its real activities: a real Temporal dev server, a real MLflow registry and the real
 // inference service, with a load generator sending real faces the whole time. Clients must never see a failure.
 const NAME = 'canary-test';
 const ROLLOUT = withDefaults({ rollout: { shadowSeconds: 3, windowSeconds: 3, steps: [25, 100], minRequests: 5, maxExtensions: 1 } }).rollout;
 
+let lab: RolloutLab;
 let mlflow: MlflowFixture;
 let temporal: TemporalTestEnv;
 let service: RunningServer;
-let worker: Worker;
-let workerDone: Promise<void>;
 let datasetUri: string;
-let dataRoot: string;
-const taskQueue = `canary-${randomUUID()}`;
+let taskQueue: string;
 const versions: Record<string, string> = {};
 
-const register = (fixture: string) => registerFixture(mlflow.client, NAME, 'canary-test', fixture);
+const register = (fixture: string) => lab.register(fixture);
 
 async function rollout(
   version: string,
@@ -68,28 +59,16 @@ async function waitForPhase(h: WorkflowHandle<typeof canaryRollout>, phase: stri
 const stableVersion = async () => (await new InferenceAdminClient(service.url, ADMIN_TOKEN).slots()).stable?.version;
 
 before(async () => {
-  [mlflow, temporal] = await Promise.all([startMlflowFixture(), startTemporalTestEnv()]);
-  dataRoot = mkdtempSync(join(tmpdir(), 'ferops-canary-'));
-  datasetUri = (await ingestDataset({ kind: 'synthetic', size: 400, seed: 5 }, { dataRoot })).uri;
-  for (const f of ['strips', 'constant-happy', 'fails-on-bright', 'failing']) versions[f] = await register(f);
+  lab = await startRolloutLab(NAME);
+  ({ mlflow, temporal, service, datasetUri, taskQueue } = lab);
+  versions.strips = lab.stable;
+  for (const f of ['constant-happy', 'fails-on-bright', 'failing']) versions[f] = await register(f);
   versions.stripsAborted = await register('strips');
   versions.stripsAgain = await register('strips');
   for (const v of ['heldFirst', 'heldSecond', 'queuedA', 'queuedB', 'queuedC']) versions[v] = await register('strips');
-  await desireStable(mlflow.server.url, NAME, versions.strips);
-  service = await startFollowingService(mlflow.server.url, NAME);
-  await promoteChampion({ client: mlflow.client, name: NAME, version: versions.strips, reason: 'baseline' });
-  worker = await temporal.createWorker({ taskQueue, activities: createDeployActivities(fleetOf(service.url), mlflow.client, NAME) });
-  workerDone = worker.run();
 }, { timeout: 300_000 });
 
-after(async () => {
-  worker?.shutdown();
-  await workerDone;
-  await service?.stop();
-  await temporal?.teardown();
-  await mlflow?.stop();
-  rmSync(dataRoot, { recursive: true, force: true });
-});
+after(() => lab?.stop());
 
 describe('canaryRollout against the real service and registry', { timeout: 600_000 }, () => {
   it('when a candidate always answers one class, then it is rolled back in shadow, before any traffic moves, and no client request fails', async () => {

@@ -1,30 +1,22 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { WorkflowHandle } from '@temporalio/client';
-import type { Worker } from '@temporalio/worker';
-import { createDeployActivities } from '../../activities/deploy';
 import { createHousekeepingActivities } from '../../activities/housekeeping';
-import { ingestDataset } from '../../activities/ingest';
 import { ensurePipelineRun, type PipelineRunContext } from '../../activities/pipeline/pipeline-run';
 import { FAILURE_TAG, OUTCOME_TAG } from '../../activities/pipeline/run-status';
-import { promoteChampion } from '../../activities/register';
 import { readDesiredState } from '../../lib/inference-admin/desired-state';
 import { withDefaults } from '../../lib/pipeline-input';
 import { deploymentLeaseId } from '../../lib/temporal-constants';
 import { startLoad } from '../../services/cli/load-generator';
-import type { RunningServer } from '../../services/inference/server';
 import { canaryRollout } from '../../workflows/canary-rollout';
 import { abortSignal, rolloutStateQuery } from '../../workflows/definitions';
 import { housekeeping, ORPHANED_CANARY_REASON, type HousekeepingResult } from '../../workflows/housekeeping';
 import { trainingPipeline } from '../../workflows/training-pipeline';
-import { desireStable, fleetOf, startFollowingService } from '../helpers/following-service';
-import { startTemporalTestEnv, type TemporalTestEnv } from '../helpers/temporal-env';
-import { registerFixture, startMlflowFixture, type MlflowFixture } from './mlflow-fixtures';
+import { startRolloutLab, type RolloutLab } from '../helpers/rollout-lab';
+import type { TemporalTestEnv } from '../helpers/temporal-env';
+import type { MlflowFixture } from './mlflow-fixtures';
 
 // The housekeeping workflow with its real activities: a real Temporal dev server (whose workflows are terminated,
 // time out, or are never started), a real MLflow server and registry, and a real inference replica that follows
@@ -32,23 +24,17 @@ import { registerFixture, startMlflowFixture, type MlflowFixture } from './mlflo
 const NAME = 'housekeeping-test';
 const ROLLOUT = withDefaults({ rollout: { shadowSeconds: 2, windowSeconds: 600, steps: [25, 100], minRequests: 5, maxExtensions: 1 } }).rollout;
 
+let lab: RolloutLab;
 let mlflow: MlflowFixture;
 let temporal: TemporalTestEnv;
-let service: RunningServer;
-let worker: Worker;
-let workerDone: Promise<void>;
 let run: PipelineRunContext;
-let datasetUri: string;
-let dataRoot: string;
-let stable: string;
-const taskQueue = `housekeeping-${randomUUID()}`;
 
-const houseKeep = (): Promise<HousekeepingResult> => temporal.client.workflow.execute(housekeeping, { taskQueue, workflowId: `housekeeping-${randomUUID()}` });
+const houseKeep = (): Promise<HousekeepingResult> => temporal.client.workflow.execute(housekeeping, { taskQueue: lab.taskQueue, workflowId: `housekeeping-${randomUUID()}` });
 
 async function startRollout(): Promise<{ handle: WorkflowHandle<typeof canaryRollout>; version: string }> {
-  const version = await registerFixture(mlflow.client, NAME, 'housekeeping-test', 'strips');
+  const version = await lab.register('strips');
   const handle = await temporal.client.workflow.start(canaryRollout, {
-    taskQueue, workflowId: `rollout-${randomUUID()}`, args: [{ modelName: NAME, version, rollout: { ...ROLLOUT, approval: 'none' } }],
+    taskQueue: lab.taskQueue, workflowId: `rollout-${randomUUID()}`, args: [{ modelName: NAME, version, rollout: { ...ROLLOUT, approval: 'none' } }],
   });
   for (let i = 0; i < 600; i++) {
     const state = await handle.query(rolloutStateQuery).catch(() => undefined);
@@ -67,27 +53,14 @@ const runOf = async (workflowId: string) => {
 };
 
 before(async () => {
-  [mlflow, temporal] = await Promise.all([startMlflowFixture(), startTemporalTestEnv()]);
-  run = { mlflow: mlflow.client, experimentName: `pipelines-${randomUUID()}`, temporalUiUrl: 'http://localhost:8233/namespaces/default' };
-  dataRoot = mkdtempSync(join(tmpdir(), 'ferops-housekeeping-'));
-  datasetUri = (await ingestDataset({ kind: 'synthetic', size: 400, seed: 5 }, { dataRoot })).uri;
-  stable = await registerFixture(mlflow.client, NAME, 'housekeeping-test', 'strips');
-  await desireStable(mlflow.server.url, NAME, stable);
-  service = await startFollowingService(mlflow.server.url, NAME);
-  await promoteChampion({ client: mlflow.client, name: NAME, version: stable, reason: 'baseline' });
-  const activities = { ...createHousekeepingActivities(run), ...createDeployActivities(fleetOf(service.url), mlflow.client, NAME) };
-  worker = await temporal.createWorker({ taskQueue, activities });
-  workerDone = worker.run();
+  lab = await startRolloutLab(NAME, (m) => {
+    run = { mlflow: m.client, experimentName: `pipelines-${randomUUID()}`, temporalUiUrl: 'http://localhost:8233/namespaces/default' };
+    return createHousekeepingActivities(run);
+  });
+  ({ mlflow, temporal } = lab);
 }, { timeout: 300_000 });
 
-after(async () => {
-  worker?.shutdown();
-  await workerDone;
-  await service?.stop();
-  await temporal?.teardown();
-  await mlflow?.stop();
-  rmSync(dataRoot, { recursive: true, force: true });
-});
+after(() => lab?.stop());
 
 describe('housekeeping against real Temporal, MLflow and inference', { timeout: 600_000 }, () => {
   it('when pipelines were terminated, timed out or are gone from Temporal, then their MLflow runs end with why; a running one is left', async () => {
@@ -120,7 +93,7 @@ describe('housekeeping against real Temporal, MLflow and inference', { timeout: 
   });
 
   it('when a rollout is terminated at 25 % of the traffic, then its canary serves on until housekeeping rolls it back and says why', async () => {
-    const load = startLoad(service.url, datasetUri, 25);
+    const load = startLoad(lab.service.url, lab.datasetUri, 25);
     try {
       const { handle, version } = await startRollout();
       await handle.terminate('operator: stuck');
@@ -132,7 +105,7 @@ describe('housekeeping against real Temporal, MLflow and inference', { timeout: 
       assert.equal((await houseKeep()).canaryRolledBack, version);
 
       const settled = await readDesiredState(mlflow.client, NAME);
-      assert.deepEqual([settled.stable?.version, settled.canary, settled.canaryWeight], [stable, null, 0]);
+      assert.deepEqual([settled.stable?.version, settled.canary, settled.canaryWeight], [lab.stable, null, 0]);
       const mv = await mlflow.client.getModelVersion(NAME, version);
       assert.equal(mv.tags?.find((t) => t.key === 'ferops.rollback_reason')?.value, ORPHANED_CANARY_REASON);
       // The lease housekeeping took is released: the next rollout of the model goes on at once.
@@ -144,7 +117,7 @@ describe('housekeeping against real Temporal, MLflow and inference', { timeout: 
   });
 
   it('when a rollout is running, even with its lease terminated by an operator, then housekeeping leaves its canary alone', async () => {
-    const load = startLoad(service.url, datasetUri, 25);
+    const load = startLoad(lab.service.url, lab.datasetUri, 25);
     try {
       const { handle, version } = await startRollout();
       assert.equal((await houseKeep()).canaryRolledBack, undefined, 'the rollout holds the lease');
