@@ -29,15 +29,12 @@ export function closingFor(status: WorkflowExecutionStatusName | undefined): Run
 
 export interface ClosedRun { runId: string; workflowId: string; outcome: RunClosing['outcome']; reason: string }
 
-/** What the activity needs to know of a workflow: its status (undefined when not found) and why it ended. */
-export type WorkflowEnd = (workflowId: string) => Promise<{ status: WorkflowExecutionStatusName | undefined; reason: string }>;
-
 /**
  * closeAbandonedPipelineRuns (run by the housekeeping workflow): ends every RUNNING pipeline run of the experiment
  * whose workflow has ended without ending it, with the outcome and reason in the same tags closePipelineRun sets.
  * Without it, a pipeline terminated from the Temporal UI showed as running in the MLflow UI for ever.
  */
-export function createCloseAbandonedPipelineRunsActivity(run: PipelineRunContext, workflowEnd: WorkflowEnd = workerWorkflowEnd) {
+export function createCloseAbandonedPipelineRunsActivity(run: PipelineRunContext) {
   return async function closeAbandonedPipelineRuns(): Promise<{ closed: ClosedRun[] }> {
     const experiment = await run.mlflow.getExperimentByName(run.experimentName);
     if (!experiment) return { closed: [] };
@@ -61,8 +58,11 @@ async function runningPipelineRuns(mlflow: MlflowClient, experimentId: string): 
   return running.filter((r) => r.data.tags?.some((t) => t.key === WORKFLOW_ID_TAG && t.value));
 }
 
-/** Asks Temporal, through the worker's own client, how the workflow ended; its failure's deepest message is the reason. */
-const workerWorkflowEnd: WorkflowEnd = async (workflowId) => {
+/**
+ * Asks Temporal, through the worker's own client, how the workflow ended (status undefined: not found); its failure's
+ * deepest message is the reason.
+ */
+async function workflowEnd(workflowId: string): Promise<{ status: WorkflowExecutionStatusName | undefined; reason: string }> {
   const handle = Context.current().client.workflow.getHandle(workflowId);
   try {
     const { status } = await handle.describe();
@@ -73,4 +73,4 @@ const workerWorkflowEnd: WorkflowEnd = async (workflowId) => {
     if (err instanceof WorkflowNotFoundError) return { status: undefined, reason: `its workflow ${workflowId} is no longer in Temporal` };
     throw err;
   }
-};
+}
