@@ -9,7 +9,7 @@ import { createEvaluateActivity } from './evaluate';
 import { createHousekeepingActivities } from './housekeeping';
 import { createIngestActivity } from './ingest';
 import { createMonitorActivities } from './monitor';
-import { createClosePipelineRunActivity } from './pipeline/run-status';
+import { createClosePipelineRunActivity, reopenPipelineRun } from './pipeline/run-status';
 import type { PipelineRunContext } from './pipeline/pipeline-run';
 import { createRegisterActivity } from './register';
 import { logMetricsOnce } from './tracking';
@@ -52,6 +52,7 @@ export function createActivities({ config, mlflow, fleet }: ActivityDeps) {
           flush: () => buffer.close(),
           ensure: async (points) => void (await logMetricsOnce(mlflow, runId, points)),
           setTags: (tags) => mlflow.setTags(runId, tags),
+          reopen: async () => reopenPipelineRun(mlflow, await mlflow.getRun(runId)),
         };
       },
     }),

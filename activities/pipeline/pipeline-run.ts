@@ -3,7 +3,7 @@ import { workflowUiUrl } from '../../lib/config';
 import type { MlflowClient } from '../../lib/mlflow';
 import { REPO_ROOT } from '../../lib/paths';
 import { findOrCreateRun, WORKFLOW_ID_TAG } from '../tracking';
-import { markPipelineRun } from './run-status';
+import { reopenPipelineRun } from './run-status';
 
 /** What the stage activities share to keep the pipeline's one MLflow run. */
 export interface PipelineRunContext {
@@ -48,7 +48,7 @@ export async function ensurePipelineRun(ctx: PipelineRunContext, workflowId: str
     },
   });
   // Ended by an earlier, failed execution of this pipeline that has since been reset: it goes on.
-  if (run.info.status === 'FAILED' || run.info.status === 'KILLED') await markPipelineRun(ctx.mlflow, run, 'RUNNING');
+  await reopenPipelineRun(ctx.mlflow, run);
   return run.info.run_id;
 }
 

@@ -24,6 +24,11 @@ export function createClosePipelineRunActivity(run: PipelineRunContext) {
   };
 }
 
+/** Sets the run RUNNING again if a failed or cancelled execution ended it: the pipeline was reset and goes on in it. */
+export async function reopenPipelineRun(mlflow: MlflowClient, run: Run): Promise<void> {
+  if (run.info.status === 'FAILED' || run.info.status === 'KILLED') await markPipelineRun(mlflow, run, 'RUNNING');
+}
+
 /**
  * Sets the pipeline's run (as the caller last read it) RUNNING or FINISHED, unless it is already, and drops what
  * closePipelineRun recorded: a pipeline that failed or was cancelled and is then reset (the Temporal UI's Reset runs

@@ -16,6 +16,8 @@ export interface MetricSink {
   ensure(points: { key: string; value: number; step: number }[]): Promise<void>;
   /** Sets run tags (idempotent). */
   setTags(tags: Record<string, string>): Promise<void>;
+  /** Sets the run running again if a failed or cancelled execution of its pipeline ended it (then reset in the UI). */
+  reopen(): Promise<void>;
 }
 
 export interface TrainDeps {
@@ -91,6 +93,9 @@ export function createTrainActivity(deps: TrainDeps) {
     const resumeFrom = [previous?.checkpoint, onDisk].find((p): p is string => !!p && existsSync(p));
     const progress: TrainHeartbeat = { ...previous, checkpoint: resumeFrom };
     const sink = deps.metricSink(input.mlflowRunId);
+    // A reset past ingest trains again in a run that reads FAILED; only how the run looks depends on it, so an MLflow
+    // that is away costs no attempt.
+    await sink.reopen().catch((e: unknown) => ctx.log.warn('could not set the pipeline run running again', { error: String(e) }));
     const beat = setInterval(() => ctx.heartbeat(progress), 5_000);
     ctx.heartbeat(progress);
 

@@ -117,6 +117,11 @@ describe('stage activities wired by createActivities(deps)', () => {
     // A retried close (its first answer lost) records the same.
     await close('wf/failed', 'failed', why);
     assert.deepEqual(await read(failed), { status: 'FAILED', outcome: 'failed', failure: why });
+    // Reset past ingest (to the failed training, say): the next training attempt sets the run running again, here one
+    // whose config the trainer refuses.
+    const retrain = { workflowId: 'wf/failed', mlflowRunId: failed, datasetUri: dataDir, trainer: { train: { epochs: 0 } } };
+    await assert.rejects(env().run(activities.train, retrain), /epochs must be >= 1/);
+    assert.deepEqual(await read(failed), { status: 'RUNNING', outcome: undefined, failure: undefined });
 
     const cancelled = await runOf('wf/cancelled');
     await close('wf/cancelled', 'cancelled', 'the pipeline was cancelled');

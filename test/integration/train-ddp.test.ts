@@ -32,6 +32,7 @@ function memorySink() {
     flush: async () => {},
     ensure: async () => {},
     setTags: async () => {},
+    reopen: async () => {},
   };
   return { points, sink };
 }

@@ -18,7 +18,7 @@ import { isAlive, processStartId } from '../../lib/process-identity';
 
 const FAKE_TRAINER = resolve(__dirname, '../helpers/fake-trainer.mjs');
 
-function recordingSink() {
+function recordingSink(reopen: () => Promise<void>) {
   const logged: { key: string; step: number }[] = [];
   const ensured: { key: string; step: number }[] = [];
   const sink: MetricSink = {
@@ -26,13 +26,14 @@ function recordingSink() {
     flush: async () => undefined,
     ensure: async (points) => void ensured.push(...points.map(({ key, step }) => ({ key, step }))),
     setTags: async () => undefined,
+    reopen,
   };
   return { sink, logged, ensured };
 }
 
-function setup(fake: Record<string, unknown>, stallMs?: number) {
+function setup(fake: Record<string, unknown>, stallMs?: number, reopen: () => Promise<void> = async () => undefined) {
   const runsDir = mkdtempSync(join(tmpdir(), 'ferops-train-activity-'));
-  const { sink, logged, ensured } = recordingSink();
+  const { sink, logged, ensured } = recordingSink(reopen);
   const train = createTrainActivity({ runsDir, python: FAKE_TRAINER, trainerDir: runsDir, metricSink: () => sink, stallMs });
   const input = { workflowId: 'wf/1', mlflowRunId: 'run-1', datasetUri: '/data/x', trainer: { fake } };
   const outDir = join(runsDir, 'wf_1', 'train');
@@ -60,6 +61,16 @@ describe('train activity (MockActivityEnvironment, fake trainer)', () => {
     const epochs = beats.flatMap((b) => (b.epoch === undefined ? [] : [b.epoch]));
     assert.deepEqual(epochs, [...epochs].sort((a, b) => a - b), 'progress never goes back');
     assert.equal(t.logged.filter((p) => p.key === 'val_accuracy').length, 3, 'streamed once per epoch on the first attempt');
+  });
+
+  it('when an attempt starts, then it sets the pipeline run running again; an MLflow that is away costs no attempt', async () => {
+    let reopened = 0;
+    const t = setup({ epochs: 1 }, undefined, async () => void reopened++);
+    await new MockActivityEnvironment({ attempt: 1 }).run(t.train, t.input);
+    assert.equal(reopened, 1);
+    const away = setup({ epochs: 1 }, undefined, async () => Promise.reject(new Error('MLflow unreachable')));
+    const out: TrainOutput = await new MockActivityEnvironment({ attempt: 1 }).run(away.train, away.input);
+    assert.equal(out.epochsRun, 1);
   });
 
   it('when training finishes, then its checkpoints are removed (the model dir holds the result), set-aside corrupt ones kept', async () => {
