@@ -29,7 +29,7 @@ export const rolloutWorkflowId = (pipelineId: string): string => `${pipelineId}/
 export const DRIFT_SCHEDULE_ID = 'ferops-drift-monitor';
 /** Schedule-started runs get this id plus the server's timestamp suffix. */
 export const DRIFT_MONITOR_WORKFLOW_ID = 'drift-monitor';
-/** The Temporal Schedule that starts a housekeeping run every interval (services/worker/schedules.ts, workflows/housekeeping.ts). */
+/** The Temporal Schedule that starts a housekeeping run every interval (services/worker/schedules.ts). */
 export const HOUSEKEEPING_SCHEDULE_ID = 'ferops-housekeeping';
 export const HOUSEKEEPING_WORKFLOW_ID = 'housekeeping';
 /**

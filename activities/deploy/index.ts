@@ -21,7 +21,7 @@ export function createDeployActivities(fleet: Fleet, mlflow: MlflowClient, model
       const d = await readDesiredState(mlflow, modelName);
       return { stable: d.stable ?? undefined, canary: d.canary ?? undefined, canaryWeight: d.canaryWeight, shadow: d.shadow };
     },
-    /** The model these activities deploy and the canary its fleet is told to serve (the housekeeping workflow's check). */
+    /** The model these activities deploy and the canary its fleet is told to serve (what housekeeping checks). */
     async deployedCanary(): Promise<{ modelName: string; canaryVersion?: string }> {
       const d = await readDesiredState(mlflow, modelName);
       return { modelName, canaryVersion: d.canary?.version };

@@ -41,7 +41,7 @@ export interface HousekeepingScheduleOptions {
 
 /**
  * Creates or updates the Temporal Schedule that starts `housekeeping` every `every`: it ends the MLflow runs of
- * pipelines that were terminated and rolls back a canary that a terminated rollout left serving (workflows/housekeeping.ts).
+ * pipelines that were terminated, and rolls back a canary that a terminated rollout left serving.
  */
 export async function ensureHousekeepingSchedule(client: Client, o: HousekeepingScheduleOptions = {}): Promise<{ scheduleId: string; created: boolean }> {
   const action: ScheduleOptionsStartWorkflowAction<typeof housekeeping> = {

@@ -9,8 +9,8 @@
  *   node --import tsx /tmp/rec/test/histories/record.ts /tmp/rec-out [scenario ...]
  * then copy the new files into test/histories/ (the replay test picks up every *.json there). Scenarios (default:
  * all): approved, aborted, queued, rolled-back, extended, drift-retraining, drift-no-drift, pipeline-promoted,
- * pipeline-train-failed, pipeline-cancelled. Never overwrite a committed file: it stands for executions started on older code. A few minutes
- * on 2 cores.
+ * pipeline-train-failed, pipeline-cancelled. Never overwrite a committed file: it stands for executions started on
+ * older code. A few minutes on 2 cores.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

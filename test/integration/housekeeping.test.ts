@@ -98,7 +98,7 @@ describe('housekeeping against real Temporal, MLflow and inference', { timeout: 
       const { handle, version } = await startRollout();
       await handle.terminate('operator: stuck');
       await sleep(1_000);
-      // What a terminated rollout left before housekeeping: a candidate that no one analyses, serving a quarter of the traffic.
+      // What a terminated rollout left before housekeeping: an unanalysed candidate serving a quarter of the traffic.
       const left = await readDesiredState(mlflow.client, NAME);
       assert.deepEqual([left.canary?.version, left.canaryWeight], [version, 25]);
 
