@@ -48,8 +48,10 @@ export interface RegisterInput {
   gate: GateInput;
 }
 export interface RegisterOutput { decision: 'registered' | 'refused'; version?: string; reason: string }
+/** How a pipeline ended without finishing: closePipelineRun records the first two, housekeeping all of them. */
+export type PipelineOutcome = 'failed' | 'cancelled' | 'terminated' | 'timed-out' | 'lost';
 /** A pipeline that ended badly: `reason` is its deepest error message. */
-export interface ClosePipelineRunInput { workflowId: string; outcome: 'failed' | 'cancelled'; reason: string }
+export interface ClosePipelineRunInput { workflowId: string; outcome: Extract<PipelineOutcome, 'failed' | 'cancelled'>; reason: string }
 
 // The deployment and canary-window types belong to the admin contract (lib/inference-admin); re-exported for workflows.
 export type { DeploymentState, Slot, SlotState, SlotWindowStats, WindowStats } from '../lib/inference-admin/window';

@@ -1,33 +1,30 @@
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError, type WorkflowExecutionStatusName } from '@temporalio/client';
-import type { MlflowClient, Run, RunStatus } from '../../lib/mlflow';
+import type { MlflowClient, Run } from '../../lib/mlflow';
 import { rootCauseMessage } from '../../lib/pipeline-progress';
-import { tagValue } from '../register/promote';
 import { WORKFLOW_ID_TAG } from '../tracking';
 import type { PipelineRunContext } from '../pipeline/pipeline-run';
-import { FAILURE_TAG, OUTCOME_TAG } from '../pipeline/run-status';
-
-/** How a pipeline's MLflow run is ended when its workflow ended without ending it. */
-export interface RunClosing { outcome: 'terminated' | 'timed-out' | 'failed' | 'cancelled' | 'lost'; status: RunStatus }
+import { endPipelineRun } from '../pipeline/run-status';
+import type { PipelineOutcome } from '../types';
 
 /**
- * The closing for a RUNNING run whose workflow is in `status` (undefined: Temporal no longer has it), or undefined
- * to leave the run as it is. A terminated or timed-out workflow runs no code of its own, so nothing else ever ends
- * its run; a failed or cancelled one ends it itself, unless MLflow was away for all of closePipelineRun's retries.
- * A completed pipeline ended its run at register, and a running one (a reset included) still owns it.
+ * How the pipeline ended, for a RUNNING run whose workflow is in `status` (undefined: Temporal no longer has it), or
+ * undefined to leave the run as it is. A terminated or timed-out workflow runs no code of its own, so nothing else
+ * ever ends its run; a failed or cancelled one ends it itself, unless MLflow was away for all of closePipelineRun's
+ * retries. A completed pipeline ended its run at register, and a running one (a reset included) still owns it.
  */
-export function closingFor(status: WorkflowExecutionStatusName | undefined): RunClosing | undefined {
+export function outcomeFor(status: WorkflowExecutionStatusName | undefined): PipelineOutcome | undefined {
   switch (status) {
-    case undefined: return { outcome: 'lost', status: 'FAILED' };
-    case 'TERMINATED': return { outcome: 'terminated', status: 'KILLED' };
-    case 'TIMED_OUT': return { outcome: 'timed-out', status: 'FAILED' };
-    case 'FAILED': return { outcome: 'failed', status: 'FAILED' };
-    case 'CANCELLED': return { outcome: 'cancelled', status: 'KILLED' };
+    case undefined: return 'lost';
+    case 'TERMINATED': return 'terminated';
+    case 'TIMED_OUT': return 'timed-out';
+    case 'FAILED': return 'failed';
+    case 'CANCELLED': return 'cancelled';
     default: return undefined;
   }
 }
 
-export interface ClosedRun { runId: string; workflowId: string; outcome: RunClosing['outcome']; reason: string }
+export interface ClosedRun { runId: string; workflowId: string; outcome: PipelineOutcome; reason: string }
 
 /**
  * closeAbandonedPipelineRuns (run by the housekeeping workflow): ends every RUNNING pipeline run of the experiment
@@ -42,11 +39,10 @@ export function createCloseAbandonedPipelineRunsActivity(run: PipelineRunContext
     for (const r of await runningPipelineRuns(run.mlflow, experiment.experiment_id)) {
       const workflowId = r.data.tags!.find((t) => t.key === WORKFLOW_ID_TAG)!.value;
       const end = await workflowEnd(workflowId);
-      const closing = closingFor(end.status);
-      if (!closing) continue;
-      await run.mlflow.setTags(r.info.run_id, { [OUTCOME_TAG]: closing.outcome, [FAILURE_TAG]: tagValue(end.reason) });
-      await run.mlflow.updateRun(r.info.run_id, closing.status);
-      closed.push({ runId: r.info.run_id, workflowId, outcome: closing.outcome, reason: end.reason });
+      const outcome = outcomeFor(end.status);
+      if (!outcome) continue;
+      await endPipelineRun(run.mlflow, r.info.run_id, outcome, end.reason);
+      closed.push({ runId: r.info.run_id, workflowId, outcome, reason: end.reason });
     }
     return { closed };
   };

@@ -1,7 +1,7 @@
 import type { MlflowClient, Run } from '../../lib/mlflow';
 import { tagValue } from '../register/promote';
 import { findRunByKey } from '../tracking';
-import type { ClosePipelineRunInput } from '../types';
+import type { ClosePipelineRunInput, PipelineOutcome } from '../types';
 import type { PipelineRunContext } from './pipeline-run';
 
 export const OUTCOME_TAG = 'ferops.outcome';
@@ -17,11 +17,15 @@ export function createClosePipelineRunActivity(run: PipelineRunContext) {
     const experiment = await run.mlflow.getExperimentByName(run.experimentName);
     const found = experiment && (await findRunByKey(run.mlflow, experiment.experiment_id, input.workflowId));
     if (!found || found.info.status === 'FINISHED') return { closed: false };
-    const runId = found.info.run_id;
-    await run.mlflow.setTags(runId, { [OUTCOME_TAG]: input.outcome, [FAILURE_TAG]: tagValue(input.reason) });
-    await run.mlflow.updateRun(runId, input.outcome === 'cancelled' ? 'KILLED' : 'FAILED');
+    await endPipelineRun(run.mlflow, found.info.run_id, input.outcome, input.reason);
     return { closed: true };
   };
+}
+
+/** Ends the run with how and why: KILLED when the pipeline was stopped from outside, FAILED otherwise. */
+export async function endPipelineRun(mlflow: MlflowClient, runId: string, outcome: PipelineOutcome, reason: string): Promise<void> {
+  await mlflow.setTags(runId, { [OUTCOME_TAG]: outcome, [FAILURE_TAG]: tagValue(reason) });
+  await mlflow.updateRun(runId, outcome === 'cancelled' || outcome === 'terminated' ? 'KILLED' : 'FAILED');
 }
 
 /** Sets the run RUNNING again if a failed or cancelled execution ended it: the pipeline was reset and goes on in it. */
