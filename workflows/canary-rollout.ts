@@ -37,6 +37,8 @@ const CLASS_TOLERANCE = 'canary-class-tolerance';
 const INPUT_CHECKED = 'rollout-input-checked';
 /** Marks executions that hold the model's deployment lease before reading or writing its deployment (./deployment-lease.ts). */
 const ONE_PER_MODEL = 'rollout-one-per-model';
+/** Marks executions that change nothing when their version already serves as stable (a revert to what serves). */
+const ALREADY_SERVING = 'rollout-of-serving-version';
 
 export interface RolloutWorkflowInput { modelName: string; version: string; rollout: RolloutInput }
 interface Verdict { promote: boolean; reason: string }
@@ -77,6 +79,12 @@ export async function canaryRollout(input: RolloutWorkflowInput): Promise<Rollou
       // Nothing serves yet: there is no baseline to compare a canary with, so the first model goes straight to stable.
       await deploy.loadModel({ slot: 'stable', source, version });
       return promoted(state, modelName, version, 'first model: no stable version to compare against', false);
+    }
+    if (current.stable.version === version && patched(ALREADY_SERVING)) {
+      // Started from the Temporal UI for the version that serves: a canary of it would be compared with itself.
+      // Nothing is loaded and the registry keeps its champion and that promotion's reason.
+      state.phase = 'promoted';
+      return { outcome: 'promoted', reason: `version ${version} already serves as stable: nothing rolled out`, decisions: [] };
     }
 
     if (rollout.approval === 'required') {

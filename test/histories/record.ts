@@ -8,7 +8,7 @@
  *   rm -rf /tmp/rec && mkdir /tmp/rec && git archive HEAD | tar -x -C /tmp/rec && ln -s "$PWD/node_modules" /tmp/rec/
  *   node --import tsx /tmp/rec/test/histories/record.ts /tmp/rec-out [scenario ...]
  * then copy the new files into test/histories/ (the replay test picks up every *.json there). Scenarios (default:
- * all): approved, aborted, queued, rolled-back, extended, drift-retraining, drift-no-drift, pipeline-promoted,
+ * all): approved, aborted, queued, rolled-back, already-serving, extended, drift-retraining, drift-no-drift, pipeline-promoted,
  * pipeline-train-failed, pipeline-cancelled. Never overwrite a committed file: it stands for executions started on
  * older code. A few minutes on 2 cores.
  */
@@ -22,6 +22,7 @@ import { ingestDataset } from '../../activities/ingest';
 import type { LogDriftInput } from '../../activities/monitor';
 import { logDriftReport } from '../../activities/monitor/log-report';
 import { promoteChampion } from '../../activities/register';
+import { readDesiredState } from '../../lib/inference-admin/desired-state';
 import { withDefaults, type RolloutInput } from '../../lib/pipeline-input';
 import { startLoad } from '../../services/cli/load-generator';
 import { canaryRollout } from '../../workflows/canary-rollout';
@@ -100,6 +101,16 @@ const canaryScenarios: Record<string, Scenario> = {
     await save(lab, holder.workflowId, 'canary-rollout.lease-holder-aborted.json');
   },
   'rolled-back': (lab) => rollout(lab, 'canary-rollout.rolled-back', 'fails-on-bright', ROLLOUT, 'rolled_back'),
+  // A rollout of the version serving as stable (as the Temporal UI can start): it ends without loading anything.
+  'already-serving': async (lab) => {
+    const { stable } = await readDesiredState(lab.mlflow.client, MODEL);
+    const workflowId = 'recorded-canary-rollout.already-serving';
+    const result = await lab.temporal.client.workflow.execute(canaryRollout, {
+      taskQueue: lab.taskQueue, workflowId, args: [{ modelName: MODEL, version: stable!.version, rollout: ROLLOUT }],
+    });
+    if (!result.reason.includes('already serves')) throw new Error(`already-serving took another path: ${result.outcome}: ${result.reason}`);
+    await save(lab, workflowId, 'canary-rollout.already-serving.json');
+  },
   // No traffic in the first window makes it inconclusive; load during the extension lets the longer window pass.
   extended: async (lab) => {
     let load: ReturnType<typeof startLoad> | undefined;
