@@ -1,7 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { WorkflowHandle } from '@temporalio/client';
+import type { canaryRollout, RolloutResult } from '../../workflows/canary-rollout';
+import { rolloutStateQuery } from '../../workflows/definitions';
 import type { PipelineResult } from '../../workflows/training-pipeline';
 import { readProgress, type LiveProgress, type PipelineHandle } from './pipeline-runner';
 import { renderProgress } from './progress-line';
+import { decisionLine, rolloutLine } from './rollout-lines';
 
 /**
  * Shows live progress until the pipeline closes, then returns its result (or throws its failure).
@@ -26,5 +30,28 @@ export async function follow(
     await sleep(opts.everyMs ?? 1000);
   }
   if (out.isTTY) out.write('\n');
+  return handle.result();
+}
+
+/** Prints a rollout's phase as it changes and each window's decision as it is made; returns its result once it ends. */
+export async function followRollout(
+  handle: WorkflowHandle<typeof canaryRollout>, opts: { out?: NodeJS.WritableStream; everyMs?: number } = {},
+): Promise<RolloutResult> {
+  const out = opts.out ?? process.stdout;
+  let last = '';
+  let decisions = 0;
+  for (;;) {
+    const status = (await handle.describe()).status.name;
+    const state = await handle.query(rolloutStateQuery).catch(() => undefined);
+    if (state) {
+      for (const d of state.decisions.slice(decisions)) out.write(`  ${decisionLine(d)}\n`);
+      decisions = state.decisions.length;
+      const line = rolloutLine(state);
+      if (line !== last && status === 'RUNNING') out.write(`${line}\n`);
+      last = line;
+    }
+    if (status !== 'RUNNING') break;
+    await sleep(opts.everyMs ?? 1000);
+  }
   return handle.result();
 }

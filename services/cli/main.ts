@@ -1,5 +1,6 @@
 import { type CommandSpec, parseArgs, type ParsedArgs, UsageError } from './args';
 import { DEMO_ARGS, demoCommand } from './commands/demo';
+import { DEPLOY_ARGS, deployCommand } from './commands/deploy';
 import { PREDICT_ARGS, predictCommand } from './commands/predict';
 import { ROLLOUT_ARGS, rolloutCommand } from './commands/rollout';
 import { STACK_ARGS, stackCommand } from './commands/stack';
@@ -11,9 +12,12 @@ const USAGE = `ferops <command>   (ferops <command> --help: that command's optio
   ${DEMO_ARGS.usage}                 start the stack, run the default pipeline, predict on a real photo
   ${STACK_ARGS.usage}                 start the embedded stack in the background / stop it
   ${TRAIN_ARGS.usage}
-  ${STATUS_ARGS.usage}          stage, progress and result of a pipeline
+  ${STATUS_ARGS.usage}
+                 stage, progress and result of a pipeline; phase and windows of a rollout
   ${PREDICT_ARGS.usage}
-  ${ROLLOUT_ARGS.usage}`;
+  ${ROLLOUT_ARGS.usage}
+  ${DEPLOY_ARGS.usage}
+                 roll a registered version out again (previous: the champion the last promotion replaced)`;
 
 const COMMANDS: Record<string, { spec: CommandSpec; run: (a: ParsedArgs) => Promise<number> }> = {
   demo: { spec: DEMO_ARGS, run: demoCommand },
@@ -22,6 +26,7 @@ const COMMANDS: Record<string, { spec: CommandSpec; run: (a: ParsedArgs) => Prom
   status: { spec: STATUS_ARGS, run: statusCommand },
   predict: { spec: PREDICT_ARGS, run: predictCommand },
   rollout: { spec: ROLLOUT_ARGS, run: rolloutCommand },
+  deploy: { spec: DEPLOY_ARGS, run: deployCommand },
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { REPO_ROOT } from '../../lib/paths';
 import { parseArgs, UsageError } from '../../services/cli/args';
+import { DEPLOY_ARGS, deployRolloutOverrides } from '../../services/cli/commands/deploy';
 import { PREDICT_ARGS } from '../../services/cli/commands/predict';
 import { ROLLOUT_ARGS } from '../../services/cli/commands/rollout';
 import { TRAIN_ARGS } from '../../services/cli/commands/train';
@@ -23,6 +24,16 @@ describe('ferops command-line arguments', () => {
     assert.throws(() => parseArgs(['--epochs'], TRAIN_ARGS), /--epochs needs a value/);
     assert.throws(() => parseArgs(['--id', '--no-wait'], TRAIN_ARGS), /--id needs a value/);
     assert.throws(() => parseArgs(['abort', 'p1', 'p2'], ROLLOUT_ARGS), /unexpected argument "p2"/);
+  });
+
+  it('when deploy is given rollout options, then they become the rollout\'s overrides; a bad list or JSON is refused', () => {
+    const argv = ['previous', '--steps', '10, 100', '--shadow-seconds', '0', '--window-seconds', '30', '--approval', '--thresholds', '{"minShadowKappa": -1}'];
+    assert.deepEqual(deployRolloutOverrides(parseArgs(argv, DEPLOY_ARGS).flags), {
+      steps: [10, 100], shadowSeconds: 0, windowSeconds: 30, approval: 'required', thresholds: { minShadowKappa: -1 },
+    });
+    assert.deepEqual(deployRolloutOverrides({}), {});
+    assert.throws(() => deployRolloutOverrides({ steps: '5,x' }), /--steps needs percentages/);
+    for (const bad of ['{min', '5', '[1]', 'null']) assert.throws(() => deployRolloutOverrides({ thresholds: bad }), /--thresholds needs a JSON object/);
   });
 
   it('when a value holds "=" or starts with "-", then it is kept whole', () => {
@@ -46,6 +57,14 @@ describe('ferops CLI', () => {
     await assert.rejects(ferops('train', '--epoch', '5'), (e: { code?: number; stderr?: string }) => {
       assert.equal(e.code, 2);
       assert.match(e.stderr!, /^ferops train: unknown option --epoch\nusage: ferops train \[/);
+      return true;
+    });
+  });
+
+  it('when `deploy` is given something that is not a version, then it exits 2 saying what it takes, before connecting to anything', async () => {
+    await assert.rejects(ferops('deploy', 'latest'), (e: { code?: number; stderr?: string }) => {
+      assert.equal(e.code, 2);
+      assert.match(e.stderr!, /^ferops deploy: "latest" is not a version: give a number, previous, or @<alias>\nusage: ferops deploy </);
       return true;
     });
   });

@@ -4,12 +4,12 @@ import type { Client } from '@temporalio/client';
 import { loadConfig, type FeropsConfig } from '../../../lib/config';
 import { DEFAULT_DATASET, DEFAULT_TRAINER_SEED, type PipelineInputOverrides } from '../../../lib/pipeline-input';
 import { getPhotos } from '../../../infra/photos';
-import type { RolloutDecision } from '../../../workflows/canary-rollout';
 import type { PipelineResult } from '../../../workflows/training-pipeline';
 import type { CommandSpec, ParsedArgs } from '../args';
 import { follow } from '../follow';
 import { startLoad } from '../load-generator';
 import { startOrAttach } from '../pipeline-runner';
+import { decisionLine } from '../rollout-lines';
 import { connectClient } from '../temporal-client';
 import { describePrediction, predictFile } from './predict';
 import { printAddresses, startConfiguredStack } from './stack';
@@ -59,7 +59,7 @@ export async function demoCommand(args: ParsedArgs): Promise<number> {
     const rolloutStart = Date.now();
     const challenger = await runPipeline(client, config, stack.inferenceUrl, 'challenger', seeded(CHALLENGER, config.seed));
     for (const d of challenger.rollout?.decisions ?? []) {
-      console.log(`  canary ${d.phase} ${d.canaryWeight}% (window ${d.attempt}): ${d.analysis.verdict} - ${d.analysis.reasons.join('; ')} (${windowNumbers(d)})`);
+      console.log(`  ${decisionLine(d)}`);
     }
     console.log(`challenger pipeline and rollout took ${((Date.now() - rolloutStart) / 1000).toFixed(0)} s`);
     const photos = getPhotos();
@@ -75,14 +75,6 @@ export async function demoCommand(args: ParsedArgs): Promise<number> {
   } finally {
     await stop();
   }
-}
-
-/** The numbers a window was judged on, so a reader sees how close each decision was. */
-function windowNumbers({ phase, analysis: { numbers: n } }: RolloutDecision): string {
-  const judged = phase === 'shadow'
-    ? [`agreement ${n.shadowAgreement.toFixed(2)}`, ...(n.shadowKappa === undefined ? [] : [`kappa ${n.shadowKappa.toFixed(2)} (95 % CI ${n.shadowKappaLow.toFixed(2)}..${n.shadowKappaHigh.toFixed(2)})`])]
-    : [`p95 ${n.latencyRatio.toFixed(2)}x`, `class JS ${n.classDivergence.toFixed(3)}`, `confidence ${n.confidenceRatio.toFixed(2)}x`];
-  return [`${n.canaryRequests} canary requests`, ...judged].join(', ');
 }
 
 /** Starts (or attaches to) one pipeline and follows it; during its rollout, real faces load the service. */

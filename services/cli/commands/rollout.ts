@@ -26,7 +26,9 @@ export async function rolloutCommand(args: ParsedArgs): Promise<number> {
  * why, when there is no rollout to act on: the pipeline has not reached it, ended without one, or it has ended.
  */
 export async function rolloutAction(client: Client, action: string, id: string, o: { reason?: string; by: string }): Promise<string> {
-  const handle = client.workflow.getHandle(id.endsWith('/rollout') ? id : rolloutWorkflowId(id));
+  // A pipeline's rollout is its child `<id>/rollout`; `ferops deploy` starts rollouts of their own.
+  const isRollout = id.endsWith('/rollout') || (await describeOrNone(client, id))?.type === 'canaryRollout';
+  const handle = client.workflow.getHandle(isRollout ? id : rolloutWorkflowId(id));
   const status = await rolloutStatus(client, handle.workflowId, id);
   if (action === 'status') return JSON.stringify(await handle.query(rolloutStateQuery), null, 2);
   if (status !== 'RUNNING') throw new Error(`rollout ${handle.workflowId} has ended (${status}): ${action} not sent; see: ferops rollout status ${id}`);
@@ -41,11 +43,7 @@ export async function rolloutAction(client: Client, action: string, id: string, 
 
 /** The rollout's execution status; where there is none, an error that says what the pipeline is doing instead. */
 async function rolloutStatus(client: Client, rolloutId: string, givenId: string): Promise<string> {
-  const statusOf = (workflowId: string) =>
-    client.workflow.getHandle(workflowId).describe().then((d) => d.status.name, (e: unknown) => {
-      if (e instanceof WorkflowNotFoundError) return undefined;
-      throw e;
-    });
+  const statusOf = async (workflowId: string) => (await describeOrNone(client, workflowId))?.status.name;
   const rollout = await statusOf(rolloutId);
   if (rollout) return rollout;
   const pipeline = rolloutId === givenId ? undefined : await statusOf(givenId);
@@ -54,3 +52,9 @@ async function rolloutStatus(client: Client, rolloutId: string, givenId: string)
     ? `pipeline ${givenId} has not reached its rollout yet; see: ferops status ${givenId}`
     : `pipeline ${givenId} ended (${pipeline}) without a rollout; see: ferops status ${givenId}`);
 }
+
+const describeOrNone = (client: Client, workflowId: string) =>
+  client.workflow.getHandle(workflowId).describe().catch((e: unknown) => {
+    if (e instanceof WorkflowNotFoundError) return undefined;
+    throw e;
+  });

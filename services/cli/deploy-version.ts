@@ -1,0 +1,86 @@
+import { type Client, WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowIdReusePolicy } from '@temporalio/common';
+import { readDesiredState } from '../../lib/inference-admin/desired-state';
+import { isNotFound, type MlflowClient, type ModelVersion } from '../../lib/mlflow';
+import { type PipelineInputOverrides, withDefaults } from '../../lib/pipeline-input';
+import { deployWorkflowId } from '../../lib/temporal-constants';
+import { rolloutWorkflowInputProblems } from '../../lib/workflow-input-check';
+import type { canaryRollout } from '../../workflows/canary-rollout';
+import { MODEL_NAME, MODEL_VERSION } from '../../workflows/search-attributes';
+
+export interface DeployRequest {
+  modelName: string;
+  /** A version number, `previous` (the champion a promotion replaced) or `@<alias>`. */
+  target: string;
+  taskQueue: string;
+  rollout?: PipelineInputOverrides['rollout'];
+  /** Overrides the id derived from the version and the one it replaces. */
+  id?: string;
+}
+
+export interface DeployStart {
+  handle: WorkflowHandle<typeof canaryRollout>;
+  version: string;
+  /** The command found this rollout running and follows it rather than start another. */
+  attached: boolean;
+  /** Worth telling the operator before it runs: its last rollout was rolled back, when and why. */
+  rolledBack?: string;
+}
+
+/**
+ * Starts a canaryRollout of a version already in the registry: the way back to an earlier model (`previous`) with
+ * the same shadow, steps and analysis as any candidate. Refuses, saying why, a version that does not exist, is not
+ * ready, or already serves as stable. The id names the version and the one it replaces, so the same command run
+ * twice (a retry, a second terminal) attaches to one running rollout.
+ */
+export async function startDeploy(client: Client, mlflow: MlflowClient, req: DeployRequest): Promise<DeployStart> {
+  const mv = await resolveVersion(mlflow, req.modelName, req.target);
+  if (mv.status !== 'READY') throw new Error(`version ${mv.version} of ${req.modelName} is ${mv.status}, not READY: ${mv.status_message ?? ''}`);
+  const desired = await readDesiredState(mlflow, req.modelName);
+  if (desired.stable?.version === mv.version) {
+    throw new Error(`version ${mv.version} of ${req.modelName} already serves as stable (deployment generation ${desired.generation}): nothing to deploy`);
+  }
+  const input = { modelName: req.modelName, version: mv.version, rollout: withDefaults({ rollout: req.rollout }).rollout };
+  // The workflow checks its input too; checked here, a mistake costs no workflow and says so at once.
+  const problems = rolloutWorkflowInputProblems(input);
+  if (problems) throw new Error(`bad rollout input: ${problems}`);
+  const id = req.id ?? deployWorkflowId(req.modelName, mv.version, desired.stable?.version);
+  const rolledBack = lastRollback(mv);
+  try {
+    const handle = await client.workflow.start<typeof canaryRollout>('canaryRollout', {
+      taskQueue: req.taskQueue,
+      workflowId: id,
+      args: [input],
+      // One at a time per id; an ended one (rolled back, say) can be tried again with other settings.
+      workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+      typedSearchAttributes: [{ key: MODEL_NAME, value: req.modelName }, { key: MODEL_VERSION, value: mv.version }],
+    });
+    return { handle, version: mv.version, attached: false, rolledBack };
+  } catch (e) {
+    if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
+    return { handle: client.workflow.getHandle(id), version: mv.version, attached: true, rolledBack };
+  }
+}
+
+async function resolveVersion(mlflow: MlflowClient, modelName: string, target: string): Promise<ModelVersion> {
+  if (/^\d+$/.test(target)) {
+    return mlflow.getModelVersion(modelName, target).catch((e: unknown) => {
+      throw isNotFound(e) ? new Error(`model ${modelName} has no version ${target}`) : e;
+    });
+  }
+  const alias = target === 'previous' ? target : target.startsWith('@') ? target.slice(1) : undefined;
+  if (alias === undefined) throw new Error(`"${target}" is not a version: give a number, previous, or @<alias>`);
+  const mv = await mlflow.getModelVersionByAlias(modelName, alias);
+  if (mv) return mv;
+  throw new Error(alias === 'previous'
+    ? `model ${modelName} has no previous champion yet (the alias "previous" is set when a promotion replaces a champion)`
+    : `model ${modelName} has no version with the alias "${alias}"`);
+}
+
+/** The version's last rollout, when it was rolled back and not promoted since (ISO timestamps compare as text). */
+function lastRollback(mv: ModelVersion): string | undefined {
+  const tag = (key: string): string | undefined => mv.tags?.find((t) => t.key === key)?.value;
+  const at = tag('ferops.rolled_back_at');
+  if (!at || (tag('ferops.promoted_at') ?? '') > at) return undefined;
+  return `version ${mv.version} was rolled back at ${at}: ${tag('ferops.rollback_reason') ?? 'no reason recorded'}`;
+}
