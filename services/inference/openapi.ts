@@ -198,7 +198,10 @@ export const schemas = {
     properties: {
       requestId: { type: 'string', minLength: 1, maxLength: 200, description: 'x-request-id of the prediction' },
       faceIndex: { type: 'integer', minimum: 0 },
-      label: { oneOf: [{ type: 'string', enum: [...LABELS] }, { type: 'integer', minimum: 0, maximum: LABELS.length - 1 }] },
+      label: {
+        oneOf: [{ type: 'string', enum: [...LABELS] }, { type: 'integer', minimum: 0, maximum: LABELS.length - 1 }],
+        description: 'a class name (the service also takes it in any case, with spaces around) or its index',
+      },
     },
     additionalProperties: false,
   },

@@ -69,12 +69,16 @@ describe('monitoring: feedback and drift statistics on the real service', () => 
     const before = readFileSync(join(feedbackDir, 'feedback.jsonl'), 'utf8');
     assert.equal((await feedback(server.url, { requestId: 'never-served', faceIndex: 0, label: 'happy' })).status, 404);
     assert.equal((await feedback(server.url, { requestId: id, faceIndex: 1, label: 'happy' })).status, 400);
-    assert.equal((await feedback(server.url, { requestId: id, faceIndex: 0, label: 'bored' })).status, 400);
+    const bored = await feedback(server.url, { requestId: id, faceIndex: 0, label: 'bored' });
+    assert.equal(bored.status, 400);
+    assert.equal(bored.json.error.message, 'label: expected one of angry, disgust, fear, happy, sad, surprise, neutral, or its index 0-6');
     assert.equal((await feedback(server.url, { requestId: id, faceIndex: 0, label: 7 })).status, 400);
     assert.equal((await feedback(server.url, { requestId: id, faceIndex: 0 })).status, 400);
     assert.equal((await feedback(server.url, '{"requestId":')).status, 400);
     assert.equal(readFileSync(join(feedbackDir, 'feedback.jsonl'), 'utf8'), before);
-    assert.equal((await feedback(server.url, { requestId: id, faceIndex: 0, label: 'disgust' })).status, 201);
+    const mixedCase = await feedback(server.url, { requestId: id, faceIndex: 0, label: ' Disgust ' });
+    assert.equal(mixedCase.status, 201);
+    assert.equal(mixedCase.json.label, 'disgust');
     const again = await feedback(server.url, { requestId: id, faceIndex: 0, label: 'disgust' });
     assert.equal(again.status, 409);
     assert.equal(again.json.error.code, 'already_labelled');

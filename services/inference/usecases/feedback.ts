@@ -10,11 +10,16 @@ import { AppError } from '../errors';
 import type { Metrics } from '../metrics';
 import type { FeedbackStore } from '../runtime/feedback-store';
 
-/** A label is a class name or its index (0..6, LABELS order); both become the name. */
-const labelSchema = z.union([
-  z.enum(LABELS),
-  z.number().int().min(0).max(LABELS.length - 1).transform((i) => LABELS[i]),
-]);
+/**
+ * A label is a class name (any case, spaces around ignored: "Happy" from a script is meant as happy) or its index
+ * (0..6, LABELS order); both become the name. Anything else is refused naming what is accepted.
+ */
+const labelSchema = z.preprocess(
+  (v) => (typeof v === 'string' ? v.trim().toLowerCase() : v),
+  z.union([z.enum(LABELS), z.number().int().min(0).max(LABELS.length - 1).transform((i) => LABELS[i])], {
+    errorMap: () => ({ message: `expected one of ${LABELS.join(', ')}, or its index 0-${LABELS.length - 1}` }),
+  }),
+);
 
 export const feedbackBody = z.object({
   requestId: z.string().min(1).max(200),
