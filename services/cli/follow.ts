@@ -41,7 +41,8 @@ export async function followRollout(
   let last = '';
   let decisions = 0;
   for (;;) {
-    const status = (await handle.describe()).status.name;
+    // A Temporal restart while following is waited out, as follow() does: the rollout goes on meanwhile.
+    const status = await handle.describe().then((d) => d.status.name, () => 'UNREACHABLE');
     const state = await handle.query(rolloutStateQuery).catch(() => undefined);
     if (state) {
       for (const d of state.decisions.slice(decisions)) out.write(`  ${decisionLine(d)}\n`);
@@ -50,7 +51,7 @@ export async function followRollout(
       if (line !== last && status === 'RUNNING') out.write(`${line}\n`);
       last = line;
     }
-    if (status !== 'RUNNING') break;
+    if (status !== 'RUNNING' && status !== 'UNREACHABLE') break;
     await sleep(opts.everyMs ?? 1000);
   }
   return handle.result();

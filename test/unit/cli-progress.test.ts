@@ -30,13 +30,14 @@ describe('a stalled pipeline in the live progress line', () => {
 });
 
 describe('following a rollout of its own (ferops deploy)', () => {
-  it('when the rollout moves through its phases, then each phase is printed once as it starts and each window decision once, and its result is returned', async () => {
+  it('when the rollout moves through its phases, Temporal once unreachable, then each phase is printed once as it starts and each window decision once, and its result is returned', async () => {
     const numbers = { canaryRequests: 40, shadowAgreement: 0.9, shadowKappa: 0.8, shadowKappaLow: 0.7, shadowKappaHigh: 0.9, latencyRatio: 1.1, classDivergence: 0.01, confidenceRatio: 1 };
     const shadowPass: RolloutDecision = { phase: 'shadow', canaryWeight: 0, attempt: 1, analysis: { verdict: 'pass', reasons: ['no regression shown'], numbers } };
     const stepPass: RolloutDecision = { ...shadowPass, phase: 'traffic', canaryWeight: 50 };
     const states: [string, RolloutState][] = [
       ['RUNNING', { phase: 'waiting_for_deployment', waitingFor: 'deployment-lease/m', canaryWeight: 0, paused: false, decisions: [] }],
       ['RUNNING', { phase: 'shadow', canaryWeight: 0, paused: false, decisions: [] }],
+      ['unreachable', { phase: 'shadow', canaryWeight: 0, paused: false, decisions: [] }],
       ['RUNNING', { phase: 'shadow', canaryWeight: 0, paused: true, decisions: [] }],
       ['RUNNING', { phase: 'traffic', canaryWeight: 50, paused: false, decisions: [shadowPass] }],
       ['RUNNING', { phase: 'traffic', canaryWeight: 50, paused: false, decisions: [shadowPass] }],
@@ -45,7 +46,10 @@ describe('following a rollout of its own (ferops deploy)', () => {
     const result: RolloutResult = { outcome: 'promoted', reason: 'every window passed', decisions: [shadowPass, stepPass] };
     let i = -1;
     const handle = {
-      describe: async () => ({ status: { name: states[++i][0] } }),
+      describe: async () => {
+        if (states[++i][0] === 'unreachable') throw new Error('14 UNAVAILABLE: Temporal restarting');
+        return { status: { name: states[i][0] } };
+      },
       query: async () => states[i][1],
       result: async () => result,
     } as unknown as WorkflowHandle<typeof canaryRollout>;
