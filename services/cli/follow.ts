@@ -3,7 +3,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import type { canaryRollout, RolloutResult } from '../../workflows/canary-rollout';
 import { rolloutStateQuery } from '../../workflows/definitions';
 import type { PipelineResult } from '../../workflows/training-pipeline';
-import { readProgress, type LiveProgress, type PipelineHandle } from './pipeline-runner';
+import { readProgress, stalledWorkflowTask, type LiveProgress, type PipelineHandle } from './pipeline-runner';
 import { renderProgress } from './progress-line';
 import { decisionLine, rolloutLine } from './rollout-lines';
 
@@ -33,24 +33,29 @@ export async function follow(
   return handle.result();
 }
 
-/** Prints a rollout's phase as it changes and each window's decision as it is made; returns its result once it ends. */
+/**
+ * Prints a rollout's phase as it changes, each window's decision as it is made, and a workflow that no worker runs;
+ * returns the rollout's result once it ends.
+ */
 export async function followRollout(
   handle: WorkflowHandle<typeof canaryRollout>, opts: { out?: NodeJS.WritableStream; everyMs?: number } = {},
 ): Promise<RolloutResult> {
   const out = opts.out ?? process.stdout;
-  let last = '';
+  let last: string | undefined;
   let decisions = 0;
   for (;;) {
     // A Temporal restart while following is waited out, as follow() does: the rollout goes on meanwhile.
-    const status = await handle.describe().then((d) => d.status.name, () => 'UNREACHABLE');
+    const desc = await handle.describe().catch(() => undefined);
+    const status = desc?.status.name ?? 'UNREACHABLE';
     const state = await handle.query(rolloutStateQuery).catch(() => undefined);
-    if (state) {
-      for (const d of state.decisions.slice(decisions)) out.write(`  ${decisionLine(d)}\n`);
-      decisions = state.decisions.length;
-      const line = rolloutLine(state);
-      if (line !== last && status === 'RUNNING') out.write(`${line}\n`);
-      last = line;
-    }
+    for (const d of state?.decisions.slice(decisions) ?? []) out.write(`  ${decisionLine(d)}\n`);
+    decisions = state?.decisions.length ?? decisions;
+    const stalled = desc && stalledWorkflowTask(desc.raw.pendingWorkflowTask, desc.taskQueue, Date.now());
+    const line = stalled ?? (state && rolloutLine(state));
+    // A stall's seconds tick: it is printed as it begins, not every second.
+    const key = stalled ? 'stalled' : line;
+    if (line && key !== last && status === 'RUNNING') out.write(`${line}\n`);
+    if (line) last = key;
     if (status !== 'RUNNING' && status !== 'UNREACHABLE') break;
     await sleep(opts.everyMs ?? 1000);
   }

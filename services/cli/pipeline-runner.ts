@@ -62,6 +62,7 @@ export async function readProgress(handle: WorkflowHandle): Promise<LiveProgress
   const beat = pending.find((a) => a.activityType?.name === 'train')?.heartbeatDetails?.payloads?.[0];
   const training = beat ? defaultPayloadConverter.fromPayload<TrainHeartbeat>(beat) : undefined;
   const stalled = pending.map((a) => stalledActivity(a, Date.now())).find((note) => note !== undefined)
+    ?? stalledWorkflowTask(desc.raw.pendingWorkflowTask, desc.taskQueue, Date.now())
     ?? (progress?.stage === 'rollout' ? await rolloutWaiting(handle) : undefined);
   return { status: desc.status.name, progress: progress && endedStages(progress, desc.status.name), training, ...(stalled ? { stalled } : {}) };
 }
@@ -98,4 +99,28 @@ export function stalledActivity(a: PendingActivity, nowMs: number): string | und
     return `${name} waiting ${Math.round(waitedMs / 1000)} s for a worker to take it`;
   }
   return undefined;
+}
+
+/** PENDING_WORKFLOW_TASK_STATE_SCHEDULED in Temporal's API (the client exports no decoder for it; a test checks it). */
+export const WORKFLOW_TASK_SCHEDULED = 1;
+
+/** A pending workflow task as describe() reports it. */
+export interface PendingWorkflowTask {
+  state?: number | null;
+  attempt?: number | null;
+  scheduledTime?: Timestamp | null;
+}
+
+/**
+ * Why the workflow itself is not moving: its task has waited 30 s for a worker on its queue (none polls it), or has
+ * been taken before without being completed (the worker that took it stopped, hangs, or fails it). Without it a
+ * pipeline whose worker is down read `starting`, and a rollout printed nothing at all.
+ */
+export function stalledWorkflowTask(t: PendingWorkflowTask | null | undefined, taskQueue: string, nowMs: number): string | undefined {
+  const attempt = t?.attempt ?? 1;
+  if (attempt > 1) return `workflow task tried ${attempt} times without completing (a worker stopped, stuck or failing it: see its log); task queue ${taskQueue}`;
+  if (t?.state !== WORKFLOW_TASK_SCHEDULED) return undefined;
+  const scheduledAt = optionalTsToMs(t.scheduledTime);
+  const waitedMs = scheduledAt === undefined ? 0 : nowMs - scheduledAt;
+  return waitedMs >= UNCLAIMED_MS ? `workflow waiting ${Math.round(waitedMs / 1000)} s for a worker on task queue ${taskQueue}` : undefined;
 }

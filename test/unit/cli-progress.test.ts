@@ -4,7 +4,7 @@ import { msNumberToTs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import type { WorkflowHandle } from '@temporalio/client';
 import { followRollout } from '../../services/cli/follow';
-import { stalledActivity } from '../../services/cli/pipeline-runner';
+import { stalledActivity, stalledWorkflowTask, WORKFLOW_TASK_SCHEDULED } from '../../services/cli/pipeline-runner';
 import type { canaryRollout, RolloutDecision, RolloutResult, RolloutState } from '../../workflows/canary-rollout';
 import { renderProgress } from '../../services/cli/progress-line';
 
@@ -23,6 +23,20 @@ describe('a stalled pipeline in the live progress line', () => {
     assert.equal(stalledActivity({ ...waiting, scheduledTime: msNumberToTs(NOW - 5_000) }, NOW), undefined);
     assert.equal(stalledActivity({ ...waiting, state: STARTED }, NOW), undefined);
   });
+  it('when no worker takes the workflow\'s own task for 30 s, or one took it without completing it, then that is named with the queue', () => {
+    const { PENDING_WORKFLOW_TASK_STATE_SCHEDULED, PENDING_WORKFLOW_TASK_STATE_STARTED } = temporal.api.enums.v1.PendingWorkflowTaskState;
+    assert.equal(WORKFLOW_TASK_SCHEDULED, PENDING_WORKFLOW_TASK_STATE_SCHEDULED);
+    const task = { state: PENDING_WORKFLOW_TASK_STATE_SCHEDULED, attempt: 1, scheduledTime: msNumberToTs(NOW - 40_000) };
+    assert.equal(stalledWorkflowTask(task, 'q', NOW), 'workflow waiting 40 s for a worker on task queue q');
+    assert.equal(stalledWorkflowTask({ ...task, scheduledTime: msNumberToTs(NOW - 5_000) }, 'q', NOW), undefined);
+    assert.equal(stalledWorkflowTask({ ...task, state: PENDING_WORKFLOW_TASK_STATE_STARTED }, 'q', NOW), undefined);
+    assert.equal(stalledWorkflowTask(null, 'q', NOW), undefined);
+    // A frozen worker's pollers took it: each 10 s timeout reschedules it with the next attempt, in either state.
+    for (const state of [PENDING_WORKFLOW_TASK_STATE_SCHEDULED, PENDING_WORKFLOW_TASK_STATE_STARTED]) {
+      assert.equal(stalledWorkflowTask({ state, attempt: 2, scheduledTime: msNumberToTs(NOW - 1_000) }, 'q', NOW),
+        'workflow task tried 2 times without completing (a worker stopped, stuck or failing it: see its log); task queue q');
+    }
+  });
   it('when the progress carries a stall, then the line ends with it', () => {
     const line = renderProgress({ status: 'RUNNING', progress: { stage: 'ingest', stages: [{ stage: 'ingest', status: 'running' }] }, stalled: 'ingest attempt 2, last failure: x' });
     assert.match(line, /\] +ingest +ingest attempt 2, last failure: x$/);
@@ -30,11 +44,14 @@ describe('a stalled pipeline in the live progress line', () => {
 });
 
 describe('following a rollout of its own (ferops deploy)', () => {
-  it('when the rollout moves through its phases, Temporal once unreachable, then each phase is printed once as it starts and each window decision once, and its result is returned', async () => {
+  it('when the rollout moves through its phases, no worker at first, Temporal once unreachable, then the wait, each phase as it starts and each window decision are printed once, and its result is returned', async () => {
     const numbers = { canaryRequests: 40, shadowAgreement: 0.9, shadowKappa: 0.8, shadowKappaLow: 0.7, shadowKappaHigh: 0.9, latencyRatio: 1.1, classDivergence: 0.01, confidenceRatio: 1 };
     const shadowPass: RolloutDecision = { phase: 'shadow', canaryWeight: 0, attempt: 1, analysis: { verdict: 'pass', reasons: ['no regression shown'], numbers } };
     const stepPass: RolloutDecision = { ...shadowPass, phase: 'traffic', canaryWeight: 50 };
-    const states: [string, RolloutState][] = [
+    const noWorker = { state: WORKFLOW_TASK_SCHEDULED, attempt: 1, scheduledTime: msNumberToTs(Date.now() - 60_000) };
+    const states: [string, RolloutState | undefined, object?][] = [
+      ['RUNNING', undefined, noWorker],
+      ['RUNNING', undefined, noWorker],
       ['RUNNING', { phase: 'waiting_for_deployment', waitingFor: 'deployment-lease/m', canaryWeight: 0, paused: false, decisions: [] }],
       ['RUNNING', { phase: 'shadow', canaryWeight: 0, paused: false, decisions: [] }],
       ['unreachable', { phase: 'shadow', canaryWeight: 0, paused: false, decisions: [] }],
@@ -48,15 +65,17 @@ describe('following a rollout of its own (ferops deploy)', () => {
     const handle = {
       describe: async () => {
         if (states[++i][0] === 'unreachable') throw new Error('14 UNAVAILABLE: Temporal restarting');
-        return { status: { name: states[i][0] } };
+        return { status: { name: states[i][0] }, taskQueue: 'q', raw: { pendingWorkflowTask: states[i][2] } };
       },
-      query: async () => states[i][1],
+      query: async () => states[i][1] ?? Promise.reject(new Error('no worker answered the query')),
       result: async () => result,
     } as unknown as WorkflowHandle<typeof canaryRollout>;
     let printed = '';
     const out = { write: (s: string) => ((printed += s), true) } as unknown as NodeJS.WritableStream;
     assert.deepEqual(await followRollout(handle, { out, everyMs: 0 }), result);
-    assert.deepEqual(printed.trimEnd().split('\n'), [
+    const [first, ...rest] = printed.trimEnd().split('\n');
+    assert.match(first, /^workflow waiting 6\d s for a worker on task queue q$/);
+    assert.deepEqual(rest, [
       'waiting for deployment (another rollout of this model holds deployment-lease/m)',
       'shadow',
       'shadow paused',

@@ -2,7 +2,7 @@ import { loadConfig } from '../../../lib/config';
 import { rolloutStateQuery } from '../../../workflows/definitions';
 import { type CommandSpec, type ParsedArgs, UsageError } from '../args';
 import { describeFailure } from '../failure';
-import { readProgress } from '../pipeline-runner';
+import { readProgress, stalledWorkflowTask } from '../pipeline-runner';
 import { renderProgress } from '../progress-line';
 import { decisionLine, rolloutLine } from '../rollout-lines';
 import { connectClient } from '../temporal-client';
@@ -20,7 +20,8 @@ export async function statusCommand(args: ParsedArgs): Promise<number> {
     // A rollout of its own (ferops deploy) has no stages: its phase and the windows decided so far.
     const state = await handle.query(rolloutStateQuery).catch(() => undefined);
     status = described.status.name;
-    console.log(`rollout ${id}: ${state ? rolloutLine(state) : 'starting'}  (${status})`);
+    const stalled = stalledWorkflowTask(described.raw.pendingWorkflowTask, described.taskQueue, Date.now());
+    console.log(`rollout ${id}: ${state ? rolloutLine(state) : 'starting'}${stalled ? `  ${stalled}` : ''}  (${status})`);
     for (const d of state?.decisions ?? []) console.log(`  ${decisionLine(d)}`);
   } else {
     const p = await readProgress(handle);
