@@ -73,7 +73,7 @@ async function resolveVersion(mlflow: MlflowClient, modelName: string, target: s
   const mv = await mlflow.getModelVersionByAlias(modelName, alias);
   if (mv) return mv;
   throw new Error(alias === 'previous'
-    ? `model ${modelName} has no previous champion yet (the alias "previous" is set when a promotion replaces a champion)`
+    ? `model ${modelName} has no previous champion: a promotion sets the alias "previous" on the champion it replaces, and it goes if that version is deleted`
     : `model ${modelName} has no version with the alias "${alias}"`);
 }
 

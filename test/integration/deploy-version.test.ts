@@ -46,7 +46,7 @@ describe('ferops deploy: a registered version rolled out again', { timeout: 300_
     await assert.rejects(deploy(lab.stable), new RegExp(`version ${lab.stable} of ${NAME} already serves as stable`));
     await assert.rejects(deploy('@champion'), /already serves as stable/);
     await assert.rejects(deploy('999'), new RegExp(`model ${NAME} has no version 999`));
-    await assert.rejects(deploy('previous'), /has no previous champion yet/);
+    await assert.rejects(deploy('previous'), /has no previous champion: a promotion sets the alias "previous"/);
     await assert.rejects(deploy('@nobody'), /has no version with the alias "nobody"/);
     await assert.rejects(deploy('latest'), /is not a version/);
     const candidate = await lab.register('strips');
