@@ -65,7 +65,12 @@ export function checkPipelineInput(overrides: unknown): { input: PipelineInput; 
   return found ? { problems: found } : { input };
 }
 
-const rolloutWorkflowInputSchema = z.object({ modelName: z.string().min(1), version: z.string().min(1), rollout: rolloutInputSchema }).strict();
+const rolloutWorkflowInputSchema = z.object({
+  modelName: z.string().min(1),
+  version: z.string().min(1),
+  rollout: rolloutInputSchema,
+  immediate: z.object({ by: z.string().min(1), reason: z.string().min(1) }).strict().optional(),
+}).strict();
 
 /** What is wrong with a canaryRollout's input (one started by hand, from the Temporal UI); undefined when nothing is. */
 export const rolloutWorkflowInputProblems = (input: unknown): string | undefined => problems(rolloutWorkflowInputSchema, input);

@@ -40,7 +40,19 @@ const ONE_PER_MODEL = 'rollout-one-per-model';
 /** Marks executions that change nothing when their version already serves as stable (a revert to what serves). */
 const ALREADY_SERVING = 'rollout-of-serving-version';
 
-export interface RolloutWorkflowInput { modelName: string; version: string; rollout: RolloutInput }
+/** Marks executions that may deploy straight into stable when their input says so (`immediate`). */
+const IMMEDIATE = 'rollout-immediate';
+
+export interface RolloutWorkflowInput {
+  modelName: string;
+  version: string;
+  rollout: RolloutInput;
+  /**
+   * The break-glass: straight into stable, without canary or analysis (an instant rollback, or a stable version the
+   * registry no longer holds). Still one rollout per model at a time; who and why are recorded on the version.
+   */
+  immediate?: { by: string; reason: string };
+}
 interface Verdict { promote: boolean; reason: string }
 
 /**
@@ -85,6 +97,10 @@ export async function canaryRollout(input: RolloutWorkflowInput): Promise<Rollou
       // Nothing is loaded and the registry keeps its champion and that promotion's reason.
       state.phase = 'promoted';
       return { outcome: 'promoted', reason: `version ${version} already serves as stable: nothing rolled out`, decisions: [] };
+    }
+    if (input.immediate && patched(IMMEDIATE)) {
+      await deploy.loadModel({ slot: 'stable', source, version });
+      return promoted(state, modelName, version, `deployed at once by ${input.immediate.by}, without canary: ${input.immediate.reason}`, false);
     }
 
     if (rollout.approval === 'required') {

@@ -14,6 +14,8 @@ export interface DeployRequest {
   target: string;
   taskQueue: string;
   rollout?: PipelineInputOverrides['rollout'];
+  /** Straight into stable, without canary or analysis: who asks, and why (recorded on the version). */
+  immediate?: { by: string; reason: string };
   /** Overrides the id derived from the version and the one it replaces. */
   id?: string;
 }
@@ -29,8 +31,9 @@ export interface DeployStart {
 
 /**
  * Starts a canaryRollout of a version already in the registry: the way back to an earlier model (`previous`) with
- * the same shadow, steps and analysis as any candidate. Refuses, saying why, a version that does not exist, is not
- * ready, or already serves as stable. The id names the version and the one it replaces, so the same command run
+ * the same shadow, steps and analysis as any candidate, or with `immediate` straight into stable. Refuses, saying
+ * why, a version that does not exist, is not ready, or already serves as stable, and a canary beside a stable
+ * version the registry no longer holds. The id names the version and the one it replaces, so the same command run
  * twice (a retry, a second terminal) attaches to one running rollout.
  */
 export async function startDeploy(client: Client, mlflow: MlflowClient, req: DeployRequest): Promise<DeployStart> {
@@ -40,11 +43,17 @@ export async function startDeploy(client: Client, mlflow: MlflowClient, req: Dep
   if (desired.stable?.version === mv.version) {
     throw new Error(`version ${mv.version} of ${req.modelName} already serves as stable (deployment generation ${desired.generation}): nothing to deploy`);
   }
-  const input = { modelName: req.modelName, version: mv.version, rollout: withDefaults({ rollout: req.rollout }).rollout };
+  if (desired.stable && !req.immediate && !(await versionExists(mlflow, req.modelName, desired.stable.version))) {
+    throw new Error(`the stable version ${desired.stable.version} of ${req.modelName} is no longer in the registry: a replica that starts cannot `
+      + `serve it, and refuses every canary generation, which still names it; replace it at once with --now --reason TEXT`);
+  }
+  const input = {
+    modelName: req.modelName, version: mv.version, rollout: withDefaults({ rollout: req.rollout }).rollout, ...(req.immediate ? { immediate: req.immediate } : {}),
+  };
   // The workflow checks its input too; checked here, a mistake costs no workflow and says so at once.
   const problems = rolloutWorkflowInputProblems(input);
   if (problems) throw new Error(`bad rollout input: ${problems}`);
-  const id = req.id ?? deployWorkflowId(req.modelName, mv.version, desired.stable?.version);
+  const id = req.id ?? `${deployWorkflowId(req.modelName, mv.version, desired.stable?.version)}${req.immediate ? '-now' : ''}`;
   const rolledBack = lastRollback(mv);
   try {
     const handle = await client.workflow.start<typeof canaryRollout>('canaryRollout', {
@@ -61,6 +70,12 @@ export async function startDeploy(client: Client, mlflow: MlflowClient, req: Dep
     return { handle: client.workflow.getHandle(id), version: mv.version, attached: true, rolledBack };
   }
 }
+
+const versionExists = (mlflow: MlflowClient, modelName: string, version: string): Promise<boolean> =>
+  mlflow.getModelVersion(modelName, version).then(() => true, (e: unknown) => {
+    if (isNotFound(e)) return false;
+    throw e;
+  });
 
 async function resolveVersion(mlflow: MlflowClient, modelName: string, target: string): Promise<ModelVersion> {
   if (/^\d+$/.test(target)) {

@@ -8,9 +8,9 @@
  *   rm -rf /tmp/rec && mkdir /tmp/rec && git archive HEAD | tar -x -C /tmp/rec && ln -s "$PWD/node_modules" /tmp/rec/
  *   node --import tsx /tmp/rec/test/histories/record.ts /tmp/rec-out [scenario ...]
  * then copy the new files into test/histories/ (the replay test picks up every *.json there). Scenarios (default:
- * all): approved, aborted, queued, rolled-back, already-serving, extended, drift-retraining, drift-no-drift, pipeline-promoted,
- * pipeline-train-failed, pipeline-cancelled. Never overwrite a committed file: it stands for executions started on
- * older code. A few minutes on 2 cores.
+ * all): approved, aborted, queued, rolled-back, already-serving, immediate, extended, drift-retraining,
+ * drift-no-drift, pipeline-promoted, pipeline-train-failed, pipeline-cancelled. Never overwrite a committed file: it
+ * stands for executions started on older code. A few minutes on 2 cores.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -110,6 +110,16 @@ const canaryScenarios: Record<string, Scenario> = {
     });
     if (!result.reason.includes('already serves')) throw new Error(`already-serving took another path: ${result.outcome}: ${result.reason}`);
     await save(lab, workflowId, 'canary-rollout.already-serving.json');
+  },
+  // The break-glass (`ferops deploy --now`): straight into stable, no window.
+  immediate: async (lab) => {
+    const version = await registerFixture(lab.mlflow.client, MODEL, 'recorded', 'strips');
+    const workflowId = 'recorded-canary-rollout.immediate';
+    const result = await lab.temporal.client.workflow.execute(canaryRollout, {
+      taskQueue: lab.taskQueue, workflowId, args: [{ modelName: MODEL, version, rollout: ROLLOUT, immediate: { by: 'recorder', reason: 'recorded' } }],
+    });
+    if (!result.reason.startsWith('deployed at once')) throw new Error(`immediate took another path: ${result.outcome}: ${result.reason}`);
+    await save(lab, workflowId, 'canary-rollout.immediate.json');
   },
   // No traffic in the first window makes it inconclusive; load during the extension lets the longer window pass.
   extended: async (lab) => {

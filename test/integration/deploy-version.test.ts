@@ -3,10 +3,12 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { WorkflowHandle } from '@temporalio/client';
+import { InferenceAdminClient } from '../../lib/inference-admin/client';
 import { readDesiredState } from '../../lib/inference-admin/desired-state';
 import { withDefaults } from '../../lib/pipeline-input';
 import { startDeploy, type DeployRequest } from '../../services/cli/deploy-version';
 import { startLoad } from '../../services/cli/load-generator';
+import { ADMIN_TOKEN, startTestServer } from '../../services/inference/testing/harness';
 import { canaryRollout } from '../../workflows/canary-rollout';
 import { approveUpdate, rolloutStateQuery } from '../../workflows/definitions';
 import { startRolloutLab, type RolloutLab } from '../helpers/rollout-lab';
@@ -84,6 +86,23 @@ describe('ferops deploy: a registered version rolled out again', { timeout: 300_
     }
   });
 
+  it('when an operator deploys previous --now, then it serves at once with no window analysed, the aliases swap, and who and why are recorded', async () => {
+    const [champion, previous] = [await alias('champion'), await alias('previous')];
+    const load = startLoad(lab.service.url, lab.datasetUri, 25);
+    try {
+      const now = await deploy('previous', { rollout: undefined, immediate: { by: 'alice', reason: 'incident 42' } });
+      assert.equal(now.handle.workflowId, `deploy-${NAME}-v${previous}-over-v${champion}-now`);
+      const result = await now.handle.result();
+      assert.deepEqual(result, { outcome: 'promoted', reason: 'deployed at once by alice, without canary: incident 42', decisions: [] });
+      assert.equal((await readDesiredState(lab.mlflow.client, NAME)).stable?.version, previous);
+      assert.deepEqual([await alias('champion'), await alias('previous')], [previous, champion]);
+      assert.equal(await tagOf(previous!, 'ferops.promotion_reason'), result.reason);
+    } finally {
+      const s = await load.stop();
+      assert.equal(s.failed, 0, JSON.stringify(s.failures));
+    }
+  });
+
   it('when the same deploy is asked again while it runs, then it attaches to that rollout; once it was rolled back, asking again starts a new one and says why the last one failed', async () => {
     const candidate = await lab.register('strips');
     const waiting = { ...ROLLOUT, approval: 'required' as const };
@@ -117,5 +136,30 @@ describe('ferops deploy: a registered version rolled out again', { timeout: 300_
     assert.deepEqual(result, { outcome: 'promoted', reason: `version ${stable!.version} already serves as stable: nothing rolled out`, decisions: [] });
     assert.deepEqual(await readDesiredState(lab.mlflow.client, NAME), before, 'no generation was written');
     assert.equal(await tagOf(stable!.version, 'ferops.promotion_reason'), reason);
+  });
+
+  it('when the stable version is deleted from the registry, then a replica that starts stays unready, a canary is refused saying why, and deploy --now makes it serve again', async () => {
+    const { stable } = await readDesiredState(lab.mlflow.client, NAME);
+    const replacement = await lab.register('strips');
+    await lab.mlflow.client.http.json('DELETE', '/model-versions/delete', { body: { name: NAME, version: stable!.version } });
+    const restarted = await startTestServer({ mlflowUrl: lab.mlflow.server.url, desiredState: 'mlflow', modelName: NAME, desiredStatePollMs: 200 });
+    try {
+      await sleep(1500);
+      const unready = await fetch(`${restarted.url}/readyz`);
+      assert.equal(unready.status, 503);
+      assert.match(await unready.text(), new RegExp(`models:/${NAME}/${stable!.version}: not found in the registry`));
+      await assert.rejects(deploy(replacement), new RegExp(`the stable version ${stable!.version} of ${NAME} is no longer in the registry: .* --now --reason`));
+
+      const now = await deploy(replacement, { rollout: undefined, immediate: { by: 'bob', reason: 'stable was deleted' } });
+      assert.equal((await now.handle.result()).outcome, 'promoted');
+      for (let i = 0; !(await fetch(`${restarted.url}/readyz`)).ok; i++) {
+        assert.ok(i < 100, 'the restarted replica never became ready');
+        await sleep(200);
+      }
+      const slots = await new InferenceAdminClient(restarted.url, ADMIN_TOKEN).slots();
+      assert.equal(slots.stable?.version, replacement);
+    } finally {
+      await restarted.stop();
+    }
   });
 });

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { REPO_ROOT } from '../../lib/paths';
 import { parseArgs, UsageError } from '../../services/cli/args';
-import { DEPLOY_ARGS, deployRolloutOverrides } from '../../services/cli/commands/deploy';
+import { DEPLOY_ARGS, deployRolloutOverrides, immediateFrom } from '../../services/cli/commands/deploy';
 import { PREDICT_ARGS } from '../../services/cli/commands/predict';
 import { ROLLOUT_ARGS } from '../../services/cli/commands/rollout';
 import { TRAIN_ARGS } from '../../services/cli/commands/train';
@@ -34,6 +34,16 @@ describe('ferops command-line arguments', () => {
     assert.deepEqual(deployRolloutOverrides({}), {});
     assert.throws(() => deployRolloutOverrides({ steps: '5,x' }), /--steps needs percentages/);
     for (const bad of ['{min', '5', '[1]', 'null']) assert.throws(() => deployRolloutOverrides({ thresholds: bad }), /--thresholds needs a JSON object/);
+  });
+
+  it('when deploy --now is asked, then it needs a reason, takes no rollout options, and --reason alone is refused', () => {
+    const flags = (...argv: string[]) => parseArgs(['3', ...argv], DEPLOY_ARGS).flags;
+    assert.deepEqual(immediateFrom(flags('--now', '--reason', 'incident 42', '--by', 'alice'), false), { by: 'alice', reason: 'incident 42' });
+    assert.equal(immediateFrom(flags(), false), undefined);
+    assert.throws(() => immediateFrom(flags('--now'), false), /--now needs --reason TEXT/);
+    assert.throws(() => immediateFrom(flags('--now', '--reason', ' '), false), /--now needs --reason TEXT/);
+    assert.throws(() => immediateFrom(flags('--now', '--reason', 'x'), true), /--now deploys without canary: it takes no rollout options/);
+    assert.throws(() => immediateFrom(flags('--reason', 'x'), false), /--reason and --by go with --now/);
   });
 
   it('when a value holds "=" or starts with "-", then it is kept whole', () => {

@@ -8,9 +8,9 @@ import { connectClient } from '../temporal-client';
 
 export const DEPLOY_ARGS: CommandSpec = {
   usage: `deploy <version>|previous|@<alias> [--approval] [--steps 5,25,50,100] [--shadow-seconds S] [--window-seconds S]
-      [--thresholds JSON] [--id WORKFLOW_ID] [--no-wait]`,
-  values: ['steps', 'shadow-seconds', 'window-seconds', 'thresholds', 'id'],
-  switches: ['approval', 'no-wait'],
+      [--thresholds JSON] [--now --reason TEXT [--by NAME]] [--id WORKFLOW_ID] [--no-wait]`,
+  values: ['steps', 'shadow-seconds', 'window-seconds', 'thresholds', 'reason', 'by', 'id'],
+  switches: ['approval', 'now', 'no-wait'],
   positionals: 1,
 };
 
@@ -42,9 +42,21 @@ export function deployRolloutOverrides(flags: ParsedArgs['flags']): NonNullable<
   return o;
 }
 
+/** `--now`: who and why, both recorded, since it skips every check a canary makes; rollout options make no sense with it. */
+export function immediateFrom(flags: ParsedArgs['flags'], withRolloutOptions: boolean): { by: string; reason: string } | undefined {
+  if (!flags.now) {
+    if (flags.reason !== undefined || flags.by !== undefined) throw new UsageError('--reason and --by go with --now');
+    return undefined;
+  }
+  if (withRolloutOptions) throw new UsageError('--now deploys without canary: it takes no rollout options');
+  if (typeof flags.reason !== 'string' || !flags.reason.trim()) throw new UsageError('--now needs --reason TEXT: it skips the canary analysis, and the reason is recorded on the version');
+  return { by: typeof flags.by === 'string' ? flags.by : process.env.USER ?? 'cli', reason: flags.reason };
+}
+
 /**
  * Rolls a registered version out again, e.g. back to the champion a promotion replaced (`deploy previous`), through
- * the same canary rollout as a new model. Exits 0 once it serves as stable, 1 when it was rolled back.
+ * the same canary rollout as a new model, or with --now straight into stable. Exits 0 once it serves as stable, 1
+ * when it was rolled back.
  */
 export async function deployCommand(args: ParsedArgs): Promise<number> {
   const target = args.positional[0];
@@ -52,10 +64,11 @@ export async function deployCommand(args: ParsedArgs): Promise<number> {
     throw new UsageError(target ? `"${target}" is not a version: give a number, previous, or @<alias>` : 'needs a version: a number, previous, or @<alias>');
   }
   const rollout = deployRolloutOverrides(args.flags);
+  const immediate = immediateFrom(args.flags, Object.keys(rollout).length > 0);
   const config = loadConfig();
   const client = await connectClient(config);
   const { handle, version, attached, rolledBack } = await startDeploy(client, new MlflowClient({ baseUrl: config.mlflowUrl }), {
-    modelName: config.modelName, target, taskQueue: config.taskQueue, rollout, id: typeof args.flags.id === 'string' ? args.flags.id : undefined,
+    modelName: config.modelName, target, taskQueue: config.taskQueue, rollout, immediate, id: typeof args.flags.id === 'string' ? args.flags.id : undefined,
   });
   if (rolledBack) console.log(`note: ${rolledBack}`);
   console.log(`${attached ? 'attached to the running' : 'started'} rollout ${handle.workflowId} of ${config.modelName} version ${version}`);
