@@ -1,15 +1,30 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { InferenceAdminClient } from '../lib/inference-admin/client';
 import { INFERENCE_NODE_FLAGS } from '../services/inference/node-flags';
 import { startHaproxy } from './processes/haproxy';
 import { freePort, httpOk, type ManagedProcess } from './processes/managed-process';
 import { startNodeService } from './processes/node-service';
 
-/** Until `/readyz` answers 200 (the replica serves the desired state); throws after `timeoutMs`. */
-async function waitReady(url: string, timeoutMs = 120_000): Promise<void> {
+/**
+ * A replica refused the desired state for good (a model gone from the registry, or one it cannot load): waiting
+ * longer changes nothing, and the stack must still come up, since mending the deployment needs Temporal and a worker.
+ */
+export class ReplicaRefusedState extends Error {}
+
+/**
+ * Until `/readyz` answers 200 (the replica serves the desired state); throws after `timeoutMs`, or at once with
+ * ReplicaRefusedState when the replica reports (admin API, with `adminToken`) that it cannot apply that state.
+ */
+async function waitReady(url: string, adminToken: string | undefined, generation = 0, timeoutMs = 120_000): Promise<void> {
   for (const end = Date.now() + timeoutMs; Date.now() < end; await sleep(200)) {
     if (await fetch(`${url}/readyz`).then((r) => r.ok, () => false)) return;
+    const error = adminToken ? (await new InferenceAdminClient(url, adminToken, 5_000).slots().catch(() => undefined))?.deployment?.error : undefined;
+    // An earlier generation's refusal is history: the replica may not have read the one awaited yet.
+    if (error && !error.retryable && (error.generation ?? 0) >= generation) {
+      throw new ReplicaRefusedState(`replica ${url} cannot serve generation ${error.generation} of the desired state: ${error.message}`);
+    }
   }
   throw new Error(`replica ${url} did not become ready in ${timeoutMs / 1000} s: ${await fetch(`${url}/readyz`).then((r) => r.text(), (e: Error) => e.message)}`);
 }
@@ -25,8 +40,11 @@ export interface InferenceFleet {
   loadBalancer?: ManagedProcess;
   /** Stops and starts replica `i` on its port (a crash and a reschedule). */
   restart(i: number): Promise<void>;
-  /** Resolves once every replica serves the desired state (`/readyz`); throws after two minutes. */
-  ready(): Promise<void>;
+  /**
+   * Resolves once every replica serves the desired state (`/readyz`); throws after two minutes, or at once
+   * (ReplicaRefusedState) when a replica cannot apply it: `generation` (the desired one) or a later one.
+   */
+  ready(generation?: number): Promise<void>;
   /** Starts or stops replicas until there are `n`; new ones join the load balancer and discovery once started. */
   scale(n: number): Promise<void>;
   stop(): Promise<void>;
@@ -86,14 +104,14 @@ export async function startInferenceFleet(o: { count: number; publicPort: number
       await r.process.stop();
       replicas[i] = await startReplica(i, Number(new URL(r.url).port));
     },
-    ready: async () => void (await Promise.all(replicas.map((r) => waitReady(r.url)))),
+    ready: async (generation) => void (await Promise.all(replicas.map((r) => waitReady(r.url, o.env.FEROPS_ADMIN_TOKEN, generation)))),
     async scale(n) {
       if (single && n !== 1) throw new Error('a single-replica stack has no load balancer: start it with FEROPS_INFERENCE_REPLICAS > 1 to scale');
       while (replicas.length < n) {
         const r = await startReplica(replicas.length, await freePort());
         // HAProxy counts a server it has just been given as up before its first health check: joined only once
         // ready, a new replica gets no request it would answer 503.
-        await waitReady(r.url).catch(async (e) => {
+        await waitReady(r.url, o.env.FEROPS_ADMIN_TOKEN).catch(async (e) => {
           await r.process.stop();
           throw e;
         });

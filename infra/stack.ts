@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readDesiredState } from '../lib/inference-admin/desired-state';
 import { MlflowClient } from '../lib/mlflow';
-import { startInferenceFleet, type InferenceFleet } from './inference-fleet';
+import { ReplicaRefusedState, startInferenceFleet, type InferenceFleet } from './inference-fleet';
 import { freePort, portTaken, type ManagedProcess } from './processes/managed-process';
 import { processStartId } from '../lib/process-identity';
 import { startMlflow } from './processes/mlflow';
@@ -36,6 +36,8 @@ export interface Stack {
   processes: Record<'temporal' | 'mlflow' | 'worker', ManagedProcess>;
   /** The inference replicas (and their load balancer), each following the desired state in the registry. */
   inference: InferenceFleet;
+  /** Why the replicas do not serve the desired state they were started with, when they cannot (ReplicaRefusedState). */
+  notServing?: string;
   /** Stops and starts one process on the same port and state dir (Temporal and MLflow keep their databases); `inference` restarts every replica. */
   restart(name: 'worker' | 'inference' | 'temporal' | 'mlflow'): Promise<void>;
   stop(): Promise<void>;
@@ -79,7 +81,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     const inference = await startInferenceFleet({ count: replicas, publicPort: port, dataDir: o.dataDir, logDir, env });
     started.push(inference);
     env.FEROPS_INFERENCE_DISCOVERY ??= inference.discovery;
-    await whenServing(inference, mlflow.url, o.modelName);
+    const notServing = await whenServing(inference, mlflow.url, o.modelName);
     const startWorker = () =>
       startNodeService({ name: 'worker', entry: 'services/worker/main.ts', env, logDir, ready: logContains(join(logDir, 'worker.log'), 'worker ready'), readyTimeoutMs: 180_000 });
     const processes = { temporal, mlflow, worker: await startWorker() };
@@ -94,10 +96,11 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       env,
       processes,
       inference,
+      notServing,
       async restart(name) {
         if (name === 'inference') {
           for (let i = 0; i < inference.replicas.length; i++) await inference.restart(i);
-          await whenServing(inference, mlflow.url, o.modelName);
+          stack.notServing = await whenServing(inference, mlflow.url, o.modelName);
           return;
         }
         await processes[name].stop();
@@ -154,8 +157,17 @@ function readOrCreateToken(file: string): string {
  * When the registry names a stable model, the stack is up once every replica serves it (a caller's first request
  * is answered, as when the stack loaded the champion itself); a fresh registry has nothing to serve yet.
  */
-async function whenServing(inference: InferenceFleet, mlflowUrl: string, modelName: string): Promise<void> {
-  if ((await readDesiredState(new MlflowClient({ baseUrl: mlflowUrl }), modelName)).stable) await inference.ready();
+async function whenServing(inference: InferenceFleet, mlflowUrl: string, modelName: string): Promise<string | undefined> {
+  const desired = await readDesiredState(new MlflowClient({ baseUrl: mlflowUrl }), modelName);
+  if (!desired.stable) return undefined;
+  try {
+    await inference.ready(desired.generation);
+    return undefined;
+  } catch (e) {
+    // The rest of the stack still starts: mending the deployment (`ferops deploy --now`) needs Temporal and the worker.
+    if (e instanceof ReplicaRefusedState) return e.message;
+    throw e;
+  }
 }
 
 function replicaCount(value: string | undefined): number {

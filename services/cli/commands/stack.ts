@@ -20,7 +20,10 @@ export function startConfiguredStack(config: FeropsConfig): Promise<Stack> {
   return startStack({ dataDir: config.dataDir, ports: stackPorts(config), ui: true, modelName: config.modelName });
 }
 
-export function printAddresses(s: Pick<Stack, 'temporalUiUrl' | 'mlflowUrl' | 'inferenceUrl' | 'dataDir'>): void {
+export function printAddresses(s: Pick<Stack, 'temporalUiUrl' | 'mlflowUrl' | 'inferenceUrl' | 'dataDir' | 'notServing'>): void {
+  if (s.notServing) {
+    console.log(`  warning     : ${s.notServing}; serve another version with: npm run ferops -- deploy <version> --now --reason TEXT`);
+  }
   console.log(`  Temporal UI : ${s.temporalUiUrl}`);
   console.log(`  MLflow UI   : ${s.mlflowUrl}`);
   console.log(`  Try it      : ${s.inferenceUrl}/  (drop a photo in a browser: boxes, crops, probabilities)`);
