@@ -25,12 +25,12 @@ export const SEARCH_ATTRIBUTES = {
 export const pipelineWorkflowId = (modelName: string, inputHash: string): string => `train-${modelName}-${inputHash}`;
 export const rolloutWorkflowId = (pipelineId: string): string => `${pipelineId}/rollout`;
 /**
- * A rollout of a version already registered (`ferops deploy`), named after the version it replaces: while one runs,
- * the same command attaches to it (stable does not change until it ends); once it has ended, the same command
- * starts a new one.
+ * A rollout of a version already registered (`ferops deploy`), named after the version it replaces (and `-now` for
+ * one straight into stable): while one runs, the same command attaches to it (stable does not change until it
+ * ends); once it has ended, the same command starts a new one.
  */
-export const deployWorkflowId = (modelName: string, version: string, replacing: string | undefined): string =>
-  `deploy-${modelName}-v${version}-over-${replacing === undefined ? 'none' : `v${replacing}`}`;
+export const deployWorkflowId = (modelName: string, version: string, replacing: string | undefined, immediate = false): string =>
+  `deploy-${modelName}-v${version}-over-${replacing === undefined ? 'none' : `v${replacing}`}${immediate ? '-now' : ''}`;
 
 /** The Temporal Schedule that starts a driftMonitor run every interval (services/worker/schedules.ts). */
 export const DRIFT_SCHEDULE_ID = 'ferops-drift-monitor';

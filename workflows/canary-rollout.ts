@@ -39,7 +39,6 @@ const INPUT_CHECKED = 'rollout-input-checked';
 const ONE_PER_MODEL = 'rollout-one-per-model';
 /** Marks executions that change nothing when their version already serves as stable (a revert to what serves). */
 const ALREADY_SERVING = 'rollout-of-serving-version';
-
 /** Marks executions that may deploy straight into stable when their input says so (`immediate`). */
 const IMMEDIATE = 'rollout-immediate';
 

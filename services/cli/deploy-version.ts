@@ -48,12 +48,15 @@ export async function startDeploy(client: Client, mlflow: MlflowClient, req: Dep
       + `serve it, and refuses every canary generation, which still names it; replace it at once with --now --reason TEXT`);
   }
   const input = {
-    modelName: req.modelName, version: mv.version, rollout: withDefaults({ rollout: req.rollout }).rollout, ...(req.immediate ? { immediate: req.immediate } : {}),
+    modelName: req.modelName,
+    version: mv.version,
+    rollout: withDefaults({ rollout: req.rollout }).rollout,
+    ...(req.immediate ? { immediate: req.immediate } : {}),
   };
   // The workflow checks its input too; checked here, a mistake costs no workflow and says so at once.
   const problems = rolloutWorkflowInputProblems(input);
   if (problems) throw new Error(`bad rollout input: ${problems}`);
-  const id = req.id ?? `${deployWorkflowId(req.modelName, mv.version, desired.stable?.version)}${req.immediate ? '-now' : ''}`;
+  const id = req.id ?? deployWorkflowId(req.modelName, mv.version, desired.stable?.version, req.immediate !== undefined);
   const rolledBack = lastRollback(mv);
   try {
     const handle = await client.workflow.start<typeof canaryRollout>('canaryRollout', {

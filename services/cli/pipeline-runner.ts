@@ -118,7 +118,9 @@ export interface PendingWorkflowTask {
  */
 export function stalledWorkflowTask(t: PendingWorkflowTask | null | undefined, taskQueue: string, nowMs: number): string | undefined {
   const attempt = t?.attempt ?? 1;
-  if (attempt > 1) return `workflow task tried ${attempt} times without completing (a worker stopped, stuck or failing it: see its log); task queue ${taskQueue}`;
+  if (attempt > 1) {
+    return `workflow task tried ${attempt} times without completing (a worker stopped, stuck or failing it: see its log); task queue ${taskQueue}`;
+  }
   if (t?.state !== WORKFLOW_TASK_SCHEDULED) return undefined;
   const scheduledAt = optionalTsToMs(t.scheduledTime);
   const waitedMs = scheduledAt === undefined ? 0 : nowMs - scheduledAt;

@@ -49,7 +49,9 @@ export function immediateFrom(flags: ParsedArgs['flags'], withRolloutOptions: bo
     return undefined;
   }
   if (withRolloutOptions) throw new UsageError('--now deploys without canary: it takes no rollout options');
-  if (typeof flags.reason !== 'string' || !flags.reason.trim()) throw new UsageError('--now needs --reason TEXT: it skips the canary analysis, and the reason is recorded on the version');
+  if (typeof flags.reason !== 'string' || !flags.reason.trim()) {
+    throw new UsageError('--now needs --reason TEXT: it skips the canary analysis, and the reason is recorded on the version');
+  }
   return { by: typeof flags.by === 'string' ? flags.by : process.env.USER ?? 'cli', reason: flags.reason };
 }
 
