@@ -6,6 +6,7 @@ import { ROLLOUT_ARGS, rolloutCommand } from './commands/rollout';
 import { STACK_ARGS, stackCommand } from './commands/stack';
 import { STATUS_ARGS, statusCommand } from './commands/status';
 import { TRAIN_ARGS, trainCommand } from './commands/train';
+import { VERSIONS_ARGS, versionsCommand } from './commands/versions';
 import { describeFailure } from './failure';
 
 const USAGE = `ferops <command>   (ferops <command> --help: that command's options)
@@ -17,7 +18,8 @@ const USAGE = `ferops <command>   (ferops <command> --help: that command's optio
   ${PREDICT_ARGS.usage}
   ${ROLLOUT_ARGS.usage}
   ${DEPLOY_ARGS.usage}
-                 roll a registered version out again (previous: the champion the last promotion replaced)`;
+                 roll a registered version out again (previous: the champion the last promotion replaced)
+  ${VERSIONS_ARGS.usage}               the registered versions: accuracy, what serves, aliases, last rollout`;
 
 const COMMANDS: Record<string, { spec: CommandSpec; run: (a: ParsedArgs) => Promise<number> }> = {
   demo: { spec: DEMO_ARGS, run: demoCommand },
@@ -27,6 +29,7 @@ const COMMANDS: Record<string, { spec: CommandSpec; run: (a: ParsedArgs) => Prom
   predict: { spec: PREDICT_ARGS, run: predictCommand },
   rollout: { spec: ROLLOUT_ARGS, run: rolloutCommand },
   deploy: { spec: DEPLOY_ARGS, run: deployCommand },
+  versions: { spec: VERSIONS_ARGS, run: versionsCommand },
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -7,6 +7,7 @@ import { InferenceAdminClient } from '../../lib/inference-admin/client';
 import { readDesiredState } from '../../lib/inference-admin/desired-state';
 import { withDefaults } from '../../lib/pipeline-input';
 import { startDeploy, type DeployRequest } from '../../services/cli/deploy-version';
+import { listVersions, versionTable } from '../../services/cli/model-versions';
 import { startLoad } from '../../services/cli/load-generator';
 import { ADMIN_TOKEN, startTestServer } from '../../services/inference/testing/harness';
 import { canaryRollout } from '../../workflows/canary-rollout';
@@ -161,5 +162,21 @@ describe('ferops deploy: a registered version rolled out again', { timeout: 300_
     } finally {
       await restarted.stop();
     }
+  });
+
+  it('when the versions are listed, then each shows its accuracy, what it serves as, its aliases and how its last rollout ended, newest first', async () => {
+    const rows = await listVersions(lab.mlflow.client, NAME);
+    const { stable } = await readDesiredState(lab.mlflow.client, NAME);
+    assert.deepEqual(rows.map((r) => Number(r.version)), rows.map((r) => Number(r.version)).sort((a, b) => b - a));
+    const serving = rows.find((r) => r.version === stable!.version)!;
+    assert.equal(serving.serving, 'stable');
+    assert.ok(serving.aliases.includes('champion'), JSON.stringify(serving));
+    assert.match(serving.lastRollout ?? '', /^promoted .*: deployed at once by bob, without canary: stable was deleted$/);
+    assert.equal(serving.accuracy, 1);
+    assert.ok(rows.some((r) => /^rolled back .*: rejected by alice$/.test(r.lastRollout ?? '')), JSON.stringify(rows));
+    assert.equal(rows.filter((r) => r.serving).length, 1, 'only stable serves');
+    const table = versionTable(rows);
+    assert.match(table[0], /^version +created \(UTC\) +accuracy +serving +aliases +last rollout$/);
+    assert.equal(table.length, rows.length + 1);
   });
 });

@@ -1,0 +1,64 @@
+import { readDesiredState } from '../../lib/inference-admin/desired-state';
+import type { MlflowClient } from '../../lib/mlflow';
+import { filterLiteral } from '../../activities/tracking/run-key';
+
+/** One registered version as an operator choosing what to deploy needs it. */
+export interface VersionRow {
+  version: string;
+  created?: string;
+  /** Test accuracy the gate judged (tag `ferops.accuracy`). */
+  accuracy?: number;
+  /** What it does in the deployment now: `stable`, `canary 25%`, `canary (shadow)`, or nothing. */
+  serving?: string;
+  aliases: string[];
+  /** Its last rollout's outcome: promoted or rolled back, when, and why. */
+  lastRollout?: string;
+}
+
+/**
+ * Every version of `modelName`, newest first, with what `ferops deploy` needs to choose one: its accuracy, its
+ * place in the deployment, its aliases (`champion`, `previous`) and how its last rollout ended.
+ */
+export async function listVersions(mlflow: MlflowClient, modelName: string): Promise<VersionRow[]> {
+  const [model, versions, desired] = await Promise.all([
+    mlflow.getRegisteredModel(modelName),
+    mlflow.searchModelVersions(`name = ${filterLiteral(modelName)}`),
+    readDesiredState(mlflow, modelName),
+  ]);
+  if (!model) throw new Error(`no registered model named ${modelName}`);
+  return versions
+    .sort((a, b) => Number(b.version) - Number(a.version))
+    .map((mv) => {
+      const tag = (key: string) => mv.tags?.find((t) => t.key === key)?.value;
+      const serving = desired.stable?.version === mv.version ? 'stable'
+        : desired.canary?.version === mv.version ? (desired.shadow ? 'canary (shadow)' : `canary ${desired.canaryWeight}%`) : undefined;
+      const promotedAt = tag('ferops.promoted_at') ?? '';
+      const rolledBackAt = tag('ferops.rolled_back_at') ?? '';
+      const lastRollout = !promotedAt && !rolledBackAt ? undefined
+        : promotedAt > rolledBackAt ? `promoted ${promotedAt}: ${tag('ferops.promotion_reason') ?? ''}`
+          : `rolled back ${rolledBackAt}: ${tag('ferops.rollback_reason') ?? ''}`;
+      const accuracy = Number(tag('ferops.accuracy'));
+      return {
+        version: mv.version,
+        created: mv.creation_timestamp ? new Date(Number(mv.creation_timestamp)).toISOString() : undefined,
+        accuracy: Number.isFinite(accuracy) && tag('ferops.accuracy') !== undefined ? accuracy : undefined,
+        serving,
+        aliases: (model.aliases ?? []).filter((a) => a.version === mv.version).map((a) => a.alias).sort(),
+        lastRollout,
+      };
+    });
+}
+
+/** A fixed-width table, one version a line; the last column (the last rollout) is cut to `width` characters. */
+export function versionTable(rows: VersionRow[], width = 160): string[] {
+  const cells = rows.map((r) => [
+    r.version, r.created?.slice(0, 16).replace('T', ' ') ?? '-', r.accuracy === undefined ? '-' : r.accuracy.toFixed(3),
+    r.serving ?? '-', r.aliases.join(',') || '-', r.lastRollout ?? '-',
+  ]);
+  const header = ['version', 'created (UTC)', 'accuracy', 'serving', 'aliases', 'last rollout'];
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
+  return [header, ...cells].map((c) => {
+    const line = c.map((v, i) => (i === c.length - 1 ? v : v.padEnd(widths[i]))).join('  ');
+    return line.length > width ? `${line.slice(0, width - 1)}…` : line;
+  });
+}
