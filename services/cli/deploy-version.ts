@@ -7,6 +7,7 @@ import { deployWorkflowId } from '../../lib/temporal-constants';
 import { rolloutWorkflowInputProblems } from '../../lib/workflow-input-check';
 import type { canaryRollout } from '../../workflows/canary-rollout';
 import { MODEL_NAME, MODEL_VERSION } from '../../workflows/search-attributes';
+import { lastRollout } from './model-versions';
 
 export interface DeployRequest {
   modelName: string;
@@ -95,10 +96,8 @@ async function resolveVersion(mlflow: MlflowClient, modelName: string, target: s
     : `model ${modelName} has no version with the alias "${alias}"`);
 }
 
-/** The version's last rollout, when it was rolled back and not promoted since (ISO timestamps compare as text). */
+/** The version's last rollout, when it was rolled back (not promoted since): worth a note before rolling it out again. */
 function lastRollback(mv: ModelVersion): string | undefined {
-  const tag = (key: string): string | undefined => mv.tags?.find((t) => t.key === key)?.value;
-  const at = tag('ferops.rolled_back_at');
-  if (!at || (tag('ferops.promoted_at') ?? '') > at) return undefined;
-  return `version ${mv.version} was rolled back at ${at}: ${tag('ferops.rollback_reason') ?? 'no reason recorded'}`;
+  const last = lastRollout(mv);
+  return last?.outcome === 'rolled back' ? `version ${mv.version} was rolled back at ${last.at}: ${last.reason}` : undefined;
 }

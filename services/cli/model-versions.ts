@@ -1,5 +1,5 @@
 import { readDesiredState } from '../../lib/inference-admin/desired-state';
-import type { MlflowClient } from '../../lib/mlflow';
+import type { MlflowClient, ModelVersion } from '../../lib/mlflow';
 import { filterLiteral } from '../../activities/tracking/run-key';
 
 /** One registered version as an operator choosing what to deploy needs it. */
@@ -29,24 +29,31 @@ export async function listVersions(mlflow: MlflowClient, modelName: string): Pro
   return versions
     .sort((a, b) => Number(b.version) - Number(a.version))
     .map((mv) => {
-      const tag = (key: string) => mv.tags?.find((t) => t.key === key)?.value;
       const serving = desired.stable?.version === mv.version ? 'stable'
         : desired.canary?.version === mv.version ? (desired.shadow ? 'canary (shadow)' : `canary ${desired.canaryWeight}%`) : undefined;
-      const promotedAt = tag('ferops.promoted_at') ?? '';
-      const rolledBackAt = tag('ferops.rolled_back_at') ?? '';
-      const lastRollout = !promotedAt && !rolledBackAt ? undefined
-        : promotedAt > rolledBackAt ? `promoted ${promotedAt}: ${tag('ferops.promotion_reason') ?? ''}`
-          : `rolled back ${rolledBackAt}: ${tag('ferops.rollback_reason') ?? ''}`;
-      const accuracy = Number(tag('ferops.accuracy'));
+      const last = lastRollout(mv);
+      const accuracy = tagOf(mv, 'ferops.accuracy');
       return {
         version: mv.version,
         created: mv.creation_timestamp ? new Date(Number(mv.creation_timestamp)).toISOString() : undefined,
-        accuracy: Number.isFinite(accuracy) && tag('ferops.accuracy') !== undefined ? accuracy : undefined,
+        accuracy: accuracy !== undefined && Number.isFinite(Number(accuracy)) ? Number(accuracy) : undefined,
         serving,
         aliases: (model.aliases ?? []).filter((a) => a.version === mv.version).map((a) => a.alias).sort(),
-        lastRollout,
+        lastRollout: last && `${last.outcome} ${last.at}: ${last.reason}`,
       };
     });
+}
+
+const tagOf = (mv: ModelVersion, key: string): string | undefined => mv.tags?.find((t) => t.key === key)?.value;
+
+/** How the version's last rollout ended (the tags promoteChampion and tagRollback write; ISO times compare as text). */
+export function lastRollout(mv: ModelVersion): { outcome: 'promoted' | 'rolled back'; at: string; reason: string } | undefined {
+  const promotedAt = tagOf(mv, 'ferops.promoted_at') ?? '';
+  const rolledBackAt = tagOf(mv, 'ferops.rolled_back_at') ?? '';
+  if (!promotedAt && !rolledBackAt) return undefined;
+  return promotedAt > rolledBackAt
+    ? { outcome: 'promoted', at: promotedAt, reason: tagOf(mv, 'ferops.promotion_reason') ?? 'no reason recorded' }
+    : { outcome: 'rolled back', at: rolledBackAt, reason: tagOf(mv, 'ferops.rollback_reason') ?? 'no reason recorded' };
 }
 
 /** A fixed-width table, one version a line; the last column (the last rollout) is cut to `width` characters. */
