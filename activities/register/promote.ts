@@ -30,6 +30,12 @@ export async function promoteChampion(input: PromoteInput): Promise<{ champion: 
   let previous = current && current.version !== version ? current.version : undefined;
   if (previous) await client.setAlias(name, PREVIOUS, previous);
   else previous = (await client.getModelVersionByAlias(name, PREVIOUS))?.version;
+  if (previous === version) {
+    // No champion (its version was deleted from the registry) and the version coming back is `previous` itself
+    // (`ferops deploy previous --now`): it would carry both aliases, and the one before it is unknown.
+    await client.deleteAlias(name, PREVIOUS);
+    previous = undefined;
+  }
   await client.setAlias(name, CHAMPION, version);
   const challenger = await client.getModelVersionByAlias(name, CHALLENGER);
   if (challenger?.version === version) await client.deleteAlias(name, CHALLENGER);

@@ -118,6 +118,24 @@ describe('registerModel gate', () => {
 });
 
 describe('promotion, rollback and the Python client', () => {
+  it('when the champion was deleted from the registry and `previous` comes back, then it is champion alone, not previous too', async () => {
+    const name = unique('fer');
+    const versions: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const { experimentId, runId } = await newRun();
+      const src = await logModel({ client, runId, experimentId, modelDir: join(models, 'strips'), name: 'm' });
+      versions.push((await registerModel({ client, name, runId, runKey: `${runId}/register`, modelSource: src, evaluation: { accuracy: 0.8 }, gate })).version!);
+    }
+    const [v1, v2] = versions;
+    await promoteChampion({ client, name, version: v1, reason: 'first' });
+    await promoteChampion({ client, name, version: v2, reason: 'canary passed' });
+    await client.http.json('DELETE', '/model-versions/delete', { body: { name, version: v2 } });
+    assert.deepEqual(await promoteChampion({ client, name, version: v1, reason: 'deployed at once' }), { champion: v1, previous: undefined });
+    assert.equal((await client.getModelVersionByAlias(name, CHAMPION))?.version, v1);
+    assert.equal(await client.getModelVersionByAlias(name, PREVIOUS), null);
+  });
+
+
   it('when two versions are promoted in turn, then champion/previous move and Python loads the champion', async () => {
     const name = unique('fer');
     const versions: string[] = [];
