@@ -18,9 +18,10 @@ export class ReplicaRefusedState extends Error {}
  * ReplicaRefusedState when the replica reports (admin API, with `adminToken`) that it cannot apply that state.
  */
 async function waitReady(url: string, adminToken: string | undefined, generation = 0, timeoutMs = 120_000): Promise<void> {
+  const admin = adminToken ? new InferenceAdminClient(url, adminToken, 5_000) : undefined;
   for (const end = Date.now() + timeoutMs; Date.now() < end; await sleep(200)) {
     if (await fetch(`${url}/readyz`).then((r) => r.ok, () => false)) return;
-    const error = adminToken ? (await new InferenceAdminClient(url, adminToken, 5_000).slots().catch(() => undefined))?.deployment?.error : undefined;
+    const error = (await admin?.slots().catch(() => undefined))?.deployment?.error;
     // An earlier generation's refusal is history: the replica may not have read the one awaited yet.
     if (error && !error.retryable && (error.generation ?? 0) >= generation) {
       throw new ReplicaRefusedState(`replica ${url} cannot serve generation ${error.generation} of the desired state: ${error.message}`);

@@ -44,7 +44,7 @@ export async function startDeploy(client: Client, mlflow: MlflowClient, req: Dep
   if (desired.stable?.version === mv.version) {
     throw new Error(`version ${mv.version} of ${req.modelName} already serves as stable (deployment generation ${desired.generation}): nothing to deploy`);
   }
-  if (desired.stable && !req.immediate && !(await versionExists(mlflow, req.modelName, desired.stable.version))) {
+  if (desired.stable && !req.immediate && !(await findVersion(mlflow, req.modelName, desired.stable.version))) {
     throw new Error(`the stable version ${desired.stable.version} of ${req.modelName} is no longer in the registry: a replica that starts cannot `
       + `serve it, and refuses every canary generation, which still names it; replace it at once with --now --reason TEXT`);
   }
@@ -75,17 +75,18 @@ export async function startDeploy(client: Client, mlflow: MlflowClient, req: Dep
   }
 }
 
-const versionExists = (mlflow: MlflowClient, modelName: string, version: string): Promise<boolean> =>
-  mlflow.getModelVersion(modelName, version).then(() => true, (e: unknown) => {
-    if (isNotFound(e)) return false;
+/** The version, or undefined when the registry has no such version (any other failure is thrown). */
+const findVersion = (mlflow: MlflowClient, modelName: string, version: string): Promise<ModelVersion | undefined> =>
+  mlflow.getModelVersion(modelName, version).catch((e: unknown) => {
+    if (isNotFound(e)) return undefined;
     throw e;
   });
 
 async function resolveVersion(mlflow: MlflowClient, modelName: string, target: string): Promise<ModelVersion> {
   if (/^\d+$/.test(target)) {
-    return mlflow.getModelVersion(modelName, target).catch((e: unknown) => {
-      throw isNotFound(e) ? new Error(`model ${modelName} has no version ${target}`) : e;
-    });
+    const mv = await findVersion(mlflow, modelName, target);
+    if (mv) return mv;
+    throw new Error(`model ${modelName} has no version ${target}`);
   }
   const alias = target === 'previous' ? target : target.startsWith('@') ? target.slice(1) : undefined;
   if (alias === undefined) throw new Error(`"${target}" is not a version: give a number, previous, or @<alias>`);

@@ -1,5 +1,5 @@
 import { readDesiredState } from '../../lib/inference-admin/desired-state';
-import type { MlflowClient, ModelVersion } from '../../lib/mlflow';
+import { fromKeyValues, type MlflowClient, type ModelVersion } from '../../lib/mlflow';
 import { filterLiteral } from '../../activities/tracking/run-key';
 
 /** One registered version as an operator choosing what to deploy needs it. */
@@ -32,7 +32,7 @@ export async function listVersions(mlflow: MlflowClient, modelName: string): Pro
       const serving = desired.stable?.version === mv.version ? 'stable'
         : desired.canary?.version === mv.version ? (desired.shadow ? 'canary (shadow)' : `canary ${desired.canaryWeight}%`) : undefined;
       const last = lastRollout(mv);
-      const accuracy = tagOf(mv, 'ferops.accuracy');
+      const accuracy = fromKeyValues(mv.tags)['ferops.accuracy'];
       return {
         version: mv.version,
         created: mv.creation_timestamp ? new Date(Number(mv.creation_timestamp)).toISOString() : undefined,
@@ -44,16 +44,15 @@ export async function listVersions(mlflow: MlflowClient, modelName: string): Pro
     });
 }
 
-const tagOf = (mv: ModelVersion, key: string): string | undefined => mv.tags?.find((t) => t.key === key)?.value;
-
 /** How the version's last rollout ended (the tags promoteChampion and tagRollback write; ISO times compare as text). */
 export function lastRollout(mv: ModelVersion): { outcome: 'promoted' | 'rolled back'; at: string; reason: string } | undefined {
-  const promotedAt = tagOf(mv, 'ferops.promoted_at') ?? '';
-  const rolledBackAt = tagOf(mv, 'ferops.rolled_back_at') ?? '';
+  const tags = fromKeyValues(mv.tags);
+  const promotedAt = tags['ferops.promoted_at'] ?? '';
+  const rolledBackAt = tags['ferops.rolled_back_at'] ?? '';
   if (!promotedAt && !rolledBackAt) return undefined;
   return promotedAt > rolledBackAt
-    ? { outcome: 'promoted', at: promotedAt, reason: tagOf(mv, 'ferops.promotion_reason') ?? 'no reason recorded' }
-    : { outcome: 'rolled back', at: rolledBackAt, reason: tagOf(mv, 'ferops.rollback_reason') ?? 'no reason recorded' };
+    ? { outcome: 'promoted', at: promotedAt, reason: tags['ferops.promotion_reason'] ?? 'no reason recorded' }
+    : { outcome: 'rolled back', at: rolledBackAt, reason: tags['ferops.rollback_reason'] ?? 'no reason recorded' };
 }
 
 /** A fixed-width table, one version a line; the last column (the last rollout) is cut to `width` characters. */

@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { WorkflowHandle } from '@temporalio/client';
 import { InferenceAdminClient } from '../../lib/inference-admin/client';
 import { readDesiredState } from '../../lib/inference-admin/desired-state';
+import { fromKeyValues } from '../../lib/mlflow';
 import { withDefaults } from '../../lib/pipeline-input';
 import { startDeploy, type DeployRequest } from '../../services/cli/deploy-version';
 import { listVersions, versionTable } from '../../services/cli/model-versions';
@@ -25,8 +26,7 @@ let lab: RolloutLab;
 const deploy = (target: string, o: Partial<DeployRequest> = {}) =>
   startDeploy(lab.temporal.client, lab.mlflow.client, { modelName: NAME, target, taskQueue: lab.taskQueue, rollout: ROLLOUT, ...o });
 const alias = async (name: string) => (await lab.mlflow.client.getModelVersionByAlias(NAME, name))?.version;
-const tagOf = async (version: string, key: string) =>
-  (await lab.mlflow.client.getModelVersion(NAME, version)).tags?.find((t) => t.key === key)?.value;
+const tagOf = async (version: string, key: string) => fromKeyValues((await lab.mlflow.client.getModelVersion(NAME, version)).tags)[key];
 
 /** Waits for the rollout to ask for approval, then refuses it (it ends rolled back, having loaded nothing). */
 async function reject(handle: WorkflowHandle<typeof canaryRollout>): Promise<void> {

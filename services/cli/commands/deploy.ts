@@ -27,13 +27,12 @@ export function deployRolloutOverrides(flags: ParsedArgs['flags']): NonNullable<
   if (flags.approval) o.approval = 'required';
   if (typeof flags.thresholds === 'string') {
     // Checked with the rest of the rollout's input: a misspelt key is refused there, not ignored.
-    const parsed: unknown = (() => {
-      try {
-        return JSON.parse(flags.thresholds);
-      } catch {
-        return undefined;
-      }
-    })();
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(flags.thresholds);
+    } catch {
+      // refused below with the rest of what is not an object
+    }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
       throw new UsageError(`--thresholds needs a JSON object, e.g. '{"minShadowKappa": 0}', got ${flags.thresholds}`);
     }
