@@ -6,6 +6,7 @@ import { canonicalJson, withDefaults, type PipelineInputOverrides } from '../../
 import { checkPipelineInput } from '../../lib/workflow-input-check';
 import { endedStages, type PipelineProgress } from '../../lib/pipeline-progress';
 import { pipelineWorkflowId, rolloutWorkflowId } from '../../lib/temporal-constants';
+import type { Progress as IngestHeartbeat } from '../../activities/ingest/context';
 import type { TrainHeartbeat } from '../../activities/train';
 import type { trainingPipeline } from '../../workflows';
 import { progressQuery, rolloutStateQuery } from '../../workflows/definitions';
@@ -50,6 +51,8 @@ export interface LiveProgress {
   status: string;
   progress?: PipelineProgress;
   training?: TrainHeartbeat;
+  /** The ingest activity's last heartbeat: its phase (hashing, decoding, downloading...) and how far it is. */
+  ingesting?: IngestHeartbeat;
   /** Why the running stage is not moving, when it is not: its activity retrying after a failure, or not picked up. */
   stalled?: string;
 }
@@ -59,12 +62,22 @@ export async function readProgress(handle: WorkflowHandle): Promise<LiveProgress
   const desc = await handle.describe();
   const progress = await handle.query(progressQuery).catch(() => undefined);
   const pending = desc.raw.pendingActivities ?? [];
-  const beat = pending.find((a) => a.activityType?.name === 'train')?.heartbeatDetails?.payloads?.[0];
-  const training = beat ? defaultPayloadConverter.fromPayload<TrainHeartbeat>(beat) : undefined;
+  const beat = <T>(activity: string): T | undefined => {
+    const payload = pending.find((a) => a.activityType?.name === activity)?.heartbeatDetails?.payloads?.[0];
+    return payload ? defaultPayloadConverter.fromPayload<T>(payload) : undefined;
+  };
+  const training = beat<TrainHeartbeat>('train');
+  const ingesting = beat<IngestHeartbeat>('ingest');
   const stalled = pending.map((a) => stalledActivity(a, Date.now())).find((note) => note !== undefined)
     ?? stalledWorkflowTask(desc.raw.pendingWorkflowTask, desc.taskQueue, Date.now())
     ?? (progress?.stage === 'rollout' ? await rolloutWaiting(handle) : undefined);
-  return { status: desc.status.name, progress: progress && endedStages(progress, desc.status.name), training, ...(stalled ? { stalled } : {}) };
+  return {
+    status: desc.status.name,
+    progress: progress && endedStages(progress, desc.status.name),
+    training,
+    ...(ingesting ? { ingesting } : {}),
+    ...(stalled ? { stalled } : {}),
+  };
 }
 
 /** A rollout queued behind another rollout of its model (workflows/deployment-lease.ts) says so, and where to look. */

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { msNumberToTs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import type { WorkflowHandle } from '@temporalio/client';
 import { followRollout } from '../../services/cli/follow';
-import { stalledActivity, stalledWorkflowTask, WORKFLOW_TASK_SCHEDULED } from '../../services/cli/pipeline-runner';
+import { readProgress, stalledActivity, stalledWorkflowTask, WORKFLOW_TASK_SCHEDULED } from '../../services/cli/pipeline-runner';
 import type { canaryRollout, RolloutDecision, RolloutResult, RolloutState } from '../../workflows/canary-rollout';
 import { renderProgress } from '../../services/cli/progress-line';
 
@@ -40,6 +41,42 @@ describe('a stalled pipeline in the live progress line', () => {
   it('when the progress carries a stall, then the line ends with it', () => {
     const line = renderProgress({ status: 'RUNNING', progress: { stage: 'ingest', stages: [{ stage: 'ingest', status: 'running' }] }, stalled: 'ingest attempt 2, last failure: x' });
     assert.match(line, /\] +ingest +ingest attempt 2, last failure: x$/);
+  });
+});
+
+describe('ingest progress in the live progress line', () => {
+  const ingesting = (phase: string, done: number, total?: number) =>
+    renderProgress({ status: 'RUNNING', progress: { stage: 'ingest', stages: [{ stage: 'ingest', status: 'running' }] }, ingesting: { phase, done, total } });
+
+  it('when ingest reports a counted phase, then the line names it with its count and the bar follows the phase', () => {
+    assert.equal(ingesting('decode-images', 9000, 36000), `[${'#'.repeat(6)}${'.'.repeat(18)}]  ingest    decoding images 9000/36000`);
+    assert.match(ingesting('hash-source', 3, 4), /^\[#{18}\.{6}\] +ingest +hashing files 3\/4$/);
+    assert.match(ingesting('generate', 10), /ingest +generating faces 10$/);
+  });
+  it('when ingest reads or downloads bytes, then they are shown in MB; a phase the CLI does not know is shown by its name', () => {
+    assert.match(ingesting('parse-csv', 120_400_000, 296_000_000), /reading the CSV 120\/296 MB$/);
+    assert.match(ingesting('download', 2_500_000), /downloading 2\.5 MB$/);
+    assert.match(ingesting('write', 0, 1), /writing the dataset$/);
+    assert.match(ingesting('unzip', 2, 5), /unzip 2\/5$/);
+  });
+  it('when the pipeline has left ingest, then a last ingest heartbeat is not shown', () => {
+    const line = renderProgress({ status: 'RUNNING', progress: { stage: 'evaluate', stages: [] }, ingesting: { phase: 'decode-images', done: 1, total: 2 } });
+    assert.doesNotMatch(line, /decoding/);
+  });
+  it('when the ingest activity has heartbeated, then readProgress returns its last progress beside the stage', async () => {
+    const beat = defaultPayloadConverter.toPayload({ phase: 'decode-images', done: 40, total: 80 });
+    const handle = {
+      describe: async () => ({
+        status: { name: 'RUNNING' },
+        taskQueue: 'q',
+        raw: { pendingActivities: [{ activityType: { name: 'ingest' }, state: STARTED, attempt: 1, heartbeatDetails: { payloads: [beat] } }] },
+      }),
+      query: async () => ({ stage: 'ingest', stages: [{ stage: 'ingest', status: 'running' }] }),
+    } as unknown as WorkflowHandle;
+    const p = await readProgress(handle);
+    assert.deepEqual(p.ingesting, { phase: 'decode-images', done: 40, total: 80 });
+    assert.equal(p.training, undefined);
+    assert.match(renderProgress(p), /ingest +decoding images 40\/80$/);
   });
 });
 
