@@ -48,4 +48,19 @@ describe('ferops predict when the file or the service is not there', () => {
     assert.match(stderr, new RegExp(`^ferops: predict failed \\(503\\) at ${haproxy.url}: .*503 Service Unavailable`));
     assert.doesNotMatch(stderr, /JSON/);
   });
+
+  // In both, the load balancer's answer shows the file was found and sent: only `dir` holds a face.png.
+  it('when typed as `npm run ferops` in another directory, then a relative image path names the file in that directory', async () => {
+    const err = await promisify(execFile)('npm', ['--prefix', REPO_ROOT, 'run', '-s', 'ferops', '--', 'predict', 'face.png', '--url', haproxy.url], { cwd: dir })
+      .then(() => assert.fail('predict succeeded'), (e: { code: number; stderr: string }) => e);
+    assert.equal(err.code, 1);
+    assert.match(err.stderr, new RegExp(`^ferops: predict failed \\(503\\) at ${haproxy.url}`));
+  });
+
+  it('when the ferops binary runs from a directory outside the repository, then it starts and reads the relative path there', async () => {
+    const err = await promisify(execFile)(process.execPath, [join(REPO_ROOT, 'services/cli/bin/ferops.cjs'), 'predict', 'face.png', '--url', haproxy.url], { cwd: dir })
+      .then(() => assert.fail('predict succeeded'), (e: { code: number; stderr: string }) => e);
+    assert.equal(err.code, 1);
+    assert.match(err.stderr, new RegExp(`^ferops: predict failed \\(503\\) at ${haproxy.url}`));
+  });
 });

@@ -3,6 +3,7 @@ import { extname } from 'node:path';
 import { loadConfig } from '../../../lib/config';
 import { annotate } from '../annotate';
 import { type CommandSpec, numberFlag, type ParsedArgs, UsageError } from '../args';
+import { userPath } from '../user-path';
 
 const TYPES: Record<string, string> = { '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.png': 'image/png', '.webp': 'image/webp', '.gif': 'image/gif' };
 
@@ -51,15 +52,15 @@ export const PREDICT_ARGS: CommandSpec = {
 };
 
 export async function predictCommand(args: ParsedArgs): Promise<number> {
-  const file = args.positional[0];
-  const out = args.flags.out;
-  if (!file) throw new UsageError('needs an image');
+  if (!args.positional[0]) throw new UsageError('needs an image');
+  const file = userPath(args.positional[0]);
+  const out = typeof args.flags.out === 'string' ? userPath(args.flags.out) : undefined;
   const url = typeof args.flags.url === 'string' ? args.flags.url : loadConfig().inferenceUrl;
   // --min-face: the small-face search for this photo (the API's ?minFace=, which judges the value).
   const answer = await predictFile(url, file, { detect: !args.flags['no-detect'], minFace: numberFlag(args.flags, 'min-face') });
   console.log(args.flags.json ? JSON.stringify(answer, null, 2) : describePrediction(answer));
   if (out !== undefined) {
-    writeFileSync(out as string, await annotate(readFileSync(file), answer));
+    writeFileSync(out, await annotate(readFileSync(file), answer));
     if (!args.flags.json) console.log(`drawing written to ${out}`);
   }
   return 0;

@@ -4,6 +4,7 @@ import { type CommandSpec, numberFlag, type ParsedArgs } from '../args';
 import { follow } from '../follow';
 import { startOrAttach } from '../pipeline-runner';
 import { connectClient } from '../temporal-client';
+import { modelForWorker, pathForWorker } from '../user-path';
 
 const TRAIN_USAGE = `train [--dataset synthetic|<fer2013.csv>|<image folder>|kaggle:<owner/slug>] [--size N] [--seed N]
       [--epochs N] [--lr X] [--batch-size N] [--model tiny|small|base|<hub id>|<dir>] [--image-size N] [--device auto|cpu|cuda]
@@ -15,6 +16,9 @@ export const TRAIN_ARGS: CommandSpec = {
   positionals: 0,
 };
 
+/** The trainer's named sizes (`PRESETS` in training-py/ferops_trainer/model.py): never taken for a directory. */
+const MODEL_PRESETS = ['tiny', 'small', 'base'];
+
 /** Turns CLI flags into pipeline input overrides; everything left out keeps its documented default. */
 export function trainOverrides(flags: ParsedArgs['flags']): PipelineInputOverrides {
   const o: PipelineInputOverrides = {};
@@ -25,7 +29,7 @@ export function trainOverrides(flags: ParsedArgs['flags']): PipelineInputOverrid
   }
   const trainer: Record<string, unknown> = {};
   const model: Record<string, unknown> = {};
-  if (typeof flags.model === 'string') model.base = flags.model;
+  if (typeof flags.model === 'string') model.base = modelForWorker(flags.model, MODEL_PRESETS);
   if (flags['image-size'] !== undefined) model.image_size = numberFlag(flags, 'image-size');
   if (Object.keys(model).length) trainer.model = model;
   const train: Record<string, unknown> = {};
@@ -42,7 +46,8 @@ export function trainOverrides(flags: ParsedArgs['flags']): PipelineInputOverrid
 
 function datasetFromFlag(v: string): DatasetSource {
   if (v.startsWith('kaggle:')) return { kind: 'kaggle', slug: v.slice('kaggle:'.length) };
-  return v.toLowerCase().endsWith('.csv') ? { kind: 'fer2013-csv', path: v } : { kind: 'image-folder', path: v };
+  const path = pathForWorker(v);
+  return v.toLowerCase().endsWith('.csv') ? { kind: 'fer2013-csv', path } : { kind: 'image-folder', path };
 }
 
 export async function trainCommand(args: ParsedArgs): Promise<number> {
