@@ -14,7 +14,7 @@ const USAGE = `ferops <command>   (ferops <command> --help: that command's optio
   ${STACK_ARGS.usage}                 start the embedded stack in the background / stop it
   ${TRAIN_ARGS.usage}
   ${STATUS_ARGS.usage}
-                 stage, progress and result of a pipeline; phase and windows of a rollout
+                 stage, progress and result of a pipeline; phase and windows of a rollout; no id: the latest ones
   ${PREDICT_ARGS.usage}
   ${ROLLOUT_ARGS.usage}
   ${DEPLOY_ARGS.usage}

@@ -1,6 +1,7 @@
 import { readDesiredState } from '../../lib/inference-admin/desired-state';
 import { fromKeyValues, type MlflowClient, type ModelVersion } from '../../lib/mlflow';
 import { filterLiteral } from '../../activities/tracking/run-key';
+import { fixedWidthTable } from './table';
 
 /** One registered version as an operator choosing what to deploy needs it. */
 export interface VersionRow {
@@ -55,16 +56,11 @@ export function lastRollout(mv: ModelVersion): { outcome: 'promoted' | 'rolled b
     : { outcome: 'rolled back', at: rolledBackAt, reason: tags['ferops.rollback_reason'] ?? 'no reason recorded' };
 }
 
-/** A fixed-width table, one version a line; the last column (the last rollout) is cut to `width` characters. */
+/** One version a line; the last column (the last rollout) is cut to `width` characters. */
 export function versionTable(rows: VersionRow[], width = 160): string[] {
   const cells = rows.map((r) => [
     r.version, r.created?.slice(0, 16).replace('T', ' ') ?? '-', r.accuracy === undefined ? '-' : r.accuracy.toFixed(3),
     r.serving ?? '-', r.aliases.join(',') || '-', r.lastRollout ?? '-',
   ]);
-  const header = ['version', 'created (UTC)', 'accuracy', 'serving', 'aliases', 'last rollout'];
-  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
-  return [header, ...cells].map((c) => {
-    const line = c.map((v, i) => (i === c.length - 1 ? v : v.padEnd(widths[i]))).join('  ');
-    return line.length > width ? `${line.slice(0, width - 1)}…` : line;
-  });
+  return fixedWidthTable(['version', 'created (UTC)', 'accuracy', 'serving', 'aliases', 'last rollout'], cells, width);
 }

@@ -10,6 +10,7 @@ import { rolloutAction } from '../../services/cli/commands/rollout';
 import { describeFailure } from '../../services/cli/failure';
 import { readProgress, startOrAttach } from '../../services/cli/pipeline-runner';
 import { renderProgress } from '../../services/cli/progress-line';
+import { listWorkflows, workflowTable, type WorkflowRow } from '../../services/cli/workflow-list';
 import type { trainingPipeline } from '../../workflows';
 import { abortSignal, approveUpdate, pauseSignal, progressQuery, resumeSignal, rolloutStateQuery } from '../../workflows/definitions';
 import { fakeActivities, goodSlot, healthyStats, type FakeWorld } from '../helpers/fake-activities';
@@ -118,6 +119,35 @@ describe('trainingPipeline', { timeout: 240_000 }, () => {
     assert.equal(describeFailure(failure), 'Workflow execution failed in train: bad_config: train.epochs must be >= 1');
     assert.deepEqual(progress.stages.at(-1), { stage: 'train', status: 'failed', detail: 'bad_config: train.epochs must be >= 1' });
     assert.equal(w.calls.at(-1), 'closePipelineRun:failed:bad_config: train.epochs must be >= 1', 'its MLflow run ends FAILED, saying why');
+  });
+
+  it('when `ferops status` is given no id, then the latest pipelines are listed newest first: how each ended, the stage of one running', async () => {
+    const refused = await settlePipeline(world({ accuracy: 0.1 }));
+    const failed = await settlePipeline(world({ trainFailure: 'bad_input' }));
+    const taskQueue = `tq-${randomUUID()}`;
+    const worker = await env.createWorker({ taskQueue, activities: fakeActivities(world({ ingestOutages: 100 })) });
+    await worker.runUntil(async () => {
+      const { handle: running } = await startOrAttach(env.client, taskQueue, { ...FAST, trainingTaskQueue: taskQueue }, `test-${randomUUID()}`);
+      const ids = [running.workflowId, failed.handle.workflowId, refused.handle.workflowId];
+      let rows: WorkflowRow[] = [];
+      // Temporal's visibility store is written after the history: wait for it to show all three as they are now.
+      for (let i = 0; i < 100; i++) {
+        rows = (await listWorkflows(env.client, 1000)).filter((r) => ids.includes(r.id));
+        if (rows.length === 3 && rows[0].stage === 'ingest') break;
+        await sleep(100);
+      }
+      assert.deepEqual(rows.map((r) => r.id), ids, 'newest first');
+      assert.deepEqual(rows.map((r) => [r.kind, r.status, r.result]), [
+        ['pipeline', 'running', 'in ingest'],
+        ['pipeline', 'failed', 'Workflow execution failed in train: bad_config: train.epochs must be >= 1'],
+        ['pipeline', 'completed', `refused: ${refused.result!.reason}`],
+      ]);
+      const table = workflowTable(rows, 200);
+      assert.match(table[0], /^workflow id +kind +status +started \(UTC\) +took +version +result$/);
+      assert.match(table[3], new RegExp(`^${refused.handle.workflowId} +pipeline +completed +\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d +\\d+s +- +refused: `));
+      assert.equal((await listWorkflows(env.client, 2)).length, 2, 'at most --limit rows');
+      await running.cancel();
+    });
   });
 
   it('when the pipeline is cancelled before it trains, then its MLflow run is ended as cancelled', async () => {

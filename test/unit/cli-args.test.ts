@@ -78,4 +78,17 @@ describe('ferops CLI', () => {
       return true;
     });
   });
+
+  it('when `status` gets a bad --limit, or --limit with a workflow id, then it exits 2 saying why, before connecting to anything', async () => {
+    for (const [args, why] of [
+      [['status', '--limit', '0'], '--limit needs a whole number from 1 to 1000'],
+      [['status', 'train-x', '--limit', '5'], '--limit and --json list the latest workflows: give no workflow id'],
+    ] as const) {
+      await assert.rejects(ferops(...args), (e: { code?: number; stderr?: string }) => {
+        assert.equal(e.code, 2);
+        assert.equal(e.stderr!.split('\n')[0], `ferops status: ${why}`);
+        return true;
+      });
+    }
+  });
 });
