@@ -12,6 +12,12 @@ export function describeFailure(e: unknown): string {
   return `${message}${activity ? ` in ${activity}` : ''}: ${root}`;
 }
 
+/** The failed stage and the deepest cause (`train: bad_config: ...`), for where the status says it failed already. */
+export function failureCause(e: unknown): string {
+  const activity = failedActivity(e);
+  return `${activity ? `${activity}: ` : ''}${rootCauseMessage(e)}`;
+}
+
 /** The activity type named along a failure chain (Temporal's ActivityFailure carries it), if any. */
 function failedActivity(e: unknown): string | undefined {
   for (let f: unknown = e; f instanceof Error; f = f.cause) {

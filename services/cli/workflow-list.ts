@@ -2,7 +2,7 @@ import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import type { RolloutResult } from '../../workflows/rollout-state';
 import { MODEL_VERSION, STAGE } from '../../workflows/search-attributes';
 import type { PipelineResult } from '../../workflows/training-pipeline';
-import { describeFailure } from './failure';
+import { failureCause } from './failure';
 import { fixedWidthTable } from './table';
 
 /** One pipeline or rollout as `ferops status` lists them: enough to pick the id to look at. */
@@ -53,7 +53,7 @@ async function toRow(client: Client, info: WorkflowExecutionInfo, now: number): 
     const result = (await client.workflow.getHandle(info.workflowId, info.runId).result()) as PipelineResult | RolloutResult;
     return { ...row, result: `${OUTCOMES[result.outcome] ?? result.outcome}: ${result.reason}` };
   } catch (err) {
-    return { ...row, result: describeFailure(err) };
+    return { ...row, result: failureCause(err) };
   }
 }
 

@@ -139,7 +139,7 @@ describe('trainingPipeline', { timeout: 240_000 }, () => {
       assert.deepEqual(rows.map((r) => r.id), ids, 'newest first');
       assert.deepEqual(rows.map((r) => [r.kind, r.status, r.result]), [
         ['pipeline', 'running', 'in ingest'],
-        ['pipeline', 'failed', 'Workflow execution failed in train: bad_config: train.epochs must be >= 1'],
+        ['pipeline', 'failed', 'train: bad_config: train.epochs must be >= 1'],
         ['pipeline', 'completed', `refused: ${refused.result!.reason}`],
       ]);
       const table = workflowTable(rows, 200);
