@@ -194,10 +194,10 @@ export const schemas = {
   },
   FeedbackRequest: {
     type: 'object',
-    required: ['requestId', 'faceIndex', 'label'],
+    required: ['requestId', 'label'],
     properties: {
       requestId: { type: 'string', minLength: 1, maxLength: 200, description: 'x-request-id of the prediction' },
-      faceIndex: { type: 'integer', minimum: 0 },
+      faceIndex: { type: 'integer', minimum: 0, description: 'which face of the answer; may be left out when it had one face' },
       label: {
         oneOf: [{ type: 'string', enum: [...LABELS] }, { type: 'integer', minimum: 0, maximum: LABELS.length - 1 }],
         description: 'a class name (the service also takes it in any case, with spaces around) or its index',
@@ -458,7 +458,7 @@ export const openapi = {
         requestBody: { required: true, content: json(ref('FeedbackRequest')) },
         responses: {
           '201': { description: 'stored', content: json(ref('FeedbackResponse')) },
-          '400': error('invalid_request, invalid_json: bad body or faceIndex out of range'),
+          '400': error('invalid_request, invalid_json: bad body, faceIndex out of range, or left out for an answer with other than one face'),
           '404': error('unknown_request: never answered (by any replica), evicted or older than FEROPS_FEEDBACK_TTL_SECONDS'),
           '409': error('already_labelled'),
           '429': retryLater('rate_limited: more than FEROPS_FEEDBACK_RATE_LIMIT_RPS from this client'),
@@ -474,7 +474,7 @@ export const openapi = {
         requestBody: { required: true, content: json(ref('FeedbackRequest')) },
         responses: {
           '200': { description: 'stored', content: json(ref('FeedbackResponse')) },
-          '400': error('invalid_request: bad body or faceIndex out of range'),
+          '400': error('invalid_request: bad body, faceIndex out of range, or left out for an answer with other than one face'),
           '404': error('unknown_request: not a recent prediction of this replica'),
           '409': error('already_labelled'),
           '500': error('feedback_not_stored'),

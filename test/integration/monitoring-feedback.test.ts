@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { ingestDataset } from '../../activities/ingest';
+import { getPhotos } from '../../infra/photos';
 import { cropStats } from '../../lib/drift';
 import { LABELS } from '../../lib/labels';
 import type { RunningServer } from '../../services/inference/server';
@@ -100,6 +101,24 @@ describe('monitoring: feedback and drift statistics on the real service', () => 
     } finally {
       await again.stop();
     }
+  });
+
+  it('when faceIndex is left out, then a one-face answer is labelled as face 0; an answer with several faces or none is refused saying why', async () => {
+    const one = await feedback(server.url, { requestId: await predictStrip(server.url, 2), label: 'fear' });
+    assert.equal(one.status, 201);
+    assert.deepEqual([one.json.faceIndex, one.json.predicted, one.json.label], [0, 'fear', 'fear']);
+    const group = await postImage(server.url, readFileSync(getPhotos().samples[0]), { contentType: 'image/jpeg' });
+    const faces = group.json.faces.length;
+    assert.ok(faces > 1, `${faces} faces on ${getPhotos().samples[0]}`);
+    const several = await feedback(server.url, { requestId: group.json.requestId, label: 'happy' });
+    assert.equal(several.status, 400);
+    assert.equal(several.json.error.message, `request ${group.json.requestId} has ${faces} faces: say which with faceIndex (0-${faces - 1})`);
+    const blank = await postImage(server.url, await sharp({ create: { width: 64, height: 64, channels: 3, background: '#808080' } }).png().toBuffer());
+    assert.equal(blank.json.faces.length, 0);
+    const none = await feedback(server.url, { requestId: blank.json.requestId, label: 'happy' });
+    assert.equal(none.status, 400);
+    assert.equal(none.json.error.message, `request ${blank.json.requestId} found no face: there is nothing to label`);
+    assert.equal((await feedback(server.url, { requestId: group.json.requestId, faceIndex: faces - 1, label: 'happy' })).status, 201);
   });
 
   it('when crops are kept without FEROPS_FEEDBACK_CROPS_TRAINABLE, then labelled crops wait in crops-unreviewed/ and never reach crops/', async () => {

@@ -23,10 +23,12 @@ const labelSchema = z.preprocess(
 
 export const feedbackBody = z.object({
   requestId: z.string().min(1).max(200),
-  faceIndex: z.number().int().min(0),
+  /** Which face of the answer; may be left out when the answer had one face. */
+  faceIndex: z.number().int().min(0).optional(),
   label: labelSchema,
 }).strict();
 export type FeedbackInput = z.infer<typeof feedbackBody>;
+type LabelledFace = FeedbackInput & { faceIndex: number };
 
 export interface FeedbackOutput {
   requestId: string;
@@ -52,14 +54,12 @@ export async function submitFeedback(ctx: ServiceContext, input: FeedbackInput):
  * Joins a label to the answer this replica served, appends it to the durable log and updates live accuracy.
  * Only faces answered recently can be labelled: that is what ties a label to a model version.
  */
-export async function labelServed(ctx: ServiceContext, input: FeedbackInput): Promise<FeedbackOutput> {
-  const served = ctx.recent.get(input.requestId);
+export async function labelServed(ctx: ServiceContext, given: FeedbackInput): Promise<FeedbackOutput> {
+  const served = ctx.recent.get(given.requestId);
   if (!served) {
-    throw new AppError(404, 'unknown_request', `no recent prediction ${input.requestId} (unknown, or older than ${ctx.config.feedbackTtlSeconds} s)`);
+    throw new AppError(404, 'unknown_request', `no recent prediction ${given.requestId} (unknown, or older than ${ctx.config.feedbackTtlSeconds} s)`);
   }
-  if (input.faceIndex >= served.classes.length) {
-    throw new AppError(400, 'invalid_request', `request ${input.requestId} has ${served.classes.length} face(s); faceIndex ${input.faceIndex} is out of range`);
-  }
+  const input: LabelledFace = { ...given, faceIndex: faceIndexOf(given, served.classes.length) };
   if (served.labelled?.has(input.faceIndex)) {
     throw new AppError(409, 'already_labelled', `face ${input.faceIndex} of request ${input.requestId} already has feedback`);
   }
@@ -114,6 +114,20 @@ export function cropsDir(config: Pick<InferenceConfig, 'feedbackDir' | 'feedback
  * The split a labelled crop goes to: 1 in 5 to test/, by a hash of its id, so the same crop always lands in the
  * same split and a model is never tested on a face it was trained on.
  */
+/** The face a label is for: as given, or the only face of a one-face answer, so the usual photo needs no index. */
+function faceIndexOf({ requestId, faceIndex }: FeedbackInput, faces: number): number {
+  if (faceIndex === undefined && faces === 1) return 0;
+  if (faceIndex === undefined) {
+    throw new AppError(400, 'invalid_request', faces === 0
+      ? `request ${requestId} found no face: there is nothing to label`
+      : `request ${requestId} has ${faces} faces: say which with faceIndex (0-${faces - 1})`);
+  }
+  if (faceIndex >= faces) {
+    throw new AppError(400, 'invalid_request', `request ${requestId} has ${faces} face(s); faceIndex ${faceIndex} is out of range`);
+  }
+  return faceIndex;
+}
+
 export function cropSplit(requestId: string, faceIndex: number): 'train' | 'test' {
   return createHash('sha256').update(`${requestId}/${faceIndex}`).digest()[0] % 5 === 0 ? 'test' : 'train';
 }
@@ -123,7 +137,7 @@ export function cropSplit(requestId: string, faceIndex: number): 'train' | 'test
  * ingest source reads (val is carved from train), so `--dataset <feedback dir>/crops` trains on it.
  * Written to a temp name and renamed, so a crash never leaves half a PNG to be ingested.
  */
-async function saveCrop(root: string, input: FeedbackInput, crop: Uint8Array): Promise<string> {
+async function saveCrop(root: string, input: LabelledFace, crop: Uint8Array): Promise<string> {
   const dir = join(root, cropSplit(input.requestId, input.faceIndex), input.label);
   const safeId = input.requestId.replace(/[^\w.-]/g, '_');
   const path = join(dir, `${safeId}-${input.faceIndex}.png`);
