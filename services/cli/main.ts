@@ -1,6 +1,7 @@
 import { type CommandSpec, parseArgs, type ParsedArgs, UsageError } from './args';
 import { DEMO_ARGS, demoCommand } from './commands/demo';
 import { DEPLOY_ARGS, deployCommand } from './commands/deploy';
+import { FEEDBACK_ARGS, feedbackCommand } from './commands/feedback';
 import { PREDICT_ARGS, predictCommand } from './commands/predict';
 import { ROLLOUT_ARGS, rolloutCommand } from './commands/rollout';
 import { STACK_ARGS, stackCommand } from './commands/stack';
@@ -16,6 +17,8 @@ const USAGE = `ferops <command>   (ferops <command> --help: that command's optio
   ${STATUS_ARGS.usage}
                  stage, progress and result of a pipeline; phase and windows of a rollout; no id: the latest ones
   ${PREDICT_ARGS.usage}
+  ${FEEDBACK_ARGS.usage}
+                 label a face of a recent prediction (--face as predict numbers them; live accuracy in /metrics)
   ${ROLLOUT_ARGS.usage}
   ${DEPLOY_ARGS.usage}
                  roll a registered version out again (previous: the champion the last promotion replaced)
@@ -27,6 +30,7 @@ const COMMANDS: Record<string, { spec: CommandSpec; run: (a: ParsedArgs) => Prom
   train: { spec: TRAIN_ARGS, run: trainCommand },
   status: { spec: STATUS_ARGS, run: statusCommand },
   predict: { spec: PREDICT_ARGS, run: predictCommand },
+  feedback: { spec: FEEDBACK_ARGS, run: feedbackCommand },
   rollout: { spec: ROLLOUT_ARGS, run: rolloutCommand },
   deploy: { spec: DEPLOY_ARGS, run: deployCommand },
   versions: { spec: VERSIONS_ARGS, run: versionsCommand },

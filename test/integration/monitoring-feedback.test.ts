@@ -1,12 +1,15 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { ingestDataset } from '../../activities/ingest';
 import { getPhotos } from '../../infra/photos';
 import { cropStats } from '../../lib/drift';
 import { LABELS } from '../../lib/labels';
+import { REPO_ROOT } from '../../lib/paths';
 import type { RunningServer } from '../../services/inference/server';
 import { cropSplit } from '../../services/inference/usecases/feedback';
 import { admin, postImage, startTestServer, tempDir } from '../../services/inference/testing/harness';
@@ -119,6 +122,26 @@ describe('monitoring: feedback and drift statistics on the real service', () => 
     assert.equal(none.status, 400);
     assert.equal(none.json.error.message, `request ${blank.json.requestId} found no face: there is nothing to label`);
     assert.equal((await feedback(server.url, { requestId: group.json.requestId, faceIndex: faces - 1, label: 'happy' })).status, 201);
+  });
+
+  it('when a user labels a face with `ferops feedback` after `ferops predict`, then the face is numbered as predict printed it and a refusal says why', async (t) => {
+    // Its own service: each command takes about a second to start, longer than this suite's feedback TTL.
+    const served = await startTestServer({ feedbackDir: tempDir('ferops-cli-feedback-') });
+    t.after(() => served.stop());
+    const ferops = (...args: string[]) =>
+      promisify(execFile)(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'services/cli/main.ts'), ...args, '--url', served.url], { cwd: REPO_ROOT });
+    const failure = (p: Promise<unknown>) => p.then(() => assert.fail('succeeded'), (e: { code: number; stderr: string }) => e);
+    const printed = (await ferops('predict', getPhotos().samples[0])).stdout;
+    const [, faces, requestId] = /^(\d+) face\(s\), model v\S+, request (\S+)$/m.exec(printed)!;
+    const second = /^ {2}face 2 at .*: (\w+) \(/m.exec(printed)![1];
+    assert.equal((await ferops('feedback', requestId, 'Happy', '--face', '2')).stdout.trim(),
+      `face 2 of ${requestId} labelled happy: model v${served.ctx.slots.get('stable')!.info.version} said ${second} (${second === 'happy' ? 'right' : 'wrong'})`);
+    const unsaid = await failure(ferops('feedback', requestId, 'sad'));
+    assert.equal(unsaid.code, 1);
+    assert.equal(unsaid.stderr.trim(), `ferops: feedback failed (400): invalid_request: request ${requestId} has ${faces} faces: say which with faceIndex (0-${Number(faces) - 1})`);
+    assert.equal((await failure(ferops('feedback', requestId, 'sad', '--face', '2'))).stderr.trim(),
+      `ferops: feedback failed (409): already_labelled: faceIndex 1 of request ${requestId} already has feedback`);
+    assert.equal((await failure(ferops('feedback', requestId, 'sad', '--face', '0'))).code, 2);
   });
 
   it('when crops are kept without FEROPS_FEEDBACK_CROPS_TRAINABLE, then labelled crops wait in crops-unreviewed/ and never reach crops/', async () => {

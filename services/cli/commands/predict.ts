@@ -3,6 +3,7 @@ import { extname } from 'node:path';
 import { loadConfig } from '../../../lib/config';
 import { annotate } from '../annotate';
 import { type CommandSpec, numberFlag, type ParsedArgs, UsageError } from '../args';
+import { callService } from '../service-call';
 import { userPath } from '../user-path';
 
 const TYPES: Record<string, string> = { '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.png': 'image/png', '.webp': 'image/webp', '.gif': 'image/gif' };
@@ -18,19 +19,8 @@ export async function predictFile(baseUrl: string, file: string, opts: { detect?
   } catch (e) {
     throw new Error(`cannot read ${file}: ${(e as Error).message}`);
   }
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream' }, body: image }).catch((e: Error & { cause?: Error }) => {
-    throw new Error(`cannot reach the inference service at ${url.origin} (${e.cause?.message ?? e.message}); start the stack with: npm run ferops -- stack up`);
-  });
-  const text = await res.text();
-  let body: PredictAnswer & { error?: { code: string; message: string } };
-  try {
-    body = JSON.parse(text);
-  } catch {
-    // Not the service's JSON: a proxy or load balancer answered (HAProxy's 503 page when no replica is ready).
-    throw new Error(`predict failed (${res.status}) at ${url.origin}: ${text.slice(0, 200).trim() || 'empty answer'}`);
-  }
-  if (!res.ok) throw new Error(`predict failed (${res.status}): ${body.error?.code}: ${body.error?.message}`);
-  return body;
+  const type = TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream';
+  return callService<PredictAnswer>(url, { method: 'POST', headers: { 'content-type': type }, body: image }, 'predict');
 }
 
 export interface PredictAnswer {

@@ -61,7 +61,7 @@ export async function labelServed(ctx: ServiceContext, given: FeedbackInput): Pr
   }
   const input: LabelledFace = { ...given, faceIndex: faceIndexOf(given, served.classes.length) };
   if (served.labelled?.has(input.faceIndex)) {
-    throw new AppError(409, 'already_labelled', `face ${input.faceIndex} of request ${input.requestId} already has feedback`);
+    throw new AppError(409, 'already_labelled', `faceIndex ${input.faceIndex} of request ${input.requestId} already has feedback`);
   }
   (served.labelled ??= new Set()).add(input.faceIndex);
   const predicted = LABELS[served.classes[input.faceIndex]];
