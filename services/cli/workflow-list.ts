@@ -37,17 +37,17 @@ export async function listWorkflows(client: Client, limit: number, now = Date.no
 }
 
 async function toRow(client: Client, info: WorkflowExecutionInfo, now: number): Promise<WorkflowRow> {
-  const kind = info.type === 'canaryRollout' ? 'rollout' : 'pipeline';
   const stage = info.typedSearchAttributes.get(STAGE);
-  const row = {
+  const modelVersion = info.typedSearchAttributes.get(MODEL_VERSION);
+  const row: Omit<WorkflowRow, 'result'> = {
     id: info.workflowId,
-    kind,
+    kind: info.type === 'canaryRollout' ? 'rollout' : 'pipeline',
     status: info.status.name.toLowerCase(),
     started: info.startTime.toISOString(),
     seconds: Math.round(((info.closeTime?.getTime() ?? now) - info.startTime.getTime()) / 1000),
     ...(stage ? { stage } : {}),
-    ...(info.typedSearchAttributes.get(MODEL_VERSION) ? { modelVersion: info.typedSearchAttributes.get(MODEL_VERSION) } : {}),
-  } as const;
+    ...(modelVersion ? { modelVersion } : {}),
+  };
   if (info.status.name === 'RUNNING') return { ...row, result: stage ? `in ${stage}` : 'running' };
   try {
     const result = (await client.workflow.getHandle(info.workflowId, info.runId).result()) as PipelineResult | RolloutResult;
