@@ -246,4 +246,20 @@ describe('inference try-it page', () => {
       return true;
     });
   });
+
+  it('when `ferops predict` is given several images, then each answer is printed under its file, a bad one is reported and the rest go on', async () => {
+    // Run where the images are, as a user would (the binary, since `--import tsx` resolves from the directory).
+    const run = (...args: string[]) => promisify(execFile)(process.execPath, [join(REPO_ROOT, 'services/cli/bin/ferops.cjs'), 'predict', ...args, '--url', server.url], { cwd: shots });
+    const broken = join(shots, 'broken-too.png');
+    writeFileSync(broken, 'not an image');
+    const grace = getPhotos().graceHopper;
+    const err = await run(threeFaces, 'broken-too.png', grace).then(() => assert.fail('predict succeeded'), (e: { code: number; stdout: string; stderr: string }) => e);
+    assert.equal(err.code, 1, 'one image failed');
+    assert.match(err.stdout, new RegExp(`^${threeFaces}: 3 face\\(s\\), model v`, 'm'));
+    assert.match(err.stdout, new RegExp(`^${grace}: 1 face\\(s\\), model v`, 'm'));
+    assert.match(err.stderr, /^ferops: broken-too\.png: predict failed \(4\d\d\): \w+: /);
+    const json = JSON.parse((await run(threeFaces, grace, '--json')).stdout);
+    assert.deepEqual(json.map((r: { file: string; faces: unknown[] }) => [r.file, r.faces.length]), [[threeFaces, 3], [grace, 1]]);
+    await assert.rejects(run(threeFaces, grace, '--out', 'x.png'), (e: { code: number; stderr: string }) => e.code === 2 && /--out draws one image/.test(e.stderr));
+  });
 });

@@ -37,21 +37,44 @@ export function describePrediction(a: PredictAnswer): string {
 }
 
 export const PREDICT_ARGS: CommandSpec = {
-  usage: 'predict <image> [--no-detect] [--min-face PX] [--json] [--out annotated.png] [--url URL]',
-  values: ['min-face', 'out', 'url'], switches: ['no-detect', 'json'], positionals: 1,
+  usage: 'predict <image>... [--no-detect] [--min-face PX] [--json] [--out annotated.png] [--url URL]',
+  values: ['min-face', 'out', 'url'], switches: ['no-detect', 'json'], positionals: 10_000,
 };
 
+/**
+ * One image: its answer (or, with --json, the API's JSON), and a drawing with --out. Several (a shell glob over a
+ * folder of photos): each answer under its file name, one JSON array with --json; an image that fails is reported
+ * and the rest go on, and the exit code is 1 if any failed.
+ */
 export async function predictCommand(args: ParsedArgs): Promise<number> {
-  if (!args.positional[0]) throw new UsageError('needs an image');
-  const file = userPath(args.positional[0]);
+  const files = args.positional.map((f) => userPath(f));
+  if (!files.length) throw new UsageError('needs an image');
   const out = typeof args.flags.out === 'string' ? userPath(args.flags.out) : undefined;
+  if (out !== undefined && files.length > 1) throw new UsageError('--out draws one image: give one image with it');
   const url = typeof args.flags.url === 'string' ? args.flags.url : loadConfig().inferenceUrl;
   // --min-face: the small-face search for this photo (the API's ?minFace=, which judges the value).
-  const answer = await predictFile(url, file, { detect: !args.flags['no-detect'], minFace: numberFlag(args.flags, 'min-face') });
-  console.log(args.flags.json ? JSON.stringify(answer, null, 2) : describePrediction(answer));
-  if (out !== undefined) {
-    writeFileSync(out, await annotate(readFileSync(file), answer));
-    if (!args.flags.json) console.log(`drawing written to ${out}`);
+  const opts = { detect: !args.flags['no-detect'], minFace: numberFlag(args.flags, 'min-face') };
+  if (files.length === 1) {
+    const answer = await predictFile(url, files[0], opts);
+    console.log(args.flags.json ? JSON.stringify(answer, null, 2) : describePrediction(answer));
+    if (out !== undefined) {
+      writeFileSync(out, await annotate(readFileSync(files[0]), answer));
+      if (!args.flags.json) console.log(`drawing written to ${out}`);
+    }
+    return 0;
   }
-  return 0;
+  const results: ({ file: string } & (PredictAnswer | { error: string }))[] = [];
+  for (const [i, file] of files.entries()) {
+    const shown = args.positional[i];
+    try {
+      const answer = await predictFile(url, file, opts);
+      results.push({ file: shown, ...answer });
+      if (!args.flags.json) console.log(`${shown}: ${describePrediction(answer)}`);
+    } catch (e) {
+      results.push({ file: shown, error: (e as Error).message });
+      console.error(`ferops: ${shown}: ${(e as Error).message}`);
+    }
+  }
+  if (args.flags.json) console.log(JSON.stringify(results, null, 2));
+  return results.some((r) => 'error' in r) ? 1 : 0;
 }
