@@ -34,7 +34,9 @@ export interface TrainDeps {
 export interface TrainHeartbeat {
   epoch?: number;
   epochs?: number;
+  /** Optimizer steps so far (over every epoch) and per epoch: how far training is within an epoch. */
   step?: number;
+  stepsPerEpoch?: number;
   loss?: number;
   valAccuracy?: number;
   /** The last checkpoint written, and the epoch it ends: a retry resumes there. */
@@ -102,7 +104,7 @@ export function createTrainActivity(deps: TrainDeps) {
     const firstAttempt = ctx.info.attempt === 1;
     let resent: Promise<void> = Promise.resolve();
     const onEvent = (e: TrainerEvent) => {
-      if (e.event === 'start') progress.epochs = e.epochs;
+      if (e.event === 'start') Object.assign(progress, { epochs: e.epochs, stepsPerEpoch: e.steps_per_epoch });
       if (e.event === 'step') Object.assign(progress, { epoch: e.epoch, step: e.step, loss: e.loss });
       if (e.event === 'checkpoint') Object.assign(progress, { checkpoint: e.path, checkpointEpoch: e.epoch });
       if (e.event === 'epoch') {

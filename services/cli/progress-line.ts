@@ -9,7 +9,7 @@ export function renderProgress(p: LiveProgress, width = 24): string {
   const t = p.training;
   const ingest = stage === 'ingest' ? p.ingesting : undefined;
   const fraction =
-    stage === 'train' && t?.epochs ? ((t.epoch ?? 0) / t.epochs)
+    stage === 'train' && t?.epochs ? trainFraction(t)
       : ingest?.total ? ingest.done / ingest.total
         : stageFraction(stage);
   const filled = Math.round(Math.max(0, Math.min(1, fraction)) * width);
@@ -26,6 +26,12 @@ export function renderProgress(p: LiveProgress, width = 24): string {
   if (p.stalled) parts.push(p.stalled);
   if (p.status !== 'RUNNING') parts.push(`(${p.status})`);
   return parts.join('  ');
+}
+
+/** By steps when the trainer said how many an epoch has (a one-epoch run's bar moves); else by epochs. */
+function trainFraction(t: NonNullable<LiveProgress['training']>): number {
+  if (t.step !== undefined && t.stepsPerEpoch && t.epochs) return t.step / (t.stepsPerEpoch * t.epochs);
+  return (t.epoch ?? 0) / t.epochs!;
 }
 
 const ORDER = ['ingest', 'train', 'evaluate', 'register', 'rollout', 'done'];

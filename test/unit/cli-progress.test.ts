@@ -44,6 +44,17 @@ describe('a stalled pipeline in the live progress line', () => {
   });
 });
 
+describe('training progress in the live progress line', () => {
+  const training = (t: object) => renderProgress({ status: 'RUNNING', progress: { stage: 'train', stages: [{ stage: 'train', status: 'running' }] }, training: t });
+  it('when the trainer said its steps per epoch, then the bar follows the steps, so a one-epoch run is not full from its start', () => {
+    assert.match(training({ epoch: 1, epochs: 1, step: 25, stepsPerEpoch: 100, loss: 2 }), /^\[#{6}\.{18}\] +train +epoch 1\/1 +loss 2\.0000$/);
+    assert.match(training({ epoch: 2, epochs: 4, step: 150, stepsPerEpoch: 100 }), /^\[#{9}\.{15}\]/);
+  });
+  it('when no steps per epoch are known (an older heartbeat), then the bar follows the epochs as before', () => {
+    assert.match(training({ epoch: 1, epochs: 4, step: 10 }), /^\[#{6}\.{18}\]/);
+  });
+});
+
 describe('ingest progress in the live progress line', () => {
   const ingesting = (phase: string, done: number, total?: number) =>
     renderProgress({ status: 'RUNNING', progress: { stage: 'ingest', stages: [{ stage: 'ingest', status: 'running' }] }, ingesting: { phase, done, total } });

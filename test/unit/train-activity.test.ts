@@ -58,6 +58,7 @@ describe('train activity (MockActivityEnvironment, fake trainer)', () => {
     const last = beats.at(-1)!;
     assert.equal(last.checkpointEpoch, 3);
     assert.equal(last.checkpoint, join(t.outDir, 'checkpoints', 'last.pt'));
+    assert.deepEqual([last.epochs, last.stepsPerEpoch], [3, 10], 'the trainer\'s start event: the CLI\'s bar goes by steps');
     const epochs = beats.flatMap((b) => (b.epoch === undefined ? [] : [b.epoch]));
     assert.deepEqual(epochs, [...epochs].sort((a, b) => a - b), 'progress never goes back');
     assert.equal(t.logged.filter((p) => p.key === 'val_accuracy').length, 3, 'streamed once per epoch on the first attempt');
