@@ -23,8 +23,9 @@ const LISTED = "WorkflowType = 'trainingPipeline' OR WorkflowType = 'canaryRollo
 const OUTCOMES: Record<string, string> = { promoted: 'promoted', rolled_back: 'rolled back', refused: 'refused' };
 
 /**
- * The `limit` latest pipelines and rollouts (drift retrainings and `ferops deploy` rollouts included), newest first.
- * Read from Temporal's visibility and each closed one's result: no worker needs to be running.
+ * `limit` pipelines and rollouts (drift retrainings and `ferops deploy` rollouts included) in the order Temporal's
+ * SQL visibility lists them, running ones first, then the most recently closed; shown newest start first. Read from
+ * visibility and each closed one's result: no worker needs to be running.
  */
 export async function listWorkflows(client: Client, limit: number, now = Date.now()): Promise<WorkflowRow[]> {
   const infos: WorkflowExecutionInfo[] = [];
